@@ -1,0 +1,1 @@
+//! Pure-Rust RNS-CKKS, layered like Lattigo: `math` → `ring` → `rlwe` → `scheme`.

@@ -1,0 +1,6 @@
+//! Command-line front ends: each subcommand lives in its own file and returns `anyhow::Result`.
+
+pub mod bench;
+
+/// Version line with the build facts a bug report needs.
+pub const LONG_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,26 @@
+//! The `privact` command: the desktop app (no subcommand) and the command-line tools.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "privact", version = privact::cli::LONG_VERSION, about = "Encrypted AI on CT slices (CKKS homomorphic encryption)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Time the CKKS primitives on the named parameter sets (single-threaded medians).
+    Bench(privact::cli::bench::BenchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Bench(args)) => privact::cli::bench::run(&args),
+        None => {
+            anyhow::bail!("the desktop app is not built yet; run `privact --help` for the command-line tools")
+        }
+    }
+}
