@@ -1,0 +1,167 @@
+//! A word-size prime modulus with its Barrett and Shoup constants.
+//!
+//! All moduli here are below 2^62, so lazy values in `[0, 2q)` and sums of two
+//! reduced values never overflow a `u64`.
+
+/// A prime modulus `q < 2^62` together with the constants that make reduction cheap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Modulus {
+    q: u64,
+    /// floor(2^128 / q) split into (low, high) words, for 128-bit Barrett reduction.
+    ratio: (u64, u64),
+}
+
+impl Modulus {
+    /// Largest modulus the lazy-reduction code paths are written for.
+    pub const MAX_BITS: u32 = 62;
+
+    /// Panics only on a programming error (q < 2 or q ≥ 2^62); parameters are validated before this.
+    pub fn new(q: u64) -> Self {
+        assert!(q >= 2 && q < (1u64 << Self::MAX_BITS), "modulus out of range");
+        let ratio = u128::MAX / q as u128 + u128::from(u128::MAX % q as u128 == q as u128 - 1);
+        Self { q, ratio: (ratio as u64, (ratio >> 64) as u64) }
+    }
+
+    #[inline(always)]
+    pub fn value(&self) -> u64 {
+        self.q
+    }
+
+    /// Number of bits needed to store a reduced residue.
+    pub fn bits(&self) -> u32 {
+        64 - (self.q - 1).leading_zeros()
+    }
+
+    #[inline(always)]
+    pub fn add(&self, a: u64, b: u64) -> u64 {
+        let s = a + b;
+        if s >= self.q { s - self.q } else { s }
+    }
+
+    #[inline(always)]
+    pub fn sub(&self, a: u64, b: u64) -> u64 {
+        if a >= b { a - b } else { a + self.q - b }
+    }
+
+    #[inline(always)]
+    pub fn neg(&self, a: u64) -> u64 {
+        if a == 0 { 0 } else { self.q - a }
+    }
+
+    /// Barrett reduction of a full 128-bit value (SEAL's two-word variant).
+    #[inline(always)]
+    pub fn reduce_u128(&self, x: u128) -> u64 {
+        let (x0, x1) = (x as u64, (x >> 64) as u64);
+        let (r0, r1) = self.ratio;
+        let carry = ((x0 as u128 * r0 as u128) >> 64) as u64;
+        let t = x0 as u128 * r1 as u128;
+        let (tmp1, c1) = (t as u64).overflowing_add(carry);
+        let tmp3 = ((t >> 64) as u64) + c1 as u64;
+        let t2 = x1 as u128 * r0 as u128;
+        let (tmp1, c2) = tmp1.overflowing_add(t2 as u64);
+        let carry2 = ((t2 >> 64) as u64) + c2 as u64;
+        let _ = tmp1;
+        let quot = x1.wrapping_mul(r1).wrapping_add(tmp3).wrapping_add(carry2);
+        let r = x0.wrapping_sub(quot.wrapping_mul(self.q));
+        if r >= self.q { r - self.q } else { r }
+    }
+
+    #[inline(always)]
+    pub fn reduce(&self, x: u64) -> u64 {
+        self.reduce_u128(x as u128)
+    }
+
+    /// Reduces a signed value into `[0, q)`.
+    #[inline(always)]
+    pub fn reduce_i64(&self, x: i64) -> u64 {
+        let r = self.reduce(x.unsigned_abs());
+        if x < 0 { self.neg(r) } else { r }
+    }
+
+    #[inline(always)]
+    pub fn mul(&self, a: u64, b: u64) -> u64 {
+        self.reduce_u128(a as u128 * b as u128)
+    }
+
+    /// Shoup constant floor(w·2^64/q) for a fixed operand `w < q`.
+    #[inline(always)]
+    pub fn shoup(&self, w: u64) -> u64 {
+        (((w as u128) << 64) / self.q as u128) as u64
+    }
+
+    /// a·w mod q in `[0, 2q)` for any `a < 2^64`; `w_shoup = self.shoup(w)`.
+    #[inline(always)]
+    pub fn mul_shoup_lazy(&self, a: u64, w: u64, w_shoup: u64) -> u64 {
+        let hi = ((a as u128 * w_shoup as u128) >> 64) as u64;
+        a.wrapping_mul(w).wrapping_sub(hi.wrapping_mul(self.q))
+    }
+
+    #[inline(always)]
+    pub fn mul_shoup(&self, a: u64, w: u64, w_shoup: u64) -> u64 {
+        let r = self.mul_shoup_lazy(a, w, w_shoup);
+        if r >= self.q { r - self.q } else { r }
+    }
+
+    pub fn pow(&self, mut base: u64, mut exp: u64) -> u64 {
+        let mut acc = 1 % self.q;
+        base = self.reduce(base);
+        while exp > 0 {
+            if exp & 1 == 1 {
+                acc = self.mul(acc, base);
+            }
+            base = self.mul(base, base);
+            exp >>= 1;
+        }
+        acc
+    }
+
+    /// Inverse by Fermat's little theorem; `None` for zero.
+    pub fn inv(&self, a: u64) -> Option<u64> {
+        let a = self.reduce(a);
+        (a != 0).then(|| self.pow(a, self.q - 2))
+    }
+
+    /// Centred lift of a residue to `(-q/2, q/2]`.
+    #[inline(always)]
+    pub fn center(&self, a: u64) -> i64 {
+        if a > self.q / 2 { a as i64 - self.q as i64 } else { a as i64 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const Q: u64 = 1125899906826241; // 50-bit NTT prime
+
+    proptest! {
+        #[test]
+        fn barrett_matches_u128_remainder(x in any::<u128>(), q in 2u64..(1 << 62)) {
+            let m = Modulus::new(q);
+            prop_assert_eq!(m.reduce_u128(x), (x % q as u128) as u64);
+        }
+
+        #[test]
+        fn shoup_matches_plain_product(a in any::<u64>(), w in 0u64..Q) {
+            let m = Modulus::new(Q);
+            let expected = ((a as u128 * w as u128) % Q as u128) as u64;
+            prop_assert_eq!(m.mul_shoup(a % (2 * Q), w, m.shoup(w)) , ((a % (2*Q)) as u128 * w as u128 % Q as u128) as u64);
+            let lazy = m.mul_shoup_lazy(a, w, m.shoup(w));
+            prop_assert!(lazy < 2 * Q);
+            prop_assert_eq!(lazy % Q, expected);
+        }
+    }
+
+    #[test]
+    fn inverse_and_signed_reduction() {
+        let m = Modulus::new(Q);
+        for a in [1u64, 2, 12345, Q - 1] {
+            assert_eq!(m.mul(a, m.inv(a).unwrap()), 1);
+        }
+        assert_eq!(m.inv(0), None);
+        assert_eq!(m.reduce_i64(-1), Q - 1);
+        assert_eq!(m.center(Q - 1), -1);
+        assert_eq!(m.bits(), 50);
+    }
+}

@@ -1,0 +1,12 @@
+//! RNS polynomials in Z_Q[X]/(X^N+1): limb-major storage, NTT via `tfhe-ntt`, automorphisms,
+//! basis extension and sampling. Knows nothing of CKKS scales or slots.
+
+mod basis;
+mod poly;
+mod rns_ring;
+mod sampler;
+
+pub use basis::{BasisExtender, extend_basis_lazy};
+pub use poly::{Coeff, Ntt, Poly};
+pub use rns_ring::RnsRing;
+pub use sampler::Sampler;

@@ -1,0 +1,75 @@
+//! Typestate RNS polynomial: `Poly<Coeff>` and `Poly<Ntt>` cannot be mixed by accident.
+
+use std::marker::PhantomData;
+use zeroize::Zeroize;
+
+/// Coefficient representation (needed for rescaling, basis extension, encoding).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Coeff;
+/// Evaluation (NTT) representation, in `tfhe-ntt`'s bit-reversed order; ciphertexts live here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ntt;
+
+/// A polynomial stored limb-major: limb `i` holds the residues modulo the ring's `i`-th prime.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Poly<R> {
+    n: usize,
+    data: Vec<u64>,
+    _rep: PhantomData<R>,
+}
+
+impl<R> Poly<R> {
+    pub fn zero(n: usize, limbs: usize) -> Self {
+        Self { n, data: vec![0; n * limbs], _rep: PhantomData }
+    }
+
+    /// Wraps limb-major data; the caller guarantees `data.len()` is a multiple of `n`.
+    pub(crate) fn from_data(n: usize, data: Vec<u64>) -> Self {
+        debug_assert!(n > 0 && data.len() % n == 0);
+        Self { n, data, _rep: PhantomData }
+    }
+
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    pub fn limbs(&self) -> usize {
+        self.data.len() / self.n
+    }
+
+    pub fn limb(&self, i: usize) -> &[u64] {
+        &self.data[i * self.n..(i + 1) * self.n]
+    }
+
+    pub fn limb_mut(&mut self, i: usize) -> &mut [u64] {
+        &mut self.data[i * self.n..(i + 1) * self.n]
+    }
+
+    pub fn data(&self) -> &[u64] {
+        &self.data
+    }
+
+    pub fn data_mut(&mut self) -> &mut [u64] {
+        &mut self.data
+    }
+
+    /// Keeps the first `limbs` limbs (dropping levels is exact in RNS).
+    pub fn truncate(&mut self, limbs: usize) {
+        self.data.truncate(limbs * self.n);
+    }
+
+    pub fn truncated(&self, limbs: usize) -> Self {
+        Self::from_data(self.n, self.data[..limbs * self.n].to_vec())
+    }
+
+    /// Reinterprets the representation; only the ring's transforms may call this.
+    pub(crate) fn cast<S>(self) -> Poly<S> {
+        Poly { n: self.n, data: self.data, _rep: PhantomData }
+    }
+}
+
+impl<R> Zeroize for Poly<R> {
+    fn zeroize(&mut self) {
+        self.data.zeroize();
+    }
+}

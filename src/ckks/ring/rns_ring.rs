@@ -1,0 +1,368 @@
+//! The ring Z_Q[X]/(X^N+1) for one RNS basis: its moduli, their NTT plans and the
+//! index maps that turn Galois automorphisms into permutations of NTT slots.
+
+use super::poly::{Coeff, Ntt, Poly};
+use crate::ckks::math::Modulus;
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use tfhe_ntt::prime64::Plan;
+
+/// Why a ring could not be built from a set of primes.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RingError {
+    #[error("no negacyclic NTT of size {n} exists modulo {prime} (need a prime p ≡ 1 mod 2N)")]
+    NoNtt { n: usize, prime: u64 },
+    #[error("the NTT slot order of prime {prime} differs from the first prime's")]
+    InconsistentNttOrder { prime: u64 },
+}
+
+pub struct RnsRing {
+    log_n: u32,
+    moduli: Vec<Modulus>,
+    plans: Vec<Plan>,
+    /// NTT slot j holds the evaluation at ψ^exponent[j] (ψ a primitive 2N-th root, same for all primes).
+    exponent: Vec<u32>,
+    /// Inverse map: odd exponent e ↦ NTT slot index (indexed by e/2).
+    slot_of_exponent: Vec<u32>,
+    galois_cache: RwLock<HashMap<u64, Arc<Vec<u32>>>>,
+}
+
+impl std::fmt::Debug for RnsRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RnsRing")
+            .field("log_n", &self.log_n)
+            .field("moduli", &self.moduli.iter().map(Modulus::value).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl RnsRing {
+    pub fn new(log_n: u32, primes: &[u64]) -> Result<Self, RingError> {
+        let n = 1usize << log_n;
+        let mut plans = Vec::with_capacity(primes.len());
+        for &p in primes {
+            plans.push(Plan::try_new(n, p).ok_or(RingError::NoNtt { n, prime: p })?);
+        }
+        let moduli: Vec<Modulus> = primes.iter().map(|&p| Modulus::new(p)).collect();
+        let (exponent, slot_of_exponent) = match (plans.first(), moduli.first()) {
+            (Some(plan), Some(m)) => Self::slot_exponents(plan, m),
+            _ => (Vec::new(), Vec::new()),
+        };
+        for (plan, m) in plans.iter().zip(&moduli).skip(1) {
+            if Self::slot_exponents(plan, m).0 != exponent {
+                return Err(RingError::InconsistentNttOrder { prime: m.value() });
+            }
+        }
+        Ok(Self { log_n, moduli, plans, exponent, slot_of_exponent, galois_cache: RwLock::default() })
+    }
+
+    /// Discovers which power of the root each NTT output slot holds, by transforming X.
+    fn slot_exponents(plan: &Plan, m: &Modulus) -> (Vec<u32>, Vec<u32>) {
+        let n = plan.ntt_size();
+        let mut x = vec![0u64; n];
+        x[1] = 1;
+        plan.fwd(&mut x);
+        let root = x[0];
+        let root_sq = m.mul(root, root);
+        let mut exponent_of_value = HashMap::with_capacity(n);
+        let mut power = root;
+        for k in 0..n as u32 {
+            exponent_of_value.insert(power, 2 * k + 1);
+            power = m.mul(power, root_sq);
+        }
+        let exponent: Vec<u32> = x.iter().map(|v| exponent_of_value.get(v).copied().unwrap_or(u32::MAX)).collect();
+        let mut slot_of_exponent = vec![0u32; n];
+        for (j, &e) in exponent.iter().enumerate() {
+            if e != u32::MAX {
+                slot_of_exponent[(e / 2) as usize] = j as u32;
+            }
+        }
+        (exponent, slot_of_exponent)
+    }
+
+    pub fn n(&self) -> usize {
+        1 << self.log_n
+    }
+
+    pub fn log_n(&self) -> u32 {
+        self.log_n
+    }
+
+    pub fn moduli(&self) -> &[Modulus] {
+        &self.moduli
+    }
+
+    pub fn modulus(&self, i: usize) -> &Modulus {
+        &self.moduli[i]
+    }
+
+    pub fn len(&self) -> usize {
+        self.moduli.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.moduli.is_empty()
+    }
+
+    pub fn ntt_limb(&self, i: usize, limb: &mut [u64]) {
+        self.plans[i].fwd(limb);
+    }
+
+    pub fn intt_limb(&self, i: usize, limb: &mut [u64]) {
+        self.plans[i].inv(limb);
+        self.plans[i].normalize(limb);
+    }
+
+    pub fn ntt(&self, mut p: Poly<Coeff>) -> Poly<Ntt> {
+        let n = p.n();
+        p.data_mut().par_chunks_mut(n).enumerate().for_each(|(i, l)| self.ntt_limb(i, l));
+        p.cast()
+    }
+
+    pub fn intt(&self, mut p: Poly<Ntt>) -> Poly<Coeff> {
+        let n = p.n();
+        p.data_mut().par_chunks_mut(n).enumerate().for_each(|(i, l)| self.intt_limb(i, l));
+        p.cast()
+    }
+
+    pub fn add_assign<R: Send + Sync>(&self, a: &mut Poly<R>, b: &Poly<R>) {
+        self.zip_limbs(a, b, |m, x, y| {
+            for (x, &y) in x.iter_mut().zip(y) {
+                *x = m.add(*x, y);
+            }
+        });
+    }
+
+    pub fn sub_assign<R: Send + Sync>(&self, a: &mut Poly<R>, b: &Poly<R>) {
+        self.zip_limbs(a, b, |m, x, y| {
+            for (x, &y) in x.iter_mut().zip(y) {
+                *x = m.sub(*x, y);
+            }
+        });
+    }
+
+    pub fn neg_assign<R: Send + Sync>(&self, a: &mut Poly<R>) {
+        let n = a.n();
+        a.data_mut().par_chunks_mut(n).zip(&self.moduli).for_each(|(x, m)| {
+            for x in x.iter_mut() {
+                *x = m.neg(*x);
+            }
+        });
+    }
+
+    /// a ← a·b slot-wise (vectorised by `tfhe-ntt`).
+    pub fn mul_assign(&self, a: &mut Poly<Ntt>, b: &Poly<Ntt>) {
+        let n = a.n();
+        a.data_mut().par_chunks_mut(n).zip(b.data().par_chunks(n)).enumerate().for_each(|(i, (x, y))| {
+            let mut acc = vec![0u64; n];
+            self.plans[i].mul_accumulate(&mut acc, x, y);
+            x.copy_from_slice(&acc);
+        });
+    }
+
+    /// acc ← acc + a·b slot-wise; all three must have the same limb count.
+    pub fn mul_accumulate(&self, acc: &mut Poly<Ntt>, a: &Poly<Ntt>, b: &Poly<Ntt>) {
+        let n = acc.n();
+        let limbs = acc.limbs().min(a.limbs()).min(b.limbs());
+        acc.data_mut()[..limbs * n]
+            .par_chunks_mut(n)
+            .zip(a.data().par_chunks(n))
+            .zip(b.data().par_chunks(n))
+            .enumerate()
+            .for_each(|(i, ((z, x), y))| self.plans[i].mul_accumulate(z, x, y));
+    }
+
+    /// Multiplies limb `i` by `scalars[i]` (already reduced mod q_i).
+    pub fn mul_scalar_assign<R: Send + Sync>(&self, a: &mut Poly<R>, scalars: &[u64]) {
+        let n = a.n();
+        a.data_mut().par_chunks_mut(n).zip(&self.moduli).zip(scalars).for_each(|((x, m), &s)| {
+            let s_shoup = m.shoup(s);
+            for x in x.iter_mut() {
+                *x = m.mul_shoup(*x, s, s_shoup);
+            }
+        });
+    }
+
+    /// Adds the constant polynomial `scalars` (per limb): in NTT form every slot gets it.
+    pub fn add_scalar_ntt_assign(&self, a: &mut Poly<Ntt>, scalars: &[u64]) {
+        let n = a.n();
+        a.data_mut().par_chunks_mut(n).zip(&self.moduli).zip(scalars).for_each(|((x, m), &s)| {
+            for x in x.iter_mut() {
+                *x = m.add(*x, s);
+            }
+        });
+    }
+
+    fn zip_limbs<R: Send + Sync>(&self, a: &mut Poly<R>, b: &Poly<R>, f: impl Fn(&Modulus, &mut [u64], &[u64]) + Sync) {
+        let n = a.n();
+        a.data_mut()
+            .par_chunks_mut(n)
+            .zip(b.data().par_chunks(n))
+            .zip(&self.moduli)
+            .for_each(|((x, y), m)| f(m, x, y));
+    }
+
+    /// Galois element for a left rotation of the CKKS slots by `k` (5^k mod 2N).
+    pub fn galois_element_for_rotation(&self, k: i64) -> u64 {
+        let two_n = 2 * self.n() as u64;
+        let slots = (self.n() / 2) as i64;
+        let k = k.rem_euclid(slots) as u64;
+        let mut acc = 1u64;
+        let mut base = 5u64;
+        let mut e = k;
+        while e > 0 {
+            if e & 1 == 1 {
+                acc = acc * base % two_n;
+            }
+            base = base * base % two_n;
+            e >>= 1;
+        }
+        acc
+    }
+
+    /// Galois element of complex conjugation (X ↦ X^{-1}).
+    pub fn galois_element_conjugate(&self) -> u64 {
+        2 * self.n() as u64 - 1
+    }
+
+    /// Slot permutation realising X ↦ X^g on NTT-form polynomials (cached per g).
+    pub fn galois_permutation(&self, g: u64) -> Arc<Vec<u32>> {
+        if let Some(p) = self.galois_cache.read().ok().and_then(|c| c.get(&g).cloned()) {
+            return p;
+        }
+        let two_n = 2 * self.n() as u64;
+        let perm: Vec<u32> = self
+            .exponent
+            .iter()
+            .map(|&e| self.slot_of_exponent[((e as u64 * g % two_n) / 2) as usize])
+            .collect();
+        let perm = Arc::new(perm);
+        if let Ok(mut cache) = self.galois_cache.write() {
+            cache.insert(g, perm.clone());
+        }
+        perm
+    }
+
+    /// φ_g(a) for `a` in NTT form: a pure permutation of slots, no arithmetic.
+    pub fn automorphism_ntt(&self, a: &Poly<Ntt>, g: u64) -> Poly<Ntt> {
+        let mut out = Poly::zero(a.n(), a.limbs());
+        self.automorphism_ntt_into(a, g, &mut out);
+        out
+    }
+
+    pub fn automorphism_ntt_into(&self, a: &Poly<Ntt>, g: u64, out: &mut Poly<Ntt>) {
+        let perm = self.galois_permutation(g);
+        let n = a.n();
+        out.data_mut().par_chunks_mut(n).zip(a.data().par_chunks(n)).for_each(|(o, x)| {
+            for (o, &p) in o.iter_mut().zip(perm.iter()) {
+                *o = x[p as usize];
+            }
+        });
+    }
+
+    /// φ_g(a) in coefficient form: X^i ↦ ±X^{i·g mod N}.
+    pub fn automorphism_coeff(&self, a: &Poly<Coeff>, g: u64) -> Poly<Coeff> {
+        let n = a.n();
+        let mut out = Poly::zero(n, a.limbs());
+        let two_n = 2 * n as u64;
+        for (l, m) in self.moduli.iter().enumerate().take(a.limbs()) {
+            let (src, dst) = (a.limb(l), out.limb_mut(l));
+            for (i, &x) in src.iter().enumerate() {
+                let j = (i as u64 * g % two_n) as usize;
+                if j < n {
+                    dst[j] = x;
+                } else {
+                    dst[j - n] = m.neg(x);
+                }
+            }
+        }
+        out
+    }
+
+    /// Embeds small signed coefficients into every limb.
+    pub fn from_signed(&self, coeffs: &[i64], limbs: usize) -> Poly<Coeff> {
+        let n = coeffs.len();
+        let mut p = Poly::zero(n, limbs);
+        p.data_mut().par_chunks_mut(n).zip(&self.moduli).for_each(|(dst, m)| {
+            for (d, &c) in dst.iter_mut().zip(coeffs) {
+                *d = m.reduce_i64(c);
+            }
+        });
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ckks::math::generate_ntt_primes;
+    use rand::{Rng, SeedableRng};
+
+    fn schoolbook(a: &[u64], b: &[u64], m: &Modulus) -> Vec<u64> {
+        let n = a.len();
+        let mut out = vec![0u64; n];
+        for i in 0..n {
+            for j in 0..n {
+                let prod = m.mul(a[i], b[j]);
+                if i + j < n {
+                    out[i + j] = m.add(out[i + j], prod);
+                } else {
+                    out[i + j - n] = m.sub(out[i + j - n], prod);
+                }
+            }
+        }
+        out
+    }
+
+    fn random_poly(ring: &RnsRing, rng: &mut impl Rng) -> Poly<Coeff> {
+        let n = ring.n();
+        let mut p = Poly::zero(n, ring.len());
+        for (i, m) in ring.moduli().iter().enumerate() {
+            for x in p.limb_mut(i) {
+                *x = rng.random_range(0..m.value());
+            }
+        }
+        p
+    }
+
+    #[test]
+    fn ntt_product_equals_schoolbook_negacyclic_product() {
+        let primes = generate_ntt_primes(50, 8, 2, &[]).unwrap();
+        let ring = RnsRing::new(8, &primes).unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let (a, b) = (random_poly(&ring, &mut rng), random_poly(&ring, &mut rng));
+        let mut prod = ring.ntt(a.clone());
+        ring.mul_assign(&mut prod, &ring.ntt(b.clone()));
+        let prod = ring.intt(prod);
+        for (i, m) in ring.moduli().iter().enumerate() {
+            assert_eq!(prod.limb(i), schoolbook(a.limb(i), b.limb(i), m).as_slice());
+        }
+    }
+
+    #[test]
+    fn ntt_round_trip_is_identity() {
+        let primes = generate_ntt_primes(45, 10, 3, &[]).unwrap();
+        let ring = RnsRing::new(10, &primes).unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+        let a = random_poly(&ring, &mut rng);
+        assert_eq!(ring.intt(ring.ntt(a.clone())), a);
+    }
+
+    #[test]
+    fn ntt_automorphism_matches_coefficient_automorphism() {
+        let primes = generate_ntt_primes(40, 9, 3, &[]).unwrap();
+        let ring = RnsRing::new(9, &primes).unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let a = random_poly(&ring, &mut rng);
+        for g in [ring.galois_element_for_rotation(1), ring.galois_element_for_rotation(-7), ring.galois_element_conjugate()] {
+            let via_ntt = ring.intt(ring.automorphism_ntt(&ring.ntt(a.clone()), g));
+            assert_eq!(via_ntt, ring.automorphism_coeff(&a, g), "g = {g}");
+        }
+    }
+
+    #[test]
+    fn bad_prime_is_refused() {
+        assert!(matches!(RnsRing::new(10, &[97]), Err(RingError::NoNtt { .. })));
+    }
+}

@@ -1,0 +1,355 @@
+//! Homomorphic evaluation on NTT-form ciphertexts. The evaluator holds evaluation keys only:
+//! it can compute, never decrypt.
+//!
+//! Levels are aligned automatically (the higher operand is dropped, which is exact); scales
+//! must agree, or the operation fails with `ScaleMismatch` rather than computing garbage.
+
+use super::error::EvalError;
+use crate::ckks::params::Parameters;
+use crate::ckks::ring::{Ntt, Poly};
+use crate::ckks::rlwe::keyswitch::{Decomposed, decompose, inner_product, mod_down, switch_key};
+use crate::ckks::rlwe::{Ciphertext, EvaluationKeys, Plaintext, SwitchingKey};
+use rayon::prelude::*;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// Relative tolerance under which two scales count as equal (they come from the same
+/// sequence of operations on the same primes, so real mismatches are far larger).
+const SCALE_TOLERANCE: f64 = 1e-9;
+
+pub struct Evaluator {
+    params: Parameters,
+    keys: Arc<EvaluationKeys>,
+}
+
+impl Evaluator {
+    pub fn new(params: &Parameters, keys: Arc<EvaluationKeys>) -> Self {
+        Self { params: params.clone(), keys }
+    }
+
+    /// An evaluator without keys: additions, plaintext products and rescaling only.
+    pub fn without_keys(params: &Parameters) -> Self {
+        Self::new(params, Arc::new(EvaluationKeys::default()))
+    }
+
+    pub fn params(&self) -> &Parameters {
+        &self.params
+    }
+
+    pub fn keys(&self) -> &EvaluationKeys {
+        &self.keys
+    }
+
+    fn check_scales(a: f64, b: f64) -> Result<(), EvalError> {
+        if ((a - b) / a).abs() > SCALE_TOLERANCE {
+            return Err(EvalError::ScaleMismatch { a, b });
+        }
+        Ok(())
+    }
+
+    /// Views of `a` and `b` at their common (lower) level.
+    fn aligned<'a>(a: &'a Ciphertext, b: &'a Ciphertext) -> (Cow<'a, Ciphertext>, Cow<'a, Ciphertext>) {
+        let level = a.level().min(b.level());
+        let at = |c: &'a Ciphertext| {
+            if c.level() == level {
+                Cow::Borrowed(c)
+            } else {
+                let mut c = c.clone();
+                c.drop_to_level(level);
+                Cow::Owned(c)
+            }
+        };
+        (at(a), at(b))
+    }
+
+    pub fn add(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext, EvalError> {
+        self.combine(a, b, false)
+    }
+
+    pub fn sub(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext, EvalError> {
+        self.combine(a, b, true)
+    }
+
+    fn combine(&self, a: &Ciphertext, b: &Ciphertext, subtract: bool) -> Result<Ciphertext, EvalError> {
+        Self::check_scales(a.scale, b.scale)?;
+        let rq = self.params.ring_q();
+        let (a, b) = Self::aligned(a, b);
+        let (long, short, long_is_a) = if a.degree() >= b.degree() { (a, b, true) } else { (b, a, false) };
+        let mut out = long.into_owned();
+        out.seed = None;
+        if !long_is_a && subtract {
+            out.parts.iter_mut().for_each(|p| rq.neg_assign(p));
+        }
+        for (o, s) in out.parts.iter_mut().zip(&short.parts) {
+            if subtract && long_is_a {
+                rq.sub_assign(o, s);
+            } else {
+                rq.add_assign(o, s);
+            }
+        }
+        Ok(out)
+    }
+
+    /// In-place `acc += b` (levels must already match or `acc` is lowered).
+    pub fn add_assign(&self, acc: &mut Ciphertext, b: &Ciphertext) -> Result<(), EvalError> {
+        *acc = self.add(acc, b)?;
+        Ok(())
+    }
+
+    pub fn neg(&self, a: &Ciphertext) -> Ciphertext {
+        let mut out = a.clone();
+        out.seed = None;
+        out.parts.iter_mut().for_each(|p| self.params.ring_q().neg_assign(p));
+        out
+    }
+
+    fn plain_at(pt: &Plaintext, level: usize) -> Result<Cow<'_, Poly<Ntt>>, EvalError> {
+        match pt.level() {
+            l if l == level => Ok(Cow::Borrowed(&pt.poly)),
+            l if l > level => Ok(Cow::Owned(pt.poly.truncated(level + 1))),
+            l => Err(EvalError::NotEnoughLevels { needed: level, available: l }),
+        }
+    }
+
+    /// ct + pt (same scale); a plaintext above the ciphertext's level is dropped to it.
+    pub fn add_plain(&self, ct: &Ciphertext, pt: &Plaintext) -> Result<Ciphertext, EvalError> {
+        Self::check_scales(ct.scale, pt.scale)?;
+        let p = Self::plain_at(pt, ct.level())?;
+        let mut out = ct.clone();
+        out.seed = None;
+        self.params.ring_q().add_assign(&mut out.parts[0], &p);
+        Ok(out)
+    }
+
+    /// ct ⊙ pt; the scale becomes the product of scales (rescale afterwards).
+    pub fn mul_plain(&self, ct: &Ciphertext, pt: &Plaintext) -> Result<Ciphertext, EvalError> {
+        let p = Self::plain_at(pt, ct.level())?;
+        let mut out = ct.clone();
+        out.seed = None;
+        out.parts.iter_mut().for_each(|c| self.params.ring_q().mul_assign(c, &p));
+        out.scale = ct.scale * pt.scale;
+        Ok(out)
+    }
+
+    /// acc += ct ⊙ pt without an intermediate ciphertext (the core of linear layers).
+    pub fn mul_plain_then_add(&self, acc: &mut Ciphertext, ct: &Ciphertext, pt: &Plaintext) -> Result<(), EvalError> {
+        Self::check_scales(acc.scale, ct.scale * pt.scale)?;
+        if acc.level() != ct.level() || acc.degree() < ct.degree() {
+            let product = self.mul_plain(ct, pt)?;
+            return self.add_assign(acc, &product);
+        }
+        let p = Self::plain_at(pt, ct.level())?;
+        acc.seed = None;
+        for (a, c) in acc.parts.iter_mut().zip(&ct.parts) {
+            self.params.ring_q().mul_accumulate(a, c, &p);
+        }
+        Ok(())
+    }
+
+    /// Adds the real constant `c` to every slot.
+    pub fn add_const(&self, ct: &Ciphertext, c: f64) -> Result<Ciphertext, EvalError> {
+        let rq = self.params.ring_q();
+        let scaled = (c * ct.scale).round();
+        if !scaled.is_finite() || scaled.abs() > 4.0e18 {
+            return Err(EvalError::ValueTooLarge(scaled));
+        }
+        let residues: Vec<u64> = rq.moduli().iter().take(ct.level() + 1).map(|m| m.reduce_i64(scaled as i64)).collect();
+        let mut out = ct.clone();
+        out.seed = None;
+        rq.add_scalar_ntt_assign(&mut out.parts[0], &residues);
+        Ok(out)
+    }
+
+    /// Multiplies every slot by `c`, encoded as round(c·const_scale); the scale grows by
+    /// `const_scale` (pass the top prime q_ℓ to keep the scale after the next rescale).
+    pub fn mul_const(&self, ct: &Ciphertext, c: f64, const_scale: f64) -> Result<Ciphertext, EvalError> {
+        let scaled = (c * const_scale).round();
+        if !scaled.is_finite() || scaled.abs() > 4.0e18 {
+            return Err(EvalError::ValueTooLarge(scaled));
+        }
+        let mut out = self.mul_int(ct, scaled as i64);
+        out.scale = ct.scale * const_scale;
+        Ok(out)
+    }
+
+    /// Exact multiplication by an integer; the scale is unchanged.
+    pub fn mul_int(&self, ct: &Ciphertext, k: i64) -> Ciphertext {
+        let rq = self.params.ring_q();
+        let residues: Vec<u64> = rq.moduli().iter().map(|m| m.reduce_i64(k)).collect();
+        let mut out = ct.clone();
+        out.seed = None;
+        out.parts.iter_mut().for_each(|p| rq.mul_scalar_assign(p, &residues));
+        out
+    }
+
+    /// Tensor product (degree 2); follow with `relinearize` and `rescale`.
+    pub fn mul(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext, EvalError> {
+        for c in [a, b] {
+            if c.degree() != 1 {
+                return Err(EvalError::DegreeTooHigh(c.degree()));
+            }
+        }
+        let rq = self.params.ring_q();
+        let (a, b) = Self::aligned(a, b);
+        let (n, limbs) = (self.params.n(), a.level() + 1);
+        let (a0, a1, b0, b1) = (&a.parts[0], &a.parts[1], &b.parts[0], &b.parts[1]);
+        let mut d = [Poly::zero(n, limbs), Poly::zero(n, limbs), Poly::zero(n, limbs)];
+        rq.mul_accumulate(&mut d[0], a0, b0);
+        rq.mul_accumulate(&mut d[1], a0, b1);
+        rq.mul_accumulate(&mut d[1], a1, b0);
+        rq.mul_accumulate(&mut d[2], a1, b1);
+        Ok(Ciphertext { parts: d.into(), scale: a.scale * b.scale, seed: None })
+    }
+
+    /// Degree 2 → 1 with the relinearisation key.
+    pub fn relinearize(&self, ct: &Ciphertext) -> Result<Ciphertext, EvalError> {
+        match ct.degree() {
+            1 => return Ok(ct.clone()),
+            2 => {}
+            d => return Err(EvalError::DegreeTooHigh(d)),
+        }
+        let key = &self.keys.relin.as_ref().ok_or(EvalError::MissingRelinKey)?.0;
+        let (d0, d1) = switch_key(&self.params, &ct.parts[2], key);
+        let rq = self.params.ring_q();
+        let mut c0 = ct.parts[0].clone();
+        let mut c1 = ct.parts[1].clone();
+        rq.add_assign(&mut c0, &d0);
+        rq.add_assign(&mut c1, &d1);
+        Ok(Ciphertext { parts: vec![c0, c1], scale: ct.scale, seed: None })
+    }
+
+    pub fn mul_relin(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext, EvalError> {
+        self.relinearize(&self.mul(a, b)?)
+    }
+
+    /// Divides by the top prime q_ℓ (rounding), consuming one level.
+    pub fn rescale(&self, ct: &Ciphertext) -> Result<Ciphertext, EvalError> {
+        let level = ct.level();
+        if level == 0 {
+            return Err(EvalError::NoLevelLeft);
+        }
+        let q_top = self.params.q()[level] as f64;
+        let parts = ct.parts.par_iter().map(|p| self.rescale_poly(p)).collect();
+        Ok(Ciphertext { parts, scale: ct.scale / q_top, seed: None })
+    }
+
+    fn rescale_poly(&self, p: &Poly<Ntt>) -> Poly<Ntt> {
+        let rq = self.params.ring_q();
+        let (n, level) = (self.params.n(), p.limbs() - 1);
+        let top = *rq.modulus(level);
+        let half = top.value() / 2;
+        let mut last = p.limb(level).to_vec();
+        rq.intt_limb(level, &mut last);
+        // Adding ⌊q_ℓ/2⌋ first turns the floor division below into rounding.
+        for x in last.iter_mut() {
+            *x = top.add(*x, half);
+        }
+        let mut out = p.truncated(level);
+        out.data_mut().par_chunks_mut(n).enumerate().for_each(|(i, limb)| {
+            let m = rq.modulus(i);
+            let half_i = m.reduce(half);
+            let mut t: Vec<u64> = last.iter().map(|&x| m.sub(m.reduce(x), half_i)).collect();
+            rq.ntt_limb(i, &mut t);
+            let inv = m.inv(m.reduce(top.value())).unwrap_or(0);
+            let inv_shoup = m.shoup(inv);
+            for (x, &t) in limb.iter_mut().zip(&t) {
+                *x = m.mul_shoup(m.sub(*x, t), inv, inv_shoup);
+            }
+        });
+        out
+    }
+
+    /// `mul_relin` then `rescale`: the standard CKKS multiplication.
+    pub fn mul_relin_rescale(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext, EvalError> {
+        self.rescale(&self.mul_relin(a, b)?)
+    }
+
+    /// Drops `levels` levels without rescaling (exact; used to align operands).
+    pub fn drop_levels(&self, ct: &Ciphertext, levels: usize) -> Result<Ciphertext, EvalError> {
+        if levels > ct.level() {
+            return Err(EvalError::NotEnoughLevels { needed: levels, available: ct.level() });
+        }
+        let mut out = ct.clone();
+        out.drop_to_level(ct.level() - levels);
+        Ok(out)
+    }
+
+    fn galois_key(&self, g: u64, rotation: i64) -> Result<&SwitchingKey, EvalError> {
+        match self.keys.galois_key(g) {
+            Some(k) => Ok(&k.key),
+            None if g == self.params.ring_q().galois_element_conjugate() && rotation == 0 => Err(EvalError::MissingConjugationKey),
+            None => Err(EvalError::MissingGaloisKey { rotation, galois_element: g }),
+        }
+    }
+
+    /// Rotates slots left by `k` (negative: right).
+    pub fn rotate(&self, ct: &Ciphertext, k: i64) -> Result<Ciphertext, EvalError> {
+        let g = self.params.ring_q().galois_element_for_rotation(k);
+        self.automorphism(ct, g, k)
+    }
+
+    /// Complex conjugation of every slot.
+    pub fn conjugate(&self, ct: &Ciphertext) -> Result<Ciphertext, EvalError> {
+        self.automorphism(ct, self.params.ring_q().galois_element_conjugate(), 0)
+    }
+
+    fn automorphism(&self, ct: &Ciphertext, g: u64, rotation: i64) -> Result<Ciphertext, EvalError> {
+        if ct.degree() != 1 {
+            return Err(EvalError::DegreeTooHigh(ct.degree()));
+        }
+        if g == 1 {
+            return Ok(ct.clone());
+        }
+        let key = self.galois_key(g, rotation)?;
+        let rq = self.params.ring_q();
+        let c1 = rq.automorphism_ntt(&ct.parts[1], g);
+        let (d0, d1) = switch_key(&self.params, &c1, key);
+        let mut c0 = rq.automorphism_ntt(&ct.parts[0], g);
+        rq.add_assign(&mut c0, &d0);
+        Ok(Ciphertext { parts: vec![c0, d1], scale: ct.scale, seed: None })
+    }
+
+    /// Decomposes c1 once (the expensive ModUp) for any number of rotations.
+    pub fn decompose(&self, ct: &Ciphertext) -> Result<Decomposed, EvalError> {
+        if ct.degree() != 1 {
+            return Err(EvalError::DegreeTooHigh(ct.degree()));
+        }
+        Ok(decompose(&self.params, &ct.parts[1]))
+    }
+
+    /// Rotation by `k` reusing a decomposition from `decompose` (hoisting).
+    pub fn rotate_hoisted(&self, ct: &Ciphertext, dec: &Decomposed, k: i64) -> Result<Ciphertext, EvalError> {
+        let rq = self.params.ring_q();
+        let g = rq.galois_element_for_rotation(k);
+        if g == 1 {
+            return Ok(ct.clone());
+        }
+        let key = self.galois_key(g, k)?;
+        let [(u0q, u0p), (u1q, u1p)] = inner_product(&self.params, dec, key, Some(g));
+        let (d0, d1) = rayon::join(|| mod_down(&self.params, u0q, u0p), || mod_down(&self.params, u1q, u1p));
+        let mut c0 = rq.automorphism_ntt(&ct.parts[0], g);
+        rq.add_assign(&mut c0, &d0);
+        Ok(Ciphertext { parts: vec![c0, d1], scale: ct.scale, seed: None })
+    }
+
+    /// Many rotations of one ciphertext sharing one decomposition.
+    pub fn rotate_many(&self, ct: &Ciphertext, ks: &[i64]) -> Result<Vec<Ciphertext>, EvalError> {
+        let dec = self.decompose(ct)?;
+        ks.par_iter().map(|&k| self.rotate_hoisted(ct, &dec, k)).collect()
+    }
+
+    /// Σ_{i<n} rotate(ct, i·step) by log2(n) doublings (n a power of two); needs the keys
+    /// for step·2^j. Every slot ends up holding the sum of its n-strided neighbours.
+    pub fn rotate_and_sum(&self, ct: &Ciphertext, n: usize, step: i64) -> Result<Ciphertext, EvalError> {
+        let mut acc = ct.clone();
+        let mut shift = step;
+        let mut span = 1;
+        while span < n {
+            let rotated = self.rotate(&acc, shift)?;
+            acc = self.add(&acc, &rotated)?;
+            shift *= 2;
+            span *= 2;
+        }
+        Ok(acc)
+    }
+}

@@ -1,0 +1,190 @@
+//! Every evaluator operation checked against the same operation on plaintext slot vectors.
+
+use privact::ckks::{Ciphertext, Decryptor, Encoder, Encryptor, EvalError, Evaluator, KeyGenerator, Parameters, SecretKey};
+use proptest::prelude::*;
+use std::sync::{Arc, OnceLock};
+
+struct Ctx {
+    params: Parameters,
+    sk: SecretKey,
+    eval: Evaluator,
+    encoder: Encoder,
+}
+
+const ROTATIONS: [i64; 7] = [1, 2, 3, 5, 64, -1, -17];
+
+fn ctx() -> &'static Ctx {
+    static CTX: OnceLock<Ctx> = OnceLock::new();
+    CTX.get_or_init(|| {
+        let params = Parameters::preset("depth3-n13").unwrap();
+        let mut kg = KeyGenerator::from_seed(&params, [42; 32]);
+        let sk = kg.gen_secret_key();
+        let keys = kg.gen_evaluation_keys(&sk, &ROTATIONS, true);
+        let eval = Evaluator::new(&params, Arc::new(keys));
+        let encoder = Encoder::new(&params);
+        Ctx { params, sk, eval, encoder }
+    })
+}
+
+fn encrypt(c: &Ctx, v: &[f64]) -> Ciphertext {
+    let pt = c.encoder.encode(v, c.params.max_level(), c.params.default_scale()).unwrap();
+    Encryptor::new(&c.params, &c.sk).encrypt(&pt)
+}
+
+fn decrypt(c: &Ctx, ct: &Ciphertext) -> Vec<f64> {
+    c.encoder.decode(&Decryptor::new(&c.params, &c.sk).decrypt(ct))
+}
+
+fn values(seed: u64, len: usize) -> Vec<f64> {
+    // A small LCG keeps the inputs reproducible without pulling a generator into the tests.
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((x >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn max_err(got: &[f64], want: &[f64]) -> f64 {
+    want.iter().zip(got).map(|(w, g)| (w - g).abs()).fold(0.0, f64::max)
+}
+
+fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
+    let e = max_err(got, want);
+    assert!(e < tol, "{what}: max error {e:e} ≥ {tol:e}");
+}
+
+#[test]
+fn encrypt_decrypt_round_trip() {
+    let c = ctx();
+    let v = values(1, c.params.slots());
+    assert_close(&decrypt(c, &encrypt(c, &v)), &v, 1e-6, "round trip");
+}
+
+#[test]
+fn public_key_encryption_decrypts() {
+    let c = ctx();
+    let mut kg = KeyGenerator::from_seed(&c.params, [42; 32]);
+    let sk = kg.gen_secret_key();
+    let pk = kg.gen_public_key(&sk);
+    let v = values(2, 100);
+    let pt = c.encoder.encode(&v, 2, c.params.default_scale()).unwrap();
+    let ct = privact::ckks::rlwe::PublicEncryptor::new(&c.params, pk).encrypt(&pt);
+    let got = c.encoder.decode(&Decryptor::new(&c.params, &sk).decrypt(&ct));
+    assert_close(&got[..100], &v, 1e-6, "public-key encryption");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(6))]
+
+    #[test]
+    fn additive_ops_match_plaintext(seed in any::<u64>(), k in -4.0f64..4.0) {
+        let c = ctx();
+        let (a, b) = (values(seed, c.params.slots()), values(seed ^ 0xabc, c.params.slots()));
+        let (ca, cb) = (encrypt(c, &a), encrypt(c, &b));
+        let sum: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
+        let diff: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x - y).collect();
+        let neg: Vec<f64> = a.iter().map(|x| -x).collect();
+        let shifted: Vec<f64> = a.iter().map(|x| x + k).collect();
+        assert_close(&decrypt(c, &c.eval.add(&ca, &cb).unwrap()), &sum, 1e-5, "add");
+        assert_close(&decrypt(c, &c.eval.sub(&ca, &cb).unwrap()), &diff, 1e-5, "sub");
+        assert_close(&decrypt(c, &c.eval.sub(&cb, &ca).unwrap()).iter().map(|x| -x).collect::<Vec<_>>(), &diff, 1e-5, "sub reversed");
+        assert_close(&decrypt(c, &c.eval.neg(&ca)), &neg, 1e-5, "neg");
+        assert_close(&decrypt(c, &c.eval.add_const(&ca, k).unwrap()), &shifted, 1e-5, "add_const");
+        let pb = c.encoder.encode(&b, ca.level(), ca.scale).unwrap();
+        assert_close(&decrypt(c, &c.eval.add_plain(&ca, &pb).unwrap()), &sum, 1e-5, "add_plain");
+    }
+
+    #[test]
+    fn multiplicative_ops_match_plaintext(seed in any::<u64>(), k in -4.0f64..4.0, m in -50i64..50) {
+        let c = ctx();
+        let (a, b) = (values(seed, c.params.slots()), values(seed ^ 0x5a5a, c.params.slots()));
+        let (ca, cb) = (encrypt(c, &a), encrypt(c, &b));
+        let prod: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x * y).collect();
+        let top = c.params.q()[ca.level()] as f64;
+        let pb = c.encoder.encode(&b, ca.level(), top).unwrap();
+        let r = c.eval.rescale(&c.eval.mul_plain(&ca, &pb).unwrap()).unwrap();
+        assert_close(&decrypt(c, &r), &prod, 1e-4, "mul_plain + rescale");
+        prop_assert!((r.scale / ca.scale - 1.0).abs() < 1e-12, "rescale by q_l restores the scale");
+        let r = c.eval.mul_relin_rescale(&ca, &cb).unwrap();
+        assert_close(&decrypt(c, &r), &prod, 1e-4, "mul_relin_rescale");
+        prop_assert_eq!(r.level(), ca.level() - 1);
+        let scaled: Vec<f64> = a.iter().map(|x| x * k).collect();
+        let r = c.eval.rescale(&c.eval.mul_const(&ca, k, top).unwrap()).unwrap();
+        assert_close(&decrypt(c, &r), &scaled, 1e-4, "mul_const");
+        let times_m: Vec<f64> = a.iter().map(|x| x * m as f64).collect();
+        assert_close(&decrypt(c, &c.eval.mul_int(&ca, m)), &times_m, 1e-4, "mul_int");
+        let mut acc = c.eval.mul_plain(&ca, &pb).unwrap();
+        c.eval.mul_plain_then_add(&mut acc, &ca, &pb).unwrap();
+        let twice: Vec<f64> = prod.iter().map(|x| 2.0 * x).collect();
+        assert_close(&decrypt(c, &c.eval.rescale(&acc).unwrap()), &twice, 1e-4, "mul_plain_then_add");
+    }
+
+    #[test]
+    fn rotations_match_plaintext_rotation(seed in any::<u64>()) {
+        let c = ctx();
+        let slots = c.params.slots();
+        let a = values(seed, slots);
+        let ca = encrypt(c, &a);
+        let rotated = |k: i64| -> Vec<f64> { (0..slots).map(|i| a[(i as i64 + k).rem_euclid(slots as i64) as usize]).collect() };
+        for k in [1i64, -17] {
+            assert_close(&decrypt(c, &c.eval.rotate(&ca, k).unwrap()), &rotated(k), 1e-5, &format!("rotate {k}"));
+        }
+        let hoisted = c.eval.rotate_many(&ca, &ROTATIONS).unwrap();
+        for (k, ct) in ROTATIONS.iter().zip(&hoisted) {
+            assert_close(&decrypt(c, ct), &rotated(*k), 1e-5, &format!("hoisted rotate {k}"));
+        }
+    }
+}
+
+#[test]
+fn conjugation_conjugates_complex_slots() {
+    let c = ctx();
+    let z: Vec<num_complex::Complex64> = values(9, 64).chunks(2).map(|p| num_complex::Complex64::new(p[0], p[1])).collect();
+    let pt = c.encoder.encode_complex(&z, 3, c.params.default_scale()).unwrap();
+    let ct = Encryptor::new(&c.params, &c.sk).encrypt(&pt);
+    let got = c.encoder.decode_complex(&Decryptor::new(&c.params, &c.sk).decrypt(&c.eval.conjugate(&ct).unwrap()));
+    for (g, w) in got.iter().zip(&z) {
+        assert!((g - w.conj()).norm() < 1e-5, "{g} vs conj({w})");
+    }
+}
+
+#[test]
+fn rotate_and_sum_sums_strided_neighbours() {
+    let params = Parameters::preset("depth3-n13").unwrap();
+    let mut kg = KeyGenerator::from_seed(&params, [3; 32]);
+    let sk = kg.gen_secret_key();
+    let keys = kg.gen_evaluation_keys(&sk, &[1, 2, 4], false);
+    let eval = Evaluator::new(&params, Arc::new(keys));
+    let enc = Encoder::new(&params);
+    let a = values(4, params.slots());
+    let ct = Encryptor::new(&params, &sk).encrypt(&enc.encode(&a, 3, params.default_scale()).unwrap());
+    let got = enc.decode(&Decryptor::new(&params, &sk).decrypt(&eval.rotate_and_sum(&ct, 8, 1).unwrap()));
+    let slots = params.slots();
+    let want: Vec<f64> = (0..slots).map(|i| (0..8).map(|j| a[(i + j) % slots]).sum()).collect();
+    assert_close(&got, &want, 1e-5, "rotate_and_sum");
+}
+
+#[test]
+fn mismatches_fail_clearly_instead_of_computing_garbage() {
+    let c = ctx();
+    let a = encrypt(c, &values(5, 10));
+    let top = c.params.q()[a.level()] as f64;
+    let pt = c.encoder.encode(&values(6, 10), a.level(), top).unwrap();
+    let doubled_scale = c.eval.mul_plain(&a, &pt).unwrap();
+    assert!(matches!(c.eval.add(&a, &doubled_scale), Err(EvalError::ScaleMismatch { .. })));
+    // Level mismatch is aligned automatically (dropping levels is exact).
+    let low = c.eval.drop_levels(&a, 2).unwrap();
+    let sum = c.eval.add(&a, &low).unwrap();
+    assert_eq!(sum.level(), low.level());
+    let want: Vec<f64> = values(5, 10).iter().map(|x| 2.0 * x).collect();
+    assert_close(&decrypt(c, &sum)[..10], &want, 1e-5, "aligned add");
+    let bottom = c.eval.drop_levels(&a, a.level()).unwrap();
+    assert_eq!(c.eval.rescale(&bottom).unwrap_err(), EvalError::NoLevelLeft);
+    assert!(matches!(c.eval.rotate(&a, 1000), Err(EvalError::MissingGaloisKey { rotation: 1000, .. })));
+    let keyless = Evaluator::without_keys(&c.params);
+    assert_eq!(keyless.mul_relin(&a, &a).unwrap_err(), EvalError::MissingRelinKey);
+    assert!(matches!(c.encoder.encode(&vec![0.0; c.params.slots() + 1], 0, 1.0), Err(EvalError::TooManyValues { .. })));
+    assert_eq!(c.encoder.encode(&[f64::NAN], 0, 1.0).unwrap_err(), EvalError::NonFinite);
+}
