@@ -1,8 +1,10 @@
 //! Fast approximate basis extension (Bajard et al.), the heart of hybrid key switching:
 //! residues modulo a source basis S are lifted to residues modulo a target basis T.
 //!
-//! The result equals x + u·Q_S for some small integer 0 ≤ u < |S|; key switching and ModDown
-//! absorb that overflow into their noise, which is why the cheap variant is enough.
+//! The lift is the *centred* representative of x in (−Q_S/2, Q_S/2]: a floating-point estimate
+//! of the overflow count u (as in Halevi–Polyakov–Shoup) removes the u·Q_S term. Uncentred
+//! digits in [0, Q_S) bias key-switching noise towards low frequencies, which the canonical
+//! embedding turns into large errors in a few slots, so the centring is not optional.
 
 use crate::ckks::math::Modulus;
 
@@ -14,6 +16,10 @@ pub struct BasisExtender {
     qhat_inv: Vec<(u64, u64)>,
     /// For each target t: (Q_S/s_j mod t, its Shoup constant) for every j.
     qhat_mod_target: Vec<Vec<(u64, u64)>>,
+    /// (Q_S mod t, its Shoup constant) for every target t.
+    q_mod_target: Vec<(u64, u64)>,
+    /// 1 / s_j as f64, for the overflow estimate.
+    inv_source: Vec<f64>,
 }
 
 impl BasisExtender {
@@ -39,7 +45,15 @@ impl BasisExtender {
                     .collect()
             })
             .collect();
-        Self { source: source.to_vec(), target: target.to_vec(), qhat_inv, qhat_mod_target }
+        let q_mod_target = target
+            .iter()
+            .map(|t| {
+                let v = source.iter().fold(1u64, |acc, sk| t.mul(acc, t.reduce(sk.value())));
+                (v, t.shoup(v))
+            })
+            .collect();
+        let inv_source = source.iter().map(|s| 1.0 / s.value() as f64).collect();
+        Self { source: source.to_vec(), target: target.to_vec(), qhat_inv, qhat_mod_target, q_mod_target, inv_source }
     }
 
     pub fn target(&self) -> &[Modulus] {
@@ -47,17 +61,24 @@ impl BasisExtender {
     }
 
     /// Lifts coefficient-form `src` limbs (one per source modulus) into `dst` limbs (one per
-    /// target modulus). `scratch` must hold `src.len()·n` words.
+    /// target modulus). `scratch` must hold `(src.len() + 1)·n` words.
     pub fn extend(&self, src: &[&[u64]], dst: &mut [&mut [u64]], scratch: &mut [u64]) {
         let n = src.first().map_or(0, |s| s.len());
         let k = self.source.len();
+        let (scratch, overflow) = scratch.split_at_mut(n * k);
         // y_j = x_j · (Q_S/s_j)^{-1} mod s_j, stored coefficient-major for locality.
         for (j, (limb, (m, &(w, ws)))) in src.iter().zip(self.source.iter().zip(&self.qhat_inv)).enumerate() {
             for (i, &x) in limb.iter().enumerate() {
                 scratch[i * k + j] = m.mul_shoup(x, w, ws);
             }
         }
-        for (out, (t, consts)) in dst.iter_mut().zip(self.target.iter().zip(&self.qhat_mod_target)) {
+        // Σ y_j·(Q_S/s_j) = x + u·Q_S with u = ⌊Σ y_j/s_j⌋; rounding instead of flooring also
+        // moves x into the centred range.
+        for (i, u) in overflow.iter_mut().enumerate().take(n) {
+            let frac: f64 = scratch[i * k..(i + 1) * k].iter().zip(&self.inv_source).map(|(&y, inv)| y as f64 * inv).sum();
+            *u = (frac + 0.5).floor() as u64;
+        }
+        for (out, ((t, consts), &(qm, qms))) in dst.iter_mut().zip(self.target.iter().zip(&self.qhat_mod_target).zip(&self.q_mod_target)) {
             let tv = t.value();
             for (i, o) in out.iter_mut().enumerate().take(n) {
                 let ys = &scratch[i * k..(i + 1) * k];
@@ -67,7 +88,7 @@ impl BasisExtender {
                     let term = if term >= tv { term - tv } else { term };
                     acc = t.add(acc, term);
                 }
-                *o = acc;
+                *o = t.sub(acc, t.mul_shoup(overflow[i], qm, qms));
             }
         }
     }
@@ -78,7 +99,7 @@ pub fn extend_basis_lazy(source: &[Modulus], target: &[Modulus], src: &[&[u64]])
     let n = src.first().map_or(0, |s| s.len());
     let ext = BasisExtender::new(source, target);
     let mut out = vec![vec![0u64; n]; target.len()];
-    let mut scratch = vec![0u64; n * source.len()];
+    let mut scratch = vec![0u64; n * (source.len() + 1)];
     let mut refs: Vec<&mut [u64]> = out.iter_mut().map(|v| v.as_mut_slice()).collect();
     ext.extend(src, &mut refs, &mut scratch);
     out
@@ -90,22 +111,22 @@ mod tests {
     use crate::ckks::math::generate_ntt_primes;
 
     #[test]
-    fn extension_is_exact_up_to_a_small_multiple_of_the_source_modulus() {
+    fn extension_gives_the_centred_representative() {
         let src_primes = generate_ntt_primes(40, 10, 2, &[]).unwrap();
         let dst_primes = generate_ntt_primes(45, 10, 3, &[]).unwrap();
         let source: Vec<Modulus> = src_primes.iter().map(|&p| Modulus::new(p)).collect();
         let target: Vec<Modulus> = dst_primes.iter().map(|&p| Modulus::new(p)).collect();
         let q_s = src_primes[0] as u128 * src_primes[1] as u128;
-        let values: Vec<u128> = vec![0, 1, 12345678901234567, q_s - 1, q_s / 2, q_s / 3 + 7];
+        // Exactly Q_S/2 is ambiguous to floating point, so probe either side of it.
+        let values: Vec<u128> = vec![0, 1, 12345678901234567, q_s - 1, q_s / 2 - q_s / 1000, q_s / 2 + q_s / 1000, q_s / 3 + 7];
         let limbs: Vec<Vec<u64>> = src_primes.iter().map(|&p| values.iter().map(|&x| (x % p as u128) as u64).collect()).collect();
         let refs: Vec<&[u64]> = limbs.iter().map(|v| v.as_slice()).collect();
         let out = extend_basis_lazy(&source, &target, &refs);
         for (t_idx, &t) in dst_primes.iter().enumerate() {
             for (i, &x) in values.iter().enumerate() {
                 let got = out[t_idx][i];
-                // got ≡ x + u·Q_S (mod t) for u ∈ {0, 1} (|S| = 2).
-                let ok = (0..2u128).any(|u| ((x + u * q_s) % t as u128) as u64 == got);
-                assert!(ok, "value {x} mod {t}: got {got}");
+                let centred = if x > q_s / 2 { (x + t as u128 - q_s % t as u128) % t as u128 } else { x % t as u128 };
+                assert_eq!(got as u128, centred, "value {x} mod {t}");
             }
         }
     }

@@ -34,7 +34,7 @@ pub fn decompose(params: &Parameters, c: &Poly<Ntt>) -> Decomposed {
                 let src: Vec<&[u64]> = (lo..hi).map(|i| c_coeff.limb(i)).collect();
                 let mut dst: Vec<&mut [u64]> = out_q.data_mut().chunks_mut(n).enumerate().filter(|(i, _)| outside(i)).map(|(_, l)| l).collect();
                 dst.extend(out_p.data_mut().chunks_mut(n));
-                let mut scratch = vec![0u64; n * (hi - lo)];
+                let mut scratch = vec![0u64; n * (hi - lo + 1)];
                 ext.extend(&src, &mut dst, &mut scratch);
             }
             for i in (0..=level).filter(outside) {
@@ -88,7 +88,7 @@ pub fn mod_down(params: &Parameters, mut x_q: Poly<Ntt>, x_p: Poly<Ntt>) -> Poly
     {
         let src: Vec<&[u64]> = (0..x_p.limbs()).map(|j| x_p.limb(j)).collect();
         let mut dst: Vec<&mut [u64]> = lifted.data_mut().chunks_mut(n).collect();
-        let mut scratch = vec![0u64; n * src.len()];
+        let mut scratch = vec![0u64; n * (src.len() + 1)];
         ext.extend(&src, &mut dst, &mut scratch);
     }
     let lifted = rq.ntt(lifted);
