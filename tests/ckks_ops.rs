@@ -1,6 +1,9 @@
 //! Every evaluator operation checked against the same operation on plaintext slot vectors.
 
-use privact::ckks::{Ciphertext, Decryptor, Encoder, Encryptor, EvalError, Evaluator, KeyGenerator, Parameters, SecretKey};
+use privact::ckks::{
+    Ciphertext, Decryptor, Encoder, Encryptor, EvalError, Evaluator, KeyGenerator, Parameters,
+    SecretKey,
+};
 use proptest::prelude::*;
 use std::sync::{Arc, OnceLock};
 
@@ -22,32 +25,48 @@ fn ctx() -> &'static Ctx {
         let keys = kg.gen_evaluation_keys(&sk, &ROTATIONS, true);
         let eval = Evaluator::new(&params, Arc::new(keys));
         let encoder = Encoder::new(&params);
-        Ctx { params, sk, eval, encoder }
+        Ctx {
+            params,
+            sk,
+            eval,
+            encoder,
+        }
     })
 }
 
 fn encrypt(c: &Ctx, v: &[f64]) -> Ciphertext {
-    let pt = c.encoder.encode(v, c.params.max_level(), c.params.default_scale()).unwrap();
+    let pt = c
+        .encoder
+        .encode(v, c.params.max_level(), c.params.default_scale())
+        .unwrap();
     Encryptor::new(&c.params, &c.sk).encrypt(&pt)
 }
 
 fn decrypt(c: &Ctx, ct: &Ciphertext) -> Vec<f64> {
-    c.encoder.decode(&Decryptor::new(&c.params, &c.sk).decrypt(ct))
+    c.encoder
+        .decode(&Decryptor::new(&c.params, &c.sk).decrypt(ct))
 }
 
 fn values(seed: u64, len: usize) -> Vec<f64> {
     // A small LCG keeps the inputs reproducible without pulling a generator into the tests.
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((x >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
         })
         .collect()
 }
 
 fn max_err(got: &[f64], want: &[f64]) -> f64 {
-    want.iter().zip(got).map(|(w, g)| (w - g).abs()).fold(0.0, f64::max)
+    want.iter()
+        .zip(got)
+        .map(|(w, g)| (w - g).abs())
+        .fold(0.0, f64::max)
 }
 
 fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
@@ -71,7 +90,9 @@ fn public_key_encryption_decrypts() {
     let v = values(2, 100);
     let pt = c.encoder.encode(&v, 2, c.params.default_scale()).unwrap();
     let ct = privact::ckks::rlwe::PublicEncryptor::new(&c.params, pk).encrypt(&pt);
-    let got = c.encoder.decode(&Decryptor::new(&c.params, &sk).decrypt(&ct));
+    let got = c
+        .encoder
+        .decode(&Decryptor::new(&c.params, &sk).decrypt(&ct));
     assert_close(&got[..100], &v, 1e-6, "public-key encryption");
 }
 
@@ -141,10 +162,18 @@ proptest! {
 #[test]
 fn conjugation_conjugates_complex_slots() {
     let c = ctx();
-    let z: Vec<num_complex::Complex64> = values(9, 64).chunks(2).map(|p| num_complex::Complex64::new(p[0], p[1])).collect();
-    let pt = c.encoder.encode_complex(&z, 3, c.params.default_scale()).unwrap();
+    let z: Vec<num_complex::Complex64> = values(9, 64)
+        .chunks(2)
+        .map(|p| num_complex::Complex64::new(p[0], p[1]))
+        .collect();
+    let pt = c
+        .encoder
+        .encode_complex(&z, 3, c.params.default_scale())
+        .unwrap();
     let ct = Encryptor::new(&c.params, &c.sk).encrypt(&pt);
-    let got = c.encoder.decode_complex(&Decryptor::new(&c.params, &c.sk).decrypt(&c.eval.conjugate(&ct).unwrap()));
+    let got = c
+        .encoder
+        .decode_complex(&Decryptor::new(&c.params, &c.sk).decrypt(&c.eval.conjugate(&ct).unwrap()));
     for (g, w) in got.iter().zip(&z) {
         assert!((g - w.conj()).norm() < 1e-5, "{g} vs conj({w})");
     }
@@ -159,10 +188,14 @@ fn rotate_and_sum_sums_strided_neighbours() {
     let eval = Evaluator::new(&params, Arc::new(keys));
     let enc = Encoder::new(&params);
     let a = values(4, params.slots());
-    let ct = Encryptor::new(&params, &sk).encrypt(&enc.encode(&a, 3, params.default_scale()).unwrap());
-    let got = enc.decode(&Decryptor::new(&params, &sk).decrypt(&eval.rotate_and_sum(&ct, 8, 1).unwrap()));
+    let ct =
+        Encryptor::new(&params, &sk).encrypt(&enc.encode(&a, 3, params.default_scale()).unwrap());
+    let got =
+        enc.decode(&Decryptor::new(&params, &sk).decrypt(&eval.rotate_and_sum(&ct, 8, 1).unwrap()));
     let slots = params.slots();
-    let want: Vec<f64> = (0..slots).map(|i| (0..8).map(|j| a[(i + j) % slots]).sum()).collect();
+    let want: Vec<f64> = (0..slots)
+        .map(|i| (0..8).map(|j| a[(i + j) % slots]).sum())
+        .collect();
     assert_close(&got, &want, 1e-5, "rotate_and_sum");
 }
 
@@ -173,7 +206,10 @@ fn mismatches_fail_clearly_instead_of_computing_garbage() {
     let top = c.params.q()[a.level()] as f64;
     let pt = c.encoder.encode(&values(6, 10), a.level(), top).unwrap();
     let doubled_scale = c.eval.mul_plain(&a, &pt).unwrap();
-    assert!(matches!(c.eval.add(&a, &doubled_scale), Err(EvalError::ScaleMismatch { .. })));
+    assert!(matches!(
+        c.eval.add(&a, &doubled_scale),
+        Err(EvalError::ScaleMismatch { .. })
+    ));
     // Level mismatch is aligned automatically (dropping levels is exact).
     let low = c.eval.drop_levels(&a, 2).unwrap();
     let sum = c.eval.add(&a, &low).unwrap();
@@ -182,9 +218,21 @@ fn mismatches_fail_clearly_instead_of_computing_garbage() {
     assert_close(&decrypt(c, &sum)[..10], &want, 1e-5, "aligned add");
     let bottom = c.eval.drop_levels(&a, a.level()).unwrap();
     assert_eq!(c.eval.rescale(&bottom).unwrap_err(), EvalError::NoLevelLeft);
-    assert!(matches!(c.eval.rotate(&a, 1000), Err(EvalError::MissingGaloisKey { rotation: 1000, .. })));
+    assert!(matches!(
+        c.eval.rotate(&a, 1000),
+        Err(EvalError::MissingGaloisKey { rotation: 1000, .. })
+    ));
     let keyless = Evaluator::without_keys(&c.params);
-    assert_eq!(keyless.mul_relin(&a, &a).unwrap_err(), EvalError::MissingRelinKey);
-    assert!(matches!(c.encoder.encode(&vec![0.0; c.params.slots() + 1], 0, 1.0), Err(EvalError::TooManyValues { .. })));
-    assert_eq!(c.encoder.encode(&[f64::NAN], 0, 1.0).unwrap_err(), EvalError::NonFinite);
+    assert_eq!(
+        keyless.mul_relin(&a, &a).unwrap_err(),
+        EvalError::MissingRelinKey
+    );
+    assert!(matches!(
+        c.encoder.encode(&vec![0.0; c.params.slots() + 1], 0, 1.0),
+        Err(EvalError::TooManyValues { .. })
+    ));
+    assert_eq!(
+        c.encoder.encode(&[f64::NAN], 0, 1.0).unwrap_err(),
+        EvalError::NonFinite
+    );
 }

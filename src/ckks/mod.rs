@@ -11,5 +11,7 @@ pub mod scheme;
 pub mod wire;
 
 pub use params::{Parameters, ParametersLiteral, ParamsError};
-pub use rlwe::{Ciphertext, Decryptor, Encryptor, EvaluationKeys, KeyGenerator, Plaintext, PublicKey, SecretKey};
+pub use rlwe::{
+    Ciphertext, Decryptor, Encryptor, EvaluationKeys, KeyGenerator, Plaintext, PublicKey, SecretKey,
+};
 pub use scheme::{Encoder, EvalError, Evaluator};

@@ -7,11 +7,22 @@ use std::sync::Arc;
 
 /// Largest log2(Q·P) for 128-bit classical security with a uniform ternary secret and σ ≈ 3.2
 /// (HomomorphicEncryption.org standard, Table 1; 2^16 as extended by OpenFHE).
-pub const MAX_LOG_QP_128: [(u32, u32); 7] = [(10, 27), (11, 54), (12, 109), (13, 218), (14, 438), (15, 881), (16, 1772)];
+pub const MAX_LOG_QP_128: [(u32, u32); 7] = [
+    (10, 27),
+    (11, 54),
+    (12, 109),
+    (13, 218),
+    (14, 438),
+    (15, 881),
+    (16, 1772),
+];
 
 /// The security bound for ring degree 2^log_n, if the standard covers it.
 pub fn max_log_qp_128(log_n: u32) -> Option<u32> {
-    MAX_LOG_QP_128.iter().find(|&&(l, _)| l == log_n).map(|&(_, b)| b)
+    MAX_LOG_QP_128
+        .iter()
+        .find(|&&(l, _)| l == log_n)
+        .map(|&(_, b)| b)
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -32,7 +43,9 @@ pub enum ParamsError {
     NotEnoughPrimes { bits: u32, log_n: u32 },
     #[error("default scale 2^{0} is outside 10..=60")]
     Scale(u32),
-    #[error("key-switching digit of {digit_bits:.0} bits exceeds the special modulus P ({p_bits:.0} bits): add special primes")]
+    #[error(
+        "key-switching digit of {digit_bits:.0} bits exceeds the special modulus P ({p_bits:.0} bits): add special primes"
+    )]
     DigitTooLarge { digit_bits: f64, p_bits: f64 },
     #[error("ring construction failed: {0}")]
     Ring(String),
@@ -58,7 +71,12 @@ pub const PRESET_NAMES: [&str; 4] = ["depth7-n14", "depth18-n15", "depth3-n13", 
 impl ParametersLiteral {
     /// Named 128-bit presets. Every prime is ≤ 50 bits so `tfhe-ntt` can use AVX-512 IFMA.
     pub fn preset(name: &str) -> Result<Self, ParamsError> {
-        let lit = |log_n, log_q: Vec<u32>, log_p: Vec<u32>, scale| Self { log_n, log_q, log_p, log_default_scale: scale };
+        let lit = |log_n, log_q: Vec<u32>, log_p: Vec<u32>, scale| Self {
+            log_n,
+            log_q,
+            log_p,
+            log_default_scale: scale,
+        };
         Ok(match name {
             // 329 + 98 = 427 ≤ 438 bits; 7 rescalings of a 40-bit scale; 4 key-switching digits.
             "depth7-n14" => lit(14, [vec![49], vec![40; 7]].concat(), vec![49, 49], 40),
@@ -89,7 +107,12 @@ struct Inner {
 
 impl Parameters {
     pub fn new(literal: ParametersLiteral) -> Result<Self, ParamsError> {
-        let ParametersLiteral { log_n, log_q, log_p, log_default_scale } = &literal;
+        let ParametersLiteral {
+            log_n,
+            log_q,
+            log_p,
+            log_default_scale,
+        } = &literal;
         let log_n = *log_n;
         let max = max_log_qp_128(log_n).ok_or(ParamsError::LogN(log_n))?;
         if log_q.is_empty() {
@@ -101,19 +124,28 @@ impl Parameters {
         if !(10..=60).contains(log_default_scale) {
             return Err(ParamsError::Scale(*log_default_scale));
         }
-        if let Some(&bits) = log_q.iter().chain(log_p).find(|&&b| !(20..=61).contains(&b) || b <= log_n + 1) {
+        if let Some(&bits) = log_q
+            .iter()
+            .chain(log_p)
+            .find(|&&b| !(20..=61).contains(&b) || b <= log_n + 1)
+        {
             return Err(ParamsError::PrimeSize { bits });
         }
         let nominal: u32 = log_q.iter().chain(log_p).sum();
         if nominal > max + 1 {
-            return Err(ParamsError::Insecure { log_n, log_qp: nominal as f64, max });
+            return Err(ParamsError::Insecure {
+                log_n,
+                log_qp: nominal as f64,
+                max,
+            });
         }
         let mut taken: Vec<u64> = Vec::new();
         let mut pick = |sizes: &[u32]| -> Result<Vec<u64>, ParamsError> {
             sizes
                 .iter()
                 .map(|&bits| {
-                    let p = generate_ntt_primes(bits, log_n, 1, &taken).ok_or(ParamsError::NotEnoughPrimes { bits, log_n })?[0];
+                    let p = generate_ntt_primes(bits, log_n, 1, &taken)
+                        .ok_or(ParamsError::NotEnoughPrimes { bits, log_n })?[0];
                     taken.push(p);
                     Ok(p)
                 })
@@ -135,7 +167,14 @@ impl Parameters {
         let ring_q = RnsRing::new(log_n, &q).map_err(|e| ParamsError::Ring(e.to_string()))?;
         let ring_p = RnsRing::new(log_n, &p).map_err(|e| ParamsError::Ring(e.to_string()))?;
         let fingerprint = fingerprint(log_n, &q, &p, *log_default_scale);
-        Ok(Self(Arc::new(Inner { literal, q, p, ring_q, ring_p, fingerprint })))
+        Ok(Self(Arc::new(Inner {
+            literal,
+            q,
+            p,
+            ring_q,
+            ring_p,
+            fingerprint,
+        })))
     }
 
     pub fn preset(name: &str) -> Result<Self, ParamsError> {
@@ -183,7 +222,12 @@ impl Parameters {
         2f64.powi(self.0.literal.log_default_scale as i32)
     }
     pub fn log_qp(&self) -> f64 {
-        self.0.q.iter().chain(&self.0.p).map(|&x| (x as f64).log2()).sum()
+        self.0
+            .q
+            .iter()
+            .chain(&self.0.p)
+            .map(|&x| (x as f64).log2())
+            .sum()
     }
     pub fn log_q(&self) -> f64 {
         self.0.q.iter().map(|&x| (x as f64).log2()).sum()
@@ -230,8 +274,14 @@ mod tests {
     fn presets_are_secure_and_match_their_names() {
         for name in PRESET_NAMES {
             let p = Parameters::preset(name).unwrap();
-            assert!(p.log_qp() <= max_log_qp_128(p.log_n()).unwrap() as f64, "{name}");
-            assert!(p.q().iter().chain(p.p()).all(|&x| x < 1 << 51), "{name}: primes ≤ 50 bits");
+            assert!(
+                p.log_qp() <= max_log_qp_128(p.log_n()).unwrap() as f64,
+                "{name}"
+            );
+            assert!(
+                p.q().iter().chain(p.p()).all(|&x| x < 1 << 51),
+                "{name}: primes ≤ 50 bits"
+            );
         }
         assert_eq!(Parameters::preset("depth7-n14").unwrap().max_level(), 7);
         assert_eq!(Parameters::preset("depth18-n15").unwrap().max_level(), 18);
@@ -240,22 +290,68 @@ mod tests {
 
     #[test]
     fn insecure_sets_are_refused_with_a_clear_error() {
-        let lit = ParametersLiteral { log_n: 14, log_q: vec![60; 8], log_p: vec![60], log_default_scale: 40 };
+        let lit = ParametersLiteral {
+            log_n: 14,
+            log_q: vec![60; 8],
+            log_p: vec![60],
+            log_default_scale: 40,
+        };
         let err = Parameters::new(lit).unwrap_err();
-        assert!(matches!(err, ParamsError::Insecure { log_n: 14, max: 438, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                ParamsError::Insecure {
+                    log_n: 14,
+                    max: 438,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(err.to_string().contains("insecure"));
         // SEAL's default depth-18 chain is fine at 2^15 but not at 2^14.
-        let lit = ParametersLiteral { log_n: 13, log_q: vec![50, 40, 40, 40, 40], log_p: vec![50], log_default_scale: 40 };
-        assert!(matches!(Parameters::new(lit), Err(ParamsError::Insecure { max: 218, .. })));
+        let lit = ParametersLiteral {
+            log_n: 13,
+            log_q: vec![50, 40, 40, 40, 40],
+            log_p: vec![50],
+            log_default_scale: 40,
+        };
+        assert!(matches!(
+            Parameters::new(lit),
+            Err(ParamsError::Insecure { max: 218, .. })
+        ));
     }
 
     #[test]
     fn malformed_literals_are_refused() {
         let base = ParametersLiteral::preset("depth1-n12").unwrap();
-        assert_eq!(Parameters::new(ParametersLiteral { log_n: 9, ..base.clone() }).unwrap_err(), ParamsError::LogN(9));
-        assert_eq!(Parameters::new(ParametersLiteral { log_p: vec![], ..base.clone() }).unwrap_err(), ParamsError::EmptyP);
-        assert!(matches!(Parameters::new(ParametersLiteral { log_q: vec![12], ..base.clone() }), Err(ParamsError::PrimeSize { .. })));
-        assert!(matches!(Parameters::preset("nope"), Err(ParamsError::UnknownPreset(_))));
+        assert_eq!(
+            Parameters::new(ParametersLiteral {
+                log_n: 9,
+                ..base.clone()
+            })
+            .unwrap_err(),
+            ParamsError::LogN(9)
+        );
+        assert_eq!(
+            Parameters::new(ParametersLiteral {
+                log_p: vec![],
+                ..base.clone()
+            })
+            .unwrap_err(),
+            ParamsError::EmptyP
+        );
+        assert!(matches!(
+            Parameters::new(ParametersLiteral {
+                log_q: vec![12],
+                ..base.clone()
+            }),
+            Err(ParamsError::PrimeSize { .. })
+        ));
+        assert!(matches!(
+            Parameters::preset("nope"),
+            Err(ParamsError::UnknownPreset(_))
+        ));
     }
 
     #[test]
@@ -263,6 +359,9 @@ mod tests {
         let a = Parameters::preset("depth7-n14").unwrap();
         let b = Parameters::preset("depth3-n13").unwrap();
         assert_ne!(a.fingerprint(), b.fingerprint());
-        assert_eq!(a.fingerprint(), Parameters::preset("depth7-n14").unwrap().fingerprint());
+        assert_eq!(
+            a.fingerprint(),
+            Parameters::preset("depth7-n14").unwrap().fingerprint()
+        );
     }
 }

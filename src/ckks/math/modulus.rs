@@ -1,7 +1,9 @@
 //! A word-size prime modulus with its Barrett and Shoup constants.
 //!
 //! All moduli here are below 2^62, so lazy values in `[0, 2q)` and sums of two
-//! reduced values never overflow a `u64`.
+//! reduced values never overflow a `u64`. Conditional subtractions are written as
+//! `x.min(x - q)` (wrapping): branch-free, so random residues cause no mispredictions and
+//! loops can vectorise.
 
 /// A prime modulus `q < 2^62` together with the constants that make reduction cheap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,9 +19,15 @@ impl Modulus {
 
     /// Panics only on a programming error (q < 2 or q ≥ 2^62); parameters are validated before this.
     pub fn new(q: u64) -> Self {
-        assert!(q >= 2 && q < (1u64 << Self::MAX_BITS), "modulus out of range");
+        assert!(
+            (2..(1u64 << Self::MAX_BITS)).contains(&q),
+            "modulus out of range"
+        );
         let ratio = u128::MAX / q as u128 + u128::from(u128::MAX % q as u128 == q as u128 - 1);
-        Self { q, ratio: (ratio as u64, (ratio >> 64) as u64) }
+        Self {
+            q,
+            ratio: (ratio as u64, (ratio >> 64) as u64),
+        }
     }
 
     #[inline(always)]
@@ -34,18 +42,24 @@ impl Modulus {
 
     #[inline(always)]
     pub fn add(&self, a: u64, b: u64) -> u64 {
-        let s = a + b;
-        if s >= self.q { s - self.q } else { s }
+        Self::reduce_once(a + b, self.q)
+    }
+
+    /// x mod q for x < 2q, branch-free.
+    #[inline(always)]
+    pub fn reduce_once(x: u64, q: u64) -> u64 {
+        x.min(x.wrapping_sub(q))
     }
 
     #[inline(always)]
     pub fn sub(&self, a: u64, b: u64) -> u64 {
-        if a >= b { a - b } else { a + self.q - b }
+        let d = a.wrapping_sub(b);
+        d.min(d.wrapping_add(self.q))
     }
 
     #[inline(always)]
     pub fn neg(&self, a: u64) -> u64 {
-        if a == 0 { 0 } else { self.q - a }
+        self.sub(0, a)
     }
 
     /// Barrett reduction of a full 128-bit value (SEAL's two-word variant).
@@ -62,8 +76,7 @@ impl Modulus {
         let carry2 = ((t2 >> 64) as u64) + c2 as u64;
         let _ = tmp1;
         let quot = x1.wrapping_mul(r1).wrapping_add(tmp3).wrapping_add(carry2);
-        let r = x0.wrapping_sub(quot.wrapping_mul(self.q));
-        if r >= self.q { r - self.q } else { r }
+        Self::reduce_once(x0.wrapping_sub(quot.wrapping_mul(self.q)), self.q)
     }
 
     #[inline(always)]
@@ -98,8 +111,7 @@ impl Modulus {
 
     #[inline(always)]
     pub fn mul_shoup(&self, a: u64, w: u64, w_shoup: u64) -> u64 {
-        let r = self.mul_shoup_lazy(a, w, w_shoup);
-        if r >= self.q { r - self.q } else { r }
+        Self::reduce_once(self.mul_shoup_lazy(a, w, w_shoup), self.q)
     }
 
     pub fn pow(&self, mut base: u64, mut exp: u64) -> u64 {
@@ -124,7 +136,11 @@ impl Modulus {
     /// Centred lift of a residue to `(-q/2, q/2]`.
     #[inline(always)]
     pub fn center(&self, a: u64) -> i64 {
-        if a > self.q / 2 { a as i64 - self.q as i64 } else { a as i64 }
+        if a > self.q / 2 {
+            a as i64 - self.q as i64
+        } else {
+            a as i64
+        }
     }
 }
 

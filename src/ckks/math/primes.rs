@@ -7,7 +7,7 @@ pub fn is_prime(n: u64) -> bool {
         return false;
     }
     for p in [2u64, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37] {
-        if n % p == 0 {
+        if n.is_multiple_of(p) {
             return n == p;
         }
     }
@@ -48,7 +48,12 @@ pub fn is_prime(n: u64) -> bool {
 /// 2^bits first (alternating above and below), skipping any in `exclude`.
 ///
 /// Primes near 2^bits keep the CKKS scale stable across rescalings.
-pub fn generate_ntt_primes(bits: u32, log_n: u32, count: usize, exclude: &[u64]) -> Option<Vec<u64>> {
+pub fn generate_ntt_primes(
+    bits: u32,
+    log_n: u32,
+    count: usize,
+    exclude: &[u64],
+) -> Option<Vec<u64>> {
     if !(10..=61).contains(&bits) || log_n + 1 >= bits {
         return None;
     }
@@ -91,7 +96,12 @@ mod tests {
 
     #[test]
     fn primality_agrees_with_trial_division() {
-        let trial = |n: u64| n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0);
+        let trial = |n: u64| {
+            n >= 2
+                && (2..)
+                    .take_while(|d| d * d <= n)
+                    .all(|d| !n.is_multiple_of(d))
+        };
         for n in 0..5000u64 {
             assert_eq!(is_prime(n), trial(n), "n = {n}");
         }

@@ -29,7 +29,11 @@ impl BasisExtender {
             .iter()
             .enumerate()
             .map(|(j, sj)| {
-                let qhat = source.iter().enumerate().filter(|&(k, _)| k != j).fold(1u64, |acc, (_, sk)| sj.mul(acc, sj.reduce(sk.value())));
+                let qhat = source
+                    .iter()
+                    .enumerate()
+                    .filter(|&(k, _)| k != j)
+                    .fold(1u64, |acc, (_, sk)| sj.mul(acc, sj.reduce(sk.value())));
                 let inv = sj.inv(qhat).unwrap_or(0);
                 (inv, sj.shoup(inv))
             })
@@ -39,7 +43,11 @@ impl BasisExtender {
             .map(|t| {
                 (0..source.len())
                     .map(|j| {
-                        let v = source.iter().enumerate().filter(|&(k, _)| k != j).fold(1u64, |acc, (_, sk)| t.mul(acc, t.reduce(sk.value())));
+                        let v = source
+                            .iter()
+                            .enumerate()
+                            .filter(|&(k, _)| k != j)
+                            .fold(1u64, |acc, (_, sk)| t.mul(acc, t.reduce(sk.value())));
                         (v, t.shoup(v))
                     })
                     .collect()
@@ -48,12 +56,21 @@ impl BasisExtender {
         let q_mod_target = target
             .iter()
             .map(|t| {
-                let v = source.iter().fold(1u64, |acc, sk| t.mul(acc, t.reduce(sk.value())));
+                let v = source
+                    .iter()
+                    .fold(1u64, |acc, sk| t.mul(acc, t.reduce(sk.value())));
                 (v, t.shoup(v))
             })
             .collect();
         let inv_source = source.iter().map(|s| 1.0 / s.value() as f64).collect();
-        Self { source: source.to_vec(), target: target.to_vec(), qhat_inv, qhat_mod_target, q_mod_target, inv_source }
+        Self {
+            source: source.to_vec(),
+            target: target.to_vec(),
+            qhat_inv,
+            qhat_mod_target,
+            q_mod_target,
+            inv_source,
+        }
     }
 
     pub fn target(&self) -> &[Modulus] {
@@ -67,30 +84,89 @@ impl BasisExtender {
         let k = self.source.len();
         let (scratch, overflow) = scratch.split_at_mut(n * k);
         // y_j = x_j · (Q_S/s_j)^{-1} mod s_j, stored coefficient-major for locality.
-        for (j, (limb, (m, &(w, ws)))) in src.iter().zip(self.source.iter().zip(&self.qhat_inv)).enumerate() {
+        for (j, (limb, (m, &(w, ws)))) in src
+            .iter()
+            .zip(self.source.iter().zip(&self.qhat_inv))
+            .enumerate()
+        {
             for (i, &x) in limb.iter().enumerate() {
                 scratch[i * k + j] = m.mul_shoup(x, w, ws);
             }
         }
         // Σ y_j·(Q_S/s_j) = x + u·Q_S with u = ⌊Σ y_j/s_j⌋; rounding instead of flooring also
-        // moves x into the centred range.
+        // moves x into the centred range. (Truncation is floor here: the sum is non-negative; the
+        // signed conversions are single instructions, unsigned ones are not on baseline x86-64.)
         for (i, u) in overflow.iter_mut().enumerate().take(n) {
-            let frac: f64 = scratch[i * k..(i + 1) * k].iter().zip(&self.inv_source).map(|(&y, inv)| y as f64 * inv).sum();
-            *u = (frac + 0.5).floor() as u64;
+            let frac: f64 = scratch[i * k..(i + 1) * k]
+                .iter()
+                .zip(&self.inv_source)
+                .map(|(&y, inv)| y as i64 as f64 * inv)
+                .sum();
+            *u = (frac + 0.5) as i64 as u64;
         }
-        for (out, ((t, consts), &(qm, qms))) in dst.iter_mut().zip(self.target.iter().zip(&self.qhat_mod_target).zip(&self.q_mod_target)) {
-            let tv = t.value();
-            for (i, o) in out.iter_mut().enumerate().take(n) {
-                let ys = &scratch[i * k..(i + 1) * k];
-                let mut acc = 0u64;
-                for (&y, &(c, cs)) in ys.iter().zip(consts) {
-                    let term = t.mul_shoup_lazy(y, c, cs);
-                    let term = if term >= tv { term - tv } else { term };
-                    acc = t.add(acc, term);
-                }
-                *o = t.sub(acc, t.mul_shoup(overflow[i], qm, qms));
+        let ys = &scratch[..n * k];
+        for (out, ((t, consts), &qm)) in dst.iter_mut().zip(
+            self.target
+                .iter()
+                .zip(&self.qhat_mod_target)
+                .zip(&self.q_mod_target),
+        ) {
+            let out = &mut out[..n];
+            match k {
+                1 => accumulate::<1>(t, consts, qm, ys, overflow, out),
+                2 => accumulate::<2>(t, consts, qm, ys, overflow, out),
+                3 => accumulate::<3>(t, consts, qm, ys, overflow, out),
+                4 => accumulate::<4>(t, consts, qm, ys, overflow, out),
+                _ => accumulate_any(t, consts, qm, ys, overflow, out),
             }
         }
+    }
+}
+
+/// out_i = Σ_j y_ij·c_j − u_i·Q_S mod t, with the source count K known at compile time so the
+/// inner sum unrolls. Lazy terms are < 2t; the negated overflow enters as 2t − x, so the sum of
+/// K + 1 terms stays below 2(K+1)·t < 2^64 and is reduced by halving steps at the end.
+#[inline(always)]
+fn accumulate<const K: usize>(
+    t: &Modulus,
+    consts: &[(u64, u64)],
+    (qm, qms): (u64, u64),
+    ys: &[u64],
+    overflow: &[u64],
+    out: &mut [u64],
+) {
+    let tv = t.value();
+    let mut c = [(0u64, 0u64); K];
+    c.copy_from_slice(&consts[..K]);
+    for ((o, y), &u) in out.iter_mut().zip(ys.chunks_exact(K)).zip(overflow) {
+        let mut acc = 2 * tv - t.mul_shoup_lazy(u, qm, qms);
+        for j in 0..K {
+            acc += t.mul_shoup_lazy(y[j], c[j].0, c[j].1);
+        }
+        let mut step = (2 * (K as u64 + 1)).next_power_of_two() / 2;
+        while step >= 1 {
+            acc = Modulus::reduce_once(acc, step * tv);
+            step /= 2;
+        }
+        *o = acc;
+    }
+}
+
+fn accumulate_any(
+    t: &Modulus,
+    consts: &[(u64, u64)],
+    (qm, qms): (u64, u64),
+    ys: &[u64],
+    overflow: &[u64],
+    out: &mut [u64],
+) {
+    let k = consts.len();
+    for ((o, y), &u) in out.iter_mut().zip(ys.chunks_exact(k)).zip(overflow) {
+        let mut acc = t.neg(t.mul_shoup(u, qm, qms));
+        for (&y, &(c, cs)) in y.iter().zip(consts) {
+            acc = t.add(acc, t.mul_shoup(y, c, cs));
+        }
+        *o = acc;
     }
 }
 
@@ -118,14 +194,29 @@ mod tests {
         let target: Vec<Modulus> = dst_primes.iter().map(|&p| Modulus::new(p)).collect();
         let q_s = src_primes[0] as u128 * src_primes[1] as u128;
         // Exactly Q_S/2 is ambiguous to floating point, so probe either side of it.
-        let values: Vec<u128> = vec![0, 1, 12345678901234567, q_s - 1, q_s / 2 - q_s / 1000, q_s / 2 + q_s / 1000, q_s / 3 + 7];
-        let limbs: Vec<Vec<u64>> = src_primes.iter().map(|&p| values.iter().map(|&x| (x % p as u128) as u64).collect()).collect();
+        let values: Vec<u128> = vec![
+            0,
+            1,
+            12345678901234567,
+            q_s - 1,
+            q_s / 2 - q_s / 1000,
+            q_s / 2 + q_s / 1000,
+            q_s / 3 + 7,
+        ];
+        let limbs: Vec<Vec<u64>> = src_primes
+            .iter()
+            .map(|&p| values.iter().map(|&x| (x % p as u128) as u64).collect())
+            .collect();
         let refs: Vec<&[u64]> = limbs.iter().map(|v| v.as_slice()).collect();
         let out = extend_basis_lazy(&source, &target, &refs);
         for (t_idx, &t) in dst_primes.iter().enumerate() {
             for (i, &x) in values.iter().enumerate() {
                 let got = out[t_idx][i];
-                let centred = if x > q_s / 2 { (x + t as u128 - q_s % t as u128) % t as u128 } else { x % t as u128 };
+                let centred = if x > q_s / 2 {
+                    (x + t as u128 - q_s % t as u128) % t as u128
+                } else {
+                    x % t as u128
+                };
                 assert_eq!(got as u128, centred, "value {x} mod {t}");
             }
         }

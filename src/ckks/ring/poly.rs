@@ -20,13 +20,21 @@ pub struct Poly<R> {
 
 impl<R> Poly<R> {
     pub fn zero(n: usize, limbs: usize) -> Self {
-        Self { n, data: vec![0; n * limbs], _rep: PhantomData }
+        Self {
+            n,
+            data: vec![0; n * limbs],
+            _rep: PhantomData,
+        }
     }
 
     /// Wraps limb-major data; the caller guarantees `data.len()` is a multiple of `n`.
     pub(crate) fn from_data(n: usize, data: Vec<u64>) -> Self {
-        debug_assert!(n > 0 && data.len() % n == 0);
-        Self { n, data, _rep: PhantomData }
+        debug_assert!(n > 0 && data.len().is_multiple_of(n));
+        Self {
+            n,
+            data,
+            _rep: PhantomData,
+        }
     }
 
     pub fn n(&self) -> usize {
@@ -64,7 +72,11 @@ impl<R> Poly<R> {
 
     /// Reinterprets the representation; only the ring's transforms may call this.
     pub(crate) fn cast<S>(self) -> Poly<S> {
-        Poly { n: self.n, data: self.data, _rep: PhantomData }
+        Poly {
+            n: self.n,
+            data: self.data,
+            _rep: PhantomData,
+        }
     }
 }
 

@@ -32,7 +32,10 @@ impl std::fmt::Debug for RnsRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RnsRing")
             .field("log_n", &self.log_n)
-            .field("moduli", &self.moduli.iter().map(Modulus::value).collect::<Vec<_>>())
+            .field(
+                "moduli",
+                &self.moduli.iter().map(Modulus::value).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -54,7 +57,14 @@ impl RnsRing {
                 return Err(RingError::InconsistentNttOrder { prime: m.value() });
             }
         }
-        Ok(Self { log_n, moduli, plans, exponent, slot_of_exponent, galois_cache: RwLock::default() })
+        Ok(Self {
+            log_n,
+            moduli,
+            plans,
+            exponent,
+            slot_of_exponent,
+            galois_cache: RwLock::default(),
+        })
     }
 
     /// Discovers which power of the root each NTT output slot holds, by transforming X.
@@ -71,7 +81,10 @@ impl RnsRing {
             exponent_of_value.insert(power, 2 * k + 1);
             power = m.mul(power, root_sq);
         }
-        let exponent: Vec<u32> = x.iter().map(|v| exponent_of_value.get(v).copied().unwrap_or(u32::MAX)).collect();
+        let exponent: Vec<u32> = x
+            .iter()
+            .map(|v| exponent_of_value.get(v).copied().unwrap_or(u32::MAX))
+            .collect();
         let mut slot_of_exponent = vec![0u32; n];
         for (j, &e) in exponent.iter().enumerate() {
             if e != u32::MAX {
@@ -116,13 +129,19 @@ impl RnsRing {
 
     pub fn ntt(&self, mut p: Poly<Coeff>) -> Poly<Ntt> {
         let n = p.n();
-        p.data_mut().par_chunks_mut(n).enumerate().for_each(|(i, l)| self.ntt_limb(i, l));
+        p.data_mut()
+            .par_chunks_mut(n)
+            .enumerate()
+            .for_each(|(i, l)| self.ntt_limb(i, l));
         p.cast()
     }
 
     pub fn intt(&self, mut p: Poly<Ntt>) -> Poly<Coeff> {
         let n = p.n();
-        p.data_mut().par_chunks_mut(n).enumerate().for_each(|(i, l)| self.intt_limb(i, l));
+        p.data_mut()
+            .par_chunks_mut(n)
+            .enumerate()
+            .for_each(|(i, l)| self.intt_limb(i, l));
         p.cast()
     }
 
@@ -144,21 +163,28 @@ impl RnsRing {
 
     pub fn neg_assign<R: Send + Sync>(&self, a: &mut Poly<R>) {
         let n = a.n();
-        a.data_mut().par_chunks_mut(n).zip(&self.moduli).for_each(|(x, m)| {
-            for x in x.iter_mut() {
-                *x = m.neg(*x);
-            }
-        });
+        a.data_mut()
+            .par_chunks_mut(n)
+            .zip(&self.moduli)
+            .for_each(|(x, m)| {
+                for x in x.iter_mut() {
+                    *x = m.neg(*x);
+                }
+            });
     }
 
     /// a ← a·b slot-wise (vectorised by `tfhe-ntt`).
     pub fn mul_assign(&self, a: &mut Poly<Ntt>, b: &Poly<Ntt>) {
         let n = a.n();
-        a.data_mut().par_chunks_mut(n).zip(b.data().par_chunks(n)).enumerate().for_each(|(i, (x, y))| {
-            let mut acc = vec![0u64; n];
-            self.plans[i].mul_accumulate(&mut acc, x, y);
-            x.copy_from_slice(&acc);
-        });
+        a.data_mut()
+            .par_chunks_mut(n)
+            .zip(b.data().par_chunks(n))
+            .enumerate()
+            .for_each(|(i, (x, y))| {
+                let mut acc = vec![0u64; n];
+                self.plans[i].mul_accumulate(&mut acc, x, y);
+                x.copy_from_slice(&acc);
+            });
     }
 
     /// acc ← acc + a·b slot-wise; all three must have the same limb count.
@@ -176,25 +202,38 @@ impl RnsRing {
     /// Multiplies limb `i` by `scalars[i]` (already reduced mod q_i).
     pub fn mul_scalar_assign<R: Send + Sync>(&self, a: &mut Poly<R>, scalars: &[u64]) {
         let n = a.n();
-        a.data_mut().par_chunks_mut(n).zip(&self.moduli).zip(scalars).for_each(|((x, m), &s)| {
-            let s_shoup = m.shoup(s);
-            for x in x.iter_mut() {
-                *x = m.mul_shoup(*x, s, s_shoup);
-            }
-        });
+        a.data_mut()
+            .par_chunks_mut(n)
+            .zip(&self.moduli)
+            .zip(scalars)
+            .for_each(|((x, m), &s)| {
+                let s_shoup = m.shoup(s);
+                for x in x.iter_mut() {
+                    *x = m.mul_shoup(*x, s, s_shoup);
+                }
+            });
     }
 
     /// Adds the constant polynomial `scalars` (per limb): in NTT form every slot gets it.
     pub fn add_scalar_ntt_assign(&self, a: &mut Poly<Ntt>, scalars: &[u64]) {
         let n = a.n();
-        a.data_mut().par_chunks_mut(n).zip(&self.moduli).zip(scalars).for_each(|((x, m), &s)| {
-            for x in x.iter_mut() {
-                *x = m.add(*x, s);
-            }
-        });
+        a.data_mut()
+            .par_chunks_mut(n)
+            .zip(&self.moduli)
+            .zip(scalars)
+            .for_each(|((x, m), &s)| {
+                for x in x.iter_mut() {
+                    *x = m.add(*x, s);
+                }
+            });
     }
 
-    fn zip_limbs<R: Send + Sync>(&self, a: &mut Poly<R>, b: &Poly<R>, f: impl Fn(&Modulus, &mut [u64], &[u64]) + Sync) {
+    fn zip_limbs<R: Send + Sync>(
+        &self,
+        a: &mut Poly<R>,
+        b: &Poly<R>,
+        f: impl Fn(&Modulus, &mut [u64], &[u64]) + Sync,
+    ) {
         let n = a.n();
         a.data_mut()
             .par_chunks_mut(n)
@@ -228,7 +267,12 @@ impl RnsRing {
 
     /// Slot permutation realising X ↦ X^g on NTT-form polynomials (cached per g).
     pub fn galois_permutation(&self, g: u64) -> Arc<Vec<u32>> {
-        if let Some(p) = self.galois_cache.read().ok().and_then(|c| c.get(&g).cloned()) {
+        if let Some(p) = self
+            .galois_cache
+            .read()
+            .ok()
+            .and_then(|c| c.get(&g).cloned())
+        {
             return p;
         }
         let two_n = 2 * self.n() as u64;
@@ -254,11 +298,14 @@ impl RnsRing {
     pub fn automorphism_ntt_into(&self, a: &Poly<Ntt>, g: u64, out: &mut Poly<Ntt>) {
         let perm = self.galois_permutation(g);
         let n = a.n();
-        out.data_mut().par_chunks_mut(n).zip(a.data().par_chunks(n)).for_each(|(o, x)| {
-            for (o, &p) in o.iter_mut().zip(perm.iter()) {
-                *o = x[p as usize];
-            }
-        });
+        out.data_mut()
+            .par_chunks_mut(n)
+            .zip(a.data().par_chunks(n))
+            .for_each(|(o, x)| {
+                for (o, &p) in o.iter_mut().zip(perm.iter()) {
+                    *o = x[p as usize];
+                }
+            });
     }
 
     /// φ_g(a) in coefficient form: X^i ↦ ±X^{i·g mod N}.
@@ -284,11 +331,14 @@ impl RnsRing {
     pub fn from_signed(&self, coeffs: &[i64], limbs: usize) -> Poly<Coeff> {
         let n = coeffs.len();
         let mut p = Poly::zero(n, limbs);
-        p.data_mut().par_chunks_mut(n).zip(&self.moduli).for_each(|(dst, m)| {
-            for (d, &c) in dst.iter_mut().zip(coeffs) {
-                *d = m.reduce_i64(c);
-            }
-        });
+        p.data_mut()
+            .par_chunks_mut(n)
+            .zip(&self.moduli)
+            .for_each(|(dst, m)| {
+                for (d, &c) in dst.iter_mut().zip(coeffs) {
+                    *d = m.reduce_i64(c);
+                }
+            });
         p
     }
 }
@@ -355,7 +405,11 @@ mod tests {
         let ring = RnsRing::new(9, &primes).unwrap();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let a = random_poly(&ring, &mut rng);
-        for g in [ring.galois_element_for_rotation(1), ring.galois_element_for_rotation(-7), ring.galois_element_conjugate()] {
+        for g in [
+            ring.galois_element_for_rotation(1),
+            ring.galois_element_for_rotation(-7),
+            ring.galois_element_conjugate(),
+        ] {
             let via_ntt = ring.intt(ring.automorphism_ntt(&ring.ntt(a.clone()), g));
             assert_eq!(via_ntt, ring.automorphism_coeff(&a, g), "g = {g}");
         }
@@ -363,6 +417,9 @@ mod tests {
 
     #[test]
     fn bad_prime_is_refused() {
-        assert!(matches!(RnsRing::new(10, &[97]), Err(RingError::NoNtt { .. })));
+        assert!(matches!(
+            RnsRing::new(10, &[97]),
+            Err(RingError::NoNtt { .. })
+        ));
     }
 }

@@ -18,12 +18,16 @@ pub struct Sampler {
 impl Sampler {
     /// A generator seeded from the operating system's entropy source.
     pub fn from_os() -> Self {
-        Self { rng: ChaCha20Rng::from_os_rng() }
+        Self {
+            rng: ChaCha20Rng::from_os_rng(),
+        }
     }
 
     /// A deterministic generator: the same seed always expands to the same stream.
     pub fn from_seed(seed: [u8; 32]) -> Self {
-        Self { rng: ChaCha20Rng::from_seed(seed) }
+        Self {
+            rng: ChaCha20Rng::from_seed(seed),
+        }
     }
 
     pub fn fresh_seed(&mut self) -> [u8; 32] {
@@ -56,10 +60,12 @@ impl Sampler {
     /// Uniform ternary coefficients in {-1, 0, 1}.
     pub fn ternary(&mut self, n: usize) -> Vec<i64> {
         (0..n)
-            .map(|_| loop {
-                let b = (self.rng.next_u32() & 0xff) as u8;
-                if b < 255 {
-                    break i64::from(b % 3) - 1;
+            .map(|_| {
+                loop {
+                    let b = (self.rng.next_u32() & 0xff) as u8;
+                    if b < 255 {
+                        break i64::from(b % 3) - 1;
+                    }
                 }
             })
             .collect()
@@ -73,7 +79,10 @@ impl Sampler {
             let u1: f64 = 1.0 - self.rng.random::<f64>();
             let u2: f64 = self.rng.random::<f64>();
             let r = (-2.0 * u1.ln()).sqrt() * ERROR_STD_DEV;
-            for z in [r * (std::f64::consts::TAU * u2).cos(), r * (std::f64::consts::TAU * u2).sin()] {
+            for z in [
+                r * (std::f64::consts::TAU * u2).cos(),
+                r * (std::f64::consts::TAU * u2).sin(),
+            ] {
                 if out.len() < n && z.abs() <= ERROR_BOUND {
                     out.push(z.round() as i64);
                 }
@@ -97,7 +106,10 @@ mod tests {
         let t = s.ternary(30000);
         for v in -1..=1 {
             let c = t.iter().filter(|&&x| x == v).count() as f64 / 30000.0;
-            assert!((c - 1.0 / 3.0).abs() < 0.02, "ternary value {v} frequency {c}");
+            assert!(
+                (c - 1.0 / 3.0).abs() < 0.02,
+                "ternary value {v} frequency {c}"
+            );
         }
         let g = s.gaussian(50000);
         let var = g.iter().map(|&x| (x * x) as f64).sum::<f64>() / g.len() as f64;
@@ -107,7 +119,13 @@ mod tests {
 
     #[test]
     fn same_seed_same_stream() {
-        assert_eq!(Sampler::from_seed([1; 32]).ternary(64), Sampler::from_seed([1; 32]).ternary(64));
-        assert_ne!(Sampler::from_seed([1; 32]).ternary(64), Sampler::from_seed([2; 32]).ternary(64));
+        assert_eq!(
+            Sampler::from_seed([1; 32]).ternary(64),
+            Sampler::from_seed([1; 32]).ternary(64)
+        );
+        assert_ne!(
+            Sampler::from_seed([1; 32]).ternary(64),
+            Sampler::from_seed([2; 32]).ternary(64)
+        );
     }
 }

@@ -20,7 +20,7 @@ impl Plaintext {
 pub struct Ciphertext {
     pub parts: Vec<Poly<Ntt>>,
     pub scale: f64,
-    /// When set, `parts[1]` is the expansion of this seed and need not travel on the wire.
+    /// When set, `parts[1]` is the (truncated) expansion of this seed and need not travel.
     pub seed: Option<[u8; 32]>,
 }
 
@@ -37,11 +37,10 @@ impl Ciphertext {
     /// Drops the top limbs down to `level` (exact: no noise, scale unchanged).
     pub fn drop_to_level(&mut self, level: usize) {
         if level < self.level() {
+            // A seed expands to the full-level `a`; truncating it keeps the seed valid.
             for p in &mut self.parts {
                 p.truncate(level + 1);
             }
-            // The seed expands to the full-level polynomial, so it stays valid only at its level.
-            self.seed = None;
         }
     }
 }

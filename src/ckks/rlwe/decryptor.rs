@@ -11,7 +11,10 @@ pub struct Decryptor<'a> {
 
 impl<'a> Decryptor<'a> {
     pub fn new(params: &Parameters, sk: &'a SecretKey) -> Self {
-        Self { params: params.clone(), sk }
+        Self {
+            params: params.clone(),
+            sk,
+        }
     }
 
     pub fn decrypt(&self, ct: &Ciphertext) -> Plaintext {
@@ -24,6 +27,9 @@ impl<'a> Decryptor<'a> {
             rq.mul_assign(&mut acc, &s);
             rq.add_assign(&mut acc, part);
         }
-        Plaintext { poly: acc, scale: ct.scale }
+        Plaintext {
+            poly: acc,
+            scale: ct.scale,
+        }
     }
 }

@@ -15,7 +15,11 @@ pub struct Encryptor<'a> {
 
 impl<'a> Encryptor<'a> {
     pub fn new(params: &Parameters, sk: &'a SecretKey) -> Self {
-        Self { params: params.clone(), sk, sampler: Sampler::from_os() }
+        Self {
+            params: params.clone(),
+            sk,
+            sampler: Sampler::from_os(),
+        }
     }
 
     pub fn encrypt(&mut self, pt: &Plaintext) -> Ciphertext {
@@ -31,13 +35,19 @@ impl<'a> Encryptor<'a> {
         let mut a_s = a.clone();
         rq.mul_assign(&mut a_s, &self.sk.q.truncated(limbs));
         rq.sub_assign(&mut c0, &a_s);
-        let seed = (limbs == rq.len()).then_some(seed);
-        Ciphertext { parts: vec![c0, a], scale: pt.scale, seed }
+        Ciphertext {
+            parts: vec![c0, a],
+            scale: pt.scale,
+            seed: Some(seed),
+        }
     }
 
     /// An encryption of zero at `level` (used for masking and re-randomisation).
     pub fn encrypt_zero(&mut self, level: usize, scale: f64) -> Ciphertext {
-        let pt = Plaintext { poly: Poly::zero(self.params.n(), level + 1), scale };
+        let pt = Plaintext {
+            poly: Poly::zero(self.params.n(), level + 1),
+            scale,
+        };
         self.encrypt(&pt)
     }
 }
@@ -51,7 +61,11 @@ pub struct PublicEncryptor {
 
 impl PublicEncryptor {
     pub fn new(params: &Parameters, pk: PublicKey) -> Self {
-        Self { params: params.clone(), pk, sampler: Sampler::from_os() }
+        Self {
+            params: params.clone(),
+            pk,
+            sampler: Sampler::from_os(),
+        }
     }
 
     pub fn encrypt(&mut self, pt: &Plaintext) -> Ciphertext {
@@ -59,12 +73,17 @@ impl PublicEncryptor {
         let limbs = pt.poly.limbs();
         let u_coeffs = self.sampler.ternary(self.params.n());
         let u = rq.ntt(rq.from_signed(&u_coeffs, limbs));
-        let noisy = |s: &mut Sampler| -> Poly<Ntt> { rq.ntt(rq.from_signed(&s.gaussian(rq.n()), limbs)) };
+        let noisy =
+            |s: &mut Sampler| -> Poly<Ntt> { rq.ntt(rq.from_signed(&s.gaussian(rq.n()), limbs)) };
         let mut c0 = noisy(&mut self.sampler);
         let mut c1 = noisy(&mut self.sampler);
         rq.mul_accumulate(&mut c0, &u, &self.pk.b.truncated(limbs));
         rq.mul_accumulate(&mut c1, &u, &self.pk.a.truncated(limbs));
         rq.add_assign(&mut c0, &pt.poly);
-        Ciphertext { parts: vec![c0, c1], scale: pt.scale, seed: None }
+        Ciphertext {
+            parts: vec![c0, c1],
+            scale: pt.scale,
+            seed: None,
+        }
     }
 }

@@ -1,6 +1,9 @@
 //! Key generation. Only the client holds a `KeyGenerator` (it needs the secret key).
 
-use super::keys::{EvaluationKeys, GaloisKey, KeyDigit, PublicKey, RelinearizationKey, SecretKey, SwitchingKey, expand_key_a};
+use super::keys::{
+    EvaluationKeys, GaloisKey, KeyDigit, PublicKey, RelinearizationKey, SecretKey, SwitchingKey,
+    expand_key_a,
+};
 use crate::ckks::params::Parameters;
 use crate::ckks::ring::{Ntt, Poly, Sampler};
 
@@ -12,12 +15,18 @@ pub struct KeyGenerator {
 impl KeyGenerator {
     /// Keys from OS-seeded ChaCha20 randomness.
     pub fn new(params: &Parameters) -> Self {
-        Self { params: params.clone(), sampler: Sampler::from_os() }
+        Self {
+            params: params.clone(),
+            sampler: Sampler::from_os(),
+        }
     }
 
     /// Reproducible keys (tests and known-answer vectors only).
     pub fn from_seed(params: &Parameters, seed: [u8; 32]) -> Self {
-        Self { params: params.clone(), sampler: Sampler::from_seed(seed) }
+        Self {
+            params: params.clone(),
+            sampler: Sampler::from_seed(seed),
+        }
     }
 
     pub fn gen_secret_key(&mut self) -> SecretKey {
@@ -48,21 +57,39 @@ impl KeyGenerator {
 
     pub fn gen_galois_key(&mut self, sk: &SecretKey, galois_element: u64) -> GaloisKey {
         let s_g = self.params.ring_q().automorphism_ntt(&sk.q, galois_element);
-        GaloisKey { galois_element, key: self.gen_switching_key(sk, &s_g) }
+        GaloisKey {
+            galois_element,
+            key: self.gen_switching_key(sk, &s_g),
+        }
     }
 
     /// Relinearisation key plus Galois keys for exactly the listed rotations (and conjugation
     /// if asked): keys are large, so generate only what a computation needs.
-    pub fn gen_evaluation_keys(&mut self, sk: &SecretKey, rotations: &[i64], conjugate: bool) -> EvaluationKeys {
+    pub fn gen_evaluation_keys(
+        &mut self,
+        sk: &SecretKey,
+        rotations: &[i64],
+        conjugate: bool,
+    ) -> EvaluationKeys {
         let rq = self.params.ring_q();
-        let mut elements: Vec<u64> = rotations.iter().map(|&k| rq.galois_element_for_rotation(k)).filter(|&g| g != 1).collect();
+        let mut elements: Vec<u64> = rotations
+            .iter()
+            .map(|&k| rq.galois_element_for_rotation(k))
+            .filter(|&g| g != 1)
+            .collect();
         if conjugate {
             elements.push(rq.galois_element_conjugate());
         }
         elements.sort_unstable();
         elements.dedup();
-        let galois = elements.into_iter().map(|g| (g, self.gen_galois_key(sk, g))).collect();
-        EvaluationKeys { relin: Some(self.gen_relinearization_key(sk)), galois }
+        let galois = elements
+            .into_iter()
+            .map(|g| (g, self.gen_galois_key(sk, g)))
+            .collect();
+        EvaluationKeys {
+            relin: Some(self.gen_relinearization_key(sk)),
+            galois,
+        }
     }
 
     /// Digit d: b_d = −a_d·s + e_d + [P]_{q_i}·s' on the limbs of digit d (zero elsewhere).
@@ -72,7 +99,16 @@ impl KeyGenerator {
         let alpha = params.digit_size();
         let digits = params.digits_at(params.max_level());
         let seed = self.sampler.fresh_seed();
-        let p_mod_q: Vec<u64> = rq.moduli().iter().map(|m| params.p().iter().fold(1u64, |acc, &p| m.mul(acc, m.reduce(p)))).collect();
+        let p_mod_q: Vec<u64> = rq
+            .moduli()
+            .iter()
+            .map(|m| {
+                params
+                    .p()
+                    .iter()
+                    .fold(1u64, |acc, &p| m.mul(acc, m.reduce(p)))
+            })
+            .collect();
         let digits = expand_key_a(&params, seed, digits)
             .into_iter()
             .enumerate()
@@ -86,9 +122,9 @@ impl KeyGenerator {
                 let mut t = a_p.clone();
                 rp.mul_assign(&mut t, &sk.p);
                 rp.sub_assign(&mut b_p, &t);
-                for i in d * alpha..((d + 1) * alpha).min(rq.len()) {
+                for (i, &w) in p_mod_q.iter().enumerate().skip(d * alpha).take(alpha) {
                     let m = rq.modulus(i);
-                    let (w, ws) = (p_mod_q[i], m.shoup(p_mod_q[i]));
+                    let ws = m.shoup(w);
                     let src = s_prime.limb(i).to_vec();
                     for (b, s) in b_q.limb_mut(i).iter_mut().zip(src) {
                         *b = m.add(*b, m.mul_shoup(s, w, ws));

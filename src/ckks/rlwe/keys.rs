@@ -76,7 +76,11 @@ impl EvaluationKeys {
 }
 
 /// Deterministically expands the uniform halves (a_q, a_p) of `digits` key digits from a seed.
-pub fn expand_key_a(params: &Parameters, seed: [u8; 32], digits: usize) -> Vec<(Poly<Ntt>, Poly<Ntt>)> {
+pub fn expand_key_a(
+    params: &Parameters,
+    seed: [u8; 32],
+    digits: usize,
+) -> Vec<(Poly<Ntt>, Poly<Ntt>)> {
     let mut s = Sampler::from_seed(seed);
     (0..digits)
         .map(|_| {

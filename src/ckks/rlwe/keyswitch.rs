@@ -25,14 +25,23 @@ pub fn decompose(params: &Parameters, c: &Poly<Ntt>) -> Decomposed {
         .map(|d| {
             let (lo, hi) = (d * alpha, ((d + 1) * alpha).min(level + 1));
             let outside = |i: &usize| *i < lo || *i >= hi;
-            let mut targets: Vec<_> = (0..=level).filter(outside).map(|i| *rq.modulus(i)).collect();
+            let mut targets: Vec<_> = (0..=level)
+                .filter(outside)
+                .map(|i| *rq.modulus(i))
+                .collect();
             targets.extend_from_slice(rp.moduli());
             let ext = BasisExtender::new(&rq.moduli()[lo..hi], &targets);
             let mut out_q = Poly::<Ntt>::zero(n, level + 1);
             let mut out_p = Poly::<Ntt>::zero(n, alpha);
             {
                 let src: Vec<&[u64]> = (lo..hi).map(|i| c_coeff.limb(i)).collect();
-                let mut dst: Vec<&mut [u64]> = out_q.data_mut().chunks_mut(n).enumerate().filter(|(i, _)| outside(i)).map(|(_, l)| l).collect();
+                let mut dst: Vec<&mut [u64]> = out_q
+                    .data_mut()
+                    .chunks_mut(n)
+                    .enumerate()
+                    .filter(|(i, _)| outside(i))
+                    .map(|(_, l)| l)
+                    .collect();
                 dst.extend(out_p.data_mut().chunks_mut(n));
                 let mut scratch = vec![0u64; n * (hi - lo + 1)];
                 ext.extend(&src, &mut dst, &mut scratch);
@@ -54,10 +63,18 @@ pub fn decompose(params: &Parameters, c: &Poly<Ntt>) -> Decomposed {
 
 /// Σ_d digit_d ⊙ key_d over Q_ℓ ∪ P, optionally after permuting the digits by φ_g.
 /// Returns ((u0_q, u0_p), (u1_q, u1_p)), still scaled by P.
-pub fn inner_product(params: &Parameters, dec: &Decomposed, key: &SwitchingKey, galois: Option<u64>) -> [(Poly<Ntt>, Poly<Ntt>); 2] {
+pub fn inner_product(
+    params: &Parameters,
+    dec: &Decomposed,
+    key: &SwitchingKey,
+    galois: Option<u64>,
+) -> [(Poly<Ntt>, Poly<Ntt>); 2] {
     let (rq, rp) = (params.ring_q(), params.ring_p());
     let (n, alpha, limbs) = (params.n(), params.digit_size(), dec.level + 1);
-    let mut acc = [(Poly::zero(n, limbs), Poly::zero(n, alpha)), (Poly::zero(n, limbs), Poly::zero(n, alpha))];
+    let mut acc = [
+        (Poly::zero(n, limbs), Poly::zero(n, alpha)),
+        (Poly::zero(n, limbs), Poly::zero(n, alpha)),
+    ];
     let mut perm_q = Poly::<Ntt>::zero(n, limbs);
     let mut perm_p = Poly::<Ntt>::zero(n, alpha);
     for ((dq, dp), kd) in dec.digits.iter().zip(&key.digits) {
@@ -92,18 +109,33 @@ pub fn mod_down(params: &Parameters, mut x_q: Poly<Ntt>, x_p: Poly<Ntt>) -> Poly
         ext.extend(&src, &mut dst, &mut scratch);
     }
     let lifted = rq.ntt(lifted);
-    x_q.data_mut().par_chunks_mut(n).zip(lifted.data().par_chunks(n)).zip(rq.moduli()).for_each(|((x, t), m)| {
-        let p_inv = m.inv(params.p().iter().fold(1u64, |acc, &p| m.mul(acc, m.reduce(p)))).unwrap_or(0);
-        let p_inv_shoup = m.shoup(p_inv);
-        for (x, &t) in x.iter_mut().zip(t) {
-            *x = m.mul_shoup(m.sub(*x, t), p_inv, p_inv_shoup);
-        }
-    });
+    x_q.data_mut()
+        .par_chunks_mut(n)
+        .zip(lifted.data().par_chunks(n))
+        .zip(rq.moduli())
+        .for_each(|((x, t), m)| {
+            let p_inv = m
+                .inv(
+                    params
+                        .p()
+                        .iter()
+                        .fold(1u64, |acc, &p| m.mul(acc, m.reduce(p))),
+                )
+                .unwrap_or(0);
+            let p_inv_shoup = m.shoup(p_inv);
+            for (x, &t) in x.iter_mut().zip(t) {
+                *x = m.mul_shoup(m.sub(*x, t), p_inv, p_inv_shoup);
+            }
+        });
     x_q
 }
 
 /// Key-switches `c` (which multiplies s') to a pair (d0, d1) with d0 + d1·s ≈ c·s'.
-pub fn switch_key(params: &Parameters, c: &Poly<Ntt>, key: &SwitchingKey) -> (Poly<Ntt>, Poly<Ntt>) {
+pub fn switch_key(
+    params: &Parameters,
+    c: &Poly<Ntt>,
+    key: &SwitchingKey,
+) -> (Poly<Ntt>, Poly<Ntt>) {
     let dec = decompose(params, c);
     let [(u0q, u0p), (u1q, u1p)] = inner_product(params, &dec, key, None);
     let (d0, d1) = rayon::join(|| mod_down(params, u0q, u0p), || mod_down(params, u1q, u1p));

@@ -12,4 +12,7 @@ pub use ciphertext::{Ciphertext, Plaintext};
 pub use decryptor::Decryptor;
 pub use encryptor::{Encryptor, PublicEncryptor};
 pub use keygen::KeyGenerator;
-pub use keys::{EvaluationKeys, GaloisKey, KeyDigit, PublicKey, RelinearizationKey, SecretKey, SwitchingKey, expand_key_a};
+pub use keys::{
+    EvaluationKeys, GaloisKey, KeyDigit, PublicKey, RelinearizationKey, SecretKey, SwitchingKey,
+    expand_key_a,
+};

@@ -27,8 +27,14 @@ impl Encoder {
             rot_group.push(g);
             g = g * 5 % m;
         }
-        let roots = (0..=m).map(|k| Complex64::from_polar(1.0, std::f64::consts::TAU * k as f64 / m as f64)).collect();
-        Self { params: params.clone(), rot_group, roots }
+        let roots = (0..=m)
+            .map(|k| Complex64::from_polar(1.0, std::f64::consts::TAU * k as f64 / m as f64))
+            .collect();
+        Self {
+            params: params.clone(),
+            rot_group,
+            roots,
+        }
     }
 
     pub fn slots(&self) -> usize {
@@ -41,15 +47,30 @@ impl Encoder {
         self.encode_complex(&complex, level, scale)
     }
 
-    pub fn encode_complex(&self, values: &[Complex64], level: usize, scale: f64) -> Result<Plaintext, EvalError> {
+    pub fn encode_complex(
+        &self,
+        values: &[Complex64],
+        level: usize,
+        scale: f64,
+    ) -> Result<Plaintext, EvalError> {
         let slots = self.slots();
         if values.len() > slots {
-            return Err(EvalError::TooManyValues { given: values.len(), slots });
+            return Err(EvalError::TooManyValues {
+                given: values.len(),
+                slots,
+            });
         }
         if level > self.params.max_level() {
-            return Err(EvalError::LevelTooHigh { level, max: self.params.max_level() });
+            return Err(EvalError::LevelTooHigh {
+                level,
+                max: self.params.max_level(),
+            });
         }
-        if values.iter().any(|v| !v.re.is_finite() || !v.im.is_finite()) || !scale.is_finite() {
+        if values
+            .iter()
+            .any(|v| !v.re.is_finite() || !v.im.is_finite())
+            || !scale.is_finite()
+        {
             return Err(EvalError::NonFinite);
         }
         let mut u = values.to_vec();
@@ -66,7 +87,10 @@ impl Encoder {
             }
         }
         let rq = self.params.ring_q();
-        Ok(Plaintext { poly: rq.ntt(rq.from_signed(&coeffs, level + 1)), scale })
+        Ok(Plaintext {
+            poly: rq.ntt(rq.from_signed(&coeffs, level + 1)),
+            scale,
+        })
     }
 
     /// Decodes to real parts (the imaginary parts carry only noise for real inputs).
@@ -93,10 +117,16 @@ impl Encoder {
             let k = m1.mul(m1.sub(poly.limb(1)[i], m1.reduce(x0)), q0_inv);
             let x = x0 as u128 + q0 as u128 * k as u128;
             let big_q = q0 as u128 * q1 as u128;
-            if x > big_q / 2 { -((big_q - x) as f64) } else { x as f64 }
+            if x > big_q / 2 {
+                -((big_q - x) as f64)
+            } else {
+                x as f64
+            }
         };
         let slots = n / 2;
-        let mut u: Vec<Complex64> = (0..slots).map(|i| Complex64::new(coeff(i) / pt.scale, coeff(i + slots) / pt.scale)).collect();
+        let mut u: Vec<Complex64> = (0..slots)
+            .map(|i| Complex64::new(coeff(i) / pt.scale, coeff(i + slots) / pt.scale))
+            .collect();
         self.special_fft(&mut u);
         u
     }

@@ -10,7 +10,9 @@ pub enum EvalError {
     NotEnoughLevels { needed: usize, available: usize },
     #[error("no relinearisation key was provided")]
     MissingRelinKey,
-    #[error("no Galois key for rotation by {rotation} (Galois element {galois_element}); generate it on the client")]
+    #[error(
+        "no Galois key for rotation by {rotation} (Galois element {galois_element}); generate it on the client"
+    )]
     MissingGaloisKey { rotation: i64, galois_element: u64 },
     #[error("no Galois key for conjugation")]
     MissingConjugationKey,

@@ -24,7 +24,10 @@ pub struct Evaluator {
 
 impl Evaluator {
     pub fn new(params: &Parameters, keys: Arc<EvaluationKeys>) -> Self {
-        Self { params: params.clone(), keys }
+        Self {
+            params: params.clone(),
+            keys,
+        }
     }
 
     /// An evaluator without keys: additions, plaintext products and rescaling only.
@@ -48,7 +51,10 @@ impl Evaluator {
     }
 
     /// Views of `a` and `b` at their common (lower) level.
-    fn aligned<'a>(a: &'a Ciphertext, b: &'a Ciphertext) -> (Cow<'a, Ciphertext>, Cow<'a, Ciphertext>) {
+    fn aligned<'a>(
+        a: &'a Ciphertext,
+        b: &'a Ciphertext,
+    ) -> (Cow<'a, Ciphertext>, Cow<'a, Ciphertext>) {
         let level = a.level().min(b.level());
         let at = |c: &'a Ciphertext| {
             if c.level() == level {
@@ -70,11 +76,20 @@ impl Evaluator {
         self.combine(a, b, true)
     }
 
-    fn combine(&self, a: &Ciphertext, b: &Ciphertext, subtract: bool) -> Result<Ciphertext, EvalError> {
+    fn combine(
+        &self,
+        a: &Ciphertext,
+        b: &Ciphertext,
+        subtract: bool,
+    ) -> Result<Ciphertext, EvalError> {
         Self::check_scales(a.scale, b.scale)?;
         let rq = self.params.ring_q();
         let (a, b) = Self::aligned(a, b);
-        let (long, short, long_is_a) = if a.degree() >= b.degree() { (a, b, true) } else { (b, a, false) };
+        let (long, short, long_is_a) = if a.degree() >= b.degree() {
+            (a, b, true)
+        } else {
+            (b, a, false)
+        };
         let mut out = long.into_owned();
         out.seed = None;
         if !long_is_a && subtract {
@@ -99,7 +114,9 @@ impl Evaluator {
     pub fn neg(&self, a: &Ciphertext) -> Ciphertext {
         let mut out = a.clone();
         out.seed = None;
-        out.parts.iter_mut().for_each(|p| self.params.ring_q().neg_assign(p));
+        out.parts
+            .iter_mut()
+            .for_each(|p| self.params.ring_q().neg_assign(p));
         out
     }
 
@@ -107,7 +124,10 @@ impl Evaluator {
         match pt.level() {
             l if l == level => Ok(Cow::Borrowed(&pt.poly)),
             l if l > level => Ok(Cow::Owned(pt.poly.truncated(level + 1))),
-            l => Err(EvalError::NotEnoughLevels { needed: level, available: l }),
+            l => Err(EvalError::NotEnoughLevels {
+                needed: level,
+                available: l,
+            }),
         }
     }
 
@@ -126,13 +146,20 @@ impl Evaluator {
         let p = Self::plain_at(pt, ct.level())?;
         let mut out = ct.clone();
         out.seed = None;
-        out.parts.iter_mut().for_each(|c| self.params.ring_q().mul_assign(c, &p));
+        out.parts
+            .iter_mut()
+            .for_each(|c| self.params.ring_q().mul_assign(c, &p));
         out.scale = ct.scale * pt.scale;
         Ok(out)
     }
 
     /// acc += ct ⊙ pt without an intermediate ciphertext (the core of linear layers).
-    pub fn mul_plain_then_add(&self, acc: &mut Ciphertext, ct: &Ciphertext, pt: &Plaintext) -> Result<(), EvalError> {
+    pub fn mul_plain_then_add(
+        &self,
+        acc: &mut Ciphertext,
+        ct: &Ciphertext,
+        pt: &Plaintext,
+    ) -> Result<(), EvalError> {
         Self::check_scales(acc.scale, ct.scale * pt.scale)?;
         if acc.level() != ct.level() || acc.degree() < ct.degree() {
             let product = self.mul_plain(ct, pt)?;
@@ -153,7 +180,12 @@ impl Evaluator {
         if !scaled.is_finite() || scaled.abs() > 4.0e18 {
             return Err(EvalError::ValueTooLarge(scaled));
         }
-        let residues: Vec<u64> = rq.moduli().iter().take(ct.level() + 1).map(|m| m.reduce_i64(scaled as i64)).collect();
+        let residues: Vec<u64> = rq
+            .moduli()
+            .iter()
+            .take(ct.level() + 1)
+            .map(|m| m.reduce_i64(scaled as i64))
+            .collect();
         let mut out = ct.clone();
         out.seed = None;
         rq.add_scalar_ntt_assign(&mut out.parts[0], &residues);
@@ -162,7 +194,12 @@ impl Evaluator {
 
     /// Multiplies every slot by `c`, encoded as round(c·const_scale); the scale grows by
     /// `const_scale` (pass the top prime q_ℓ to keep the scale after the next rescale).
-    pub fn mul_const(&self, ct: &Ciphertext, c: f64, const_scale: f64) -> Result<Ciphertext, EvalError> {
+    pub fn mul_const(
+        &self,
+        ct: &Ciphertext,
+        c: f64,
+        const_scale: f64,
+    ) -> Result<Ciphertext, EvalError> {
         let scaled = (c * const_scale).round();
         if !scaled.is_finite() || scaled.abs() > 4.0e18 {
             return Err(EvalError::ValueTooLarge(scaled));
@@ -178,7 +215,9 @@ impl Evaluator {
         let residues: Vec<u64> = rq.moduli().iter().map(|m| m.reduce_i64(k)).collect();
         let mut out = ct.clone();
         out.seed = None;
-        out.parts.iter_mut().for_each(|p| rq.mul_scalar_assign(p, &residues));
+        out.parts
+            .iter_mut()
+            .for_each(|p| rq.mul_scalar_assign(p, &residues));
         out
     }
 
@@ -193,12 +232,20 @@ impl Evaluator {
         let (a, b) = Self::aligned(a, b);
         let (n, limbs) = (self.params.n(), a.level() + 1);
         let (a0, a1, b0, b1) = (&a.parts[0], &a.parts[1], &b.parts[0], &b.parts[1]);
-        let mut d = [Poly::zero(n, limbs), Poly::zero(n, limbs), Poly::zero(n, limbs)];
+        let mut d = [
+            Poly::zero(n, limbs),
+            Poly::zero(n, limbs),
+            Poly::zero(n, limbs),
+        ];
         rq.mul_accumulate(&mut d[0], a0, b0);
         rq.mul_accumulate(&mut d[1], a0, b1);
         rq.mul_accumulate(&mut d[1], a1, b0);
         rq.mul_accumulate(&mut d[2], a1, b1);
-        Ok(Ciphertext { parts: d.into(), scale: a.scale * b.scale, seed: None })
+        Ok(Ciphertext {
+            parts: d.into(),
+            scale: a.scale * b.scale,
+            seed: None,
+        })
     }
 
     /// Degree 2 → 1 with the relinearisation key.
@@ -208,14 +255,23 @@ impl Evaluator {
             2 => {}
             d => return Err(EvalError::DegreeTooHigh(d)),
         }
-        let key = &self.keys.relin.as_ref().ok_or(EvalError::MissingRelinKey)?.0;
+        let key = &self
+            .keys
+            .relin
+            .as_ref()
+            .ok_or(EvalError::MissingRelinKey)?
+            .0;
         let (d0, d1) = switch_key(&self.params, &ct.parts[2], key);
         let rq = self.params.ring_q();
         let mut c0 = ct.parts[0].clone();
         let mut c1 = ct.parts[1].clone();
         rq.add_assign(&mut c0, &d0);
         rq.add_assign(&mut c1, &d1);
-        Ok(Ciphertext { parts: vec![c0, c1], scale: ct.scale, seed: None })
+        Ok(Ciphertext {
+            parts: vec![c0, c1],
+            scale: ct.scale,
+            seed: None,
+        })
     }
 
     pub fn mul_relin(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext, EvalError> {
@@ -230,7 +286,11 @@ impl Evaluator {
         }
         let q_top = self.params.q()[level] as f64;
         let parts = ct.parts.par_iter().map(|p| self.rescale_poly(p)).collect();
-        Ok(Ciphertext { parts, scale: ct.scale / q_top, seed: None })
+        Ok(Ciphertext {
+            parts,
+            scale: ct.scale / q_top,
+            seed: None,
+        })
     }
 
     fn rescale_poly(&self, p: &Poly<Ntt>) -> Poly<Ntt> {
@@ -245,29 +305,39 @@ impl Evaluator {
             *x = top.add(*x, half);
         }
         let mut out = p.truncated(level);
-        out.data_mut().par_chunks_mut(n).enumerate().for_each(|(i, limb)| {
-            let m = rq.modulus(i);
-            let half_i = m.reduce(half);
-            let mut t: Vec<u64> = last.iter().map(|&x| m.sub(m.reduce(x), half_i)).collect();
-            rq.ntt_limb(i, &mut t);
-            let inv = m.inv(m.reduce(top.value())).unwrap_or(0);
-            let inv_shoup = m.shoup(inv);
-            for (x, &t) in limb.iter_mut().zip(&t) {
-                *x = m.mul_shoup(m.sub(*x, t), inv, inv_shoup);
-            }
-        });
+        out.data_mut()
+            .par_chunks_mut(n)
+            .enumerate()
+            .for_each(|(i, limb)| {
+                let m = rq.modulus(i);
+                let half_i = m.reduce(half);
+                let mut t: Vec<u64> = last.iter().map(|&x| m.sub(m.reduce(x), half_i)).collect();
+                rq.ntt_limb(i, &mut t);
+                let inv = m.inv(m.reduce(top.value())).unwrap_or(0);
+                let inv_shoup = m.shoup(inv);
+                for (x, &t) in limb.iter_mut().zip(&t) {
+                    *x = m.mul_shoup(m.sub(*x, t), inv, inv_shoup);
+                }
+            });
         out
     }
 
     /// `mul_relin` then `rescale`: the standard CKKS multiplication.
-    pub fn mul_relin_rescale(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext, EvalError> {
+    pub fn mul_relin_rescale(
+        &self,
+        a: &Ciphertext,
+        b: &Ciphertext,
+    ) -> Result<Ciphertext, EvalError> {
         self.rescale(&self.mul_relin(a, b)?)
     }
 
     /// Drops `levels` levels without rescaling (exact; used to align operands).
     pub fn drop_levels(&self, ct: &Ciphertext, levels: usize) -> Result<Ciphertext, EvalError> {
         if levels > ct.level() {
-            return Err(EvalError::NotEnoughLevels { needed: levels, available: ct.level() });
+            return Err(EvalError::NotEnoughLevels {
+                needed: levels,
+                available: ct.level(),
+            });
         }
         let mut out = ct.clone();
         out.drop_to_level(ct.level() - levels);
@@ -277,8 +347,13 @@ impl Evaluator {
     fn galois_key(&self, g: u64, rotation: i64) -> Result<&SwitchingKey, EvalError> {
         match self.keys.galois_key(g) {
             Some(k) => Ok(&k.key),
-            None if g == self.params.ring_q().galois_element_conjugate() && rotation == 0 => Err(EvalError::MissingConjugationKey),
-            None => Err(EvalError::MissingGaloisKey { rotation, galois_element: g }),
+            None if g == self.params.ring_q().galois_element_conjugate() && rotation == 0 => {
+                Err(EvalError::MissingConjugationKey)
+            }
+            None => Err(EvalError::MissingGaloisKey {
+                rotation,
+                galois_element: g,
+            }),
         }
     }
 
@@ -293,7 +368,12 @@ impl Evaluator {
         self.automorphism(ct, self.params.ring_q().galois_element_conjugate(), 0)
     }
 
-    fn automorphism(&self, ct: &Ciphertext, g: u64, rotation: i64) -> Result<Ciphertext, EvalError> {
+    fn automorphism(
+        &self,
+        ct: &Ciphertext,
+        g: u64,
+        rotation: i64,
+    ) -> Result<Ciphertext, EvalError> {
         if ct.degree() != 1 {
             return Err(EvalError::DegreeTooHigh(ct.degree()));
         }
@@ -306,7 +386,11 @@ impl Evaluator {
         let (d0, d1) = switch_key(&self.params, &c1, key);
         let mut c0 = rq.automorphism_ntt(&ct.parts[0], g);
         rq.add_assign(&mut c0, &d0);
-        Ok(Ciphertext { parts: vec![c0, d1], scale: ct.scale, seed: None })
+        Ok(Ciphertext {
+            parts: vec![c0, d1],
+            scale: ct.scale,
+            seed: None,
+        })
     }
 
     /// Decomposes c1 once (the expensive ModUp) for any number of rotations.
@@ -318,7 +402,12 @@ impl Evaluator {
     }
 
     /// Rotation by `k` reusing a decomposition from `decompose` (hoisting).
-    pub fn rotate_hoisted(&self, ct: &Ciphertext, dec: &Decomposed, k: i64) -> Result<Ciphertext, EvalError> {
+    pub fn rotate_hoisted(
+        &self,
+        ct: &Ciphertext,
+        dec: &Decomposed,
+        k: i64,
+    ) -> Result<Ciphertext, EvalError> {
         let rq = self.params.ring_q();
         let g = rq.galois_element_for_rotation(k);
         if g == 1 {
@@ -326,21 +415,35 @@ impl Evaluator {
         }
         let key = self.galois_key(g, k)?;
         let [(u0q, u0p), (u1q, u1p)] = inner_product(&self.params, dec, key, Some(g));
-        let (d0, d1) = rayon::join(|| mod_down(&self.params, u0q, u0p), || mod_down(&self.params, u1q, u1p));
+        let (d0, d1) = rayon::join(
+            || mod_down(&self.params, u0q, u0p),
+            || mod_down(&self.params, u1q, u1p),
+        );
         let mut c0 = rq.automorphism_ntt(&ct.parts[0], g);
         rq.add_assign(&mut c0, &d0);
-        Ok(Ciphertext { parts: vec![c0, d1], scale: ct.scale, seed: None })
+        Ok(Ciphertext {
+            parts: vec![c0, d1],
+            scale: ct.scale,
+            seed: None,
+        })
     }
 
     /// Many rotations of one ciphertext sharing one decomposition.
     pub fn rotate_many(&self, ct: &Ciphertext, ks: &[i64]) -> Result<Vec<Ciphertext>, EvalError> {
         let dec = self.decompose(ct)?;
-        ks.par_iter().map(|&k| self.rotate_hoisted(ct, &dec, k)).collect()
+        ks.par_iter()
+            .map(|&k| self.rotate_hoisted(ct, &dec, k))
+            .collect()
     }
 
     /// Σ_{i<n} rotate(ct, i·step) by log2(n) doublings (n a power of two); needs the keys
     /// for step·2^j. Every slot ends up holding the sum of its n-strided neighbours.
-    pub fn rotate_and_sum(&self, ct: &Ciphertext, n: usize, step: i64) -> Result<Ciphertext, EvalError> {
+    pub fn rotate_and_sum(
+        &self,
+        ct: &Ciphertext,
+        n: usize,
+        step: i64,
+    ) -> Result<Ciphertext, EvalError> {
         let mut acc = ct.clone();
         let mut shift = step;
         let mut span = 1;

@@ -1,0 +1,399 @@
+//! Versioned binary wire formats for everything that crosses the client/server boundary.
+//!
+//! Layout: `"PVCT"`, version (u8), kind (u8), flags (u16), parameter fingerprint (u64), then a
+//! kind-specific body, all little-endian. Residues are bit-packed to ⌈log2 q_i⌉ bits. Uniform
+//! halves (`a`) of fresh ciphertexts and keys travel as 32-byte seeds.
+//!
+//! Decoding checks magic, version, kind, the parameter fingerprint, every length (before
+//! allocating: all sizes follow from already-validated parameters) and every residue range.
+//! There is deliberately no encoder for `SecretKey`.
+
+mod codec;
+
+use crate::ckks::params::{Parameters, ParametersLiteral, ParamsError};
+use crate::ckks::ring::{Ntt, Poly, RnsRing, Sampler};
+use crate::ckks::rlwe::{
+    Ciphertext, EvaluationKeys, GaloisKey, KeyDigit, PublicKey, RelinearizationKey, SwitchingKey,
+    expand_key_a,
+};
+use codec::{Reader, Writer, packed_len};
+
+pub const MAGIC: [u8; 4] = *b"PVCT";
+pub const VERSION: u8 = 1;
+/// Upper bound on Galois keys in one message (2N/2 distinct rotations exist at most; models need tens).
+pub const MAX_GALOIS_KEYS: u32 = 512;
+
+const FLAG_SEEDED: u16 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    Parameters = 1,
+    Ciphertext = 2,
+    PublicKey = 3,
+    RelinearizationKey = 4,
+    GaloisKey = 5,
+    EvaluationKeys = 6,
+}
+
+impl Kind {
+    fn from_u8(v: u8) -> Option<Self> {
+        Some(match v {
+            1 => Self::Parameters,
+            2 => Self::Ciphertext,
+            3 => Self::PublicKey,
+            4 => Self::RelinearizationKey,
+            5 => Self::GaloisKey,
+            6 => Self::EvaluationKeys,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum WireError {
+    #[error("not a PrivaCT message (bad magic bytes)")]
+    BadMagic,
+    #[error("unsupported wire version {0} (this build reads version {VERSION})")]
+    UnsupportedVersion(u8),
+    #[error("unknown message kind {0}")]
+    UnknownKind(u8),
+    #[error("expected a {expected:?} message, found {found:?}")]
+    WrongKind { expected: Kind, found: Kind },
+    #[error(
+        "message was made for other CKKS parameters (fingerprint {found:#018x}, expected {expected:#018x})"
+    )]
+    ParameterMismatch { expected: u64, found: u64 },
+    #[error("message truncated at byte {offset} (needed {needed} more bytes)")]
+    Truncated { offset: usize, needed: usize },
+    #[error("{extra} unexpected trailing bytes")]
+    TrailingBytes { extra: usize },
+    #[error("residue {value} is not reduced modulo {modulus}")]
+    CoefficientOutOfRange { value: u64, modulus: u64 },
+    #[error("invalid field: {0}")]
+    Invalid(&'static str),
+    #[error("invalid parameters: {0}")]
+    Params(#[from] ParamsError),
+}
+
+fn header(kind: Kind, flags: u16, fingerprint: u64) -> Writer {
+    let mut w = Writer::default();
+    w.bytes(&MAGIC);
+    w.u8(VERSION);
+    w.u8(kind as u8);
+    w.u16(flags);
+    w.u64(fingerprint);
+    w
+}
+
+/// Reads and checks the header; returns the flags.
+fn read_header(
+    r: &mut Reader,
+    expected: Kind,
+    fingerprint: Option<u64>,
+) -> Result<(u16, u64), WireError> {
+    if r.take(4).map_err(|_| WireError::BadMagic)? != MAGIC {
+        return Err(WireError::BadMagic);
+    }
+    let version = r.u8()?;
+    if version != VERSION {
+        return Err(WireError::UnsupportedVersion(version));
+    }
+    let kind_byte = r.u8()?;
+    let found = Kind::from_u8(kind_byte).ok_or(WireError::UnknownKind(kind_byte))?;
+    if found != expected {
+        return Err(WireError::WrongKind { expected, found });
+    }
+    let flags = r.u16()?;
+    let fp = r.u64()?;
+    if let Some(expected) = fingerprint.filter(|&e| e != fp) {
+        return Err(WireError::ParameterMismatch {
+            expected,
+            found: fp,
+        });
+    }
+    Ok((flags, fp))
+}
+
+fn write_poly(w: &mut Writer, ring: &RnsRing, p: &Poly<Ntt>) {
+    for i in 0..p.limbs() {
+        w.limb(p.limb(i), ring.modulus(i));
+    }
+}
+
+fn read_poly(r: &mut Reader, ring: &RnsRing, limbs: usize) -> Result<Poly<Ntt>, WireError> {
+    // Check the whole length first so a short message allocates nothing large.
+    let needed: usize = (0..limbs)
+        .map(|i| packed_len(ring.n(), ring.modulus(i).bits()))
+        .sum();
+    let mut probe = Reader::new(r.take(needed)?);
+    let mut p = Poly::zero(ring.n(), limbs);
+    for i in 0..limbs {
+        probe.limb(p.limb_mut(i), ring.modulus(i))?;
+    }
+    Ok(p)
+}
+
+// ---------- parameters ----------
+
+pub fn encode_parameters(params: &Parameters) -> Vec<u8> {
+    let lit = params.literal();
+    let mut w = header(Kind::Parameters, 0, params.fingerprint());
+    w.u8(lit.log_n as u8);
+    w.u8(lit.log_default_scale as u8);
+    w.u8(lit.log_q.len() as u8);
+    w.u8(lit.log_p.len() as u8);
+    lit.log_q
+        .iter()
+        .chain(&lit.log_p)
+        .for_each(|&b| w.u8(b as u8));
+    w.buf
+}
+
+/// Rebuilds (and so re-validates, including the security bound) the parameters.
+pub fn decode_parameters(bytes: &[u8]) -> Result<Parameters, WireError> {
+    let mut r = Reader::new(bytes);
+    let (_, fp) = read_header(&mut r, Kind::Parameters, None)?;
+    let log_n = u32::from(r.u8()?);
+    let log_default_scale = u32::from(r.u8()?);
+    let (nq, np) = (r.u8()? as usize, r.u8()? as usize);
+    let log_q = r.take(nq)?.iter().map(|&b| u32::from(b)).collect();
+    let log_p = r.take(np)?.iter().map(|&b| u32::from(b)).collect();
+    r.finish()?;
+    let params = Parameters::new(ParametersLiteral {
+        log_n,
+        log_q,
+        log_p,
+        log_default_scale,
+    })?;
+    if params.fingerprint() != fp {
+        return Err(WireError::ParameterMismatch {
+            expected: params.fingerprint(),
+            found: fp,
+        });
+    }
+    Ok(params)
+}
+
+// ---------- ciphertexts ----------
+
+/// Seeded ciphertexts (fresh symmetric encryptions) omit `c1`: about half the bytes.
+pub fn encode_ciphertext(params: &Parameters, ct: &Ciphertext) -> Vec<u8> {
+    let seeded = ct.seed.is_some() && ct.degree() == 1;
+    let mut w = header(
+        Kind::Ciphertext,
+        if seeded { FLAG_SEEDED } else { 0 },
+        params.fingerprint(),
+    );
+    w.u8(ct.level() as u8);
+    w.u8(ct.degree() as u8);
+    w.f64(ct.scale);
+    let rq = params.ring_q();
+    match ct.seed.filter(|_| seeded) {
+        Some(seed) => {
+            w.bytes(&seed);
+            write_poly(&mut w, rq, &ct.parts[0]);
+        }
+        None => ct.parts.iter().for_each(|p| write_poly(&mut w, rq, p)),
+    }
+    w.buf
+}
+
+pub fn decode_ciphertext(params: &Parameters, bytes: &[u8]) -> Result<Ciphertext, WireError> {
+    let mut r = Reader::new(bytes);
+    let (flags, _) = read_header(&mut r, Kind::Ciphertext, Some(params.fingerprint()))?;
+    let level = r.u8()? as usize;
+    let degree = r.u8()? as usize;
+    let scale = r.f64()?;
+    if level > params.max_level() {
+        return Err(WireError::Invalid(
+            "ciphertext level above the parameters' maximum",
+        ));
+    }
+    if !(1..=2).contains(&degree) {
+        return Err(WireError::Invalid("ciphertext degree must be 1 or 2"));
+    }
+    if !scale.is_finite() || scale < 1.0 {
+        return Err(WireError::Invalid(
+            "ciphertext scale must be finite and ≥ 1",
+        ));
+    }
+    let rq = params.ring_q();
+    let ct = if flags & FLAG_SEEDED != 0 {
+        if degree != 1 {
+            return Err(WireError::Invalid(
+                "only degree-1 ciphertexts can be seeded",
+            ));
+        }
+        let seed = r.seed()?;
+        let c0 = read_poly(&mut r, rq, level + 1)?;
+        let mut c1 = Sampler::from_seed(seed).uniform_ntt(rq, rq.len());
+        c1.truncate(level + 1);
+        Ciphertext {
+            parts: vec![c0, c1],
+            scale,
+            seed: Some(seed),
+        }
+    } else {
+        let parts = (0..=degree)
+            .map(|_| read_poly(&mut r, rq, level + 1))
+            .collect::<Result<_, _>>()?;
+        Ciphertext {
+            parts,
+            scale,
+            seed: None,
+        }
+    };
+    r.finish()?;
+    Ok(ct)
+}
+
+// ---------- keys ----------
+
+pub fn encode_public_key(params: &Parameters, pk: &PublicKey) -> Vec<u8> {
+    let mut w = header(Kind::PublicKey, FLAG_SEEDED, params.fingerprint());
+    w.bytes(&pk.seed);
+    write_poly(&mut w, params.ring_q(), &pk.b);
+    w.buf
+}
+
+pub fn decode_public_key(params: &Parameters, bytes: &[u8]) -> Result<PublicKey, WireError> {
+    let mut r = Reader::new(bytes);
+    read_header(&mut r, Kind::PublicKey, Some(params.fingerprint()))?;
+    let seed = r.seed()?;
+    let rq = params.ring_q();
+    let b = read_poly(&mut r, rq, rq.len())?;
+    r.finish()?;
+    let a = Sampler::from_seed(seed).uniform_ntt(rq, rq.len());
+    Ok(PublicKey { b, a, seed })
+}
+
+fn write_switching_key(w: &mut Writer, params: &Parameters, key: &SwitchingKey) {
+    w.u8(key.digits.len() as u8);
+    w.bytes(&key.seed);
+    for d in &key.digits {
+        write_poly(w, params.ring_q(), &d.b_q);
+        write_poly(w, params.ring_p(), &d.b_p);
+    }
+}
+
+fn read_switching_key(r: &mut Reader, params: &Parameters) -> Result<SwitchingKey, WireError> {
+    let digits = r.u8()? as usize;
+    if digits != params.digits_at(params.max_level()) {
+        return Err(WireError::Invalid(
+            "switching key digit count does not match the parameters",
+        ));
+    }
+    let seed = r.seed()?;
+    let (rq, rp) = (params.ring_q(), params.ring_p());
+    let bs = (0..digits)
+        .map(|_| Ok((read_poly(r, rq, rq.len())?, read_poly(r, rp, rp.len())?)))
+        .collect::<Result<Vec<_>, WireError>>()?;
+    let digits = bs
+        .into_iter()
+        .zip(expand_key_a(params, seed, digits))
+        .map(|((b_q, b_p), (a_q, a_p))| KeyDigit { b_q, b_p, a_q, a_p })
+        .collect();
+    Ok(SwitchingKey { digits, seed })
+}
+
+pub fn encode_relinearization_key(params: &Parameters, key: &RelinearizationKey) -> Vec<u8> {
+    let mut w = header(Kind::RelinearizationKey, FLAG_SEEDED, params.fingerprint());
+    write_switching_key(&mut w, params, &key.0);
+    w.buf
+}
+
+pub fn decode_relinearization_key(
+    params: &Parameters,
+    bytes: &[u8],
+) -> Result<RelinearizationKey, WireError> {
+    let mut r = Reader::new(bytes);
+    read_header(&mut r, Kind::RelinearizationKey, Some(params.fingerprint()))?;
+    let key = read_switching_key(&mut r, params)?;
+    r.finish()?;
+    Ok(RelinearizationKey(key))
+}
+
+fn read_galois_element(r: &mut Reader, params: &Parameters) -> Result<u64, WireError> {
+    let g = r.u64()?;
+    if g % 2 == 0 || g >= 2 * params.n() as u64 || g == 1 {
+        return Err(WireError::Invalid(
+            "Galois element must be odd, ≠ 1 and below 2N",
+        ));
+    }
+    Ok(g)
+}
+
+pub fn encode_galois_key(params: &Parameters, key: &GaloisKey) -> Vec<u8> {
+    let mut w = header(Kind::GaloisKey, FLAG_SEEDED, params.fingerprint());
+    w.u64(key.galois_element);
+    write_switching_key(&mut w, params, &key.key);
+    w.buf
+}
+
+pub fn decode_galois_key(params: &Parameters, bytes: &[u8]) -> Result<GaloisKey, WireError> {
+    let mut r = Reader::new(bytes);
+    read_header(&mut r, Kind::GaloisKey, Some(params.fingerprint()))?;
+    let galois_element = read_galois_element(&mut r, params)?;
+    let key = read_switching_key(&mut r, params)?;
+    r.finish()?;
+    Ok(GaloisKey {
+        galois_element,
+        key,
+    })
+}
+
+/// All evaluation keys in one message (what the client uploads once per session).
+pub fn encode_evaluation_keys(params: &Parameters, keys: &EvaluationKeys) -> Vec<u8> {
+    let mut w = header(Kind::EvaluationKeys, FLAG_SEEDED, params.fingerprint());
+    w.u8(u8::from(keys.relin.is_some()));
+    if let Some(rk) = &keys.relin {
+        write_switching_key(&mut w, params, &rk.0);
+    }
+    w.u32(keys.galois.len() as u32);
+    for gk in keys.galois.values() {
+        w.u64(gk.galois_element);
+        write_switching_key(&mut w, params, &gk.key);
+    }
+    w.buf
+}
+
+pub fn decode_evaluation_keys(
+    params: &Parameters,
+    bytes: &[u8],
+) -> Result<EvaluationKeys, WireError> {
+    let mut r = Reader::new(bytes);
+    read_header(&mut r, Kind::EvaluationKeys, Some(params.fingerprint()))?;
+    let relin = match r.u8()? {
+        0 => None,
+        1 => Some(RelinearizationKey(read_switching_key(&mut r, params)?)),
+        _ => {
+            return Err(WireError::Invalid(
+                "relinearisation-key flag must be 0 or 1",
+            ));
+        }
+    };
+    let count = r.u32()?;
+    if count > MAX_GALOIS_KEYS {
+        return Err(WireError::Invalid("too many Galois keys"));
+    }
+    let mut galois = std::collections::BTreeMap::new();
+    for _ in 0..count {
+        let galois_element = read_galois_element(&mut r, params)?;
+        let key = read_switching_key(&mut r, params)?;
+        if galois
+            .insert(
+                galois_element,
+                GaloisKey {
+                    galois_element,
+                    key,
+                },
+            )
+            .is_some()
+        {
+            return Err(WireError::Invalid("duplicate Galois element"));
+        }
+    }
+    r.finish()?;
+    Ok(EvaluationKeys { relin, galois })
+}
