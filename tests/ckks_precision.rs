@@ -17,7 +17,11 @@ fn inputs(n: usize, salt: usize) -> Vec<f64> {
     (0..n)
         .map(|i| {
             let t = ((i * 7919 + salt * 104729) % 10007) as f64 / 10007.0;
-            let sign = if (i + salt) % 3 == 0 { -1.0 } else { 1.0 };
+            let sign = if (i + salt).is_multiple_of(3) {
+                -1.0
+            } else {
+                1.0
+            };
             sign * (0.5 + 0.5 * t)
         })
         .collect()
