@@ -93,7 +93,8 @@ fn public_key_encryption_decrypts() {
     let got = c
         .encoder
         .decode(&Decryptor::new(&c.params, &sk).decrypt(&ct));
-    assert_close(&got[..100], &v, 1e-6, "public-key encryption");
+    // u·e adds √N more noise than secret-key encryption: ~2^-19 here.
+    assert_close(&got[..100], &v, 1e-5, "public-key encryption");
 }
 
 proptest! {

@@ -6,6 +6,7 @@
 //! digits in [0, Q_S) bias key-switching noise towards low frequencies, which the canonical
 //! embedding turns into large errors in a few slots, so the centring is not optional.
 
+use super::basis_avx512;
 use crate::ckks::math::Modulus;
 
 /// Precomputed constants for lifting from `source` moduli to `target` moduli.
@@ -20,6 +21,8 @@ pub struct BasisExtender {
     q_mod_target: Vec<(u64, u64)>,
     /// 1 / s_j as f64, for the overflow estimate.
     inv_source: Vec<f64>,
+    /// Whether the AVX-512 IFMA kernel applies (CPU support and every modulus < 2^50).
+    use_ifma: bool,
 }
 
 impl BasisExtender {
@@ -63,6 +66,10 @@ impl BasisExtender {
             })
             .collect();
         let inv_source = source.iter().map(|s| 1.0 / s.value() as f64).collect();
+        let small = source
+            .iter()
+            .chain(target)
+            .all(|m| m.value() < basis_avx512::MAX_MODULUS);
         Self {
             source: source.to_vec(),
             target: target.to_vec(),
@@ -70,6 +77,7 @@ impl BasisExtender {
             qhat_mod_target,
             q_mod_target,
             inv_source,
+            use_ifma: small && basis_avx512::available(),
         }
     }
 
@@ -81,30 +89,37 @@ impl BasisExtender {
     /// target modulus). `scratch` must hold `(src.len() + 1)·n` words.
     pub fn extend(&self, src: &[&[u64]], dst: &mut [&mut [u64]], scratch: &mut [u64]) {
         let n = src.first().map_or(0, |s| s.len());
+        if self.use_ifma && n % 8 == 0 {
+            // SAFETY: `use_ifma` is only set after runtime detection of the CPU features.
+            unsafe { basis_avx512::extend(self, src, dst, scratch) };
+            return;
+        }
         let k = self.source.len();
-        let (scratch, overflow) = scratch.split_at_mut(n * k);
-        // y_j = x_j · (Q_S/s_j)^{-1} mod s_j, stored coefficient-major for locality.
+        let (ys, overflow) = scratch.split_at_mut(n * k);
+        // y_j = x_j · (Q_S/s_j)^{-1} mod s_j, stored limb-major.
         for (j, (limb, (m, &(w, ws)))) in src
             .iter()
             .zip(self.source.iter().zip(&self.qhat_inv))
             .enumerate()
         {
-            for (i, &x) in limb.iter().enumerate() {
-                scratch[i * k + j] = m.mul_shoup(x, w, ws);
+            for (y, &x) in ys[j * n..(j + 1) * n].iter_mut().zip(limb.iter()) {
+                *y = m.mul_shoup(x, w, ws);
             }
         }
         // Σ y_j·(Q_S/s_j) = x + u·Q_S with u = ⌊Σ y_j/s_j⌋; rounding instead of flooring also
         // moves x into the centred range. (Truncation is floor here: the sum is non-negative; the
         // signed conversions are single instructions, unsigned ones are not on baseline x86-64.)
-        for (i, u) in overflow.iter_mut().enumerate().take(n) {
-            let frac: f64 = scratch[i * k..(i + 1) * k]
-                .iter()
-                .zip(&self.inv_source)
-                .map(|(&y, inv)| y as i64 as f64 * inv)
-                .sum();
-            *u = (frac + 0.5) as i64 as u64;
+        overflow[..n].fill(0);
+        let mut frac = vec![0.5f64; n];
+        for (j, inv) in self.inv_source.iter().enumerate() {
+            for (f, &y) in frac.iter_mut().zip(&ys[j * n..(j + 1) * n]) {
+                *f += y as i64 as f64 * inv;
+            }
         }
-        let ys = &scratch[..n * k];
+        for (u, f) in overflow.iter_mut().zip(&frac) {
+            *u = *f as i64 as u64;
+        }
+        let ys = &*ys;
         for (out, ((t, consts), &qm)) in dst.iter_mut().zip(
             self.target
                 .iter()
@@ -121,6 +136,22 @@ impl BasisExtender {
             }
         }
     }
+
+    pub(super) fn source(&self) -> &[Modulus] {
+        &self.source
+    }
+    pub(super) fn qhat_inv(&self) -> &[(u64, u64)] {
+        &self.qhat_inv
+    }
+    pub(super) fn qhat_mod_target(&self) -> &[Vec<(u64, u64)>] {
+        &self.qhat_mod_target
+    }
+    pub(super) fn q_mod_target(&self) -> &[(u64, u64)] {
+        &self.q_mod_target
+    }
+    pub(super) fn inv_source(&self) -> &[f64] {
+        &self.inv_source
+    }
 }
 
 /// out_i = Σ_j y_ij·c_j − u_i·Q_S mod t, with the source count K known at compile time so the
@@ -136,12 +167,13 @@ fn accumulate<const K: usize>(
     out: &mut [u64],
 ) {
     let tv = t.value();
+    let n = out.len();
     let mut c = [(0u64, 0u64); K];
     c.copy_from_slice(&consts[..K]);
-    for ((o, y), &u) in out.iter_mut().zip(ys.chunks_exact(K)).zip(overflow) {
+    for (i, (o, &u)) in out.iter_mut().zip(overflow).enumerate() {
         let mut acc = 2 * tv - t.mul_shoup_lazy(u, qm, qms);
         for j in 0..K {
-            acc += t.mul_shoup_lazy(y[j], c[j].0, c[j].1);
+            acc += t.mul_shoup_lazy(ys[j * n + i], c[j].0, c[j].1);
         }
         let mut step = (2 * (K as u64 + 1)).next_power_of_two() / 2;
         while step >= 1 {
@@ -160,11 +192,11 @@ fn accumulate_any(
     overflow: &[u64],
     out: &mut [u64],
 ) {
-    let k = consts.len();
-    for ((o, y), &u) in out.iter_mut().zip(ys.chunks_exact(k)).zip(overflow) {
+    let n = out.len();
+    for (i, (o, &u)) in out.iter_mut().zip(overflow).enumerate() {
         let mut acc = t.neg(t.mul_shoup(u, qm, qms));
-        for (&y, &(c, cs)) in y.iter().zip(consts) {
-            acc = t.add(acc, t.mul_shoup(y, c, cs));
+        for (j, &(c, cs)) in consts.iter().enumerate() {
+            acc = t.add(acc, t.mul_shoup(ys[j * n + i], c, cs));
         }
         *o = acc;
     }
@@ -184,6 +216,40 @@ pub fn extend_basis_lazy(source: &[Modulus], target: &[Modulus], src: &[&[u64]])
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vector_kernel_matches_portable_path() {
+        let src_primes = generate_ntt_primes(40, 12, 3, &[]).unwrap();
+        let dst_primes = generate_ntt_primes(49, 12, 5, &[]).unwrap();
+        let source: Vec<Modulus> = src_primes.iter().map(|&p| Modulus::new(p)).collect();
+        let target: Vec<Modulus> = dst_primes.iter().map(|&p| Modulus::new(p)).collect();
+        let n = 4096;
+        let limbs: Vec<Vec<u64>> = src_primes
+            .iter()
+            .map(|&p| {
+                (0..n as u64)
+                    .map(|i| i.wrapping_mul(0x9E3779B97F4A7C15u64.wrapping_mul(i + 7)) % p)
+                    .collect()
+            })
+            .collect();
+        let refs: Vec<&[u64]> = limbs.iter().map(|v| v.as_slice()).collect();
+        let run = |ext: &BasisExtender| {
+            let mut out = vec![vec![0u64; n]; target.len()];
+            let mut scratch = vec![0u64; n * 4];
+            let mut dst: Vec<&mut [u64]> = out.iter_mut().map(|v| v.as_mut_slice()).collect();
+            ext.extend(&refs, &mut dst, &mut scratch);
+            out
+        };
+        let fast = BasisExtender::new(&source, &target);
+        let portable = BasisExtender {
+            use_ifma: false,
+            ..BasisExtender::new(&source, &target)
+        };
+        if !fast.use_ifma {
+            eprintln!("AVX-512 IFMA not available: comparing the portable path with itself");
+        }
+        assert_eq!(run(&fast), run(&portable));
+    }
     use crate::ckks::math::generate_ntt_primes;
 
     #[test]

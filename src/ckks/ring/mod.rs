@@ -2,6 +2,7 @@
 //! basis extension and sampling. Knows nothing of CKKS scales or slots.
 
 mod basis;
+mod basis_avx512;
 mod poly;
 mod rns_ring;
 mod sampler;

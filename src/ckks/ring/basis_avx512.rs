@@ -1,0 +1,146 @@
+//! AVX-512 IFMA kernel for basis extension: eight residues per instruction with 52-bit Shoup
+//! multiplication (`vpmadd52{lo,hi}uq`). Basis extension dominates hybrid key switching once
+//! the NTTs are vectorised, so this is where the CPU time goes. Chosen at run time; the
+//! portable path in `basis.rs` computes the identical result.
+
+use super::basis::BasisExtender;
+
+/// The 52-bit Shoup trick needs 2t < 2^52 with room for a few lazy terms.
+pub const MAX_MODULUS: u64 = 1 << 50;
+
+/// Runtime check; `PRIVACT_PORTABLE=1` forces the portable path (used by CI to test both).
+pub fn available() -> bool {
+    if std::env::var_os("PRIVACT_PORTABLE").is_some_and(|v| v == "1") {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512dq")
+            && std::is_x86_feature_detected!("avx512ifma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// floor(w·2^52 / q), the 52-bit Shoup constant of `w < q`.
+fn shoup52(w: u64, q: u64) -> u64 {
+    (((w as u128) << 52) / q as u128) as u64
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub unsafe fn extend(_: &BasisExtender, _: &[&[u64]], _: &mut [&mut [u64]], _: &mut [u64]) {
+    unreachable!("available() is false off x86_64")
+}
+
+/// Same contract as `BasisExtender::extend`; `n` must be a multiple of 8.
+///
+/// # Safety
+/// The CPU must support AVX-512F, AVX-512DQ and AVX-512IFMA (see `available`), and every
+/// modulus must be below `MAX_MODULUS`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512ifma")]
+pub unsafe fn extend(
+    ext: &BasisExtender,
+    src: &[&[u64]],
+    dst: &mut [&mut [u64]],
+    scratch: &mut [u64],
+) {
+    use std::arch::x86_64::*;
+
+    /// a·w mod t in [0, 2t) for a < 2^52.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    fn mul_shoup52(a: __m512i, w: __m512i, w52: __m512i, t: __m512i, mask: __m512i) -> __m512i {
+        let zero = _mm512_setzero_si512();
+        let hi = _mm512_madd52hi_epu64(zero, a, w52);
+        let lo_aw = _mm512_madd52lo_epu64(zero, a, w);
+        let lo_ht = _mm512_madd52lo_epu64(zero, hi, t);
+        _mm512_and_si512(_mm512_sub_epi64(lo_aw, lo_ht), mask)
+    }
+
+    let n = src.first().map_or(0, |s| s.len());
+    let k = ext.source().len();
+    assert!(
+        n % 8 == 0
+            && scratch.len() >= n * (k + 1)
+            && src.len() == k
+            && dst.iter().all(|d| d.len() >= n)
+    );
+    let (ys, overflow) = scratch.split_at_mut(n * k);
+    let mask = _mm512_set1_epi64(((1u64 << 52) - 1) as i64);
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn set(x: u64) -> __m512i {
+        _mm512_set1_epi64(x as i64)
+    }
+
+    // SAFETY (all loads/stores below): offsets are < n within slices checked by the assert.
+    unsafe {
+        // Pass 1: y_j = x_j · (Q_S/s_j)^{-1} mod s_j, limb-major.
+        for (j, (limb, (m, &(w, _)))) in src
+            .iter()
+            .zip(ext.source().iter().zip(ext.qhat_inv()))
+            .enumerate()
+        {
+            let q = m.value();
+            let (vq, vw, vw52) = (set(q), set(w), set(shoup52(w, q)));
+            let out = ys.as_mut_ptr().add(j * n);
+            for c in (0..n).step_by(8) {
+                let a = _mm512_loadu_si512(limb.as_ptr().add(c).cast());
+                let r = mul_shoup52(a, vw, vw52, vq, mask);
+                _mm512_storeu_si512(
+                    out.add(c).cast(),
+                    _mm512_min_epu64(r, _mm512_sub_epi64(r, vq)),
+                );
+            }
+        }
+        // Pass 2: overflow count u = round(Σ y_j / s_j).
+        for c in (0..n).step_by(8) {
+            let mut f = _mm512_set1_pd(0.5);
+            for (j, &inv) in ext.inv_source().iter().enumerate() {
+                let y = _mm512_cvtepu64_pd(_mm512_loadu_si512(ys.as_ptr().add(j * n + c).cast()));
+                f = _mm512_fmadd_pd(y, _mm512_set1_pd(inv), f);
+            }
+            _mm512_storeu_si512(overflow.as_mut_ptr().add(c).cast(), _mm512_cvttpd_epu64(f));
+        }
+        // Pass 3: out = Σ_j y_j·(Q_S/s_j) − u·Q_S mod t, lazily, then halving reductions.
+        let top_step = (2 * (k as u64 + 1)).next_power_of_two() / 2;
+        for (out, ((t, consts), &(qm, _))) in dst.iter_mut().zip(
+            ext.target()
+                .iter()
+                .zip(ext.qhat_mod_target())
+                .zip(ext.q_mod_target()),
+        ) {
+            let tv = t.value();
+            let vt = set(tv);
+            let v2t = set(2 * tv);
+            let (vqm, vqm52) = (set(qm), set(shoup52(qm, tv)));
+            let mut cs: Vec<(__m512i, __m512i)> = Vec::with_capacity(consts.len());
+            for &(c, _) in consts {
+                cs.push((set(c), set(shoup52(c, tv))));
+            }
+            let mut steps: Vec<__m512i> = Vec::new();
+            let mut s = top_step;
+            while s >= 1 {
+                steps.push(set(s * tv));
+                s /= 2;
+            }
+            let out = out.as_mut_ptr();
+            for c in (0..n).step_by(8) {
+                let u = _mm512_loadu_si512(overflow.as_ptr().add(c).cast());
+                let mut acc = _mm512_sub_epi64(v2t, mul_shoup52(u, vqm, vqm52, vt, mask));
+                for (j, &(cj, cj52)) in cs.iter().enumerate() {
+                    let y = _mm512_loadu_si512(ys.as_ptr().add(j * n + c).cast());
+                    acc = _mm512_add_epi64(acc, mul_shoup52(y, cj, cj52, vt, mask));
+                }
+                for &s in &steps {
+                    acc = _mm512_min_epu64(acc, _mm512_sub_epi64(acc, s));
+                }
+                _mm512_storeu_si512(out.add(c).cast(), acc);
+            }
+        }
+    }
+}
