@@ -1,0 +1,210 @@
+//! One packed computation, two backends: CKKS ciphertexts (the server's real work) and plain
+//! slot vectors (an exact simulator of the same packing, for debugging and fidelity checks).
+//!
+//! Model code is written once against `SlotBackend`, so the simulator cannot drift from what
+//! the server evaluates.
+
+use crate::ckks::{Ciphertext, Encoder, EvalError, Evaluator, Plaintext};
+use rayon::prelude::*;
+
+pub trait SlotBackend: Sync {
+    type Ct: Clone + Send + Sync;
+    type Pt: Send + Sync;
+
+    fn slots(&self) -> usize;
+    fn level(&self, ct: &Self::Ct) -> usize;
+    /// Weights multiplied at `level`; their scale is the prime the next rescale removes, so
+    /// `mul_plain` followed by `rescale` returns to the ciphertext's scale exactly.
+    fn encode_weights(&self, values: &[f64], level: usize) -> Result<Self::Pt, EvalError>;
+    /// Values added to `like` (same level and scale).
+    fn encode_like(&self, values: &[f64], like: &Self::Ct) -> Result<Self::Pt, EvalError>;
+    fn add(&self, a: &Self::Ct, b: &Self::Ct) -> Result<Self::Ct, EvalError>;
+    fn add_plain(&self, a: &Self::Ct, pt: &Self::Pt) -> Result<Self::Ct, EvalError>;
+    fn mul_plain(&self, a: &Self::Ct, pt: &Self::Pt) -> Result<Self::Ct, EvalError>;
+    fn mul_plain_then_add(
+        &self,
+        acc: &mut Self::Ct,
+        a: &Self::Ct,
+        pt: &Self::Pt,
+    ) -> Result<(), EvalError>;
+    fn rescale(&self, a: &Self::Ct) -> Result<Self::Ct, EvalError>;
+    /// a² with relinearisation and rescaling (one level).
+    fn square(&self, a: &Self::Ct) -> Result<Self::Ct, EvalError>;
+    fn rotate(&self, a: &Self::Ct, k: i64) -> Result<Self::Ct, EvalError>;
+    /// Several rotations of one ciphertext (hoisted under CKKS).
+    fn rotate_many(&self, a: &Self::Ct, ks: &[i64]) -> Result<Vec<Self::Ct>, EvalError>;
+
+    /// Σ_i a_i ⊙ pt_i, rescaled.
+    fn dot_plain(&self, cts: &[&Self::Ct], pts: &[&Self::Pt]) -> Result<Self::Ct, EvalError> {
+        let (first, rest) = cts.split_first().ok_or(EvalError::NotEnoughLevels {
+            needed: 1,
+            available: 0,
+        })?;
+        let mut acc = self.mul_plain(first, pts[0])?;
+        for (ct, pt) in rest.iter().zip(&pts[1..]) {
+            self.mul_plain_then_add(&mut acc, ct, pt)?;
+        }
+        self.rescale(&acc)
+    }
+}
+
+/// The server's backend: an evaluator holding evaluation keys only.
+pub struct CkksBackend<'a> {
+    pub eval: &'a Evaluator,
+    pub encoder: &'a Encoder,
+}
+
+impl SlotBackend for CkksBackend<'_> {
+    type Ct = Ciphertext;
+    type Pt = Plaintext;
+
+    fn slots(&self) -> usize {
+        self.encoder.slots()
+    }
+    fn level(&self, ct: &Ciphertext) -> usize {
+        ct.level()
+    }
+    fn encode_weights(&self, values: &[f64], level: usize) -> Result<Plaintext, EvalError> {
+        let q = *self
+            .eval
+            .params()
+            .q()
+            .get(level)
+            .ok_or(EvalError::LevelTooHigh {
+                level,
+                max: self.eval.params().max_level(),
+            })?;
+        self.encoder.encode(values, level, q as f64)
+    }
+    fn encode_like(&self, values: &[f64], like: &Ciphertext) -> Result<Plaintext, EvalError> {
+        self.encoder.encode(values, like.level(), like.scale)
+    }
+    fn add(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext, EvalError> {
+        self.eval.add(a, b)
+    }
+    fn add_plain(&self, a: &Ciphertext, pt: &Plaintext) -> Result<Ciphertext, EvalError> {
+        self.eval.add_plain(a, pt)
+    }
+    fn mul_plain(&self, a: &Ciphertext, pt: &Plaintext) -> Result<Ciphertext, EvalError> {
+        self.eval.mul_plain(a, pt)
+    }
+    fn mul_plain_then_add(
+        &self,
+        acc: &mut Ciphertext,
+        a: &Ciphertext,
+        pt: &Plaintext,
+    ) -> Result<(), EvalError> {
+        self.eval.mul_plain_then_add(acc, a, pt)
+    }
+    fn rescale(&self, a: &Ciphertext) -> Result<Ciphertext, EvalError> {
+        self.eval.rescale(a)
+    }
+    fn square(&self, a: &Ciphertext) -> Result<Ciphertext, EvalError> {
+        self.eval.mul_relin_rescale(a, a)
+    }
+    fn rotate(&self, a: &Ciphertext, k: i64) -> Result<Ciphertext, EvalError> {
+        self.eval.rotate(a, k)
+    }
+    fn rotate_many(&self, a: &Ciphertext, ks: &[i64]) -> Result<Vec<Ciphertext>, EvalError> {
+        self.eval.rotate_many(a, ks)
+    }
+}
+
+/// A slot vector with the level it would have under CKKS.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimCt {
+    pub values: Vec<f64>,
+    pub level: usize,
+}
+
+/// Exact simulator: the same packing on plain `f64` slot vectors, no noise.
+pub struct SimBackend {
+    pub slots: usize,
+}
+
+impl SimBackend {
+    fn zip(a: &SimCt, b: &[f64], f: impl Fn(f64, f64) -> f64 + Sync) -> Vec<f64> {
+        a.values
+            .par_iter()
+            .zip(b.par_iter())
+            .map(|(&x, &y)| f(x, y))
+            .collect()
+    }
+}
+
+impl SlotBackend for SimBackend {
+    type Ct = SimCt;
+    type Pt = Vec<f64>;
+
+    fn slots(&self) -> usize {
+        self.slots
+    }
+    fn level(&self, ct: &SimCt) -> usize {
+        ct.level
+    }
+    fn encode_weights(&self, values: &[f64], _level: usize) -> Result<Vec<f64>, EvalError> {
+        let mut v = values.to_vec();
+        v.resize(self.slots, 0.0);
+        Ok(v)
+    }
+    fn encode_like(&self, values: &[f64], _like: &SimCt) -> Result<Vec<f64>, EvalError> {
+        self.encode_weights(values, 0)
+    }
+    fn add(&self, a: &SimCt, b: &SimCt) -> Result<SimCt, EvalError> {
+        Ok(SimCt {
+            values: Self::zip(a, &b.values, |x, y| x + y),
+            level: a.level.min(b.level),
+        })
+    }
+    fn add_plain(&self, a: &SimCt, pt: &Vec<f64>) -> Result<SimCt, EvalError> {
+        Ok(SimCt {
+            values: Self::zip(a, pt, |x, y| x + y),
+            level: a.level,
+        })
+    }
+    fn mul_plain(&self, a: &SimCt, pt: &Vec<f64>) -> Result<SimCt, EvalError> {
+        Ok(SimCt {
+            values: Self::zip(a, pt, |x, y| x * y),
+            level: a.level,
+        })
+    }
+    fn mul_plain_then_add(
+        &self,
+        acc: &mut SimCt,
+        a: &SimCt,
+        pt: &Vec<f64>,
+    ) -> Result<(), EvalError> {
+        acc.values
+            .par_iter_mut()
+            .zip(a.values.par_iter().zip(pt.par_iter()))
+            .for_each(|(s, (x, y))| *s += x * y);
+        Ok(())
+    }
+    fn rescale(&self, a: &SimCt) -> Result<SimCt, EvalError> {
+        let level = a.level.checked_sub(1).ok_or(EvalError::NoLevelLeft)?;
+        Ok(SimCt {
+            values: a.values.clone(),
+            level,
+        })
+    }
+    fn square(&self, a: &SimCt) -> Result<SimCt, EvalError> {
+        let level = a.level.checked_sub(1).ok_or(EvalError::NoLevelLeft)?;
+        Ok(SimCt {
+            values: a.values.iter().map(|x| x * x).collect(),
+            level,
+        })
+    }
+    fn rotate(&self, a: &SimCt, k: i64) -> Result<SimCt, EvalError> {
+        let n = a.values.len() as i64;
+        let k = k.rem_euclid(n) as usize;
+        let mut values = a.values.clone();
+        values.rotate_left(k);
+        Ok(SimCt {
+            values,
+            level: a.level,
+        })
+    }
+    fn rotate_many(&self, a: &SimCt, ks: &[i64]) -> Result<Vec<SimCt>, EvalError> {
+        ks.iter().map(|&k| self.rotate(a, k)).collect()
+    }
+}

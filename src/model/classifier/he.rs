@@ -1,0 +1,353 @@
+//! The HE-CNN: the Approx-CNN evaluated on packed slots (see `packing`). Activations
+//! a·y² + b·y + c are folded into one square per layer: the shift b/2a goes into the previous
+//! bias, `a` into the next weights and the constant into the next bias (position-dependent at
+//! zero-padded borders, which is why biases are full slot vectors).
+
+use super::packing::*;
+use crate::model::backend::SlotBackend;
+use rayon::prelude::*;
+
+/// Approx-CNN parameters in PyTorch's row-major order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApproxParams {
+    /// [C1][1][8][8]
+    pub conv1_w: Vec<f64>,
+    pub conv1_b: Vec<f64>,
+    /// (a, b, c), each [C1]
+    pub act1: [Vec<f64>; 3],
+    /// [C2][C1][3][3]
+    pub conv2_w: Vec<f64>,
+    pub conv2_b: Vec<f64>,
+    pub act2: [Vec<f64>; 3],
+    /// [CLASSES][C2]
+    pub fc_w: Vec<f64>,
+    pub fc_b: Vec<f64>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum HeModelError {
+    #[error("tensor {name} has {found} values, expected {expected}")]
+    Shape {
+        name: &'static str,
+        expected: usize,
+        found: usize,
+    },
+    #[error(
+        "activation {name} has a = {a}: the quadratic coefficient must be ≥ 0.001 to fold into one square"
+    )]
+    FlatActivation { name: &'static str, a: f64 },
+    #[error("the model needs {needed} levels, the input ciphertexts have {available}")]
+    Levels { needed: usize, available: usize },
+    #[error("expected {expected} input ciphertexts, got {found}")]
+    InputCount { expected: usize, found: usize },
+    #[error("the parameters give {found} slots; this packing needs {expected}")]
+    Slots { expected: usize, found: usize },
+    #[error(transparent)]
+    Eval(#[from] crate::ckks::EvalError),
+}
+
+/// (shift β = b/2a, constant γ = c − b²/4a) so that a·y² + b·y + c = a·(y + β)² + γ.
+fn fold(act: &[Vec<f64>; 3]) -> (Vec<f64>, Vec<f64>) {
+    let [a, b, c] = act;
+    let beta = a.iter().zip(b).map(|(a, b)| b / (2.0 * a)).collect();
+    let gamma = a
+        .iter()
+        .zip(b)
+        .zip(c)
+        .map(|((a, b), c)| c - b * b / (4.0 * a))
+        .collect();
+    (beta, gamma)
+}
+
+impl ApproxParams {
+    pub fn validate(&self) -> Result<(), HeModelError> {
+        let shapes: [(&'static str, usize, usize); 12] = [
+            ("conv1.weight", self.conv1_w.len(), C1 * PATCH * PATCH),
+            ("conv1.bias", self.conv1_b.len(), C1),
+            ("act1.a", self.act1[0].len(), C1),
+            ("act1.b", self.act1[1].len(), C1),
+            ("act1.c", self.act1[2].len(), C1),
+            ("conv2.weight", self.conv2_w.len(), C2 * C1 * 9),
+            ("conv2.bias", self.conv2_b.len(), C2),
+            ("act2.a", self.act2[0].len(), C2),
+            ("act2.b", self.act2[1].len(), C2),
+            ("act2.c", self.act2[2].len(), C2),
+            ("fc.weight", self.fc_w.len(), CLASSES * C2),
+            ("fc.bias", self.fc_b.len(), CLASSES),
+        ];
+        for (name, found, expected) in shapes {
+            if found != expected {
+                return Err(HeModelError::Shape {
+                    name,
+                    expected,
+                    found,
+                });
+            }
+        }
+        for (name, a) in [("act1", &self.act1[0]), ("act2", &self.act2[0])] {
+            if let Some(&a) = a.iter().find(|a| !(a.is_finite() && **a >= 1e-3)) {
+                return Err(HeModelError::FlatActivation { name, a });
+            }
+        }
+        Ok(())
+    }
+
+    fn w2(&self, co: usize, ci: usize, dy: i64, dx: i64) -> f64 {
+        self.conv2_w[((co * C1 + ci) * 3 + (dy + 1) as usize) * 3 + (dx + 1) as usize]
+    }
+}
+
+/// Slot index of pooled-grid cell (u, v) inside a block (stride-2 "gap" layout).
+fn pooled_slot(u: usize, v: usize) -> usize {
+    2 * u * GRID + 2 * v
+}
+
+fn inside(u: usize, dy: i64) -> bool {
+    (0..POOLED as i64).contains(&(u as i64 + dy))
+}
+
+/// Weights and biases laid out for the packing, with weights pre-encoded at their levels.
+pub struct PreparedClassifier<B: SlotBackend> {
+    input_level: usize,
+    /// conv1[r][i]: weights applied to input ciphertext i before the block rotation r·1024.
+    conv1: Vec<Vec<B::Pt>>,
+    bias1: Vec<f64>,
+    /// conv2[k][r][s]: output ciphertext k, block rotation r, spatial offset s.
+    conv2: Vec<Vec<Vec<B::Pt>>>,
+    bias2: Vec<Vec<f64>>,
+    /// fc[class][k]: masks that pick and weight the pooled sums of ciphertext k.
+    fc: Vec<Vec<B::Pt>>,
+    bias3: Vec<f64>,
+}
+
+impl<B: SlotBackend> PreparedClassifier<B> {
+    /// Encodes every weight plaintext for inputs encrypted at `input_level`.
+    pub fn new(backend: &B, p: &ApproxParams, input_level: usize) -> Result<Self, HeModelError> {
+        p.validate()?;
+        if backend.slots() != SLOTS {
+            return Err(HeModelError::Slots {
+                expected: SLOTS,
+                found: backend.slots(),
+            });
+        }
+        if input_level < LEVELS_NEEDED {
+            return Err(HeModelError::Levels {
+                needed: LEVELS_NEEDED,
+                available: input_level,
+            });
+        }
+        let (beta1, gamma1) = fold(&p.act1);
+        let (beta2, gamma2) = fold(&p.act2);
+
+        let conv1 = (0..BLOCKS)
+            .into_par_iter()
+            .map(|r| {
+                (0..INPUT_CTS)
+                    .map(|i| {
+                        let mut v = vec![0.0; SLOTS];
+                        for b in 0..BLOCKS {
+                            let c = (b + BLOCKS - r) % BLOCKS;
+                            v[b * BLOCK..(b + 1) * BLOCK]
+                                .fill(p.conv1_w[c * PATCH * PATCH + i * BLOCKS + b]);
+                        }
+                        backend.encode_weights(&v, input_level)
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut bias1 = vec![0.0; SLOTS];
+        for c in 0..C1 {
+            bias1[c * BLOCK..(c + 1) * BLOCK].fill(p.conv1_b[c] + beta1[c]);
+        }
+
+        let offsets = conv2_offsets();
+        let conv2_level = input_level - 2;
+        let conv2 = (0..C2 / BLOCKS)
+            .map(|k| {
+                (0..BLOCKS)
+                    .into_par_iter()
+                    .map(|r| {
+                        offsets
+                            .iter()
+                            .map(|&(dy, dx)| {
+                                let mut v = vec![0.0; SLOTS];
+                                for ci in 0..C1 {
+                                    let co = k * BLOCKS + (ci + BLOCKS - r) % BLOCKS;
+                                    let w = p.w2(co, ci, dy, dx) * p.act1[0][ci] / 4.0;
+                                    for u in (0..POOLED).filter(|&u| inside(u, dy)) {
+                                        for x in (0..POOLED).filter(|&x| inside(x, dx)) {
+                                            v[ci * BLOCK + pooled_slot(u, x)] = w;
+                                        }
+                                    }
+                                }
+                                backend.encode_weights(&v, conv2_level)
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let bias2 = (0..C2 / BLOCKS)
+            .map(|k| {
+                let mut v = vec![0.0; SLOTS];
+                for j in 0..BLOCKS {
+                    let co = k * BLOCKS + j;
+                    for u in 0..POOLED {
+                        for x in 0..POOLED {
+                            let border: f64 = offsets
+                                .iter()
+                                .filter(|&&(dy, dx)| inside(u, dy) && inside(x, dx))
+                                .map(|&(dy, dx)| {
+                                    (0..C1)
+                                        .map(|ci| p.w2(co, ci, dy, dx) * gamma1[ci])
+                                        .sum::<f64>()
+                                })
+                                .sum();
+                            v[j * BLOCK + pooled_slot(u, x)] = p.conv2_b[co] + beta2[co] + border;
+                        }
+                    }
+                }
+                v
+            })
+            .collect();
+
+        let fc_level = input_level - 4;
+        let cells = (POOLED * POOLED) as f64;
+        let fc = (0..CLASSES)
+            .map(|cls| {
+                (0..C2 / BLOCKS)
+                    .map(|k| {
+                        let mut v = vec![0.0; SLOTS];
+                        for j in 0..BLOCKS {
+                            let co = k * BLOCKS + j;
+                            v[j * BLOCK] = p.fc_w[cls * C2 + co] * p.act2[0][co] / cells;
+                        }
+                        backend.encode_weights(&v, fc_level)
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut bias3 = vec![0.0; SLOTS];
+        for (cls, b) in bias3.iter_mut().enumerate().take(CLASSES) {
+            *b = p.fc_b[cls]
+                + (0..C2)
+                    .map(|co| p.fc_w[cls * C2 + co] * gamma2[co])
+                    .sum::<f64>();
+        }
+        Ok(Self {
+            input_level,
+            conv1,
+            bias1,
+            conv2,
+            bias2,
+            fc,
+            bias3,
+        })
+    }
+
+    pub fn input_level(&self) -> usize {
+        self.input_level
+    }
+
+    /// Σ_r rotate(parts[r], r·1024): the giant steps of channel mixing.
+    fn gather_blocks(backend: &B, parts: Vec<B::Ct>) -> Result<B::Ct, HeModelError> {
+        let rotated = parts
+            .par_iter()
+            .enumerate()
+            .map(|(r, ct)| {
+                if r == 0 {
+                    Ok(ct.clone())
+                } else {
+                    backend.rotate(ct, (r * BLOCK) as i64)
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut it = rotated.into_iter();
+        let mut acc = it.next().ok_or(HeModelError::InputCount {
+            expected: 1,
+            found: 0,
+        })?;
+        for ct in it {
+            acc = backend.add(&acc, &ct)?;
+        }
+        Ok(acc)
+    }
+
+    fn rotate_and_add(backend: &B, ct: &B::Ct, k: i64) -> Result<B::Ct, HeModelError> {
+        Ok(backend.add(ct, &backend.rotate(ct, k)?)?)
+    }
+
+    /// Evaluates the network on the 8 input ciphertexts; returns the logits in slots 0..3.
+    pub fn evaluate(&self, backend: &B, inputs: &[B::Ct]) -> Result<B::Ct, HeModelError> {
+        if inputs.len() != INPUT_CTS {
+            return Err(HeModelError::InputCount {
+                expected: INPUT_CTS,
+                found: inputs.len(),
+            });
+        }
+        if let Some(low) = inputs
+            .iter()
+            .map(|c| backend.level(c))
+            .min()
+            .filter(|&l| l < self.input_level)
+        {
+            return Err(HeModelError::Levels {
+                needed: self.input_level,
+                available: low,
+            });
+        }
+        // conv1 (patchify): no spatial rotations thanks to the client's layout.
+        let ins: Vec<&B::Ct> = inputs.iter().collect();
+        let parts = self
+            .conv1
+            .par_iter()
+            .map(|pts| backend.dot_plain(&ins, &pts.iter().collect::<Vec<_>>()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let y1 = Self::gather_blocks(backend, parts)?;
+        let y1 = backend.add_plain(&y1, &backend.encode_like(&self.bias1, &y1)?)?;
+        let z1 = backend.square(&y1)?;
+        // 2×2 average pooling as two rotate-and-adds; 1/4 is folded into conv2.
+        let s = Self::rotate_and_add(backend, &z1, 1)?;
+        let s = Self::rotate_and_add(backend, &s, GRID as i64)?;
+        // conv2: hoisted spatial baby steps, block giant steps.
+        let steps: Vec<i64> = conv2_offsets()
+            .into_iter()
+            .map(|(dy, dx)| conv2_rotation(dy, dx))
+            .collect();
+        let shifted = backend.rotate_many(&s, &steps)?;
+        let shifted: Vec<&B::Ct> = shifted.iter().collect();
+        let z2 = self
+            .conv2
+            .par_iter()
+            .zip(&self.bias2)
+            .map(|(per_r, bias)| {
+                let parts = per_r
+                    .par_iter()
+                    .map(|pts| backend.dot_plain(&shifted, &pts.iter().collect::<Vec<_>>()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let y2 = Self::gather_blocks(backend, parts)?;
+                let y2 = backend.add_plain(&y2, &backend.encode_like(bias, &y2)?)?;
+                let mut g = backend.square(&y2)?;
+                for k in global_pool_rotations() {
+                    g = Self::rotate_and_add(backend, &g, k)?;
+                }
+                Ok(g)
+            })
+            .collect::<Result<Vec<_>, HeModelError>>()?;
+        // Fully connected layer: weight the pooled sums, gather classes into slots 0..3.
+        let pooled: Vec<&B::Ct> = z2.iter().collect();
+        let per_class = self
+            .fc
+            .par_iter()
+            .map(|pts| backend.dot_plain(&pooled, &pts.iter().collect::<Vec<_>>()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut logits = per_class[0].clone();
+        for (cls, ct) in per_class.iter().enumerate().skip(1) {
+            logits = backend.add(&logits, &backend.rotate(ct, -(cls as i64))?)?;
+        }
+        for k in [BLOCK, 2 * BLOCK, 4 * BLOCK] {
+            logits = Self::rotate_and_add(backend, &logits, k as i64)?;
+        }
+        Ok(backend.add_plain(&logits, &backend.encode_like(&self.bias3, &logits)?)?)
+    }
+}

@@ -1,0 +1,4 @@
+//! Kidney CT classifier (normal / cyst / tumour).
+
+pub mod he;
+pub mod packing;

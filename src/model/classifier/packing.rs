@@ -1,0 +1,112 @@
+//! The packing plan of the HE-CNN: how the Approx-CNN's tensors sit in CKKS slots, which
+//! rotations each layer needs (so the client generates exactly those Galois keys) and how many
+//! levels the network consumes.
+//!
+//! Layout (N = 2^14, 8,192 slots = 8 blocks of 1,024 = one 32×32 grid per block):
+//! - **Input**: 8 ciphertexts; ciphertext i, block b holds patch offset o = 8i + b of every
+//!   8×8 patch, so the patchify convolution needs no spatial rotation at all.
+//! - **After conv1/act1**: one ciphertext, channel c in block c (32×32 grid).
+//! - **After pool1**: the 16×16 grid stays at stride 2 inside each block (a "gap"): no repacking.
+//! - **After conv2/act2**: two ciphertexts, channel 8k + j in block j of ciphertext k.
+//! - **Logits**: slots 0, 1, 2 of one ciphertext.
+//!
+//! Channel mixing uses block rotations (multiples of 1,024) as giant steps on the outputs and
+//! spatial rotations as hoisted baby steps on the inputs.
+
+pub const IMAGE: usize = 256;
+pub const PATCH: usize = 8;
+pub const GRID: usize = IMAGE / PATCH; // 32
+pub const BLOCK: usize = GRID * GRID; // 1024
+pub const BLOCKS: usize = 8;
+pub const SLOTS: usize = BLOCK * BLOCKS; // 8192
+pub const INPUT_CTS: usize = PATCH * PATCH / BLOCKS; // 8
+pub const C1: usize = 8;
+pub const C2: usize = 16;
+pub const POOLED: usize = GRID / 2; // 16
+pub const CLASSES: usize = 3;
+/// mul_plain (conv1), square, mul_plain (conv2), square, mul_plain (fc).
+pub const LEVELS_NEEDED: usize = 5;
+
+/// Rotation amounts for the block giant steps (r·1024, r = 1..7).
+pub fn block_rotations() -> Vec<i64> {
+    (1..BLOCKS as i64).map(|r| r * BLOCK as i64).collect()
+}
+
+/// Spatial offset (dy, dx) of the 3×3 kernel on the stride-2 pooled grid.
+pub fn conv2_rotation(dy: i64, dx: i64) -> i64 {
+    2 * (GRID as i64 * dy + dx)
+}
+
+pub fn conv2_offsets() -> Vec<(i64, i64)> {
+    (-1..=1)
+        .flat_map(|dy| (-1..=1).map(move |dx| (dy, dx)))
+        .collect()
+}
+
+/// Rotations that sum a pooled 16×16 grid (stride 2) into the first slot of its block.
+pub fn global_pool_rotations() -> Vec<i64> {
+    let mut v: Vec<i64> = (1..=4).map(|j| 2i64 << (j - 1)).collect(); // 2, 4, 8, 16 (columns)
+    v.extend((1..=4).map(|j| (2 * GRID as i64) << (j - 1))); // 64, 128, 256, 512 (rows)
+    v
+}
+
+/// Every rotation the network uses: exactly the Galois keys the client must generate.
+pub fn rotations() -> Vec<i64> {
+    let mut r = block_rotations();
+    r.extend([1, GRID as i64]); // 2×2 average pooling
+    r.extend(
+        conv2_offsets()
+            .into_iter()
+            .map(|(dy, dx)| conv2_rotation(dy, dx))
+            .filter(|&k| k != 0),
+    );
+    r.extend(global_pool_rotations());
+    r.extend([-1, -2]); // gather the three class partial sums
+    r.extend([BLOCK as i64, 2 * BLOCK as i64, 4 * BLOCK as i64]); // sum over blocks
+    r.sort_unstable();
+    r.dedup();
+    r
+}
+
+/// Client-side layout: the preprocessed 256×256 image → 8 slot vectors.
+pub fn input_layout(image: &[f32]) -> Vec<Vec<f64>> {
+    let mut cts = vec![vec![0.0; SLOTS]; INPUT_CTS];
+    for (o, _) in (0..PATCH * PATCH).enumerate() {
+        let (dy, dx) = (o / PATCH, o % PATCH);
+        let (ct, block) = (o / BLOCKS, o % BLOCKS);
+        for py in 0..GRID {
+            for px in 0..GRID {
+                let v = image
+                    .get((py * PATCH + dy) * IMAGE + px * PATCH + dx)
+                    .copied()
+                    .unwrap_or(0.0);
+                cts[ct][block * BLOCK + py * GRID + px] = f64::from(v);
+            }
+        }
+    }
+    cts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_list_is_small_and_complete() {
+        let r = rotations();
+        assert!(r.len() <= 30, "{} Galois keys", r.len());
+        for k in [1, 32, 1024, 7168, -66, 66, -2, 512] {
+            assert!(r.contains(&k), "missing {k}");
+        }
+        assert!(!r.contains(&0));
+    }
+
+    #[test]
+    fn layout_puts_each_patch_offset_in_its_own_block() {
+        let image: Vec<f32> = (0..IMAGE * IMAGE).map(|i| i as f32).collect();
+        let cts = input_layout(&image);
+        // Offset (dy=1, dx=2) → o = 10 → ciphertext 1, block 2; patch (py=3, px=4).
+        let pixel = (3 * PATCH + 1) * IMAGE + 4 * PATCH + 2;
+        assert_eq!(cts[1][2 * BLOCK + 3 * GRID + 4], pixel as f64);
+    }
+}

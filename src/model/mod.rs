@@ -1,0 +1,4 @@
+//! HE-friendly networks: plaintext references, packing plans and HE execution.
+
+pub mod backend;
+pub mod classifier;

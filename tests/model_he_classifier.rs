@@ -1,0 +1,188 @@
+//! The HE-CNN packing against an independent direct implementation of the Approx-CNN:
+//! exactly (plain slot simulator) and under CKKS (encrypted end to end).
+
+use privact::ckks::{Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters};
+use privact::model::backend::{CkksBackend, SimBackend, SimCt};
+use privact::model::classifier::he::{ApproxParams, HeModelError, PreparedClassifier};
+use privact::model::classifier::packing::{self, CLASSES, LEVELS_NEEDED, SLOTS};
+use std::sync::Arc;
+
+fn lcg(seed: u64) -> impl FnMut() -> f64 {
+    let mut x = seed;
+    move || {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((x >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+    }
+}
+
+fn random_params(seed: u64) -> ApproxParams {
+    let mut r = lcg(seed);
+    let mut v = |n: usize, scale: f64, offset: f64| {
+        (0..n).map(|_| offset + scale * r()).collect::<Vec<f64>>()
+    };
+    ApproxParams {
+        conv1_w: v(8 * 64, 0.15, 0.0),
+        conv1_b: v(8, 0.2, 0.0),
+        act1: [v(8, 0.05, 0.15), v(8, 0.3, 0.6), v(8, 0.1, 0.0)],
+        conv2_w: v(16 * 8 * 9, 0.2, 0.0),
+        conv2_b: v(16, 0.2, 0.0),
+        act2: [v(16, 0.05, 0.1), v(16, 0.3, 0.5), v(16, 0.1, 0.0)],
+        fc_w: v(3 * 16, 0.5, 0.0),
+        fc_b: v(3, 0.2, 0.0),
+    }
+}
+
+fn random_image(seed: u64) -> Vec<f32> {
+    let mut r = lcg(seed);
+    (0..256 * 256).map(|_| r() as f32).collect()
+}
+
+/// The Approx-CNN written the obvious way, independently of the packing.
+fn direct_logits(p: &ApproxParams, img: &[f32]) -> Vec<f64> {
+    let act = |a: &[Vec<f64>; 3], c: usize, y: f64| a[0][c] * y * y + a[1][c] * y + a[2][c];
+    let mut h1 = vec![0.0; 8 * 32 * 32];
+    for c in 0..8 {
+        for py in 0..32 {
+            for px in 0..32 {
+                let mut s = p.conv1_b[c];
+                for dy in 0..8 {
+                    for dx in 0..8 {
+                        s += p.conv1_w[c * 64 + dy * 8 + dx]
+                            * f64::from(img[(py * 8 + dy) * 256 + px * 8 + dx]);
+                    }
+                }
+                h1[(c * 32 + py) * 32 + px] = act(&p.act1, c, s);
+            }
+        }
+    }
+    let mut pool = vec![0.0; 8 * 16 * 16];
+    for c in 0..8 {
+        for u in 0..16 {
+            for v in 0..16 {
+                let at = |y: usize, x: usize| h1[(c * 32 + y) * 32 + x];
+                pool[(c * 16 + u) * 16 + v] = (at(2 * u, 2 * v)
+                    + at(2 * u + 1, 2 * v)
+                    + at(2 * u, 2 * v + 1)
+                    + at(2 * u + 1, 2 * v + 1))
+                    / 4.0;
+            }
+        }
+    }
+    let mut gap = vec![0.0; 16];
+    for co in 0..16 {
+        for u in 0..16 {
+            for v in 0..16 {
+                let mut s = p.conv2_b[co];
+                for ci in 0..8 {
+                    for ky in 0..3 {
+                        for kx in 0..3 {
+                            let (y, x) = (u as i64 + ky as i64 - 1, v as i64 + kx as i64 - 1);
+                            if (0..16).contains(&y) && (0..16).contains(&x) {
+                                s += p.conv2_w[((co * 8 + ci) * 3 + ky) * 3 + kx]
+                                    * pool[(ci * 16 + y as usize) * 16 + x as usize];
+                            }
+                        }
+                    }
+                }
+                gap[co] += act(&p.act2, co, s) / 256.0;
+            }
+        }
+    }
+    (0..3)
+        .map(|k| p.fc_b[k] + (0..16).map(|co| p.fc_w[k * 16 + co] * gap[co]).sum::<f64>())
+        .collect()
+}
+
+#[test]
+fn simulator_reproduces_the_direct_network_exactly() {
+    let sim = SimBackend { slots: SLOTS };
+    for seed in [1, 2] {
+        let p = random_params(seed);
+        let img = random_image(seed + 10);
+        let want = direct_logits(&p, &img);
+        let model = PreparedClassifier::new(&sim, &p, LEVELS_NEEDED).unwrap();
+        let inputs: Vec<SimCt> = packing::input_layout(&img)
+            .into_iter()
+            .map(|values| SimCt {
+                values,
+                level: LEVELS_NEEDED,
+            })
+            .collect();
+        let out = model.evaluate(&sim, &inputs).unwrap();
+        assert_eq!(
+            out.level, 0,
+            "the network uses exactly LEVELS_NEEDED levels"
+        );
+        for k in 0..CLASSES {
+            assert!(
+                (out.values[k] - want[k]).abs() < 1e-9 * (1.0 + want[k].abs()),
+                "class {k}: {} vs {}",
+                out.values[k],
+                want[k]
+            );
+        }
+    }
+}
+
+#[test]
+fn level_budget_is_checked_before_running() {
+    let sim = SimBackend { slots: SLOTS };
+    let err = PreparedClassifier::new(&sim, &random_params(3), LEVELS_NEEDED - 1)
+        .err()
+        .unwrap();
+    assert_eq!(
+        err,
+        HeModelError::Levels {
+            needed: LEVELS_NEEDED,
+            available: LEVELS_NEEDED - 1
+        }
+    );
+    assert!(err.to_string().contains("needs 5 levels"));
+    let mut p = random_params(3);
+    p.act2[0][4] = 0.0;
+    assert!(matches!(
+        PreparedClassifier::new(&sim, &p, LEVELS_NEEDED),
+        Err(HeModelError::FlatActivation { .. })
+    ));
+}
+
+#[test]
+fn encrypted_inference_matches_the_direct_network() {
+    let params = Parameters::preset("depth7-n14").unwrap();
+    let mut kg = KeyGenerator::new(&params);
+    let sk = kg.gen_secret_key();
+    let keys = kg.gen_evaluation_keys(&sk, &packing::rotations(), false);
+    let eval = Evaluator::new(&params, Arc::new(keys));
+    let encoder = Encoder::new(&params);
+    let backend = CkksBackend {
+        eval: &eval,
+        encoder: &encoder,
+    };
+    let p = random_params(5);
+    let img = random_image(6);
+    let model = PreparedClassifier::new(&backend, &p, LEVELS_NEEDED).unwrap();
+    let mut enc = Encryptor::new(&params, &sk);
+    let inputs: Vec<_> = packing::input_layout(&img)
+        .iter()
+        .map(|v| {
+            enc.encrypt(
+                &encoder
+                    .encode(v, LEVELS_NEEDED, params.default_scale())
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let out = model.evaluate(&backend, &inputs).unwrap();
+    let got = encoder.decode(&Decryptor::new(&params, &sk).decrypt(&out));
+    let want = direct_logits(&p, &img);
+    for k in 0..CLASSES {
+        assert!(
+            (got[k] - want[k]).abs() < 1e-3,
+            "class {k}: HE {} vs plain {}",
+            got[k],
+            want[k]
+        );
+    }
+}
