@@ -71,7 +71,7 @@ fn direct_logits(p: &ApproxParams, img: &[f32]) -> Vec<f64> {
         }
     }
     let mut gap = vec![0.0; 16];
-    for co in 0..16 {
+    for (co, g) in gap.iter_mut().enumerate() {
         for u in 0..16 {
             for v in 0..16 {
                 let mut s = p.conv2_b[co];
@@ -86,7 +86,7 @@ fn direct_logits(p: &ApproxParams, img: &[f32]) -> Vec<f64> {
                         }
                     }
                 }
-                gap[co] += act(&p.act2, co, s) / 256.0;
+                *g += act(&p.act2, co, s) / 256.0;
             }
         }
     }

@@ -89,7 +89,7 @@ impl BasisExtender {
     /// target modulus). `scratch` must hold `(src.len() + 1)·n` words.
     pub fn extend(&self, src: &[&[u64]], dst: &mut [&mut [u64]], scratch: &mut [u64]) {
         let n = src.first().map_or(0, |s| s.len());
-        if self.use_ifma && n % 8 == 0 {
+        if self.use_ifma && n.is_multiple_of(8) {
             // SAFETY: `use_ifma` is only set after runtime detection of the CPU features.
             unsafe { basis_avx512::extend(self, src, dst, scratch) };
             return;

@@ -64,7 +64,7 @@ pub unsafe fn extend(
     let n = src.first().map_or(0, |s| s.len());
     let k = ext.source().len();
     assert!(
-        n % 8 == 0
+        n.is_multiple_of(8)
             && scratch.len() >= n * (k + 1)
             && src.len() == k
             && dst.iter().all(|d| d.len() >= n)
