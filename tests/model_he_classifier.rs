@@ -70,7 +70,7 @@ fn direct_logits(p: &ApproxParams, img: &[f32]) -> Vec<f64> {
             }
         }
     }
-    let mut gap = vec![0.0; 16];
+    let mut gap = [0.0; 16];
     for (co, g) in gap.iter_mut().enumerate() {
         for u in 0..16 {
             for v in 0..16 {
