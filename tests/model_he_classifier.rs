@@ -115,12 +115,10 @@ fn simulator_reproduces_the_direct_network_exactly() {
             out.level, 0,
             "the network uses exactly LEVELS_NEEDED levels"
         );
-        for k in 0..CLASSES {
+        for (k, (got, w)) in out.values.iter().zip(&want).enumerate().take(CLASSES) {
             assert!(
-                (out.values[k] - want[k]).abs() < 1e-9 * (1.0 + want[k].abs()),
-                "class {k}: {} vs {}",
-                out.values[k],
-                want[k]
+                (got - w).abs() < 1e-9 * (1.0 + w.abs()),
+                "class {k}: {got} vs {w}"
             );
         }
     }
