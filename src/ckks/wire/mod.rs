@@ -18,6 +18,12 @@ use crate::ckks::rlwe::{
 };
 use codec::{Reader, Writer, packed_len};
 
+/// The bit-packing writer, for tests that look for leaked key material in encodings.
+#[cfg(test)]
+pub mod testing {
+    pub use super::codec::Writer;
+}
+
 pub const MAGIC: [u8; 4] = *b"PVCT";
 pub const VERSION: u8 = 1;
 /// Upper bound on Galois keys in one message (2N/2 distinct rotations exist at most; models need tens).

@@ -60,6 +60,33 @@ fn fold(act: &[Vec<f64>; 3]) -> (Vec<f64>, Vec<f64>) {
 }
 
 impl ApproxParams {
+    /// Deterministic pseudo-random weights of the right shapes and ranges, for tests and
+    /// timing runs (not a trained model).
+    pub fn synthetic(seed: u64) -> Self {
+        let mut x = seed;
+        let mut next = move || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((x >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        };
+        let mut v = |n: usize, scale: f64, offset: f64| {
+            (0..n)
+                .map(|_| offset + scale * next())
+                .collect::<Vec<f64>>()
+        };
+        Self {
+            conv1_w: v(C1 * PATCH * PATCH, 0.15, 0.0),
+            conv1_b: v(C1, 0.2, 0.0),
+            act1: [v(C1, 0.05, 0.15), v(C1, 0.3, 0.6), v(C1, 0.1, 0.0)],
+            conv2_w: v(C2 * C1 * 9, 0.2, 0.0),
+            conv2_b: v(C2, 0.2, 0.0),
+            act2: [v(C2, 0.05, 0.1), v(C2, 0.3, 0.5), v(C2, 0.1, 0.0)],
+            fc_w: v(CLASSES * C2, 0.5, 0.0),
+            fc_b: v(CLASSES, 0.2, 0.0),
+        }
+    }
+
     pub fn validate(&self) -> Result<(), HeModelError> {
         let shapes: [(&'static str, usize, usize); 12] = [
             ("conv1.weight", self.conv1_w.len(), C1 * PATCH * PATCH),
@@ -107,22 +134,26 @@ fn inside(u: usize, dy: i64) -> bool {
 }
 
 /// Weights and biases laid out for the packing, with weights pre-encoded at their levels.
-pub struct PreparedClassifier<B: SlotBackend> {
+pub struct PreparedClassifier<P> {
     input_level: usize,
     /// conv1[r][i]: weights applied to input ciphertext i before the block rotation r·1024.
-    conv1: Vec<Vec<B::Pt>>,
+    conv1: Vec<Vec<P>>,
     bias1: Vec<f64>,
     /// conv2[k][r][s]: output ciphertext k, block rotation r, spatial offset s.
-    conv2: Vec<Vec<Vec<B::Pt>>>,
+    conv2: Vec<Vec<Vec<P>>>,
     bias2: Vec<Vec<f64>>,
     /// fc[class][k]: masks that pick and weight the pooled sums of ciphertext k.
-    fc: Vec<Vec<B::Pt>>,
+    fc: Vec<Vec<P>>,
     bias3: Vec<f64>,
 }
 
-impl<B: SlotBackend> PreparedClassifier<B> {
+impl<P: Send + Sync> PreparedClassifier<P> {
     /// Encodes every weight plaintext for inputs encrypted at `input_level`.
-    pub fn new(backend: &B, p: &ApproxParams, input_level: usize) -> Result<Self, HeModelError> {
+    pub fn new<B: SlotBackend<Pt = P>>(
+        backend: &B,
+        p: &ApproxParams,
+        input_level: usize,
+    ) -> Result<Self, HeModelError> {
         p.validate()?;
         if backend.slots() != SLOTS {
             return Err(HeModelError::Slots {
@@ -250,7 +281,10 @@ impl<B: SlotBackend> PreparedClassifier<B> {
     }
 
     /// Σ_r rotate(parts[r], r·1024): the giant steps of channel mixing.
-    fn gather_blocks(backend: &B, parts: Vec<B::Ct>) -> Result<B::Ct, HeModelError> {
+    fn gather_blocks<B: SlotBackend<Pt = P>>(
+        backend: &B,
+        parts: Vec<B::Ct>,
+    ) -> Result<B::Ct, HeModelError> {
         let rotated = parts
             .par_iter()
             .enumerate()
@@ -273,12 +307,20 @@ impl<B: SlotBackend> PreparedClassifier<B> {
         Ok(acc)
     }
 
-    fn rotate_and_add(backend: &B, ct: &B::Ct, k: i64) -> Result<B::Ct, HeModelError> {
+    fn rotate_and_add<B: SlotBackend<Pt = P>>(
+        backend: &B,
+        ct: &B::Ct,
+        k: i64,
+    ) -> Result<B::Ct, HeModelError> {
         Ok(backend.add(ct, &backend.rotate(ct, k)?)?)
     }
 
     /// Evaluates the network on the 8 input ciphertexts; returns the logits in slots 0..3.
-    pub fn evaluate(&self, backend: &B, inputs: &[B::Ct]) -> Result<B::Ct, HeModelError> {
+    pub fn evaluate<B: SlotBackend<Pt = P>>(
+        &self,
+        backend: &B,
+        inputs: &[B::Ct],
+    ) -> Result<B::Ct, HeModelError> {
         if inputs.len() != INPUT_CTS {
             return Err(HeModelError::InputCount {
                 expected: INPUT_CTS,

@@ -1,0 +1,132 @@
+//! The client role: owns the secret key, encrypts the slice, decrypts the answer. Decrypted
+//! values never leave this side.
+
+use super::ProtocolError;
+use super::ledger::{Ledger, Side};
+use super::messages::{Message, Task};
+use crate::ckks::{Decryptor, Encoder, Encryptor, KeyGenerator, Parameters, SecretKey, wire};
+use crate::model::classifier::packing;
+use std::time::Instant;
+
+pub struct ClassifierClient {
+    params: Parameters,
+    pub(super) sk: SecretKey,
+    keygen: KeyGenerator,
+    encoder: Encoder,
+    pub ledger: Ledger,
+}
+
+/// The decrypted answer.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Classification {
+    pub logits: [f64; packing::CLASSES],
+    pub probabilities: [f64; packing::CLASSES],
+}
+
+pub fn softmax<const K: usize>(z: &[f64; K]) -> [f64; K] {
+    let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = z.iter().map(|x| (x - m).exp()).collect();
+    let s: f64 = e.iter().sum();
+    std::array::from_fn(|i| e[i] / s)
+}
+
+impl ClassifierClient {
+    /// Fresh keys for a new session (OS-seeded randomness).
+    pub fn new(preset: &str) -> Result<Self, ProtocolError> {
+        let start = Instant::now();
+        let params = Parameters::preset(preset)?;
+        let mut keygen = KeyGenerator::new(&params);
+        let sk = keygen.gen_secret_key();
+        let encoder = Encoder::new(&params);
+        let mut ledger = Ledger::default();
+        ledger.record("Secret key", Side::Client, start.elapsed(), 0);
+        Ok(Self {
+            params,
+            sk,
+            keygen,
+            encoder,
+            ledger,
+        })
+    }
+
+    pub fn params(&self) -> &Parameters {
+        &self.params
+    }
+
+    /// Parameters plus relinearisation and exactly the Galois keys the packing plan needs.
+    pub fn setup_message(&mut self) -> Vec<u8> {
+        let start = Instant::now();
+        let keys = self
+            .keygen
+            .gen_evaluation_keys(&self.sk, &packing::rotations(), false);
+        let eval_keys = wire::encode_evaluation_keys(&self.params, &keys);
+        let msg = Message::Setup {
+            task: Task::ClassifyKidney,
+            params: wire::encode_parameters(&self.params),
+            eval_keys,
+        }
+        .encode();
+        self.ledger
+            .record("Keys", Side::Client, start.elapsed(), msg.len());
+        msg
+    }
+
+    /// Lays out, encodes and encrypts a preprocessed 256×256 image (seeded, bit-packed).
+    pub fn encrypt_image(&mut self, image: &[f32]) -> Result<Vec<u8>, ProtocolError> {
+        let start = Instant::now();
+        let mut enc = Encryptor::new(&self.params, &self.sk);
+        let inputs = packing::input_layout(image)
+            .iter()
+            .map(|v| {
+                Ok(wire::encode_ciphertext(
+                    &self.params,
+                    &enc.encrypt(&self.encoder.encode(
+                        v,
+                        packing::LEVELS_NEEDED,
+                        self.params.default_scale(),
+                    )?),
+                ))
+            })
+            .collect::<Result<Vec<_>, ProtocolError>>()?;
+        let msg = Message::ClassifyRequest { inputs }.encode();
+        self.ledger
+            .record("Encode & encrypt", Side::Client, start.elapsed(), msg.len());
+        Ok(msg)
+    }
+
+    /// Decrypts the server's encrypted logits and applies softmax locally.
+    pub fn decrypt_response(&mut self, response: &[u8]) -> Result<Classification, ProtocolError> {
+        let start = Instant::now();
+        let (logits_bytes, server_seconds) = match Message::decode(response)? {
+            Message::ClassifyResponse {
+                logits,
+                server_seconds,
+            } => (logits, server_seconds),
+            Message::Error { message } => return Err(ProtocolError::Refused(message)),
+            other => {
+                return Err(ProtocolError::Unexpected {
+                    expected: "ClassifyResponse",
+                    found: other.kind_name(),
+                });
+            }
+        };
+        self.ledger.record(
+            "Evaluate on ciphertext",
+            Side::Server,
+            std::time::Duration::from_secs_f64(server_seconds.max(0.0)),
+            response.len(),
+        );
+        let ct = wire::decode_ciphertext(&self.params, &logits_bytes)?;
+        let values = self
+            .encoder
+            .decode(&Decryptor::new(&self.params, &self.sk).decrypt(&ct));
+        let logits: [f64; packing::CLASSES] =
+            std::array::from_fn(|i| values.get(i).copied().unwrap_or(f64::NAN));
+        self.ledger
+            .record("Decrypt", Side::Client, start.elapsed(), 0);
+        Ok(Classification {
+            logits,
+            probabilities: softmax(&logits),
+        })
+    }
+}

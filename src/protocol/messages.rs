@@ -1,0 +1,261 @@
+//! Protocol messages: an envelope (`"PVMS"`, version, kind, length-prefixed fields) around
+//! `ckks::wire` payloads. Decoding checks sizes before allocating and never panics.
+
+pub const MAGIC: [u8; 4] = *b"PVMS";
+pub const VERSION: u8 = 1;
+/// Largest message accepted (a full key bundle at N = 2^15 is a few hundred MB).
+pub const MAX_MESSAGE_BYTES: usize = 1 << 30;
+pub const MAX_FIELDS: usize = 256;
+
+/// What the client asks the server to compute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[repr(u8)]
+pub enum Task {
+    ClassifyKidney = 1,
+}
+
+impl Task {
+    fn from_u8(v: u8) -> Option<Self> {
+        (v == 1).then_some(Task::ClassifyKidney)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Message {
+    /// Parameters and evaluation keys (never the secret key) for one session.
+    Setup {
+        task: Task,
+        params: Vec<u8>,
+        eval_keys: Vec<u8>,
+    },
+    /// The server accepted the keys; reports what they occupy in its memory.
+    SetupAck {
+        key_memory_bytes: u64,
+    },
+    ClassifyRequest {
+        inputs: Vec<Vec<u8>>,
+    },
+    ClassifyResponse {
+        logits: Vec<u8>,
+        server_seconds: f64,
+    },
+    Error {
+        message: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum MessageError {
+    #[error("not a PrivaCT protocol message (bad magic)")]
+    BadMagic,
+    #[error("unsupported protocol version {0}")]
+    Version(u8),
+    #[error("unknown message kind {0}")]
+    Kind(u8),
+    #[error("message of {0} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")]
+    TooLarge(usize),
+    #[error("message truncated")]
+    Truncated,
+    #[error("field count {0} is invalid for this message")]
+    Fields(usize),
+    #[error("invalid field: {0}")]
+    Invalid(&'static str),
+}
+
+impl Message {
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Message::Setup { .. } => "Setup",
+            Message::SetupAck { .. } => "SetupAck",
+            Message::ClassifyRequest { .. } => "ClassifyRequest",
+            Message::ClassifyResponse { .. } => "ClassifyResponse",
+            Message::Error { .. } => "Error",
+        }
+    }
+
+    fn kind(&self) -> u8 {
+        match self {
+            Message::Setup { .. } => 1,
+            Message::SetupAck { .. } => 2,
+            Message::ClassifyRequest { .. } => 3,
+            Message::ClassifyResponse { .. } => 4,
+            Message::Error { .. } => 5,
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let task_byte;
+        let fields: Vec<&[u8]> = match self {
+            Message::Setup {
+                task,
+                params,
+                eval_keys,
+            } => {
+                task_byte = [*task as u8];
+                vec![&task_byte, params, eval_keys]
+            }
+            Message::SetupAck { key_memory_bytes } => {
+                return envelope(self.kind(), &[&key_memory_bytes.to_le_bytes()]);
+            }
+            Message::ClassifyRequest { inputs } => inputs.iter().map(Vec::as_slice).collect(),
+            Message::ClassifyResponse {
+                logits,
+                server_seconds,
+            } => return envelope(self.kind(), &[logits, &server_seconds.to_le_bytes()]),
+            Message::Error { message } => vec![message.as_bytes()],
+        };
+        envelope(self.kind(), &fields)
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, MessageError> {
+        if bytes.len() > MAX_MESSAGE_BYTES {
+            return Err(MessageError::TooLarge(bytes.len()));
+        }
+        let header = bytes.get(..10).ok_or(MessageError::Truncated)?;
+        if header[..4] != MAGIC {
+            return Err(MessageError::BadMagic);
+        }
+        if header[4] != VERSION {
+            return Err(MessageError::Version(header[4]));
+        }
+        let kind = header[5];
+        let count = u32::from_le_bytes([header[6], header[7], header[8], header[9]]) as usize;
+        if count > MAX_FIELDS {
+            return Err(MessageError::Fields(count));
+        }
+        let mut fields = Vec::with_capacity(count);
+        let mut pos = 10;
+        for _ in 0..count {
+            let len_bytes = bytes.get(pos..pos + 8).ok_or(MessageError::Truncated)?;
+            let len =
+                u64::from_le_bytes(len_bytes.try_into().map_err(|_| MessageError::Truncated)?);
+            let len = usize::try_from(len).map_err(|_| MessageError::Truncated)?;
+            pos += 8;
+            let end = pos.checked_add(len).ok_or(MessageError::Truncated)?;
+            fields.push(bytes.get(pos..end).ok_or(MessageError::Truncated)?.to_vec());
+            pos = end;
+        }
+        if pos != bytes.len() {
+            return Err(MessageError::Invalid("trailing bytes after the last field"));
+        }
+        let scalar = |f: &[u8]| -> Result<[u8; 8], MessageError> {
+            f.try_into()
+                .map_err(|_| MessageError::Invalid("scalar field must be 8 bytes"))
+        };
+        let expect = |n: usize| {
+            if count == n {
+                Ok(())
+            } else {
+                Err(MessageError::Fields(count))
+            }
+        };
+        Ok(match kind {
+            1 => {
+                expect(3)?;
+                let [task, params, eval_keys]: [Vec<u8>; 3] =
+                    fields.try_into().map_err(|_| MessageError::Fields(count))?;
+                let task = match task.as_slice() {
+                    [t] => Task::from_u8(*t).ok_or(MessageError::Invalid("unknown task"))?,
+                    _ => return Err(MessageError::Invalid("task field must be one byte")),
+                };
+                Message::Setup {
+                    task,
+                    params,
+                    eval_keys,
+                }
+            }
+            2 => {
+                expect(1)?;
+                Message::SetupAck {
+                    key_memory_bytes: u64::from_le_bytes(scalar(&fields[0])?),
+                }
+            }
+            3 => Message::ClassifyRequest { inputs: fields },
+            4 => {
+                expect(2)?;
+                let server_seconds = f64::from_le_bytes(scalar(&fields[1])?);
+                Message::ClassifyResponse {
+                    logits: fields.swap_remove(0),
+                    server_seconds,
+                }
+            }
+            5 => {
+                expect(1)?;
+                Message::Error {
+                    message: String::from_utf8_lossy(&fields[0]).into_owned(),
+                }
+            }
+            k => return Err(MessageError::Kind(k)),
+        })
+    }
+}
+
+fn envelope(kind: u8, fields: &[&[u8]]) -> Vec<u8> {
+    let total: usize = 10 + fields.iter().map(|f| 8 + f.len()).sum::<usize>();
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&MAGIC);
+    out.push(VERSION);
+    out.push(kind);
+    out.extend_from_slice(&(fields.len() as u32).to_le_bytes());
+    for f in fields {
+        out.extend_from_slice(&(f.len() as u64).to_le_bytes());
+        out.extend_from_slice(f);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip() {
+        let msgs = [
+            Message::Setup {
+                task: Task::ClassifyKidney,
+                params: vec![1, 2, 3],
+                eval_keys: vec![9; 100],
+            },
+            Message::SetupAck {
+                key_memory_bytes: 12345,
+            },
+            Message::ClassifyRequest {
+                inputs: vec![vec![1], vec![], vec![2, 3]],
+            },
+            Message::ClassifyResponse {
+                logits: vec![7; 10],
+                server_seconds: 1.25,
+            },
+            Message::Error {
+                message: "nope".into(),
+            },
+        ];
+        for m in msgs {
+            assert_eq!(Message::decode(&m.encode()).unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn malformed_envelopes_are_refused() {
+        let good = Message::ClassifyResponse {
+            logits: vec![7; 10],
+            server_seconds: 1.0,
+        }
+        .encode();
+        for len in 0..good.len() {
+            assert!(Message::decode(&good[..len]).is_err(), "prefix {len}");
+        }
+        let mut bad = good.clone();
+        bad[5] = 77;
+        assert_eq!(Message::decode(&bad), Err(MessageError::Kind(77)));
+        let mut bad = good.clone();
+        bad[6..10].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(
+            Message::decode(&bad),
+            Err(MessageError::Fields(u32::MAX as usize))
+        );
+        let mut bad = good;
+        bad[10..18].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(Message::decode(&bad).is_err());
+    }
+}

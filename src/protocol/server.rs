@@ -1,0 +1,139 @@
+//! The server role: holds the model and the client's evaluation keys, computes on ciphertexts.
+//!
+//! It only ever sees bytes. It names no secret-key type (a test checks this file), and no wire
+//! format can carry a secret key, so it cannot receive one.
+
+use super::ProtocolError;
+use super::messages::{Message, Task};
+use crate::ckks::{Encoder, EvaluationKeys, Evaluator, Parameters, Plaintext, wire};
+use crate::model::backend::CkksBackend;
+use crate::model::classifier::he::{ApproxParams, PreparedClassifier};
+use crate::model::classifier::packing;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Parameter sets this server runs; anything else is refused.
+pub const ALLOWED_PRESETS: [&str; 1] = ["depth7-n14"];
+
+struct Session {
+    params: Parameters,
+    eval: Evaluator,
+    encoder: Encoder,
+    model: PreparedClassifier<Plaintext>,
+}
+
+pub struct Server {
+    weights: ApproxParams,
+    session: Option<Session>,
+}
+
+/// Bytes the evaluation keys occupy in memory (what a session costs the server).
+pub fn key_memory_bytes(params: &Parameters, keys: &EvaluationKeys) -> u64 {
+    let limbs = (params.max_level() + 1 + params.digit_size()) as u64;
+    let per_key = params.digits_at(params.max_level()) as u64 * 2 * limbs * params.n() as u64 * 8;
+    per_key * (keys.galois.len() as u64 + u64::from(keys.relin.is_some()))
+}
+
+impl Server {
+    pub fn new(weights: ApproxParams) -> Self {
+        Self {
+            weights,
+            session: None,
+        }
+    }
+
+    /// Answers one request; failures become an `Error` message, never a panic.
+    pub fn handle(&mut self, request: &[u8]) -> Vec<u8> {
+        match self.try_handle(request) {
+            Ok(reply) => reply.encode(),
+            Err(e) => Message::Error {
+                message: e.to_string(),
+            }
+            .encode(),
+        }
+    }
+
+    fn try_handle(&mut self, request: &[u8]) -> Result<Message, ProtocolError> {
+        match Message::decode(request)? {
+            Message::Setup {
+                task: Task::ClassifyKidney,
+                params,
+                eval_keys,
+            } => self.setup(&params, &eval_keys),
+            Message::ClassifyRequest { inputs } => self.classify(&inputs),
+            other => Err(ProtocolError::Unexpected {
+                expected: "Setup or ClassifyRequest",
+                found: other.kind_name(),
+            }),
+        }
+    }
+
+    fn setup(&mut self, params: &[u8], eval_keys: &[u8]) -> Result<Message, ProtocolError> {
+        let params = wire::decode_parameters(params)?;
+        let allowed = ALLOWED_PRESETS
+            .iter()
+            .filter_map(|p| Parameters::preset(p).ok())
+            .any(|p| p == params);
+        if !allowed {
+            return Err(ProtocolError::NotAllowed);
+        }
+        let keys = wire::decode_evaluation_keys(&params, eval_keys)?;
+        let missing: Vec<i64> = packing::rotations()
+            .into_iter()
+            .filter(|&k| {
+                keys.galois_key(params.ring_q().galois_element_for_rotation(k))
+                    .is_none()
+            })
+            .collect();
+        if !missing.is_empty() || keys.relin.is_none() {
+            return Err(ProtocolError::Refused(format!(
+                "evaluation keys incomplete (missing rotations {missing:?} or relinearisation key)"
+            )));
+        }
+        let key_memory_bytes = key_memory_bytes(&params, &keys);
+        let eval = Evaluator::new(&params, Arc::new(keys));
+        let encoder = Encoder::new(&params);
+        let model = PreparedClassifier::new(
+            &CkksBackend {
+                eval: &eval,
+                encoder: &encoder,
+            },
+            &self.weights,
+            packing::LEVELS_NEEDED,
+        )?;
+        self.session = Some(Session {
+            params,
+            eval,
+            encoder,
+            model,
+        });
+        Ok(Message::SetupAck { key_memory_bytes })
+    }
+
+    fn classify(&mut self, inputs: &[Vec<u8>]) -> Result<Message, ProtocolError> {
+        let s = self.session.as_ref().ok_or(ProtocolError::NoSession)?;
+        let start = Instant::now();
+        if inputs.len() != packing::INPUT_CTS {
+            return Err(ProtocolError::Refused(format!(
+                "expected {} ciphertexts, got {}",
+                packing::INPUT_CTS,
+                inputs.len()
+            )));
+        }
+        let cts = inputs
+            .iter()
+            .map(|b| wire::decode_ciphertext(&s.params, b))
+            .collect::<Result<Vec<_>, _>>()?;
+        let logits = s.model.evaluate(
+            &CkksBackend {
+                eval: &s.eval,
+                encoder: &s.encoder,
+            },
+            &cts,
+        )?;
+        Ok(Message::ClassifyResponse {
+            logits: wire::encode_ciphertext(&s.params, &logits),
+            server_seconds: start.elapsed().as_secs_f64(),
+        })
+    }
+}
