@@ -1,3 +1,4 @@
+#![allow(clippy::needless_range_loop)]
 //! The classification protocol end to end over the byte channel, and the server's refusals.
 
 use privact::ckks::{KeyGenerator, Parameters, wire};
