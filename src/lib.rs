@@ -5,3 +5,4 @@
 
 pub mod ckks;
 pub mod cli;
+pub mod imaging;
