@@ -41,9 +41,10 @@ pub fn load_with(path: &Path, opts: &LoadOptions) -> Result<Slice, ImagingError>
 
 /// Loads from bytes already in memory; `label` names the source in errors.
 pub fn load_bytes(bytes: &[u8], label: &Path, opts: &LoadOptions) -> Result<Slice, ImagingError> {
-    // DICOM has its marker at 128, so a raster signature at 0 is unambiguous
-    // (a headless DICOM starts with a group number, never these bytes).
-    if raster::sniff(bytes).is_some() {
+    // Some DICOM preambles are TIFF headers (dual-personality files), so the
+    // DICM marker wins; a headless DICOM never starts with these signatures.
+    let dicm = bytes.get(128..132) == Some(b"DICM".as_slice());
+    if !dicm && raster::sniff(bytes).is_some() {
         return raster::load_raster_bytes(bytes, label);
     }
     dicom::load_dicom_bytes(bytes, label, opts)

@@ -16,6 +16,7 @@ use dicom_pixeldata::PixelDecoder;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use super::pixels::{self, Photometric, PixelFormat};
+use super::rle;
 use super::scan::{self, Encoding};
 use super::tags::{self as ti, DicomInfo};
 use super::transfer_syntax::{self as tsx, PixelCodec, Supported};
@@ -138,8 +139,44 @@ fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// Finds a headless data set at the start of `bytes`, tolerating up to three
+/// stray leading bytes (seen from broken exporters) when the whole data set
+/// then checks out.
+fn find_headless(bytes: &[u8]) -> Option<(usize, Encoding)> {
+    (0..4).find_map(|off| {
+        let data = bytes.get(off..)?;
+        let enc = sniff(data)?;
+        (off == 0 || scan::scan_dataset(data, off as u64, enc).is_ok()).then_some((off, enc))
+    })
+}
+
+/// The encoding the data set really uses: some writers declare an explicit VR
+/// syntax but write implicit VR (the first header tells).
+fn actual_encoding(dataset: &[u8], declared: Encoding) -> Encoding {
+    if !declared.explicit_vr || dataset.len() < 8 {
+        return declared;
+    }
+    let vr_ok = dataset
+        .get(4..6)
+        .and_then(|v| dicom_core::VR::from_binary([v[0], v[1]]))
+        .is_some();
+    let group = u16::from_le_bytes([dataset[0], dataset[1]]);
+    if vr_ok || group == 0xFFFE {
+        return declared;
+    }
+    let implicit = Encoding {
+        explicit_vr: false,
+        little_endian: declared.little_endian,
+    };
+    if sniff(dataset) == Some(implicit) {
+        implicit
+    } else {
+        declared
+    }
+}
+
 fn parse(bytes: &[u8]) -> Result<Parsed, ErrorKind> {
-    let (ts_uid, dataset_start, meta_ok) = match meta_start(bytes) {
+    let (ts_uid, dataset_start, have_meta) = match meta_start(bytes) {
         Some(ms) => {
             let rest = bytes.get(ms..).unwrap_or_default();
             let meta = scan::scan_meta(rest, ms as u64)?;
@@ -159,12 +196,12 @@ fn parse(bytes: &[u8]) -> Result<Parsed, ErrorKind> {
             }
         }
         None => {
-            let enc = sniff(bytes).ok_or_else(|| {
+            let (off, enc) = find_headless(bytes).ok_or_else(|| {
                 ErrorKind::NotDicom(
                     "no DICM marker and no recognisable data set at the start".into(),
                 )
             })?;
-            (uid_for(enc).to_string(), 0, false)
+            (uid_for(enc).to_string(), off, false)
         }
     };
     let dataset = bytes.get(dataset_start..).unwrap_or_default();
@@ -173,11 +210,16 @@ fn parse(bytes: &[u8]) -> Result<Parsed, ErrorKind> {
 
     // Structure check before any parser allocation (see scan.rs).
     let deflated = ts.as_ref().map(|s| s.deflated).unwrap_or(false);
-    let encoding = match &ts {
+    let declared = match &ts {
         Ok(s) => s.encoding,
         // Refused syntaxes are still parsed for their tags; every standard
         // one but implicit LE / explicit BE is explicit VR LE.
         Err(_) => Encoding::EXPLICIT_LE,
+    };
+    let encoding = if deflated {
+        declared
+    } else {
+        actual_encoding(dataset, declared)
     };
     if deflated {
         let mut inflated = Vec::new();
@@ -199,27 +241,44 @@ fn parse(bytes: &[u8]) -> Result<Parsed, ErrorKind> {
         scan::scan_dataset(dataset, dataset_start as u64, encoding)?;
     }
 
-    let obj = if meta_ok {
+    let standard = if have_meta && encoding == declared {
         let from = meta_start(bytes).map(|m| m - 4).unwrap_or(0);
         OpenFileOptions::new()
             .read_preamble(ReadPreamble::Never)
             .from_reader(bytes.get(from..).unwrap_or_default())
-            .map_err(|e| ErrorKind::Malformed(chain(&e)))?
+            .map_err(|e| ErrorKind::Malformed(chain(&e)))
     } else {
-        let registry_ts = TransferSyntaxRegistry
-            .get(&ts_uid)
-            .ok_or_else(|| ErrorKind::Malformed(format!("unknown transfer syntax {ts_uid}")))?;
-        let ds = InMemDicomObject::read_dataset_with_ts(dataset, registry_ts)
-            .map_err(|e| ErrorKind::Malformed(chain(&e)))?;
-        let sop_class = ti::string(&ds, tags::SOP_CLASS_UID).unwrap_or_else(|| "1.2.840.10008.5.1.4.1.1.7".into());
-        let sop_inst = ti::string(&ds, tags::SOP_INSTANCE_UID).unwrap_or_else(|| "2.25.0".into());
-        let meta = FileMetaTableBuilder::new()
-            .transfer_syntax(ts_uid.as_str())
-            .media_storage_sop_class_uid(sop_class)
-            .media_storage_sop_instance_uid(sop_inst)
-            .build()
-            .map_err(|e| ErrorKind::Malformed(chain(&e)))?;
-        ds.with_exact_meta(meta)
+        Err(ErrorKind::Malformed("no usable file meta group".into()))
+    };
+    let obj = match standard {
+        Ok(o) => o,
+        // A meta group dicom-object rejects (e.g. no group length), an
+        // encoding that differs from the declared one, or no meta at all:
+        // read the data set alone and attach a meta group we build.
+        Err(first) => {
+            let parse_uid = if deflated { ts_uid.as_str() } else { uid_for(encoding) };
+            let registry_ts = TransferSyntaxRegistry
+                .get(parse_uid)
+                .ok_or_else(|| ErrorKind::Malformed(format!("unknown transfer syntax {parse_uid}")))?;
+            let ds = InMemDicomObject::read_dataset_with_ts(dataset, registry_ts).map_err(|e| {
+                if have_meta && encoding == declared {
+                    first
+                } else {
+                    ErrorKind::Malformed(chain(&e))
+                }
+            })?;
+            let sop_class = ti::string(&ds, tags::SOP_CLASS_UID)
+                .unwrap_or_else(|| "1.2.840.10008.5.1.4.1.1.7".into());
+            let sop_inst =
+                ti::string(&ds, tags::SOP_INSTANCE_UID).unwrap_or_else(|| "2.25.0".into());
+            let meta = FileMetaTableBuilder::new()
+                .transfer_syntax(ts_uid.as_str())
+                .media_storage_sop_class_uid(sop_class)
+                .media_storage_sop_instance_uid(sop_inst)
+                .build()
+                .map_err(|e| ErrorKind::Malformed(chain(&e)))?;
+            ds.with_exact_meta(meta)
+        }
     };
     let info = ti::read_info(&obj, &ts_uid, &ts_name);
     Ok(Parsed { obj, info, ts })
@@ -350,6 +409,44 @@ fn check_jpeg(first_fragment: &[u8], fmt: &PixelFormat, uid: &str, name: &str) -
     Ok(())
 }
 
+/// The bytes of one frame of encapsulated pixel data: one fragment per frame,
+/// or the fragments the Basic Offset Table assigns to it.
+fn frame_fragment<P: AsRef<[u8]>>(
+    seq: &dicom_core::value::PixelFragmentSequence<P>,
+    frame: u32,
+    frames: u32,
+) -> Result<Cow<'_, [u8]>, ErrorKind> {
+    let frags = seq.fragments();
+    let k = frame as usize;
+    if frags.len() == frames as usize {
+        return frags
+            .get(k)
+            .map(|f| Cow::Borrowed(f.as_ref()))
+            .ok_or(ErrorKind::FrameOutOfRange { frame, frames });
+    }
+    if frames == 1 {
+        return Ok(Cow::Owned(frags.iter().flat_map(|f| f.as_ref().iter().copied()).collect()));
+    }
+    let table = seq.offset_table();
+    let (Some(&start), end) = (table.get(k), table.get(k + 1).copied()) else {
+        return Err(ErrorKind::Decode(format!(
+            "{} fragments for {frames} frames and no offset table",
+            frags.len()
+        )));
+    };
+    // Offsets count from the first fragment item, 8 header bytes per item.
+    let mut pos = 0u64;
+    let mut out = Vec::new();
+    for f in frags {
+        let here = pos;
+        pos += 8 + f.as_ref().len() as u64;
+        if u64::from(start) <= here && end.is_none_or(|e| here < u64::from(e)) {
+            out.extend_from_slice(f.as_ref());
+        }
+    }
+    Ok(Cow::Owned(out))
+}
+
 fn decode(p: &Parsed, frame: u32) -> Result<Slice, ErrorKind> {
     let info = &p.info;
     let obj = &p.obj;
@@ -414,11 +511,24 @@ fn decode(p: &Parsed, frame: u32) -> Result<Slice, ErrorKind> {
             {
                 check_jpeg(first, &fmt, &ts.uid, &ts.name)?;
             }
-            // Codecs are third-party code fed with file bytes: contain any panic.
-            let decoded = catch_unwind(AssertUnwindSafe(|| obj.decode_pixel_data_frame(frame)))
-                .map_err(|_| ErrorKind::Decode("the pixel data codec failed on this stream".into()))?
-                .map_err(|e| ErrorKind::Decode(chain(&e)))?;
-            let data = decoded.data();
+            let owned;
+            let data: &[u8] = if ts.uid == tsx::RLE_LOSSLESS {
+                let frag = frame_fragment(seq, frame, info.frames)?;
+                owned = rle::decode_frame(
+                    &frag,
+                    fmt.pixels(),
+                    fmt.samples,
+                    usize::from(fmt.bits_allocated / 8),
+                )?;
+                &owned
+            } else {
+                // Codecs are third-party code fed with file bytes: contain any panic.
+                let decoded = catch_unwind(AssertUnwindSafe(|| obj.decode_pixel_data_frame(frame)))
+                    .map_err(|_| ErrorKind::Decode("the pixel data codec failed on this stream".into()))?
+                    .map_err(|e| ErrorKind::Decode(chain(&e)))?;
+                owned = decoded.into_data();
+                &owned
+            };
             // Codec output is interleaved; YBR is converted by JPEG/J2K codecs but not by RLE.
             if fmt.samples == 3 {
                 fmt.photometric = if ts.uid == tsx::RLE_LOSSLESS {

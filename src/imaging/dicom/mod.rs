@@ -2,6 +2,7 @@
 
 pub(crate) mod load;
 pub mod pixels;
+pub mod rle;
 pub mod scan;
 pub mod series;
 pub mod tags;
