@@ -65,37 +65,54 @@ fn filter(sino: &[f32], bins: usize) -> Vec<f32> {
     out
 }
 
-/// Reconstructs μ (rows × cols) from the sinogram of line integrals (mm·μ).
+/// Reconstructs μ (rows × cols) from a sinogram of line integrals (mm·μ).
 pub fn reconstruct(sino: &[f32], g: &Geometry) -> Vec<f32> {
+    let pair: Vec<[f32; 2]> = filter(sino, g.bins).into_iter().map(|v| [v, 0.0]).collect();
+    backproject(&pair, g).into_iter().map(|[a, _]| a).collect()
+}
+
+/// Reconstructs two sinograms of the same geometry in one pass (the clean and
+/// the noisy scan share every interpolation index).
+pub fn reconstruct_pair(a: &[f32], b: &[f32], g: &Geometry) -> (Vec<f32>, Vec<f32>) {
+    let (qa, qb) = rayon::join(|| filter(a, g.bins), || filter(b, g.bins));
+    let pair: Vec<[f32; 2]> = qa.into_iter().zip(qb).map(|(x, y)| [x, y]).collect();
+    backproject(&pair, g).into_iter().map(|[x, y]| (x, y)).unzip()
+}
+
+fn backproject(q: &[[f32; 2]], g: &Geometry) -> Vec<[f32; 2]> {
     let (rows, cols, bins) = (g.rows, g.cols, g.bins);
-    let q = filter(sino, bins);
     let rc = (rows as f64 - 1.0) / 2.0;
     let cc = (cols as f64 - 1.0) / 2.0;
     let bc = (bins as f64 - 1.0) / 2.0;
     // Filtered data carry 1/τ² with τ = 1 bin = d mm; line integrals carry
     // d. Net: μ = π/(K·d) Σ q.
     let scale = (std::f64::consts::PI / (g.angles.len().max(1) as f64 * g.spacing)) as f32;
-    let mut img = vec![0.0f32; rows * cols];
+    let mut img = vec![[0.0f32; 2]; rows * cols];
     img.par_chunks_mut(cols.max(1)).enumerate().for_each(|(r, row)| {
         let y = rc - r as f64;
         for (k, &(cos, sin)) in g.angles.iter().enumerate() {
-            let view = &q[k * bins..(k + 1) * bins];
-            // t(c) = (c - cc)·cos + y·sin, in bins; increments by cos per column.
-            let t0 = (-cc) * cos + y * sin + bc;
+            let Some(view) = q.get(k * bins..(k + 1) * bins) else {
+                continue;
+            };
+            // Bin position s(c) = (c − cc)·cos + y·sin + bc, linear in c.
+            let t0 = ((-cc) * cos + y * sin + bc) as f32;
+            let dc = cos as f32;
             for (c, px) in row.iter_mut().enumerate() {
-                let s = t0 + c as f64 * cos;
+                let s = t0 + c as f32 * dc;
                 if s < 0.0 {
                     continue;
                 }
                 let i = s as usize;
-                let w = (s - i as f64) as f32;
-                if let (Some(&a), Some(&b)) = (view.get(i), view.get(i + 1)) {
-                    *px += a + (b - a) * w;
+                let w = s - i as f32;
+                if let (Some(a), Some(b)) = (view.get(i), view.get(i + 1)) {
+                    px[0] += a[0] + (b[0] - a[0]) * w;
+                    px[1] += a[1] + (b[1] - a[1]) * w;
                 }
             }
         }
         for px in row.iter_mut() {
-            *px *= scale;
+            px[0] *= scale;
+            px[1] *= scale;
         }
     });
     img

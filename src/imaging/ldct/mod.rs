@@ -123,10 +123,7 @@ pub fn simulate_with(
         .collect();
     let sino = projector::forward(&mu, &geo);
     let noisy = noise::add_noise(&sino, geo.bins, params.i0 * dose, params.sigma_e, seed);
-    let (clean_mu, low_mu) = rayon::join(
-        || fbp::reconstruct(&sino, &geo),
-        || fbp::reconstruct(&noisy, &geo),
-    );
+    let (clean_mu, low_mu) = fbp::reconstruct_pair(&sino, &noisy, &geo);
     let to_hu = |m: Vec<f32>| -> Vec<f32> {
         m.into_iter()
             .map(|v| (1000.0 * (f64::from(v) / params.mu_water - 1.0)) as f32)
