@@ -29,7 +29,9 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Phantom(args)) => privact::cli::phantom::run(&args),
         Some(Command::SimulateLdct(args)) => privact::cli::simulate_ldct::run(&args),
         None => {
-            anyhow::bail!("the desktop app is not built yet; run `privact --help` for the command-line tools")
+            anyhow::bail!(
+                "the desktop app is not built yet; run `privact --help` for the command-line tools"
+            )
         }
     }
 }

@@ -32,7 +32,10 @@ fn clean_path_reproduces_phantom_and_noise_grows_as_dose_falls() {
 
     let full = simulate(&s.values, n, n, d, 1.0, 7).unwrap();
     let (m_clean, sd_clean) = roi_stats(&full.clean, n, r, c, 6);
-    assert!((m_clean - f64::from(hu::LIVER)).abs() < 5.0, "liver mean {m_clean}");
+    assert!(
+        (m_clean - f64::from(hu::LIVER)).abs() < 5.0,
+        "liver mean {m_clean}"
+    );
     assert!(sd_clean < 5.0, "noiseless ROI sd {sd_clean}");
     // Inside the body, away from edges, FBP error stays small on average.
     let inner: Vec<usize> = (0..n * n)
@@ -51,12 +54,20 @@ fn clean_path_reproduces_phantom_and_noise_grows_as_dose_falls() {
     let mut sds = Vec::new();
     for dose in [1.0, 0.25, 0.1] {
         let sim = simulate(&s.values, n, n, d, dose, 7).unwrap();
-        let diff: Vec<f32> = sim.low_dose.iter().zip(&sim.clean).map(|(a, b)| a - b).collect();
+        let diff: Vec<f32> = sim
+            .low_dose
+            .iter()
+            .zip(&sim.clean)
+            .map(|(a, b)| a - b)
+            .collect();
         let (m, sd) = roi_stats(&diff, n, r, c, 15);
         assert!(m.abs() < sd, "noise should be unbiased: mean {m} sd {sd}");
         sds.push(sd);
     }
-    assert!(sds[0] < sds[1] && sds[1] < sds[2], "noise sd by dose 1/0.25/0.1: {sds:?}");
+    assert!(
+        sds[0] < sds[1] && sds[1] < sds[2],
+        "noise sd by dose 1/0.25/0.1: {sds:?}"
+    );
     // Electronic noise matters more as counts fall, so the ratio exceeds 2.
     assert!(sds[1] / sds[0] > 1.8, "{sds:?}");
     // Without electronic noise, quantum noise sd scales as 1/√dose:
@@ -67,7 +78,12 @@ fn clean_path_reproduces_phantom_and_noise_grows_as_dose_falls() {
     };
     let sd_at = |dose: f64| {
         let sim = simulate_with(&quantum, &s.values, n, n, d, dose, 11).unwrap();
-        let diff: Vec<f32> = sim.low_dose.iter().zip(&sim.clean).map(|(a, b)| a - b).collect();
+        let diff: Vec<f32> = sim
+            .low_dose
+            .iter()
+            .zip(&sim.clean)
+            .map(|(a, b)| a - b)
+            .collect();
         roi_stats(&diff, n, r, c, 15).1
     };
     let ratio = sd_at(0.25) / sd_at(1.0);

@@ -26,7 +26,15 @@ fn us(tag: Tag, v: u16) -> DataElement<InMemDicomObject> {
 }
 
 /// A single-sample image object; `pixels` are raw OW words or OB bytes.
-fn image(modality: &str, rows: u16, cols: u16, bits: (u16, u16), signed: bool, photometric: &str, pixels: PrimitiveValue) -> InMemDicomObject {
+fn image(
+    modality: &str,
+    rows: u16,
+    cols: u16,
+    bits: (u16, u16),
+    signed: bool,
+    photometric: &str,
+    pixels: PrimitiveValue,
+) -> InMemDicomObject {
     let vr = if bits.0 == 8 { VR::OB } else { VR::OW };
     InMemDicomObject::from_element_iter([
         s(tags::SOP_CLASS_UID, VR::UI, "1.2.840.10008.5.1.4.1.1.2"),
@@ -67,7 +75,15 @@ fn load(bytes: &[u8]) -> Result<privact::imaging::Slice, privact::imaging::Imagi
 #[test]
 fn rescale_to_hu_with_bits_stored_masking() {
     // 12 stored bits in 16: the top nibble holds garbage (e.g. overlay bits).
-    let mut obj = image("CT", 1, 3, (16, 12), false, "MONOCHROME2", words(&[0xF000, 0x0400, 0x0FFF]));
+    let mut obj = image(
+        "CT",
+        1,
+        3,
+        (16, 12),
+        false,
+        "MONOCHROME2",
+        words(&[0xF000, 0x0400, 0x0FFF]),
+    );
     obj.put(s(tags::RESCALE_INTERCEPT, VR::DS, "-1024"));
     obj.put(s(tags::RESCALE_SLOPE, VR::DS, "1"));
     let sl = load(&encode(obj, EXPLICIT_LE)).unwrap();
@@ -78,7 +94,15 @@ fn rescale_to_hu_with_bits_stored_masking() {
 #[test]
 fn signed_pixels_and_slope() {
     // 16-bit signed, slope 2, intercept 10: −5 → 0, 100 → 210.
-    let mut obj = image("CT", 1, 2, (16, 16), true, "MONOCHROME2", words(&[(-5i16) as u16, 100]));
+    let mut obj = image(
+        "CT",
+        1,
+        2,
+        (16, 16),
+        true,
+        "MONOCHROME2",
+        words(&[(-5i16) as u16, 100]),
+    );
     obj.put(s(tags::RESCALE_INTERCEPT, VR::DS, "10"));
     obj.put(s(tags::RESCALE_SLOPE, VR::DS, "2"));
     let sl = load(&encode(obj, IMPLICIT_LE)).unwrap();
@@ -87,7 +111,15 @@ fn signed_pixels_and_slope() {
 
 #[test]
 fn monochrome1_is_inverted_and_not_hu() {
-    let obj = image("CR", 1, 3, (8, 8), false, "MONOCHROME1", PrimitiveValue::from(vec![0u8, 255, 10, 0]));
+    let obj = image(
+        "CR",
+        1,
+        3,
+        (8, 8),
+        false,
+        "MONOCHROME1",
+        PrimitiveValue::from(vec![0u8, 255, 10, 0]),
+    );
     let sl = load(&encode(obj, EXPLICIT_LE)).unwrap();
     assert_eq!(sl.values, vec![255.0, 0.0, 245.0]);
     assert_eq!(sl.units, Units::Raw);
@@ -95,13 +127,24 @@ fn monochrome1_is_inverted_and_not_hu() {
 
 #[test]
 fn big_endian_and_headless_files_read() {
-    let obj = image("MR", 2, 2, (16, 16), false, "MONOCHROME2", words(&[1, 2, 300, 65535]));
+    let obj = image(
+        "MR",
+        2,
+        2,
+        (16, 16),
+        false,
+        "MONOCHROME2",
+        words(&[1, 2, 300, 65535]),
+    );
     let be = encode(obj.clone(), EXPLICIT_BE);
     assert_eq!(load(&be).unwrap().values, vec![1.0, 2.0, 300.0, 65535.0]);
     // Headless implicit VR LE: just the data set, no preamble or meta group.
     let mut headless = Vec::new();
-    obj.write_dataset_with_ts(&mut headless, &dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased())
-        .unwrap();
+    obj.write_dataset_with_ts(
+        &mut headless,
+        &dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased(),
+    )
+    .unwrap();
     assert_ne!(&headless[..4], b"DICM");
     let sl = load(&headless).unwrap();
     assert_eq!(sl.values, vec![1.0, 2.0, 300.0, 65535.0]);
@@ -110,7 +153,15 @@ fn big_endian_and_headless_files_read() {
 
 #[test]
 fn multi_frame_picks_the_frame() {
-    let mut obj = image("CT", 1, 2, (16, 16), false, "MONOCHROME2", words(&[1, 2, 3, 4, 5, 6]));
+    let mut obj = image(
+        "CT",
+        1,
+        2,
+        (16, 16),
+        false,
+        "MONOCHROME2",
+        words(&[1, 2, 3, 4, 5, 6]),
+    );
     obj.put(s(tags::NUMBER_OF_FRAMES, VR::IS, "3"));
     let bytes = encode(obj, EXPLICIT_LE);
     let f2 = load_bytes(&bytes, Path::new("m.dcm"), &LoadOptions { frame: 2 }).unwrap();
@@ -122,30 +173,62 @@ fn multi_frame_picks_the_frame() {
 #[test]
 fn refusals_are_typed_and_name_the_file() {
     // Declared 60000×60000 with 8 bytes of data: refused before allocating.
-    let huge = image("CT", 60000, 60000, (16, 16), false, "MONOCHROME2", words(&[0, 0, 0, 0]));
+    let huge = image(
+        "CT",
+        60000,
+        60000,
+        (16, 16),
+        false,
+        "MONOCHROME2",
+        words(&[0, 0, 0, 0]),
+    );
     let e = load(&encode(huge, EXPLICIT_LE)).unwrap_err();
     assert_eq!(e.code(), "too_large");
-    assert!(e.to_string().starts_with("synthetic.dcm: dimensions exceed limit"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("synthetic.dcm: dimensions exceed limit"),
+        "{e}"
+    );
 
-    let short = image("CT", 10, 10, (16, 16), false, "MONOCHROME2", words(&[0; 10]));
+    let short = image(
+        "CT",
+        10,
+        10,
+        (16, 16),
+        false,
+        "MONOCHROME2",
+        words(&[0; 10]),
+    );
     let e = load(&encode(short, EXPLICIT_LE)).unwrap_err();
     assert_eq!(e.code(), "inconsistent_length");
-    assert!(e.to_string().contains("expected 200 bytes, found 20"), "{e}");
+    assert!(
+        e.to_string().contains("expected 200 bytes, found 20"),
+        "{e}"
+    );
 
     let mut nopix = image("CT", 1, 1, (16, 16), false, "MONOCHROME2", words(&[0]));
     nopix.remove_element(tags::PIXEL_DATA);
-    assert_eq!(load(&encode(nopix, EXPLICIT_LE)).unwrap_err().code(), "no_pixel_data");
+    assert_eq!(
+        load(&encode(nopix, EXPLICIT_LE)).unwrap_err().code(),
+        "no_pixel_data"
+    );
 
     let jls = image("CT", 1, 1, (16, 16), false, "MONOCHROME2", words(&[0]));
     let e = load(&encode(jls, "1.2.840.10008.1.2.4.80")).unwrap_err();
     assert_eq!(e.code(), "unsupported_transfer_syntax");
-    assert!(e.to_string().contains("1.2.840.10008.1.2.4.80 (JPEG-LS Lossless"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("1.2.840.10008.1.2.4.80 (JPEG-LS Lossless"),
+        "{e}"
+    );
 
     let e = load(b"hello, this is not an image at all").unwrap_err();
     assert_eq!(e.code(), "not_dicom");
 
     // Truncation anywhere in a valid file is reported, never a panic.
-    let full = privact::imaging::phantom::Phantom::default().dicom_bytes().unwrap();
+    let full = privact::imaging::phantom::Phantom::default()
+        .dicom_bytes()
+        .unwrap();
     for cut in [140usize, 300, 1003, full.len() / 2, full.len() - 1] {
         let e = load(&full[..cut]).unwrap_err();
         assert!(
@@ -164,8 +247,16 @@ fn series_is_sorted_along_the_patient_axis() {
     for (name, z, inst) in [("a.dcm", 10.0, 3), ("b.dcm", -5.0, 1), ("c.dcm", 2.5, 2)] {
         let mut obj = image("CT", 1, 1, (16, 16), false, "MONOCHROME2", words(&[inst]));
         obj.put(s(tags::SERIES_INSTANCE_UID, VR::UI, "2.25.77"));
-        obj.put(s(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, "1\\0\\0\\0\\1\\0"));
-        obj.put(s(tags::IMAGE_POSITION_PATIENT, VR::DS, &format!("0\\0\\{z}")));
+        obj.put(s(
+            tags::IMAGE_ORIENTATION_PATIENT,
+            VR::DS,
+            "1\\0\\0\\0\\1\\0",
+        ));
+        obj.put(s(
+            tags::IMAGE_POSITION_PATIENT,
+            VR::DS,
+            &format!("0\\0\\{z}"),
+        ));
         obj.put(s(tags::INSTANCE_NUMBER, VR::IS, &inst.to_string()));
         std::fs::write(dir.join(name), encode(obj, EXPLICIT_LE)).unwrap();
     }

@@ -1,4 +1,5 @@
 //! Metrics against hand-computed values and an independent brute-force SSIM.
+#![allow(clippy::needless_range_loop)] // the reference SSIM mirrors the paper's index notation
 
 use privact::imaging::metrics::{MetricError, psnr, rmse, ssim};
 
@@ -67,7 +68,9 @@ fn ssim_matches_reference_implementation() {
     // Deterministic pseudo-random images with structure.
     let mut state = 12345u64;
     let mut rnd = || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((state >> 33) as f64) / (1u64 << 31) as f64
     };
     let x: Vec<f64> = (0..rows * cols)
@@ -81,7 +84,10 @@ fn ssim_matches_reference_implementation() {
     let yr: Vec<f64> = yf.iter().map(|&v| f64::from(v)).collect();
     let expected = ssim_reference(&xr, &yr, rows, cols, 1.0);
     let got = ssim(&xf, &yf, rows, cols, 1.0).unwrap();
-    assert!((got - expected).abs() < 1e-9, "got {got}, expected {expected}");
+    assert!(
+        (got - expected).abs() < 1e-9,
+        "got {got}, expected {expected}"
+    );
     assert!(got < 0.99 && got > 0.1);
     assert!((ssim(&xf, &xf, rows, cols, 1.0).unwrap() - 1.0).abs() < 1e-12);
 }
@@ -96,5 +102,8 @@ fn ssim_constant_images_hand_value() {
     let (a, b) = (f64::from(a), f64::from(b));
     let expected = (2.0 * a * b + c1) / (a * a + b * b + c1);
     assert!((ssim(&x, &y, 15, 15, 1.0).unwrap() - expected).abs() < 1e-6);
-    assert_eq!(ssim(&x, &y, 10, 10, 1.0).unwrap_err(), MetricError::SizeMismatch(225, 100));
+    assert_eq!(
+        ssim(&x, &y, 10, 10, 1.0).unwrap_err(),
+        MetricError::SizeMismatch(225, 100)
+    );
 }

@@ -11,14 +11,19 @@ fn area_average_of_2x2_blocks() {
     assert_eq!(out, vec![2.5, 4.5, 10.5, 12.5]);
     // 3 → 2 in one dimension: [a, b, c] → [(a + b/2)/1.5, (b/2 + c)/1.5].
     let out = resample_area(&[3.0, 6.0, 9.0], 1, 3, 1, 2);
-    assert!((out[0] - 4.0).abs() < 1e-6 && (out[1] - 8.0).abs() < 1e-6, "{out:?}");
+    assert!(
+        (out[0] - 4.0).abs() < 1e-6 && (out[1] - 8.0).abs() < 1e-6,
+        "{out:?}"
+    );
 }
 
 #[test]
 fn hu_slice_becomes_windowed_256_tensor() {
     // Left half −1000 HU (air → 0), right half 240 HU (above the window → 1).
     let n = 512;
-    let values: Vec<f32> = (0..n * n).map(|k| if k % n < n / 2 { -1000.0 } else { 240.0 }).collect();
+    let values: Vec<f32> = (0..n * n)
+        .map(|k| if k % n < n / 2 { -1000.0 } else { 240.0 })
+        .collect();
     let t = to_model_input(&Slice::from_values(n, n, values, Units::Hu));
     assert_eq!(t.len(), MODEL_SIDE * MODEL_SIDE);
     assert_eq!(t[0], 0.0);
@@ -32,6 +37,11 @@ fn hu_slice_becomes_windowed_256_tensor() {
 
 #[test]
 fn eight_bit_slice_is_scaled_by_255() {
-    let t = to_model_input(&Slice::from_values(256, 256, vec![51.0; 256 * 256], Units::Windowed8Bit));
+    let t = to_model_input(&Slice::from_values(
+        256,
+        256,
+        vec![51.0; 256 * 256],
+        Units::Windowed8Bit,
+    ));
     assert!(t.iter().all(|&v| (v - 0.2).abs() < 1e-6));
 }

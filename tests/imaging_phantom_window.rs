@@ -51,7 +51,10 @@ fn phantom_dicom_round_trip_preserves_hu_and_tags() {
     assert_eq!(info.patient.id.as_deref(), Some("PHANTOM"));
     assert!(info.deidentified());
     assert_eq!(info.rescale_intercept, Some(-1024.0));
-    assert_eq!((info.window_center, info.window_width), (Some(40.0), Some(400.0)));
+    assert_eq!(
+        (info.window_center, info.window_width),
+        (Some(40.0), Some(400.0))
+    );
     let d = p.spacing_mm();
     assert_eq!(info.pixel_spacing_mm, Some([d, d]));
     assert!(info.sop_instance_uid.unwrap().starts_with("2.25."));

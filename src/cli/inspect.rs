@@ -36,7 +36,9 @@ pub struct InspectReport {
 
 impl InspectReport {
     pub fn from_slice(s: &Slice) -> InspectReport {
-        let (min, max) = s.min_max().map_or((None, None), |(a, b)| (Some(a), Some(b)));
+        let (min, max) = s
+            .min_max()
+            .map_or((None, None), |(a, b)| (Some(a), Some(b)));
         let i = s.info.as_ref();
         InspectReport {
             modality: i.and_then(|i| i.modality.clone()),
@@ -56,7 +58,8 @@ impl InspectReport {
 }
 
 fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
-    v.as_ref().map_or_else(|| "-".to_string(), |x| x.to_string())
+    v.as_ref()
+        .map_or_else(|| "-".to_string(), |x| x.to_string())
 }
 
 pub fn run(args: &InspectArgs) -> anyhow::Result<()> {
@@ -73,13 +76,21 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("modality:         {}", opt(&r.modality));
-    println!("size:             {} rows × {} columns, {} frame(s)", r.rows, r.columns, r.frames);
+    println!(
+        "size:             {} rows × {} columns, {} frame(s)",
+        r.rows, r.columns, r.frames
+    );
     println!(
         "transfer syntax:  {} ({})",
         opt(&r.transfer_syntax_uid),
         opt(&r.transfer_syntax)
     );
-    println!("value range:      {} … {} ({})", opt(&r.min), opt(&r.max), r.units);
+    println!(
+        "value range:      {} … {} ({})",
+        opt(&r.min),
+        opt(&r.max),
+        r.units
+    );
     println!(
         "default window:   {}",
         match (r.window_width, r.window_center) {
@@ -87,6 +98,9 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<()> {
             _ => "-".into(),
         }
     );
-    println!("de-identified:    {}", if r.deidentified { "yes" } else { "no" });
+    println!(
+        "de-identified:    {}",
+        if r.deidentified { "yes" } else { "no" }
+    );
     Ok(())
 }

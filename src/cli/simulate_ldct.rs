@@ -82,15 +82,27 @@ pub fn run(args: &SimulateLdctArgs) -> anyhow::Result<()> {
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
-    let description = format!("Simulated low dose {:.0}% (PrivaCT, seed {})", args.dose * 100.0, args.seed);
+    let description = format!(
+        "Simulated low dose {:.0}% (PrivaCT, seed {})",
+        args.dose * 100.0,
+        args.seed
+    );
     let bytes = match ext.as_str() {
         "png" => png_bytes(slice.rows, slice.cols, &w.apply_all(&sim.low_dose))
             .map_err(|k| ImagingError::new(&args.out, k))?,
         "dcm" | "dicom" => {
             if slice.info.is_some() {
-                let source = std::fs::read(&args.path)
-                    .with_context(|| format!("{}: cannot re-read the source", args.path.display()))?;
-                derived_bytes(&source, &args.path, slice.rows, slice.cols, &sim.low_dose, &description)?
+                let source = std::fs::read(&args.path).with_context(|| {
+                    format!("{}: cannot re-read the source", args.path.display())
+                })?;
+                derived_bytes(
+                    &source,
+                    &args.path,
+                    slice.rows,
+                    slice.cols,
+                    &sim.low_dose,
+                    &description,
+                )?
             } else {
                 let d = CtDescription {
                     patient_name: "UNKNOWN".into(),

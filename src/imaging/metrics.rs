@@ -88,7 +88,13 @@ fn filter_valid(x: &[f64], rows: usize, cols: usize, g: &[f64; WIN]) -> Vec<f64>
 }
 
 /// Mean SSIM of two rows × cols images with intensities spanning `data_range`.
-pub fn ssim(a: &[f32], b: &[f32], rows: usize, cols: usize, data_range: f64) -> Result<f64, MetricError> {
+pub fn ssim(
+    a: &[f32],
+    b: &[f32],
+    rows: usize,
+    cols: usize,
+    data_range: f64,
+) -> Result<f64, MetricError> {
     check(a, b)?;
     if a.len() != rows * cols {
         return Err(MetricError::SizeMismatch(a.len(), rows * cols));

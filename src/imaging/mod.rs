@@ -32,7 +32,9 @@ pub fn load_with(path: &Path, opts: &LoadOptions) -> Result<Slice, ImagingError>
     if path.is_dir() {
         return Err(ImagingError::new(
             path,
-            ErrorKind::InvalidArgument("is a folder; load it with dicom::series::load_series".into()),
+            ErrorKind::InvalidArgument(
+                "is a folder; load it with dicom::series::load_series".into(),
+            ),
         ));
     }
     let bytes = dicom::load::read_capped(path).map_err(|k| ImagingError::new(path, k))?;

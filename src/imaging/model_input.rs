@@ -21,10 +21,18 @@ pub fn to_model_input(slice: &Slice) -> Vec<f32> {
             .iter()
             .map(|&v| Window::ABDOMEN.apply_unit(f64::from(v)))
             .collect(),
-        Units::Windowed8Bit => slice.values.iter().map(|&v| (v / 255.0).clamp(0.0, 1.0)).collect(),
+        Units::Windowed8Bit => slice
+            .values
+            .iter()
+            .map(|&v| (v / 255.0).clamp(0.0, 1.0))
+            .collect(),
         Units::Raw => {
             let w = Window::auto(&slice.values, 0.01, 0.99).unwrap_or(Window::ABDOMEN);
-            slice.values.iter().map(|&v| w.apply_unit(f64::from(v))).collect()
+            slice
+                .values
+                .iter()
+                .map(|&v| w.apply_unit(f64::from(v)))
+                .collect()
         }
     };
     resample_area(&unit, slice.rows, slice.cols, MODEL_SIDE, MODEL_SIDE)
@@ -50,7 +58,13 @@ fn area_weights(src: usize, dst: usize) -> Vec<Vec<(usize, f32)>> {
 }
 
 /// Area-averaging resample of a row-major image (separable box integration).
-pub fn resample_area(src: &[f32], rows: usize, cols: usize, out_rows: usize, out_cols: usize) -> Vec<f32> {
+pub fn resample_area(
+    src: &[f32],
+    rows: usize,
+    cols: usize,
+    out_rows: usize,
+    out_cols: usize,
+) -> Vec<f32> {
     if rows == 0 || cols == 0 || src.len() != rows * cols {
         return vec![0.0; out_rows * out_cols];
     }
@@ -61,7 +75,10 @@ pub fn resample_area(src: &[f32], rows: usize, cols: usize, out_rows: usize, out
     for r in 0..rows {
         let line = &src[r * cols..(r + 1) * cols];
         for (o, ws) in wc.iter().enumerate() {
-            tmp[r * out_cols + o] = ws.iter().map(|&(s, w)| line.get(s).copied().unwrap_or(0.0) * w).sum();
+            tmp[r * out_cols + o] = ws
+                .iter()
+                .map(|&(s, w)| line.get(s).copied().unwrap_or(0.0) * w)
+                .sum();
         }
     }
     let mut out = vec![0.0f32; out_rows * out_cols];

@@ -132,32 +132,39 @@ impl Phantom {
     fn shapes(&self) -> Vec<Ellipse> {
         use hu::*;
         let mut s = vec![
-            e(0.0, 0.0, 160.0, 118.0, 0.0, FAT),         // body, subcutaneous fat
-            e(0.0, 2.0, 146.0, 104.0, 0.0, MUSCLE),      // abdominal wall muscle
-            e(0.0, 0.0, 136.0, 94.0, 0.0, -90.0),        // visceral fat
-            e(-58.0, -22.0, 72.0, 58.0, -15.0, LIVER),   // liver
-            e(92.0, 12.0, 30.0, 42.0, 20.0, SPLEEN),     // spleen
-            e(40.0, -48.0, 38.0, 24.0, 10.0, BOWEL),     // stomach
-            e(52.0, -56.0, 14.0, 8.0, 10.0, AIR),        // gastric air
-            e(10.0, -10.0, 16.0, 12.0, 0.0, BOWEL),      // bowel loop
-            e(-68.0, 38.0, 26.0, 40.0, -25.0, KIDNEY),   // right kidney (image left)
-            e(70.0, 40.0, 26.0, 40.0, 25.0, KIDNEY),     // left kidney (image right)
-            e(-58.0, 42.0, 7.0, 12.0, -25.0, -60.0),     // right renal sinus fat
-            e(60.0, 44.0, 7.0, 12.0, 25.0, -60.0),       // left renal sinus fat
-            e(-36.0, 72.0, 20.0, 26.0, 0.0, MUSCLE),     // right psoas/paraspinal
-            e(36.0, 72.0, 20.0, 26.0, 0.0, MUSCLE),      // left psoas/paraspinal
-            e(0.0, 50.0, 19.0, 17.0, 0.0, BONE_CORTEX),  // vertebral body cortex
-            e(0.0, 50.0, 15.5, 13.5, 0.0, BONE_MARROW),  // vertebral body marrow
-            e(0.0, 80.0, 20.0, 12.0, 0.0, BONE_CORTEX),  // posterior elements
-            e(0.0, 77.0, 8.0, 7.0, 0.0, 15.0),           // spinal canal
-            e(12.0, 24.0, 11.0, 11.0, 0.0, AORTA),       // aorta
-            e(-20.0, 22.0, 11.0, 8.0, 0.0, 130.0),       // inferior vena cava
+            e(0.0, 0.0, 160.0, 118.0, 0.0, FAT),    // body, subcutaneous fat
+            e(0.0, 2.0, 146.0, 104.0, 0.0, MUSCLE), // abdominal wall muscle
+            e(0.0, 0.0, 136.0, 94.0, 0.0, -90.0),   // visceral fat
+            e(-58.0, -22.0, 72.0, 58.0, -15.0, LIVER), // liver
+            e(92.0, 12.0, 30.0, 42.0, 20.0, SPLEEN), // spleen
+            e(40.0, -48.0, 38.0, 24.0, 10.0, BOWEL), // stomach
+            e(52.0, -56.0, 14.0, 8.0, 10.0, AIR),   // gastric air
+            e(10.0, -10.0, 16.0, 12.0, 0.0, BOWEL), // bowel loop
+            e(-68.0, 38.0, 26.0, 40.0, -25.0, KIDNEY), // right kidney (image left)
+            e(70.0, 40.0, 26.0, 40.0, 25.0, KIDNEY), // left kidney (image right)
+            e(-58.0, 42.0, 7.0, 12.0, -25.0, -60.0), // right renal sinus fat
+            e(60.0, 44.0, 7.0, 12.0, 25.0, -60.0),  // left renal sinus fat
+            e(-36.0, 72.0, 20.0, 26.0, 0.0, MUSCLE), // right psoas/paraspinal
+            e(36.0, 72.0, 20.0, 26.0, 0.0, MUSCLE), // left psoas/paraspinal
+            e(0.0, 50.0, 19.0, 17.0, 0.0, BONE_CORTEX), // vertebral body cortex
+            e(0.0, 50.0, 15.5, 13.5, 0.0, BONE_MARROW), // vertebral body marrow
+            e(0.0, 80.0, 20.0, 12.0, 0.0, BONE_CORTEX), // posterior elements
+            e(0.0, 77.0, 8.0, 7.0, 0.0, 15.0),      // spinal canal
+            e(12.0, 24.0, 11.0, 11.0, 0.0, AORTA),  // aorta
+            e(-20.0, 22.0, 11.0, 8.0, 0.0, 130.0),  // inferior vena cava
         ];
         match self.lesion {
             Lesion::None => {}
             Lesion::Cyst => s.push(e(CYST_AT.0, CYST_AT.1, CYST_AT.2, CYST_AT.2, 0.0, CYST)),
             Lesion::Tumor => {
-                s.push(e(TUMOR_AT.0, TUMOR_AT.1, TUMOR_AT.2, TUMOR_AT.2 * 0.9, 15.0, TUMOR));
+                s.push(e(
+                    TUMOR_AT.0,
+                    TUMOR_AT.1,
+                    TUMOR_AT.2,
+                    TUMOR_AT.2 * 0.9,
+                    15.0,
+                    TUMOR,
+                ));
                 s.push(e(TUMOR_AT.0 + 2.0, TUMOR_AT.1, 5.0, 4.0, 0.0, NECROSIS));
             }
         }
@@ -197,25 +204,28 @@ impl Phantom {
         let shapes = self.shapes();
         let mut values = vec![0.0f32; n * n];
         use rayon::prelude::*;
-        values.par_chunks_mut(n.max(1)).enumerate().for_each(|(r, row)| {
-            for (c, out) in row.iter_mut().enumerate() {
-                let (x0, y0) = self.pixel_mm(r, c);
-                let mut acc = 0.0f32;
-                for sy in 0..SS {
-                    for sx in 0..SS {
-                        let x = x0 + ((sx as f64 + 0.5) / SS as f64 - 0.5) * d;
-                        let y = y0 + ((sy as f64 + 0.5) / SS as f64 - 0.5) * d;
-                        acc += shapes
-                            .iter()
-                            .rev()
-                            .find(|el| el.contains(x, y))
-                            .map(|el| el.hu)
-                            .unwrap_or(hu::AIR);
+        values
+            .par_chunks_mut(n.max(1))
+            .enumerate()
+            .for_each(|(r, row)| {
+                for (c, out) in row.iter_mut().enumerate() {
+                    let (x0, y0) = self.pixel_mm(r, c);
+                    let mut acc = 0.0f32;
+                    for sy in 0..SS {
+                        for sx in 0..SS {
+                            let x = x0 + ((sx as f64 + 0.5) / SS as f64 - 0.5) * d;
+                            let y = y0 + ((sy as f64 + 0.5) / SS as f64 - 0.5) * d;
+                            acc += shapes
+                                .iter()
+                                .rev()
+                                .find(|el| el.contains(x, y))
+                                .map(|el| el.hu)
+                                .unwrap_or(hu::AIR);
+                        }
                     }
+                    *out = acc / (SS * SS) as f32;
                 }
-                *out = acc / (SS * SS) as f32;
-            }
-        });
+            });
         let mut s = Slice::from_values(n, n, values, Units::Hu);
         s.pixel_spacing_mm = Some([d, d]);
         s

@@ -30,12 +30,10 @@ pub fn load_raster_bytes(bytes: &[u8], path: &Path) -> Result<Slice, ImagingErro
     limits.max_image_height = Some(super::dicom::MAX_DIMENSION);
     limits.max_alloc = Some(1 << 30);
     reader.limits(limits);
-    let img = reader
-        .decode()
-        .map_err(|e| match e {
-            image::ImageError::Limits(l) => err(ErrorKind::TooLarge(one_line(l))),
-            other => err(ErrorKind::Decode(one_line(other))),
-        })?;
+    let img = reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(l) => err(ErrorKind::TooLarge(one_line(l))),
+        other => err(ErrorKind::Decode(one_line(other))),
+    })?;
     let grey = img.into_luma8();
     let (cols, rows) = (grey.width() as usize, grey.height() as usize);
     let values = grey.into_raw().into_iter().map(f32::from).collect();

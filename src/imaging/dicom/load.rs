@@ -5,12 +5,12 @@ use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use dicom_core::value::Value as DicomValue;
 use dicom_core::PrimitiveValue;
+use dicom_core::value::Value as DicomValue;
 use dicom_dictionary_std::tags;
 use dicom_encoding::TransferSyntaxIndex;
-use dicom_object::meta::FileMetaTableBuilder;
 use dicom_object::file::ReadPreamble;
+use dicom_object::meta::FileMetaTableBuilder;
 use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 use dicom_pixeldata::PixelDecoder;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
@@ -62,7 +62,11 @@ pub fn load_dicom(path: &Path, opts: &LoadOptions) -> Result<Slice, ImagingError
 }
 
 /// Loads one frame from DICOM bytes; `path` only labels errors.
-pub fn load_dicom_bytes(bytes: &[u8], path: &Path, opts: &LoadOptions) -> Result<Slice, ImagingError> {
+pub fn load_dicom_bytes(
+    bytes: &[u8],
+    path: &Path,
+    opts: &LoadOptions,
+) -> Result<Slice, ImagingError> {
     let err = |k| ImagingError::new(path, k);
     let parsed = parse(bytes).map_err(err)?;
     decode(&parsed, opts.frame).map_err(err)
@@ -97,7 +101,7 @@ fn meta_start(bytes: &[u8]) -> Option<usize> {
 fn sniff(data: &[u8]) -> Option<Encoding> {
     let group_le = u16::from_le_bytes([*data.first()?, *data.get(1)?]);
     let group_be = u16::from_be_bytes([*data.first()?, *data.get(1)?]);
-    let plausible = |g: u16| (0x0002..=0x0010).contains(&g) && g % 2 == 0;
+    let plausible = |g: u16| (0x0002..=0x0010).contains(&g) && g.is_multiple_of(2);
     let vr = data.get(4..6)?;
     let explicit = dicom_core::VR::from_binary([vr[0], vr[1]]).is_some();
     if plausible(group_le) {
@@ -228,7 +232,9 @@ fn parse(bytes: &[u8]) -> Result<Parsed, ErrorKind> {
             .read_to_end(&mut inflated)
             .map_err(|e| ErrorKind::Malformed(format!("deflated data set: {}", one_line(e))))?;
         if inflated.len() as u64 > MAX_INFLATED_BYTES {
-            return Err(ErrorKind::TooLarge("inflated data set exceeds 1 GiB".into()));
+            return Err(ErrorKind::TooLarge(
+                "inflated data set exceeds 1 GiB".into(),
+            ));
         }
         scan::scan_dataset(&inflated, 0, encoding).map_err(|e| match e {
             ErrorKind::Truncated { offset, what } => ErrorKind::Truncated {
@@ -256,10 +262,14 @@ fn parse(bytes: &[u8]) -> Result<Parsed, ErrorKind> {
         // encoding that differs from the declared one, or no meta at all:
         // read the data set alone and attach a meta group we build.
         Err(first) => {
-            let parse_uid = if deflated { ts_uid.as_str() } else { uid_for(encoding) };
-            let registry_ts = TransferSyntaxRegistry
-                .get(parse_uid)
-                .ok_or_else(|| ErrorKind::Malformed(format!("unknown transfer syntax {parse_uid}")))?;
+            let parse_uid = if deflated {
+                ts_uid.as_str()
+            } else {
+                uid_for(encoding)
+            };
+            let registry_ts = TransferSyntaxRegistry.get(parse_uid).ok_or_else(|| {
+                ErrorKind::Malformed(format!("unknown transfer syntax {parse_uid}"))
+            })?;
             let ds = InMemDicomObject::read_dataset_with_ts(dataset, registry_ts).map_err(|e| {
                 if have_meta && encoding == declared {
                     first
@@ -285,7 +295,11 @@ fn parse(bytes: &[u8]) -> Result<Parsed, ErrorKind> {
 }
 
 /// Normalises native pixel data to little-endian bytes.
-fn native_le_bytes<'a>(v: &'a PrimitiveValue, big_endian: bool, bits_allocated: u16) -> Result<Cow<'a, [u8]>, ErrorKind> {
+fn native_le_bytes<'a>(
+    v: &'a PrimitiveValue,
+    big_endian: bool,
+    bits_allocated: u16,
+) -> Result<Cow<'a, [u8]>, ErrorKind> {
     let mut out: Vec<u8> = match v {
         PrimitiveValue::U8(b) => {
             if !big_endian || bits_allocated <= 8 {
@@ -310,7 +324,10 @@ fn native_le_bytes<'a>(v: &'a PrimitiveValue, big_endian: bool, bits_allocated: 
         }
     };
     // OW words of 32-bit samples were swapped word by word; put the halves in order.
-    if big_endian && bits_allocated == 32 && matches!(v, PrimitiveValue::U16(_) | PrimitiveValue::I16(_)) {
+    if big_endian
+        && bits_allocated == 32
+        && matches!(v, PrimitiveValue::U16(_) | PrimitiveValue::I16(_))
+    {
         for q in out.chunks_exact_mut(4) {
             q.swap(0, 2);
             q.swap(1, 3);
@@ -384,9 +401,16 @@ fn jpeg_sof(data: &[u8]) -> Option<(u8, u16, u16, u8)> {
     }
 }
 
-fn check_jpeg(first_fragment: &[u8], fmt: &PixelFormat, uid: &str, name: &str) -> Result<(), ErrorKind> {
+fn check_jpeg(
+    first_fragment: &[u8],
+    fmt: &PixelFormat,
+    uid: &str,
+    name: &str,
+) -> Result<(), ErrorKind> {
     let Some((precision, h, w, comps)) = jpeg_sof(first_fragment) else {
-        return Err(ErrorKind::Decode("no JPEG frame header (SOF) in the first fragment".into()));
+        return Err(ErrorKind::Decode(
+            "no JPEG frame header (SOF) in the first fragment".into(),
+        ));
     };
     let lossless = uid == tsx::JPEG_LOSSLESS || uid == tsx::JPEG_LOSSLESS_SV1;
     if !lossless && precision > 8 {
@@ -400,7 +424,8 @@ fn check_jpeg(first_fragment: &[u8], fmt: &PixelFormat, uid: &str, name: &str) -
     }
     // The codec copies decoded rows into a buffer sized from Rows/Columns; a
     // JPEG larger than the tags say must be refused before it gets there.
-    if usize::from(h) != fmt.rows || usize::from(w) != fmt.cols || usize::from(comps) != fmt.samples {
+    if usize::from(h) != fmt.rows || usize::from(w) != fmt.cols || usize::from(comps) != fmt.samples
+    {
         return Err(ErrorKind::Decode(format!(
             "JPEG stream is {w}×{h}×{comps} but the tags say {}×{}×{}",
             fmt.cols, fmt.rows, fmt.samples
@@ -425,7 +450,12 @@ fn frame_fragment<P: AsRef<[u8]>>(
             .ok_or(ErrorKind::FrameOutOfRange { frame, frames });
     }
     if frames == 1 {
-        return Ok(Cow::Owned(frags.iter().flat_map(|f| f.as_ref().iter().copied()).collect()));
+        return Ok(Cow::Owned(
+            frags
+                .iter()
+                .flat_map(|f| f.as_ref().iter().copied())
+                .collect(),
+        ));
     }
     let table = seq.offset_table();
     let (Some(&start), end) = (table.get(k), table.get(k + 1).copied()) else {
@@ -455,11 +485,13 @@ fn decode(p: &Parsed, frame: u32) -> Result<Slice, ErrorKind> {
         .ok()
         .flatten()
         .ok_or(ErrorKind::NoPixelData)?;
-    let ts = p.ts.as_ref().map_err(|reason| ErrorKind::UnsupportedTransferSyntax {
-        uid: info.transfer_syntax_uid.clone(),
-        name: info.transfer_syntax.clone(),
-        reason: reason.clone(),
-    })?;
+    let ts =
+        p.ts.as_ref()
+            .map_err(|reason| ErrorKind::UnsupportedTransferSyntax {
+                uid: info.transfer_syntax_uid.clone(),
+                name: info.transfer_syntax.clone(),
+                reason: reason.clone(),
+            })?;
     let mut fmt = pixel_format(info)?;
     if frame >= info.frames {
         return Err(ErrorKind::FrameOutOfRange {
@@ -504,10 +536,17 @@ fn decode(p: &Parsed, frame: u32) -> Result<Slice, ErrorKind> {
                 ErrorKind::Decode("encapsulated pixel data has no fragments".into())
             })?;
             if fmt.bits_allocated == 1 {
-                return Err(ErrorKind::UnsupportedImage("1-bit encapsulated pixel data".into()));
+                return Err(ErrorKind::UnsupportedImage(
+                    "1-bit encapsulated pixel data".into(),
+                ));
             }
-            if [tsx::JPEG_BASELINE, tsx::JPEG_EXTENDED, tsx::JPEG_LOSSLESS, tsx::JPEG_LOSSLESS_SV1]
-                .contains(&ts.uid.as_str())
+            if [
+                tsx::JPEG_BASELINE,
+                tsx::JPEG_EXTENDED,
+                tsx::JPEG_LOSSLESS,
+                tsx::JPEG_LOSSLESS_SV1,
+            ]
+            .contains(&ts.uid.as_str())
             {
                 check_jpeg(first, &fmt, &ts.uid, &ts.name)?;
             }
@@ -524,7 +563,9 @@ fn decode(p: &Parsed, frame: u32) -> Result<Slice, ErrorKind> {
             } else {
                 // Codecs are third-party code fed with file bytes: contain any panic.
                 let decoded = catch_unwind(AssertUnwindSafe(|| obj.decode_pixel_data_frame(frame)))
-                    .map_err(|_| ErrorKind::Decode("the pixel data codec failed on this stream".into()))?
+                    .map_err(|_| {
+                        ErrorKind::Decode("the pixel data codec failed on this stream".into())
+                    })?
                     .map_err(|e| ErrorKind::Decode(chain(&e)))?;
                 owned = decoded.into_data();
                 &owned
@@ -552,7 +593,9 @@ fn decode(p: &Parsed, frame: u32) -> Result<Slice, ErrorKind> {
             pixels::to_grey(data, &fmt, 0)?
         }
         (_, DicomValue::Sequence(_)) => {
-            return Err(ErrorKind::Malformed("pixel data is a sequence of items".into()));
+            return Err(ErrorKind::Malformed(
+                "pixel data is a sequence of items".into(),
+            ));
         }
         (PixelCodec::Native, DicomValue::PixelSequence(_)) => {
             return Err(ErrorKind::Malformed(format!(
@@ -584,7 +627,13 @@ fn decode(p: &Parsed, frame: u32) -> Result<Slice, ErrorKind> {
 ///
 /// Only CT greyscale with a linear rescale is reported as HU; other data
 /// keeps its modality units as `Raw`.
-fn modality(mut v: Vec<f32>, fmt: &PixelFormat, info: &DicomInfo, obj: &InMemDicomObject, frame: u32) -> (Vec<f32>, Units) {
+fn modality(
+    mut v: Vec<f32>,
+    fmt: &PixelFormat,
+    info: &DicomInfo,
+    obj: &InMemDicomObject,
+    frame: u32,
+) -> (Vec<f32>, Units) {
     let grey = fmt.samples == 1 && !matches!(fmt.photometric, Photometric::Palette);
     let (slope, intercept, rtype) = ti::rescale(obj, frame);
     let slope = slope.filter(|s| *s != 0.0).unwrap_or(1.0) as f32;
@@ -610,8 +659,15 @@ fn modality(mut v: Vec<f32>, fmt: &PixelFormat, info: &DicomInfo, obj: &InMemDic
         return (v, Units::Raw);
     }
     let is_ct = info.modality.as_deref() == Some("CT")
-        || info.sop_class_uid.as_deref().is_some_and(|u| u.starts_with("1.2.840.10008.5.1.4.1.1.2"));
+        || info
+            .sop_class_uid
+            .as_deref()
+            .is_some_and(|u| u.starts_with("1.2.840.10008.5.1.4.1.1.2"));
     let hu_type = rtype.as_deref().is_none_or(|t| t == "HU");
-    let units = if grey && is_ct && hu_type { Units::Hu } else { Units::Raw };
+    let units = if grey && is_ct && hu_type {
+        Units::Hu
+    } else {
+        Units::Raw
+    };
     (v, units)
 }

@@ -9,5 +9,8 @@ pub mod tags;
 pub mod transfer_syntax;
 pub mod write;
 
-pub use load::{LoadOptions, MAX_DIMENSION, MAX_FILE_BYTES, MAX_FRAME_PIXELS, load_dicom, load_dicom_bytes, read_info_bytes};
+pub use load::{
+    LoadOptions, MAX_DIMENSION, MAX_FILE_BYTES, MAX_FRAME_PIXELS, load_dicom, load_dicom_bytes,
+    read_info_bytes,
+};
 pub use tags::{DicomInfo, PatientIds};

@@ -143,7 +143,9 @@ pub fn to_grey(data: &[u8], fmt: &PixelFormat, bit_offset: usize) -> Result<Vec<
             })
             .collect();
     }
-    let needed = fmt.frame_bytes().ok_or_else(|| ErrorKind::TooLarge("frame size overflows".into()))?;
+    let needed = fmt
+        .frame_bytes()
+        .ok_or_else(|| ErrorKind::TooLarge("frame size overflows".into()))?;
     if data.len() < needed {
         return Err(short(needed));
     }
@@ -164,7 +166,11 @@ pub fn to_grey(data: &[u8], fmt: &PixelFormat, bit_offset: usize) -> Result<Vec<
     let plane = n;
     for i in 0..n {
         let idx = |s: usize| if fmt.planar { s * plane + i } else { i * 3 + s };
-        let (a, b, c) = (get(idx(0))? as f32, get(idx(1))? as f32, get(idx(2))? as f32);
+        let (a, b, c) = (
+            get(idx(0))? as f32,
+            get(idx(1))? as f32,
+            get(idx(2))? as f32,
+        );
         let luma = match fmt.photometric {
             // Y of YBR_FULL is already luma (PS3.3 C.7.6.3.1.2).
             Photometric::YbrFull | Photometric::YbrFull422 => a,
@@ -196,16 +202,28 @@ mod tests {
     fn masks_and_sign_extends_12_bit() {
         // 0xF800 with 12 stored bits: upper nibble is overlay garbage → 0x800 = -2048 signed.
         let data = [0x00, 0xF8, 0xFF, 0x0F];
-        assert_eq!(to_grey(&data, &fmt(16, 12, true), 0).unwrap(), vec![-2048.0, -1.0]);
-        assert_eq!(to_grey(&data, &fmt(16, 12, false), 0).unwrap(), vec![2048.0, 4095.0]);
-        assert_eq!(to_grey(&data, &fmt(16, 16, true), 0).unwrap(), vec![-2048.0, 4095.0]);
+        assert_eq!(
+            to_grey(&data, &fmt(16, 12, true), 0).unwrap(),
+            vec![-2048.0, -1.0]
+        );
+        assert_eq!(
+            to_grey(&data, &fmt(16, 12, false), 0).unwrap(),
+            vec![2048.0, 4095.0]
+        );
+        assert_eq!(
+            to_grey(&data, &fmt(16, 16, true), 0).unwrap(),
+            vec![-2048.0, 4095.0]
+        );
     }
 
     #[test]
     fn short_data_is_an_error_not_a_panic() {
         assert!(matches!(
             to_grey(&[1, 2, 3], &fmt(16, 16, false), 0),
-            Err(ErrorKind::InconsistentLength { expected: 4, found: 3 })
+            Err(ErrorKind::InconsistentLength {
+                expected: 4,
+                found: 3
+            })
         ));
     }
 
@@ -213,8 +231,14 @@ mod tests {
     fn one_bit_unpacks_lsb_first() {
         let mut f = fmt(1, 1, false);
         f.cols = 4;
-        assert_eq!(to_grey(&[0b0000_0101], &f, 0).unwrap(), vec![1.0, 0.0, 1.0, 0.0]);
-        assert_eq!(to_grey(&[0b0000_0101], &f, 2).unwrap(), vec![1.0, 0.0, 0.0, 0.0]);
+        assert_eq!(
+            to_grey(&[0b0000_0101], &f, 0).unwrap(),
+            vec![1.0, 0.0, 1.0, 0.0]
+        );
+        assert_eq!(
+            to_grey(&[0b0000_0101], &f, 2).unwrap(),
+            vec![1.0, 0.0, 0.0, 0.0]
+        );
     }
 
     #[test]

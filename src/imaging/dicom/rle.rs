@@ -16,22 +16,33 @@ fn unpack_segment(src: &[u8], out: &mut [u8]) -> Result<(), ErrorKind> {
     let (mut i, mut o) = (0usize, 0usize);
     while o < out.len() {
         let Some(&h) = src.get(i) else {
-            return Err(bad(format!("segment ends after {o} of {} bytes", out.len())));
+            return Err(bad(format!(
+                "segment ends after {o} of {} bytes",
+                out.len()
+            )));
         };
         i += 1;
         let n = h as i8;
         if n >= 0 {
             let len = n as usize + 1;
-            let lit = src.get(i..i + len).ok_or_else(|| bad("literal run past segment end"))?;
-            let dst = out.get_mut(o..o + len).ok_or_else(|| bad("literal run past frame end"))?;
+            let lit = src
+                .get(i..i + len)
+                .ok_or_else(|| bad("literal run past segment end"))?;
+            let dst = out
+                .get_mut(o..o + len)
+                .ok_or_else(|| bad("literal run past frame end"))?;
             dst.copy_from_slice(lit);
             i += len;
             o += len;
         } else if n != -128 {
             let len = 1 - n as isize;
             let len = len as usize;
-            let &b = src.get(i).ok_or_else(|| bad("replicate run past segment end"))?;
-            let dst = out.get_mut(o..o + len).ok_or_else(|| bad("replicate run past frame end"))?;
+            let &b = src
+                .get(i)
+                .ok_or_else(|| bad("replicate run past segment end"))?;
+            let dst = out
+                .get_mut(o..o + len)
+                .ok_or_else(|| bad("replicate run past frame end"))?;
             dst.fill(b);
             i += 1;
             o += len;
@@ -42,8 +53,15 @@ fn unpack_segment(src: &[u8], out: &mut [u8]) -> Result<(), ErrorKind> {
 
 /// Decodes one RLE frame to little-endian interleaved samples
 /// (`pixels × samples × bytes_per_sample` bytes).
-pub fn decode_frame(data: &[u8], pixels: usize, samples: usize, bytes_per_sample: usize) -> Result<Vec<u8>, ErrorKind> {
-    let header = data.get(..64).ok_or_else(|| bad("frame shorter than its 64-byte header"))?;
+pub fn decode_frame(
+    data: &[u8],
+    pixels: usize,
+    samples: usize,
+    bytes_per_sample: usize,
+) -> Result<Vec<u8>, ErrorKind> {
+    let header = data
+        .get(..64)
+        .ok_or_else(|| bad("frame shorter than its 64-byte header"))?;
     let word = |k: usize| -> usize {
         let b = &header[k * 4..k * 4 + 4];
         u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize
@@ -60,7 +78,11 @@ pub fn decode_frame(data: &[u8], pixels: usize, samples: usize, bytes_per_sample
     let mut plane = vec![0u8; pixels];
     for seg in 0..nseg {
         let start = word(seg + 1);
-        let end = if seg + 1 < nseg { word(seg + 2) } else { data.len() };
+        let end = if seg + 1 < nseg {
+            word(seg + 2)
+        } else {
+            data.len()
+        };
         let src = data
             .get(start..end.max(start).min(data.len()))
             .filter(|_| start >= 64 && start <= end)

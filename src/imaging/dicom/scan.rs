@@ -125,8 +125,26 @@ fn has_short_length(vr: VR) -> bool {
     use VR::*;
     matches!(
         vr,
-        AE | AS | AT | CS | DA | DS | DT | FL | FD | IS | LO | LT | PN | SH | SL | SS | ST | TM | UI
-            | UL | US
+        AE | AS
+            | AT
+            | CS
+            | DA
+            | DS
+            | DT
+            | FL
+            | FD
+            | IS
+            | LO
+            | LT
+            | PN
+            | SH
+            | SL
+            | SS
+            | ST
+            | TM
+            | UI
+            | UL
+            | US
     )
 }
 
@@ -174,7 +192,10 @@ impl Scanner<'_> {
             // with a NUL); the parser ignores it, so do we.
             if !until_item_delim
                 && end - pos < 8
-                && self.data.get(pos..end).is_some_and(|t| t.iter().all(|&b| b == 0))
+                && self
+                    .data
+                    .get(pos..end)
+                    .is_some_and(|t| t.iter().all(|&b| b == 0))
             {
                 return Ok(end);
             }
@@ -195,7 +216,8 @@ impl Scanner<'_> {
                 )));
             }
             if h.len == UNDEFINED {
-                let is_pixel_seq = h.tag == PIXEL_DATA && matches!(h.vr, None | Some(VR::OB | VR::OW));
+                let is_pixel_seq =
+                    h.tag == PIXEL_DATA && matches!(h.vr, None | Some(VR::OB | VR::OW));
                 if is_pixel_seq {
                     pos = self.fragments(value_pos, end)?;
                 } else {
@@ -273,7 +295,10 @@ impl Scanner<'_> {
                     .checked_add(h.len as usize)
                     .filter(|&e| e <= end)
                     .ok_or_else(|| {
-                        truncated(self.abs(pos), format!("sequence item declares {} bytes", h.len))
+                        truncated(
+                            self.abs(pos),
+                            format!("sequence item declares {} bytes", h.len),
+                        )
                     })?;
                 self.dataset(value_pos, item_end, enc, depth, false)?;
                 pos = item_end;
@@ -339,11 +364,7 @@ pub struct MetaScan {
 pub fn scan_meta(data: &[u8], base: u64) -> Result<MetaScan, ErrorKind> {
     let mut pos = 0usize;
     let mut out = MetaScan::default();
-    loop {
-        match u16_at(data, pos, true) {
-            Some(0x0002) => {}
-            _ => break,
-        }
+    while let Some(0x0002) = u16_at(data, pos, true) {
         let h = read_header(data, pos, Encoding::EXPLICIT_LE)
             .ok_or_else(|| truncated(base + pos as u64, "incomplete file meta header"))?;
         let value_pos = pos + h.header_len;

@@ -62,7 +62,9 @@ pub fn load_series(dir: &Path) -> Result<Series, ImagingError> {
         .and_then(|i| i.series_instance_uid.clone());
     items.retain(|(_, s)| s.info.as_ref().and_then(|i| i.series_instance_uid.clone()) == uid);
     if items.is_empty() {
-        return Err(err(ErrorKind::EmptySeries("no DICOM image in the folder".into())));
+        return Err(err(ErrorKind::EmptySeries(
+            "no DICOM image in the folder".into(),
+        )));
     }
     let all_pos = items.iter().all(|(_, s)| normal_position(s).is_some());
     let all_num = items

@@ -150,10 +150,7 @@ fn window(obj: &InMemDicomObject) -> (Option<f64>, Option<f64>) {
     let voi = first_item(obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE)
         .and_then(|s| first_item(s, tags::FRAME_VOILUT_SEQUENCE));
     match voi {
-        Some(v) => (
-            float(v, tags::WINDOW_CENTER),
-            float(v, tags::WINDOW_WIDTH),
-        ),
+        Some(v) => (float(v, tags::WINDOW_CENTER), float(v, tags::WINDOW_WIDTH)),
         None => (c, w),
     }
 }

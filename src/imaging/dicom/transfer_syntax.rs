@@ -66,9 +66,11 @@ pub fn classify(uid: &str) -> Result<Supported, String> {
         EXPLICIT_VR_BE => return native(Encoding::EXPLICIT_BE, false),
         DEFLATED_EXPLICIT_VR_LE => return native(Encoding::EXPLICIT_LE, true),
         JPEG_LS_LOSSLESS | JPEG_LS_NEAR_LOSSLESS => {
-            return Err("no JPEG-LS decoder in this build (the CharLS decoder needs cmake and a \
+            return Err(
+                "no JPEG-LS decoder in this build (the CharLS decoder needs cmake and a \
                         C++ toolchain, which the pure-Rust build and installers avoid)"
-                .to_string());
+                    .to_string(),
+            );
         }
         _ => {}
     }
@@ -113,8 +115,14 @@ mod tests {
             classify(IMPLICIT_VR_LE).map(|s| s.codec),
             Ok(PixelCodec::Native)
         );
-        assert_eq!(classify(RLE_LOSSLESS).map(|s| s.codec), Ok(PixelCodec::Encapsulated));
-        assert_eq!(classify(JPEG_2000).map(|s| s.codec), Ok(PixelCodec::Encapsulated));
+        assert_eq!(
+            classify(RLE_LOSSLESS).map(|s| s.codec),
+            Ok(PixelCodec::Encapsulated)
+        );
+        assert_eq!(
+            classify(JPEG_2000).map(|s| s.codec),
+            Ok(PixelCodec::Encapsulated)
+        );
         assert!(classify(JPEG_LS_LOSSLESS).unwrap_err().contains("JPEG-LS"));
         assert!(classify("1.2.3.4").is_err());
         assert!(name_of(JPEG_BASELINE).contains("JPEG"));

@@ -48,14 +48,23 @@ fn ds(v: f64) -> String {
 fn hu_to_stored(hu: &[f32]) -> Vec<u16> {
     hu.iter()
         .map(|&h| {
-            let v = if h.is_finite() { (h + HU_OFFSET).round() } else { 0.0 };
+            let v = if h.is_finite() {
+                (h + HU_OFFSET).round()
+            } else {
+                0.0
+            };
             v.clamp(0.0, f32::from(u16::MAX)) as u16
         })
         .collect()
 }
 
 /// Sets the image pixel module for a HU image.
-fn put_pixels(obj: &mut InMemDicomObject, rows: usize, cols: usize, hu: &[f32]) -> Result<(), ErrorKind> {
+fn put_pixels(
+    obj: &mut InMemDicomObject,
+    rows: usize,
+    cols: usize,
+    hu: &[f32],
+) -> Result<(), ErrorKind> {
     let (r, c) = match (u16::try_from(rows), u16::try_from(cols)) {
         (Ok(r), Ok(c)) if rows * cols == hu.len() && rows > 0 && cols > 0 => (r, c),
         _ => {
@@ -128,12 +137,27 @@ pub struct CtDescription {
 }
 
 /// Encodes a new single-frame CT Image Storage object from HU values.
-pub fn ct_bytes(rows: usize, cols: usize, hu: &[f32], d: &CtDescription) -> Result<Vec<u8>, ErrorKind> {
+pub fn ct_bytes(
+    rows: usize,
+    cols: usize,
+    hu: &[f32],
+    d: &CtDescription,
+) -> Result<Vec<u8>, ErrorKind> {
     let mut obj = InMemDicomObject::new_empty();
     put_str(&mut obj, tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 100");
-    put_str(&mut obj, tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY\\AXIAL");
+    put_str(
+        &mut obj,
+        tags::IMAGE_TYPE,
+        VR::CS,
+        "ORIGINAL\\PRIMARY\\AXIAL",
+    );
     put_str(&mut obj, tags::SOP_CLASS_UID, VR::UI, CT_IMAGE_STORAGE);
-    put_str(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, &d.sop_instance_uid);
+    put_str(
+        &mut obj,
+        tags::SOP_INSTANCE_UID,
+        VR::UI,
+        &d.sop_instance_uid,
+    );
     put_str(&mut obj, tags::STUDY_DATE, VR::DA, &d.date);
     put_str(&mut obj, tags::CONTENT_DATE, VR::DA, &d.date);
     put_str(&mut obj, tags::STUDY_TIME, VR::TM, "120000");
@@ -141,14 +165,29 @@ pub fn ct_bytes(rows: usize, cols: usize, hu: &[f32], d: &CtDescription) -> Resu
     put_str(&mut obj, tags::MODALITY, VR::CS, "CT");
     put_str(&mut obj, tags::MANUFACTURER, VR::LO, "PrivaCT");
     put_str(&mut obj, tags::REFERRING_PHYSICIAN_NAME, VR::PN, "");
-    put_str(&mut obj, tags::SERIES_DESCRIPTION, VR::LO, &d.series_description);
+    put_str(
+        &mut obj,
+        tags::SERIES_DESCRIPTION,
+        VR::LO,
+        &d.series_description,
+    );
     put_str(&mut obj, tags::PATIENT_NAME, VR::PN, &d.patient_name);
     put_str(&mut obj, tags::PATIENT_ID, VR::LO, &d.patient_id);
     put_str(&mut obj, tags::PATIENT_BIRTH_DATE, VR::DA, "");
     put_str(&mut obj, tags::PATIENT_SEX, VR::CS, "O");
     put_str(&mut obj, tags::PATIENT_IDENTITY_REMOVED, VR::CS, "YES");
-    put_str(&mut obj, tags::DEIDENTIFICATION_METHOD, VR::LO, "Synthetic phantom, no patient data");
-    put_str(&mut obj, tags::SLICE_THICKNESS, VR::DS, &ds(d.slice_thickness_mm));
+    put_str(
+        &mut obj,
+        tags::DEIDENTIFICATION_METHOD,
+        VR::LO,
+        "Synthetic phantom, no patient data",
+    );
+    put_str(
+        &mut obj,
+        tags::SLICE_THICKNESS,
+        VR::DS,
+        &ds(d.slice_thickness_mm),
+    );
     put_str(&mut obj, tags::KVP, VR::DS, &ds(d.kvp));
     put_str(&mut obj, tags::STUDY_INSTANCE_UID, VR::UI, &d.study_uid);
     put_str(&mut obj, tags::SERIES_INSTANCE_UID, VR::UI, &d.series_uid);
@@ -156,19 +195,34 @@ pub fn ct_bytes(rows: usize, cols: usize, hu: &[f32], d: &CtDescription) -> Resu
     put_str(&mut obj, tags::SERIES_NUMBER, VR::IS, "1");
     put_str(&mut obj, tags::INSTANCE_NUMBER, VR::IS, "1");
     put_str(&mut obj, tags::PATIENT_ORIENTATION, VR::CS, "L\\P");
-    put_str(&mut obj, tags::IMAGE_POSITION_PATIENT, VR::DS, &format!(
-        "{}\\{}\\0",
-        ds(-(cols as f64) * d.pixel_spacing_mm[1] / 2.0),
-        ds(-(rows as f64) * d.pixel_spacing_mm[0] / 2.0)
-    ));
-    put_str(&mut obj, tags::IMAGE_ORIENTATION_PATIENT, VR::DS, "1\\0\\0\\0\\1\\0");
+    put_str(
+        &mut obj,
+        tags::IMAGE_POSITION_PATIENT,
+        VR::DS,
+        &format!(
+            "{}\\{}\\0",
+            ds(-(cols as f64) * d.pixel_spacing_mm[1] / 2.0),
+            ds(-(rows as f64) * d.pixel_spacing_mm[0] / 2.0)
+        ),
+    );
+    put_str(
+        &mut obj,
+        tags::IMAGE_ORIENTATION_PATIENT,
+        VR::DS,
+        "1\\0\\0\\0\\1\\0",
+    );
     put_str(&mut obj, tags::FRAME_OF_REFERENCE_UID, VR::UI, &d.study_uid);
     put_str(&mut obj, tags::POSITION_REFERENCE_INDICATOR, VR::LO, "");
-    put_str(&mut obj, tags::PIXEL_SPACING, VR::DS, &format!(
-        "{}\\{}",
-        ds(d.pixel_spacing_mm[0]),
-        ds(d.pixel_spacing_mm[1])
-    ));
+    put_str(
+        &mut obj,
+        tags::PIXEL_SPACING,
+        VR::DS,
+        &format!(
+            "{}\\{}",
+            ds(d.pixel_spacing_mm[0]),
+            ds(d.pixel_spacing_mm[1])
+        ),
+    );
     put_str(&mut obj, tags::WINDOW_CENTER, VR::DS, &ds(d.window.0));
     put_str(&mut obj, tags::WINDOW_WIDTH, VR::DS, &ds(d.window.1));
     put_pixels(&mut obj, rows, cols, hu)?;
@@ -194,17 +248,29 @@ pub fn derived_bytes(
             slice.rows, slice.cols
         ))));
     }
-    let start = if source.get(128..132) == Some(b"DICM".as_slice()) { 128 } else { 0 };
+    let start = if source.get(128..132) == Some(b"DICM".as_slice()) {
+        128
+    } else {
+        0
+    };
     let mut obj = dicom_object::OpenFileOptions::new()
         .read_preamble(dicom_object::file::ReadPreamble::Never)
         .from_reader(source.get(start..).unwrap_or_default())
         .map(|f| f.into_inner())
         .or_else(|_| {
             // Headless source: re-read its data set with the detected syntax.
-            let uid = slice.info.as_ref().map(|i| i.transfer_syntax_uid.clone()).unwrap_or_default();
-            let ts = dicom_encoding::TransferSyntaxIndex::get(&dicom_transfer_syntax_registry::TransferSyntaxRegistry, &uid)
-                .ok_or_else(|| err(ErrorKind::Malformed("unknown transfer syntax".into())))?;
-            InMemDicomObject::read_dataset_with_ts(source, ts).map_err(|e| err(ErrorKind::Malformed(one_line(e))))
+            let uid = slice
+                .info
+                .as_ref()
+                .map(|i| i.transfer_syntax_uid.clone())
+                .unwrap_or_default();
+            let ts = dicom_encoding::TransferSyntaxIndex::get(
+                &dicom_transfer_syntax_registry::TransferSyntaxRegistry,
+                &uid,
+            )
+            .ok_or_else(|| err(ErrorKind::Malformed("unknown transfer syntax".into())))?;
+            InMemDicomObject::read_dataset_with_ts(source, ts)
+                .map_err(|e| err(ErrorKind::Malformed(one_line(e))))
         })?;
     let sop = random_uid();
     let orig_type = super::tags::string(&obj, tags::IMAGE_TYPE).unwrap_or_default();

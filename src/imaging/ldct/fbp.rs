@@ -13,7 +13,11 @@ fn filter_response(n: usize) -> Vec<f32> {
     // Spatial ramp h[k] (τ = 1): 1/4 at 0, −1/(π k)² at odd k, 0 at even k.
     let mut h = vec![Complex::new(0.0f64, 0.0); n];
     for (i, v) in h.iter_mut().enumerate() {
-        let k = if i <= n / 2 { i as i64 } else { i as i64 - n as i64 };
+        let k = if i <= n / 2 {
+            i as i64
+        } else {
+            i as i64 - n as i64
+        };
         let val = if k == 0 {
             0.25
         } else if k % 2 != 0 {
@@ -76,7 +80,10 @@ pub fn reconstruct(sino: &[f32], g: &Geometry) -> Vec<f32> {
 pub fn reconstruct_pair(a: &[f32], b: &[f32], g: &Geometry) -> (Vec<f32>, Vec<f32>) {
     let (qa, qb) = rayon::join(|| filter(a, g.bins), || filter(b, g.bins));
     let pair: Vec<[f32; 2]> = qa.into_iter().zip(qb).map(|(x, y)| [x, y]).collect();
-    backproject(&pair, g).into_iter().map(|[x, y]| (x, y)).unzip()
+    backproject(&pair, g)
+        .into_iter()
+        .map(|[x, y]| (x, y))
+        .unzip()
 }
 
 fn backproject(q: &[[f32; 2]], g: &Geometry) -> Vec<[f32; 2]> {
@@ -88,32 +95,34 @@ fn backproject(q: &[[f32; 2]], g: &Geometry) -> Vec<[f32; 2]> {
     // d. Net: μ = π/(K·d) Σ q.
     let scale = (std::f64::consts::PI / (g.angles.len().max(1) as f64 * g.spacing)) as f32;
     let mut img = vec![[0.0f32; 2]; rows * cols];
-    img.par_chunks_mut(cols.max(1)).enumerate().for_each(|(r, row)| {
-        let y = rc - r as f64;
-        for (k, &(cos, sin)) in g.angles.iter().enumerate() {
-            let Some(view) = q.get(k * bins..(k + 1) * bins) else {
-                continue;
-            };
-            // Bin position s(c) = (c − cc)·cos + y·sin + bc, linear in c.
-            let t0 = ((-cc) * cos + y * sin + bc) as f32;
-            let dc = cos as f32;
-            for (c, px) in row.iter_mut().enumerate() {
-                let s = t0 + c as f32 * dc;
-                if s < 0.0 {
+    img.par_chunks_mut(cols.max(1))
+        .enumerate()
+        .for_each(|(r, row)| {
+            let y = rc - r as f64;
+            for (k, &(cos, sin)) in g.angles.iter().enumerate() {
+                let Some(view) = q.get(k * bins..(k + 1) * bins) else {
                     continue;
-                }
-                let i = s as usize;
-                let w = s - i as f32;
-                if let (Some(a), Some(b)) = (view.get(i), view.get(i + 1)) {
-                    px[0] += a[0] + (b[0] - a[0]) * w;
-                    px[1] += a[1] + (b[1] - a[1]) * w;
+                };
+                // Bin position s(c) = (c − cc)·cos + y·sin + bc, linear in c.
+                let t0 = ((-cc) * cos + y * sin + bc) as f32;
+                let dc = cos as f32;
+                for (c, px) in row.iter_mut().enumerate() {
+                    let s = t0 + c as f32 * dc;
+                    if s < 0.0 {
+                        continue;
+                    }
+                    let i = s as usize;
+                    let w = s - i as f32;
+                    if let (Some(a), Some(b)) = (view.get(i), view.get(i + 1)) {
+                        px[0] += a[0] + (b[0] - a[0]) * w;
+                        px[1] += a[1] + (b[1] - a[1]) * w;
+                    }
                 }
             }
-        }
-        for px in row.iter_mut() {
-            px[0] *= scale;
-            px[1] *= scale;
-        }
-    });
+            for px in row.iter_mut() {
+                px[0] *= scale;
+                px[1] *= scale;
+            }
+        });
     img
 }

@@ -89,7 +89,15 @@ pub fn simulate(
     dose: f64,
     seed: u64,
 ) -> Result<LdctResult, ErrorKind> {
-    simulate_with(&LdctParams::default(), hu, rows, cols, spacing_mm, dose, seed)
+    simulate_with(
+        &LdctParams::default(),
+        hu,
+        rows,
+        cols,
+        spacing_mm,
+        dose,
+        seed,
+    )
 }
 
 /// [`simulate`] with explicit parameters.
@@ -114,7 +122,9 @@ pub fn simulate_with(
         )));
     }
     if !(spacing_mm > 0.0 && spacing_mm.is_finite()) {
-        return Err(ErrorKind::InvalidArgument(format!("pixel spacing {spacing_mm} mm")));
+        return Err(ErrorKind::InvalidArgument(format!(
+            "pixel spacing {spacing_mm} mm"
+        )));
     }
     let geo = Geometry::new(rows, cols, spacing_mm, params);
     let mu: Vec<f32> = hu

@@ -15,7 +15,9 @@ pub fn add_noise(p: &[f32], bins: usize, i0: f64, sigma_e: f64, seed: u64) -> Ve
         .zip(p.par_chunks(bins.max(1)))
         .enumerate()
         .for_each(|(view, (o, src))| {
-            let mut rng = ChaCha12Rng::seed_from_u64(seed ^ (view as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut rng = ChaCha12Rng::seed_from_u64(
+                seed ^ (view as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            );
             for (dst, &pv) in o.iter_mut().zip(src) {
                 let mean = i0 * (-f64::from(pv)).exp();
                 let counts = match Poisson::new(mean) {

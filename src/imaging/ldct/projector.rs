@@ -19,12 +19,20 @@ struct Padded {
 
 impl Padded {
     fn new(mu: &[f32], rows: usize, cols: usize, transposed: bool) -> Padded {
-        let (outer, inner) = if transposed { (cols, rows) } else { (rows, cols) };
+        let (outer, inner) = if transposed {
+            (cols, rows)
+        } else {
+            (rows, cols)
+        };
         let stride = inner + 2;
         let mut data = vec![0.0f32; (outer + 2) * stride];
         for o in 0..outer {
             for i in 0..inner {
-                let v = if transposed { mu[i * cols + o] } else { mu[o * cols + i] };
+                let v = if transposed {
+                    mu[i * cols + o]
+                } else {
+                    mu[o * cols + i]
+                };
                 data[(o + 1) * stride + i + 1] = v;
             }
         }
