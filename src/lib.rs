@@ -7,3 +7,4 @@ pub mod ckks;
 pub mod cli;
 pub mod model;
 pub mod protocol;
+pub mod imaging;

@@ -18,12 +18,21 @@ struct Cli {
 enum Command {
     /// Time the CKKS primitives on the named parameter sets (single-threaded medians).
     Bench(privact::cli::bench::BenchArgs),
+    /// Describe an image file: modality, size, transfer syntax, value range, window.
+    Inspect(privact::cli::inspect::InspectArgs),
+    /// Write the synthetic abdominal CT phantom (the built-in sample).
+    Phantom(privact::cli::phantom::PhantomArgs),
+    /// Simulate a lower-dose scan of a CT slice (projection-domain noise + FBP).
+    SimulateLdct(privact::cli::simulate_ldct::SimulateLdctArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Bench(args)) => privact::cli::bench::run(&args),
+        Some(Command::Inspect(args)) => privact::cli::inspect::run(&args),
+        Some(Command::Phantom(args)) => privact::cli::phantom::run(&args),
+        Some(Command::SimulateLdct(args)) => privact::cli::simulate_ldct::run(&args),
         None => {
             anyhow::bail!(
                 "the desktop app is not built yet; run `privact --help` for the command-line tools"

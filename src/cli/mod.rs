@@ -1,6 +1,9 @@
 //! Command-line front ends: each subcommand lives in its own file and returns `anyhow::Result`.
 
 pub mod bench;
+pub mod inspect;
+pub mod phantom;
+pub mod simulate_ldct;
 
 /// Version line with the build facts a bug report needs.
 pub const LONG_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,129 @@
+//! Image quality metrics for the denoising demo: RMSE, PSNR and SSIM
+//! (Wang et al., IEEE TIP 2004: 11×11 Gaussian window σ = 1.5, K1 = 0.01,
+//! K2 = 0.03, mean over the "valid" positions where the window fits).
+//!
+//! Compare images on the same intensity scale; the app normalises HU over
+//! the display window first, so `data_range` is then 1.0.
+
+/// Why a metric could not be computed.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum MetricError {
+    #[error("images differ in size: {0} vs {1} values")]
+    SizeMismatch(usize, usize),
+    #[error("image is empty or smaller than the {0}×{0} SSIM window")]
+    TooSmall(usize),
+    #[error("data range must be positive, got {0}")]
+    BadRange(f64),
+}
+
+fn check(a: &[f32], b: &[f32]) -> Result<(), MetricError> {
+    if a.len() != b.len() {
+        return Err(MetricError::SizeMismatch(a.len(), b.len()));
+    }
+    if a.is_empty() {
+        return Err(MetricError::TooSmall(0));
+    }
+    Ok(())
+}
+
+/// Mean squared error.
+pub fn mse(a: &[f32], b: &[f32]) -> Result<f64, MetricError> {
+    check(a, b)?;
+    let s: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+        .sum();
+    Ok(s / a.len() as f64)
+}
+
+/// Root mean squared error.
+pub fn rmse(a: &[f32], b: &[f32]) -> Result<f64, MetricError> {
+    mse(a, b).map(f64::sqrt)
+}
+
+/// Peak signal-to-noise ratio in dB, 10·log10(R² / MSE); infinite for identical images.
+pub fn psnr(reference: &[f32], test: &[f32], data_range: f64) -> Result<f64, MetricError> {
+    if data_range <= 0.0 || !data_range.is_finite() {
+        return Err(MetricError::BadRange(data_range));
+    }
+    let m = mse(reference, test)?;
+    Ok(if m == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (data_range * data_range / m).log10()
+    })
+}
+
+const WIN: usize = 11;
+const SIGMA: f64 = 1.5;
+
+fn gaussian_1d() -> [f64; WIN] {
+    let mut g = [0.0; WIN];
+    let c = (WIN / 2) as f64;
+    for (i, v) in g.iter_mut().enumerate() {
+        *v = (-((i as f64 - c).powi(2)) / (2.0 * SIGMA * SIGMA)).exp();
+    }
+    let s: f64 = g.iter().sum();
+    g.iter_mut().for_each(|v| *v /= s);
+    g
+}
+
+/// Separable 'valid' Gaussian filtering of a rows × cols image.
+fn filter_valid(x: &[f64], rows: usize, cols: usize, g: &[f64; WIN]) -> Vec<f64> {
+    let (orows, ocols) = (rows + 1 - WIN, cols + 1 - WIN);
+    let mut h = vec![0.0; rows * ocols];
+    for r in 0..rows {
+        for c in 0..ocols {
+            h[r * ocols + c] = (0..WIN).map(|k| g[k] * x[r * cols + c + k]).sum();
+        }
+    }
+    let mut out = vec![0.0; orows * ocols];
+    for r in 0..orows {
+        for c in 0..ocols {
+            out[r * ocols + c] = (0..WIN).map(|k| g[k] * h[(r + k) * ocols + c]).sum();
+        }
+    }
+    out
+}
+
+/// Mean SSIM of two rows × cols images with intensities spanning `data_range`.
+pub fn ssim(
+    a: &[f32],
+    b: &[f32],
+    rows: usize,
+    cols: usize,
+    data_range: f64,
+) -> Result<f64, MetricError> {
+    check(a, b)?;
+    if a.len() != rows * cols {
+        return Err(MetricError::SizeMismatch(a.len(), rows * cols));
+    }
+    if rows < WIN || cols < WIN {
+        return Err(MetricError::TooSmall(WIN));
+    }
+    if data_range <= 0.0 || !data_range.is_finite() {
+        return Err(MetricError::BadRange(data_range));
+    }
+    let g = gaussian_1d();
+    let x: Vec<f64> = a.iter().map(|&v| f64::from(v)).collect();
+    let y: Vec<f64> = b.iter().map(|&v| f64::from(v)).collect();
+    let xx: Vec<f64> = x.iter().map(|v| v * v).collect();
+    let yy: Vec<f64> = y.iter().map(|v| v * v).collect();
+    let xy: Vec<f64> = x.iter().zip(&y).map(|(p, q)| p * q).collect();
+    let f = |v: &[f64]| filter_valid(v, rows, cols, &g);
+    let (mx, my, mxx, myy, mxy) = (f(&x), f(&y), f(&xx), f(&yy), f(&xy));
+    let c1 = (0.01 * data_range).powi(2);
+    let c2 = (0.03 * data_range).powi(2);
+    let n = mx.len();
+    let total: f64 = (0..n)
+        .map(|i| {
+            let (ux, uy) = (mx[i], my[i]);
+            let sx = mxx[i] - ux * ux;
+            let sy = myy[i] - uy * uy;
+            let sxy = mxy[i] - ux * uy;
+            ((2.0 * ux * uy + c1) * (2.0 * sxy + c2)) / ((ux * ux + uy * uy + c1) * (sx + sy + c2))
+        })
+        .sum();
+    Ok(total / n as f64)
+}
