@@ -5,6 +5,6 @@
 
 pub mod ckks;
 pub mod cli;
+pub mod imaging;
 pub mod model;
 pub mod protocol;
-pub mod imaging;

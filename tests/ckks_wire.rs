@@ -288,3 +288,28 @@ proptest! {
         prop_assert!(!decode_any(names[which], &bytes) || which == 0);
     }
 }
+
+#[test]
+fn predicted_sizes_equal_encoded_sizes() {
+    let f = fixture();
+    let p = &f.params;
+    assert_eq!(
+        wire::ciphertext_size(p, f.ct.level(), true),
+        wire::encode_ciphertext(p, &f.ct).len()
+    );
+    let mut low = f.ct.clone();
+    low.drop_to_level(0);
+    assert_eq!(
+        wire::ciphertext_size(p, 0, true),
+        wire::encode_ciphertext(p, &low).len()
+    );
+    low.seed = None;
+    assert_eq!(
+        wire::ciphertext_size(p, 0, false),
+        wire::encode_ciphertext(p, &low).len()
+    );
+    assert_eq!(
+        wire::evaluation_keys_size(p, f.keys.galois.len(), true),
+        wire::encode_evaluation_keys(p, &f.keys).len()
+    );
+}

@@ -58,6 +58,15 @@ fn in_process_run_matches_the_plaintext_simulation() {
     let upload = run.ledger.bytes("Encode & encrypt");
     let per_ct = 16 + 2 + 8 + 32 + 16384 * 249 / 8;
     assert_eq!(upload as usize, 10 + 8 * (8 + per_ct));
+    let params = Parameters::preset("depth7-n14").unwrap();
+    assert_eq!(
+        upload as usize,
+        privact::protocol::client::request_bytes(&params)
+    );
+    assert_eq!(
+        run.ledger.bytes("Keys") as usize,
+        privact::protocol::client::setup_bytes(&params)
+    );
     assert!(run.server_key_memory > 0);
 }
 

@@ -30,6 +30,19 @@ pub fn softmax<const K: usize>(z: &[f64; K]) -> [f64; K] {
     std::array::from_fn(|i| e[i] / s)
 }
 
+/// Exact bytes of the setup message (parameters + evaluation keys), before generating keys.
+pub fn setup_bytes(params: &Parameters) -> usize {
+    let envelope = 10 + 3 * 8 + 1;
+    envelope
+        + wire::encode_parameters(params).len()
+        + wire::evaluation_keys_size(params, packing::rotations().len(), true)
+}
+
+/// Exact bytes of the encrypted image (8 seeded ciphertexts), known as soon as a slice loads.
+pub fn request_bytes(params: &Parameters) -> usize {
+    10 + packing::INPUT_CTS * (8 + wire::ciphertext_size(params, packing::LEVELS_NEEDED, true))
+}
+
 impl ClassifierClient {
     /// Fresh keys for a new session (OS-seeded randomness).
     pub fn new(preset: &str) -> Result<Self, ProtocolError> {

@@ -82,6 +82,38 @@ pub enum WireError {
     Params(#[from] ParamsError),
 }
 
+const HEADER_BYTES: usize = 16;
+
+fn poly_bytes(ring: &RnsRing, limbs: usize) -> usize {
+    (0..limbs)
+        .map(|i| packed_len(ring.n(), ring.modulus(i).bits()))
+        .sum()
+}
+
+/// Exact encoded size of a degree-1 ciphertext at `level`, known before encrypting.
+pub fn ciphertext_size(params: &Parameters, level: usize, seeded: bool) -> usize {
+    let polys = poly_bytes(params.ring_q(), level + 1);
+    HEADER_BYTES + 2 + 8 + if seeded { 32 + polys } else { 2 * polys }
+}
+
+/// Exact encoded size of one seeded switching key (relinearisation or Galois, without header).
+fn switching_key_size(params: &Parameters) -> usize {
+    let digits = params.digits_at(params.max_level());
+    1 + 32
+        + digits
+            * (poly_bytes(params.ring_q(), params.max_level() + 1)
+                + poly_bytes(params.ring_p(), params.digit_size()))
+}
+
+/// Exact encoded size of an evaluation-key bundle with `galois` Galois keys.
+pub fn evaluation_keys_size(params: &Parameters, galois: usize, relin: bool) -> usize {
+    HEADER_BYTES
+        + 1
+        + 4
+        + usize::from(relin) * switching_key_size(params)
+        + galois * (8 + switching_key_size(params))
+}
+
 fn header(kind: Kind, flags: u16, fingerprint: u64) -> Writer {
     let mut w = Writer::default();
     w.bytes(&MAGIC);
