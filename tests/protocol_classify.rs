@@ -55,7 +55,8 @@ fn in_process_run_matches_the_plaintext_simulation() {
         assert!((run.result.probabilities[k] - p[k]).abs() < 1e-4);
     }
     // Upload: 8 seeded ciphertexts at level 5 (6 limbs of 49 + 5·40 bits), plus envelope.
-    let upload = run.ledger.bytes("Encode & encrypt");
+    let upload = run.upload_bytes;
+    assert_eq!(run.ledger.bytes("Encode & encrypt"), upload);
     let per_ct = 16 + 2 + 8 + 32 + 16384 * 249 / 8;
     assert_eq!(upload as usize, 10 + 8 * (8 + per_ct));
     let params = Parameters::preset("depth7-n14").unwrap();
@@ -64,10 +65,46 @@ fn in_process_run_matches_the_plaintext_simulation() {
         privact::protocol::client::request_bytes(&params)
     );
     assert_eq!(
-        run.ledger.bytes("Keys") as usize,
+        run.setup.bytes("Keys") as usize,
+        privact::protocol::client::setup_bytes(&params)
+    );
+    assert_eq!(
+        run.eval_key_bytes as usize,
         privact::protocol::client::setup_bytes(&params)
     );
     assert!(run.server_key_memory > 0);
+}
+
+#[test]
+fn one_session_classifies_many_slices() {
+    use privact::protocol::local::LocalSession;
+    let mut session = LocalSession::start(ApproxParams::synthetic(8), &mut |_| {}).unwrap();
+    let a = session.classify(&image(), &mut |_| {}).unwrap();
+    let flipped: Vec<f32> = (0..256 * 256)
+        .map(|i| if (i / 256) < 128 { 1.5 } else { -0.5 })
+        .collect();
+    let b = session.classify(&flipped, &mut |_| {}).unwrap();
+    let c = session.classify(&image(), &mut |_| {}).unwrap();
+    assert!(
+        a.result
+            .logits
+            .iter()
+            .zip(&c.result.logits)
+            .all(|(x, y)| (x - y).abs() < 1e-3),
+        "same input, same answer"
+    );
+    assert!(
+        a.result
+            .logits
+            .iter()
+            .zip(&b.result.logits)
+            .any(|(x, y)| (x - y).abs() > 1e-3),
+        "different input, different answer"
+    );
+    assert!(
+        b.ledger.steps.iter().all(|s| s.name != "Keys"),
+        "keys are generated once per session"
+    );
 }
 
 #[test]

@@ -1,14 +1,15 @@
-//! A whole protocol run inside one process: the server runs on its own thread behind a byte
-//! channel, exactly as it would behind a socket. Used by the app's worker and the CLI.
+//! Protocol runs inside one process: the server runs on its own thread behind a byte channel,
+//! exactly as it would behind a socket. Used by the app's worker and the CLI.
 
 use super::ProtocolError;
 use super::client::{Classification, ClassifierClient};
 use super::ledger::{Ledger, Side};
 use super::messages::Message;
 use super::server::Server;
-use super::transport::{Transport, channel_pair};
+use super::transport::{ChannelTransport, Transport, channel_pair};
 use crate::model::classifier::he::ApproxParams;
-use std::time::Instant;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// Where a run is; reported before each step starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,36 +22,58 @@ pub enum Stage {
     Decrypt,
 }
 
-pub struct ClassificationRun {
-    pub result: Classification,
-    pub ledger: Ledger,
-    /// Bytes the server holds for this session's evaluation keys.
+/// A client with a live server session: keys are generated and uploaded once, then any
+/// number of slices are classified.
+pub struct LocalSession {
+    client: ClassifierClient,
+    transport: ChannelTransport,
+    server: Option<JoinHandle<()>>,
+    /// Keys and setup (one-time costs).
+    pub setup_ledger: Ledger,
     pub server_key_memory: u64,
+    pub eval_key_bytes: u64,
 }
 
-/// Encrypts `image` (preprocessed 256×256), lets a server thread classify it, decrypts.
-pub fn classify_in_process(
-    image: &[f32],
-    weights: ApproxParams,
-    mut progress: impl FnMut(Stage),
-) -> Result<ClassificationRun, ProtocolError> {
-    let (mut client_end, mut server_end) = channel_pair();
-    let server = std::thread::spawn(move || {
-        let mut server = Server::new(weights);
-        while let Ok(request) = server_end.recv() {
-            if server_end.send(server.handle(&request)).is_err() {
-                break;
+pub struct ClassificationRun {
+    pub result: Classification,
+    /// This slice's steps; the session's one-time steps are in `setup`.
+    pub ledger: Ledger,
+    pub setup: Ledger,
+    pub server_key_memory: u64,
+    pub upload_bytes: u64,
+    pub download_bytes: u64,
+    pub eval_key_bytes: u64,
+}
+
+impl LocalSession {
+    pub fn start(
+        weights: ApproxParams,
+        progress: &mut dyn FnMut(Stage),
+    ) -> Result<Self, ProtocolError> {
+        let (client_end, mut server_end) = channel_pair();
+        let server = std::thread::spawn(move || {
+            let mut server = Server::new(weights);
+            while let Ok(request) = server_end.recv() {
+                if server_end.send(server.handle(&request)).is_err() {
+                    break;
+                }
             }
-        }
-    });
-    let outcome = (|| {
+        });
+        let mut session = Self {
+            client: ClassifierClient::new("depth7-n14")?,
+            transport: client_end,
+            server: Some(server),
+            setup_ledger: Ledger::default(),
+            server_key_memory: 0,
+            eval_key_bytes: 0,
+        };
         progress(Stage::Keys);
-        let mut client = ClassifierClient::new("depth7-n14")?;
-        let setup = client.setup_message();
+        let setup = session.client.setup_message();
+        session.eval_key_bytes = setup.len() as u64;
         let t = Instant::now();
-        client_end.send(setup)?;
-        let ack = client_end.recv()?;
-        let server_key_memory = match Message::decode(&ack)? {
+        session.transport.send(setup)?;
+        let ack = session.transport.recv()?;
+        session.server_key_memory = match Message::decode(&ack)? {
             Message::SetupAck { key_memory_bytes } => key_memory_bytes,
             Message::Error { message } => return Err(ProtocolError::Refused(message)),
             other => {
@@ -60,34 +83,84 @@ pub fn classify_in_process(
                 });
             }
         };
-        client
+        session
+            .client
             .ledger
-            .record("Server prepares model", Side::Server, t.elapsed(), 0);
+            .record("Upload keys + server setup", Side::Server, t.elapsed(), 0);
+        session.setup_ledger = std::mem::take(&mut session.client.ledger);
+        Ok(session)
+    }
+
+    /// Encrypts a preprocessed 256×256 image, has the server classify it, decrypts.
+    pub fn classify(
+        &mut self,
+        image: &[f32],
+        progress: &mut dyn FnMut(Stage),
+    ) -> Result<ClassificationRun, ProtocolError> {
         progress(Stage::EncodeEncrypt);
-        let request = client.encrypt_image(image)?;
+        let request = self.client.encrypt_image(image)?;
         progress(Stage::Send);
-        let sent = request.len();
+        let upload_bytes = request.len() as u64;
         let t = Instant::now();
-        client_end.send(request)?;
+        self.transport.send(request)?;
+        self.client
+            .ledger
+            .record("Upload", Side::Wire, Duration::ZERO, upload_bytes as usize);
         progress(Stage::Evaluate);
-        let response = client_end.recv()?;
+        let response = self.transport.recv()?;
         let round_trip = t.elapsed();
         progress(Stage::Receive);
-        client
-            .ledger
-            .record("Send", Side::Wire, std::time::Duration::ZERO, sent);
-        client
-            .ledger
-            .record("Round trip", Side::Wire, round_trip, response.len());
+        let download_bytes = response.len() as u64;
         progress(Stage::Decrypt);
-        let result = client.decrypt_response(&response)?;
+        let result = self.client.decrypt_response(&response)?;
+        let server_seconds = self
+            .client
+            .ledger
+            .steps
+            .iter()
+            .rev()
+            .find(|s| s.side == Side::Server)
+            .map_or(0.0, |s| s.seconds);
+        let wire_seconds = (round_trip.as_secs_f64() - server_seconds).max(0.0);
+        self.client.ledger.record(
+            "Download",
+            Side::Wire,
+            Duration::from_secs_f64(wire_seconds),
+            download_bytes as usize,
+        );
         Ok(ClassificationRun {
             result,
-            ledger: client.ledger,
-            server_key_memory,
+            ledger: std::mem::take(&mut self.client.ledger),
+            setup: self.setup_ledger.clone(),
+            server_key_memory: self.server_key_memory,
+            upload_bytes,
+            download_bytes,
+            eval_key_bytes: self.eval_key_bytes,
         })
-    })();
-    drop(client_end);
-    let _ = server.join();
-    outcome
+    }
+
+    pub fn params(&self) -> &crate::ckks::Parameters {
+        self.client.params()
+    }
+}
+
+impl Drop for LocalSession {
+    fn drop(&mut self) {
+        // Closing our end stops the server loop; replace it with a dead channel first.
+        let (dead, _) = channel_pair();
+        drop(std::mem::replace(&mut self.transport, dead));
+        if let Some(h) = self.server.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// One-shot convenience: a fresh session for a single slice.
+pub fn classify_in_process(
+    image: &[f32],
+    weights: ApproxParams,
+    mut progress: impl FnMut(Stage),
+) -> Result<ClassificationRun, ProtocolError> {
+    let mut session = LocalSession::start(weights, &mut progress)?;
+    session.classify(image, &mut progress)
 }
