@@ -5,3 +5,6 @@
 
 pub mod ckks;
 pub mod cli;
+pub mod model;
+#[cfg(feature = "train")]
+pub mod train;

@@ -18,12 +18,17 @@ struct Cli {
 enum Command {
     /// Time the CKKS primitives on the named parameter sets (single-threaded medians).
     Bench(privact::cli::bench::BenchArgs),
+    /// Train the kidney-CT classifier (Ref-CNN and Approx-CNN) and write its assets.
+    #[cfg(feature = "train")]
+    TrainClassifier(privact::cli::train_classifier::TrainClassifierArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Bench(args)) => privact::cli::bench::run(&args),
+        #[cfg(feature = "train")]
+        Some(Command::TrainClassifier(args)) => privact::cli::train_classifier::run(&args),
         None => {
             anyhow::bail!(
                 "the desktop app is not built yet; run `privact --help` for the command-line tools"
