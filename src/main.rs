@@ -24,6 +24,9 @@ enum Command {
     Phantom(privact::cli::phantom::PhantomArgs),
     /// Simulate a lower-dose scan of a CT slice (projection-domain noise + FBP).
     SimulateLdct(privact::cli::simulate_ldct::SimulateLdctArgs),
+    /// Train the kidney-CT classifier (Ref-CNN and Approx-CNN) and write its assets.
+    #[cfg(feature = "train")]
+    TrainClassifier(privact::cli::train_classifier::TrainClassifierArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,6 +36,8 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Inspect(args)) => privact::cli::inspect::run(&args),
         Some(Command::Phantom(args)) => privact::cli::phantom::run(&args),
         Some(Command::SimulateLdct(args)) => privact::cli::simulate_ldct::run(&args),
+        #[cfg(feature = "train")]
+        Some(Command::TrainClassifier(args)) => privact::cli::train_classifier::run(&args),
         None => {
             anyhow::bail!(
                 "the desktop app is not built yet; run `privact --help` for the command-line tools"

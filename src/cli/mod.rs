@@ -4,6 +4,8 @@ pub mod bench;
 pub mod inspect;
 pub mod phantom;
 pub mod simulate_ldct;
+#[cfg(feature = "train")]
+pub mod train_classifier;
 
 /// Version line with the build facts a bug report needs.
 pub const LONG_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,123 @@
+//! Plaintext forward pass of the Approx-CNN, in f64, with every intermediate exposed so the
+//! HE side can check its fidelity layer by layer.
+//!
+//! Tensors are channel-major (`[C, H, W]`, row-major), as in the weights.
+
+use super::weights::{ApproxCnnWeights, Conv2d, PolyActivation, approx_arch::*};
+use super::{ClassifierError, INPUT_SIZE, NUM_CLASSES, check_input};
+
+/// Every intermediate output of the Approx-CNN for one input (flat `[C, H, W]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApproxIntermediates {
+    /// After the 8×8/8 patchify conv: `[8, 32, 32]` (pre-activation 1).
+    pub conv1: Vec<f64>,
+    /// After `a·y²+b·y+c`: `[8, 32, 32]`.
+    pub act1: Vec<f64>,
+    /// After the 2×2/2 average pool: `[8, 16, 16]`.
+    pub pool1: Vec<f64>,
+    /// After the 3×3 conv (padding 1): `[16, 16, 16]` (pre-activation 2).
+    pub conv2: Vec<f64>,
+    /// After `a·y²+b·y+c`: `[16, 16, 16]`.
+    pub act2: Vec<f64>,
+    /// After global average pooling: `[16]`.
+    pub pool2: Vec<f64>,
+    /// Class logits `[normal, cyst, tumor]`.
+    pub logits: [f64; NUM_CLASSES],
+}
+
+/// Logits of the Approx-CNN for one preprocessed 256×256 input.
+pub fn forward(w: &ApproxCnnWeights, input: &[f32]) -> Result<[f64; NUM_CLASSES], ClassifierError> {
+    Ok(forward_intermediates(w, input)?.logits)
+}
+
+/// The Approx-CNN forward pass keeping every intermediate.
+pub fn forward_intermediates(
+    w: &ApproxCnnWeights,
+    input: &[f32],
+) -> Result<ApproxIntermediates, ClassifierError> {
+    check_input(input)?;
+    let x: Vec<f64> = input.iter().map(|&v| f64::from(v)).collect();
+    let conv1 = conv2d_f64(&w.conv1, &x, INPUT_SIZE);
+    let act1 = poly(&w.act1, &conv1, S1 * S1);
+    let pool1 = avg_pool2(&act1, C1, S1);
+    let conv2 = conv2d_f64(&w.conv2, &pool1, S2);
+    let act2 = poly(&w.act2, &conv2, S2 * S2);
+    let plane = (S2 * S2) as f64;
+    let pool2: Vec<f64> = act2
+        .chunks_exact(S2 * S2)
+        .map(|ch| ch.iter().sum::<f64>() / plane)
+        .collect();
+    let mut logits = [0.0; NUM_CLASSES];
+    for (k, l) in logits.iter_mut().enumerate() {
+        let row = &w.fc.weight[k * w.fc.in_features..(k + 1) * w.fc.in_features];
+        *l = f64::from(w.fc.bias[k])
+            + row
+                .iter()
+                .zip(&pool2)
+                .map(|(&wi, &p)| f64::from(wi) * p)
+                .sum::<f64>();
+    }
+    Ok(ApproxIntermediates {
+        conv1,
+        act1,
+        pool1,
+        conv2,
+        act2,
+        pool2,
+        logits,
+    })
+}
+
+/// Direct convolution of a `[in, n, n]` map, any stride and zero padding.
+pub(crate) fn conv2d_f64(c: &Conv2d, x: &[f64], n: usize) -> Vec<f64> {
+    let m = c.out_size(n);
+    let mut out = vec![0.0; c.out_channels * m * m];
+    for o in 0..c.out_channels {
+        let plane = &mut out[o * m * m..(o + 1) * m * m];
+        for oy in 0..m {
+            for ox in 0..m {
+                let mut acc = f64::from(c.bias[o]);
+                for i in 0..c.in_channels {
+                    for ky in 0..c.kernel {
+                        let iy = (oy * c.stride + ky) as isize - c.padding as isize;
+                        if iy < 0 || iy >= n as isize {
+                            continue;
+                        }
+                        for kx in 0..c.kernel {
+                            let ix = (ox * c.stride + kx) as isize - c.padding as isize;
+                            if ix < 0 || ix >= n as isize {
+                                continue;
+                            }
+                            acc += f64::from(c.w(o, i, ky, kx))
+                                * x[(i * n + iy as usize) * n + ix as usize];
+                        }
+                    }
+                }
+                plane[oy * m + ox] = acc;
+            }
+        }
+    }
+    out
+}
+
+fn poly(act: &PolyActivation, y: &[f64], plane: usize) -> Vec<f64> {
+    y.chunks_exact(plane)
+        .enumerate()
+        .flat_map(|(ch, vals)| vals.iter().map(move |&v| act.eval(ch, v)))
+        .collect()
+}
+
+/// 2×2 stride-2 average pooling of a `[c, n, n]` map.
+fn avg_pool2(x: &[f64], channels: usize, n: usize) -> Vec<f64> {
+    let m = n / 2;
+    let mut out = vec![0.0; channels * m * m];
+    for ch in 0..channels {
+        for y in 0..m {
+            for xx in 0..m {
+                let at = |dy: usize, dx: usize| x[(ch * n + 2 * y + dy) * n + 2 * xx + dx];
+                out[(ch * m + y) * m + xx] = (at(0, 0) + at(0, 1) + at(1, 0) + at(1, 1)) / 4.0;
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,485 @@
+//! Training of the kidney-CT classifier (cargo feature `train`, candle on CPU).
+//!
+//! Pipeline: load the class folders → group near-identical slices → group-wise stratified
+//! train/validation split → train the Ref-CNN → distil the Approx-CNN from it (with a range
+//! penalty on pre-activations and logits) → export safetensors → evaluate both exported
+//! networks with the plain-Rust forward passes → write the JSON description.
+
+pub mod data;
+pub mod nets;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use candle_core::{D, Device, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, ops::log_softmax, ops::softmax};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use crate::model::classifier::description::{
+    ActivationRanges, Architecture, InputSpec, Metrics, ModelDescription, TrainingInfo,
+    ValidationFile,
+};
+use crate::model::classifier::preprocess::{TRANSFORM, preprocess};
+use crate::model::classifier::{
+    CLASSES, INPUT_SIZE, NUM_CLASSES, approx, metrics, reference, softmax as softmax64, weights,
+};
+
+use data::Sample;
+use nets::{ApproxNet, RefNet, range_penalty};
+
+/// Training settings.
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    /// Data root with the class folders.
+    pub data: PathBuf,
+    /// Output folder for `classifier.safetensors` and `classifier.json`.
+    pub out: PathBuf,
+    /// Seed for split, initialisation, shuffling and augmentation.
+    pub seed: u64,
+    /// Ref-CNN epochs.
+    pub ref_epochs: usize,
+    /// Approx-CNN epochs.
+    pub approx_epochs: usize,
+    /// Mini-batch size.
+    pub batch: usize,
+    /// Thumbnail correlation at or above which two slices of a class are linked.
+    pub group_threshold: f64,
+    /// Fraction of each class's images put in validation (whole groups).
+    pub val_fraction: f64,
+}
+
+/// Soft-target temperature for distillation.
+const TEMPERATURE: f64 = 2.0;
+/// Weight of the hard-label loss in distillation (the rest goes to the soft targets).
+const HARD_WEIGHT: f64 = 0.5;
+/// Pre-activations beyond ±this are penalised.
+const PRE_LIMIT: f64 = 12.0;
+/// Logits beyond ±this are penalised.
+const LOGIT_LIMIT: f64 = 12.0;
+/// Weight of the range penalty.
+const RANGE_WEIGHT: f64 = 0.05;
+const LR_REF: f64 = 3e-3;
+const LR_APPROX: f64 = 4e-3;
+
+/// Random flip, shift (±12 px, zero fill), gamma (e^±0.2) and uniform noise (σ ≤ 0.02) on a
+/// [0, 1] image, then per-image standardisation.
+fn augment(p: &[f32], rng: &mut ChaCha8Rng) -> Vec<f32> {
+    let n = INPUT_SIZE as isize;
+    let flip = rng.random_bool(0.5);
+    let dx = rng.random_range(-12i32..=12) as isize;
+    let dy = rng.random_range(-12i32..=12) as isize;
+    let gamma = rng.random_range(-0.2f32..0.2).exp();
+    let amp = rng.random_range(0.0f32..0.02) * 3f32.sqrt();
+    let mut out = vec![0f32; INPUT_SIZE * INPUT_SIZE];
+    for y in 0..n {
+        let sy = y - dy;
+        if !(0..n).contains(&sy) {
+            continue;
+        }
+        for x in 0..n {
+            let mut sx = x - dx;
+            if !(0..n).contains(&sx) {
+                continue;
+            }
+            if flip {
+                sx = n - 1 - sx;
+            }
+            let v = p[(sy * n + sx) as usize].max(0.0).powf(gamma);
+            out[(y * n + x) as usize] = v + amp * rng.random_range(-1.0f32..1.0);
+        }
+    }
+    preprocess(&out)
+}
+
+fn batch_tensor(
+    samples: &[Sample],
+    idx: &[usize],
+    aug: Option<&mut ChaCha8Rng>,
+    dev: &Device,
+) -> anyhow::Result<Tensor> {
+    let mut flat = Vec::with_capacity(idx.len() * INPUT_SIZE * INPUT_SIZE);
+    match aug {
+        Some(rng) => {
+            for &i in idx {
+                flat.extend(augment(&samples[i].pixels, rng));
+            }
+        }
+        None => {
+            for &i in idx {
+                flat.extend(preprocess(&samples[i].pixels));
+            }
+        }
+    }
+    Ok(Tensor::from_vec(
+        flat,
+        (idx.len(), 1, INPUT_SIZE, INPUT_SIZE),
+        dev,
+    )?)
+}
+
+/// Class-weighted one-hot targets `[B, 3]` (rows sum to the class weight).
+fn weighted_targets(
+    samples: &[Sample],
+    idx: &[usize],
+    class_w: &[f64; NUM_CLASSES],
+    dev: &Device,
+) -> anyhow::Result<(Tensor, f64)> {
+    let mut t = vec![0f32; idx.len() * NUM_CLASSES];
+    let mut total = 0.0;
+    for (r, &i) in idx.iter().enumerate() {
+        let y = samples[i].label;
+        t[r * NUM_CLASSES + y] = class_w[y] as f32;
+        total += class_w[y];
+    }
+    Ok((Tensor::from_vec(t, (idx.len(), NUM_CLASSES), dev)?, total))
+}
+
+fn cosine_lr(base: f64, step: usize, total: usize) -> f64 {
+    let warm = total / 30 + 1;
+    if step < warm {
+        return base * (step + 1) as f64 / warm as f64;
+    }
+    let t = (step - warm) as f64 / (total - warm).max(1) as f64;
+    base * (0.02 + 0.98 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
+}
+
+fn probs_of(logits: &Tensor) -> anyhow::Result<Vec<[f64; NUM_CLASSES]>> {
+    let p: Vec<Vec<f32>> = softmax(logits, D::Minus1)?.to_vec2()?;
+    Ok(p.into_iter()
+        .map(|r| [f64::from(r[0]), f64::from(r[1]), f64::from(r[2])])
+        .collect())
+}
+
+fn auc_line(probs: &[[f64; NUM_CLASSES]], labels: &[usize]) -> String {
+    let aucs: Vec<String> = (0..NUM_CLASSES)
+        .map(|k| {
+            format!(
+                "{} {:.3}",
+                CLASSES[k],
+                metrics::class_auc(probs, labels, k).unwrap_or(f64::NAN)
+            )
+        })
+        .collect();
+    format!(
+        "val AUC [{}] bal.acc {:.3}",
+        aucs.join(", "),
+        metrics::balanced_accuracy(probs, labels)
+    )
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cpu}, {cores} cores available, CPU only (candle)")
+}
+
+/// Trains both networks and writes `classifier.safetensors` and `classifier.json` to `cfg.out`.
+pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    let dev = Device::Cpu;
+    let ds = data::load(&cfg.data)?;
+    let samples = &ds.samples;
+    let mut per_class = [0usize; NUM_CLASSES];
+    samples.iter().for_each(|s| per_class[s.label] += 1);
+    eprintln!(
+        "loaded {} images {:?} in {:.1}s; data sha256 {}",
+        samples.len(),
+        per_class,
+        t0.elapsed().as_secs_f64(),
+        ds.sha256
+    );
+
+    let groups = data::group(samples, cfg.group_threshold);
+    let is_val = data::split(samples, &groups, cfg.val_fraction, cfg.seed);
+    let mut groups_per_class = [std::collections::BTreeSet::new(), Default::default(), Default::default()];
+    let mut val_groups = [std::collections::BTreeSet::new(), Default::default(), Default::default()];
+    let (mut n_train, mut n_val) = ([0usize; NUM_CLASSES], [0usize; NUM_CLASSES]);
+    for (i, s) in samples.iter().enumerate() {
+        groups_per_class[s.label].insert(groups[i]);
+        if is_val[i] {
+            val_groups[s.label].insert(groups[i]);
+            n_val[s.label] += 1;
+        } else {
+            n_train[s.label] += 1;
+        }
+    }
+    let mut sizes: BTreeMap<usize, usize> = BTreeMap::new();
+    groups.iter().for_each(|&g| *sizes.entry(g).or_default() += 1);
+    let largest = sizes.values().copied().max().unwrap_or(0);
+    for (k, gs) in groups_per_class.iter().enumerate() {
+        let mut v: Vec<usize> = gs.iter().map(|g| sizes[g]).collect();
+        v.sort_unstable_by(|a, b| b.cmp(a));
+        eprintln!("  {} group sizes {v:?}", CLASSES[k]);
+    }
+    eprintln!(
+        "groups per class {:?} (largest {largest}); train {:?}, validation {:?} images in {:?} groups",
+        groups_per_class.iter().map(|g| g.len()).collect::<Vec<_>>(),
+        n_train,
+        n_val,
+        val_groups.iter().map(|g| g.len()).collect::<Vec<_>>()
+    );
+    let train_idx: Vec<usize> = (0..samples.len()).filter(|&i| !is_val[i]).collect();
+    let val_idx: Vec<usize> = (0..samples.len()).filter(|&i| is_val[i]).collect();
+    let val_labels: Vec<usize> = val_idx.iter().map(|&i| samples[i].label).collect();
+    let total_train: usize = n_train.iter().sum();
+    let class_w: [f64; NUM_CLASSES] =
+        std::array::from_fn(|k| total_train as f64 / (NUM_CLASSES * n_train[k].max(1)) as f64);
+
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed);
+    let steps_per_epoch = train_idx.len().div_ceil(cfg.batch);
+
+    // ---- Ref-CNN ----
+    let refnet = RefNet::new(cfg.seed, &dev)?;
+    let mut opt = AdamW::new(
+        refnet.vars(),
+        ParamsAdamW {
+            lr: LR_REF,
+            weight_decay: 1e-4,
+            ..Default::default()
+        },
+    )?;
+    let total_steps = steps_per_epoch * cfg.ref_epochs;
+    let mut step = 0;
+    for epoch in 0..cfg.ref_epochs {
+        let te = Instant::now();
+        let mut order = train_idx.clone();
+        order.shuffle(&mut rng);
+        let mut loss_sum = 0.0;
+        for chunk in order.chunks(cfg.batch) {
+            opt.set_learning_rate(cosine_lr(LR_REF, step, total_steps));
+            let x = batch_tensor(samples, chunk, Some(&mut rng), &dev)?;
+            let (t, wsum) = weighted_targets(samples, chunk, &class_w, &dev)?;
+            let logits = refnet.forward(&x)?;
+            let loss = ((log_softmax(&logits, D::Minus1)? * t)?.sum_all()? / -wsum)?;
+            opt.backward_step(&loss)?;
+            loss_sum += f64::from(loss.to_scalar::<f32>()?);
+            step += 1;
+        }
+        let probs = eval_candle(samples, &val_idx, &dev, |x| Ok(refnet.forward(x)?))?;
+        eprintln!(
+            "ref epoch {:>2}: loss {:.4} {} ({:.0}s)",
+            epoch + 1,
+            loss_sum / steps_per_epoch as f64,
+            auc_line(&probs, &val_labels),
+            te.elapsed().as_secs_f64()
+        );
+    }
+
+    // ---- Approx-CNN, distilled from the Ref-CNN ----
+    let net = ApproxNet::new(cfg.seed.wrapping_add(1), &dev)?;
+    let mut opt = AdamW::new(
+        net.vars(),
+        ParamsAdamW {
+            lr: LR_APPROX,
+            weight_decay: 1e-4,
+            ..Default::default()
+        },
+    )?;
+    let total_steps = steps_per_epoch * cfg.approx_epochs;
+    let mut step = 0;
+    for epoch in 0..cfg.approx_epochs {
+        let te = Instant::now();
+        let mut order = train_idx.clone();
+        order.shuffle(&mut rng);
+        let (mut loss_sum, mut pen_sum) = (0.0, 0.0);
+        for chunk in order.chunks(cfg.batch) {
+            opt.set_learning_rate(cosine_lr(LR_APPROX, step, total_steps));
+            let x = batch_tensor(samples, chunk, Some(&mut rng), &dev)?;
+            let (t, wsum) = weighted_targets(samples, chunk, &class_w, &dev)?;
+            let teacher = softmax(&(refnet.forward(&x)?.detach() / TEMPERATURE)?, D::Minus1)?;
+            let out = net.forward(&x)?;
+            let hard = ((log_softmax(&out.logits, D::Minus1)? * t)?.sum_all()? / -wsum)?;
+            let soft = ((log_softmax(&(&out.logits / TEMPERATURE)?, D::Minus1)? * teacher)?
+                .sum(D::Minus1)?
+                .mean_all()?
+                * (-TEMPERATURE * TEMPERATURE))?;
+            let pen = ((range_penalty(&out.pre1, PRE_LIMIT)? + range_penalty(&out.pre2, PRE_LIMIT)?)?
+                + range_penalty(&out.logits, LOGIT_LIMIT)?)?;
+            let loss = ((hard * HARD_WEIGHT)? + (soft * (1.0 - HARD_WEIGHT))?)?;
+            let loss = (loss + (&pen * RANGE_WEIGHT)?)?;
+            opt.backward_step(&loss)?;
+            loss_sum += f64::from(loss.to_scalar::<f32>()?);
+            pen_sum += f64::from(pen.to_scalar::<f32>()?);
+            step += 1;
+        }
+        let probs = eval_candle(samples, &val_idx, &dev, |x| Ok(net.forward(x)?.logits))?;
+        eprintln!(
+            "approx epoch {:>2}: loss {:.4} range-penalty {:.4} {} ({:.0}s)",
+            epoch + 1,
+            loss_sum / steps_per_epoch as f64,
+            pen_sum / steps_per_epoch as f64,
+            auc_line(&probs, &val_labels),
+            te.elapsed().as_secs_f64()
+        );
+    }
+
+    // ---- Export, then evaluate the exported weights with the plain-Rust forward passes ----
+    let mut meta = std::collections::HashMap::new();
+    meta.insert("model".to_string(), "privact-kidney-classifier".to_string());
+    let bytes = weights::to_safetensors(&net.export()?, &refnet.export()?, Some(meta))?;
+    std::fs::create_dir_all(&cfg.out)?;
+    let wpath = cfg.out.join("classifier.safetensors");
+    std::fs::write(&wpath, &bytes).with_context(|| format!("writing {}", wpath.display()))?;
+    let (aw, rw) = weights::load(&bytes)?;
+    let runtime_seconds = t0.elapsed().as_secs_f64();
+
+    let results: Vec<_> = (0..samples.len())
+        .into_par_iter()
+        .map(|i| {
+            let x = preprocess(&samples[i].pixels);
+            let inter = approx::forward_intermediates(&aw, &x)?;
+            let r = if is_val[i] {
+                Some(reference::forward(&rw, &x)?)
+            } else {
+                None
+            };
+            let input_max = x.iter().fold(0f64, |m, v| m.max(f64::from(v.abs())));
+            Ok::<_, crate::model::classifier::ClassifierError>((inter, r, input_max))
+        })
+        .collect::<Result<_, _>>()?;
+    let absmax = |v: &[f64]| v.iter().fold(0f64, |m, x| m.max(x.abs()));
+    let mut ranges = ActivationRanges {
+        images: samples.len(),
+        conv1_pre_activation: 0.0,
+        act1_output: 0.0,
+        conv2_pre_activation: 0.0,
+        act2_output: 0.0,
+        logits: 0.0,
+        input: 0.0,
+    };
+    let (mut val_approx, mut val_ref, mut val_groups_v) = (Vec::new(), Vec::new(), Vec::new());
+    let mut validation_files = Vec::new();
+    for (i, (inter, r, input_max)) in results.iter().enumerate() {
+        ranges.conv1_pre_activation = ranges.conv1_pre_activation.max(absmax(&inter.conv1));
+        ranges.act1_output = ranges.act1_output.max(absmax(&inter.act1));
+        ranges.conv2_pre_activation = ranges.conv2_pre_activation.max(absmax(&inter.conv2));
+        ranges.act2_output = ranges.act2_output.max(absmax(&inter.act2));
+        ranges.logits = ranges.logits.max(absmax(&inter.logits));
+        ranges.input = ranges.input.max(*input_max);
+        if let Some(r) = r {
+            let p = softmax64(&inter.logits);
+            val_approx.push([p[0], p[1], p[2]]);
+            let p = softmax64(r);
+            val_ref.push([p[0], p[1], p[2]]);
+            val_groups_v.push(groups[i]);
+            validation_files.push(ValidationFile {
+                path: samples[i].rel_path.clone(),
+                label: samples[i].label,
+                group: groups[i],
+            });
+        }
+    }
+    let m_approx = metrics::evaluate(&val_approx, &val_labels, &val_groups_v);
+    let m_ref = metrics::evaluate(&val_ref, &val_labels, &val_groups_v);
+    eprintln!("exported ref: {}", auc_line(&val_ref, &val_labels));
+    eprintln!("exported approx: {}", auc_line(&val_approx, &val_labels));
+    eprintln!("activation ranges: {ranges:?}");
+    if ranges.logits >= 40.0 || ranges.act1_output >= 1000.0 || ranges.act2_output >= 1000.0 {
+        eprintln!("WARNING: activation ranges exceed the HE limits (|logit| < 40, |y| < 1000)");
+    }
+
+    let per = |a: &[usize; NUM_CLASSES]| -> BTreeMap<String, usize> {
+        CLASSES.iter().map(|c| c.to_string()).zip(a.iter().copied()).collect()
+    };
+    let count_params = |t: Vec<(String, Vec<usize>, Vec<f32>)>, prefix: &str| -> usize {
+        t.iter()
+            .filter(|(n, _, _)| n.starts_with(prefix))
+            .map(|(_, _, v)| v.len())
+            .sum()
+    };
+    let mut params = BTreeMap::new();
+    params.insert("approx".into(), count_params(weights::named_tensors(&aw, &rw), "approx."));
+    params.insert("reference".into(), count_params(weights::named_tensors(&aw, &rw), "ref."));
+    let data_root = cfg
+        .data
+        .file_name()
+        .map_or_else(|| cfg.data.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let desc = ModelDescription {
+        name: "privact-kidney-ct-classifier".into(),
+        version: "1.0.0".into(),
+        classes: CLASSES.iter().map(|c| c.to_string()).collect(),
+        input: InputSpec {
+            size: INPUT_SIZE,
+            transform: TRANSFORM.into(),
+        },
+        architecture: Architecture {
+            approx: "approx: conv1 8x8 stride 8 no padding 1->8 (patchify, 256x256 -> 32x32x8) -> per-channel a*y^2+b*y+c (a >= 0.005) -> avg pool 2x2/2 (16x16x8) -> conv2 3x3 stride 1 zero pad 1 8->16 -> per-channel a*y^2+b*y+c -> global average pool (16) -> fc 16->3. No batch-norm.".into(),
+            reference: "ref: conv 5x5/2 pad 2 1->8, ReLU, maxpool 2 (64x64) -> conv 3x3 pad 1 8->16, ReLU, maxpool 2 (32x32) -> conv 3x3 pad 1 16->32, ReLU, maxpool 2 (16x16) -> conv 3x3 pad 1 32->32, ReLU -> global average pool (32) -> fc 32->3. No batch-norm.".into(),
+            parameters: params,
+        },
+        parameter_preset: "depth7-n14".into(),
+        training: TrainingInfo {
+            data_root,
+            class_folders: ds.class_folders.clone(),
+            images_per_class: per(&per_class),
+            data_sha256: ds.sha256.clone(),
+            split_method: format!(
+                "group-wise, stratified per class: 32x32 thumbnails (8x8 block means, standardised); within a class, pairs with Pearson correlation >= {} are linked and merged by union-find into groups of near-identical slices; whole groups in a seeded random order go to validation until {:.0}% of the class's images are reached; seed {}",
+                cfg.group_threshold,
+                cfg.val_fraction * 100.0,
+                cfg.seed
+            ),
+            groups_per_class: per(&std::array::from_fn(|k| groups_per_class[k].len())),
+            train_images: per(&n_train),
+            validation_images: per(&n_val),
+            validation_groups: per(&std::array::from_fn(|k| val_groups[k].len())),
+            validation_files,
+            seed: cfg.seed,
+            epochs: [
+                ("reference".to_string(), cfg.ref_epochs),
+                ("approx".to_string(), cfg.approx_epochs),
+            ]
+            .into_iter()
+            .collect(),
+            recipe: format!(
+                "AdamW (weight decay 1e-4), batch {}, cosine learning-rate decay with warm-up (ref {LR_REF}, approx {LR_APPROX}); class-balanced cross-entropy (weights n/(3 n_k)); augmentation: horizontal flip, shift +-12 px (zero fill), gamma e^U(-0.2,0.2), uniform noise sigma <= 0.02, before per-image standardisation; Approx-CNN distilled from the Ref-CNN (loss {HARD_WEIGHT} * hard CE + {} * T^2 * soft CE at T = {TEMPERATURE}) plus {RANGE_WEIGHT} * range penalty mean(relu(|y| - {PRE_LIMIT})^2) on both pre-activations and mean(relu(|z| - {LOGIT_LIMIT})^2) on logits; fixed epochs, last epoch kept (no model selection on validation)",
+                cfg.batch,
+                1.0 - HARD_WEIGHT
+            ),
+            runtime_seconds,
+            machine: machine(),
+        },
+        metrics: Metrics {
+            reference: m_ref,
+            approx: m_approx,
+            ci_method: metrics::CI_METHOD.into(),
+        },
+        activation_ranges: ranges,
+    };
+    let jpath = cfg.out.join("classifier.json");
+    std::fs::write(&jpath, serde_json::to_string_pretty(&desc)? + "\n")
+        .with_context(|| format!("writing {}", jpath.display()))?;
+    eprintln!(
+        "wrote {} and {} (training {runtime_seconds:.0}s)",
+        wpath.display(),
+        jpath.display()
+    );
+    Ok(())
+}
+
+fn eval_candle(
+    samples: &[Sample],
+    idx: &[usize],
+    dev: &Device,
+    f: impl Fn(&Tensor) -> anyhow::Result<Tensor>,
+) -> anyhow::Result<Vec<[f64; NUM_CLASSES]>> {
+    let mut out = Vec::with_capacity(idx.len());
+    for chunk in idx.chunks(64) {
+        let x = batch_tensor(samples, chunk, None, dev)?;
+        out.extend(probs_of(&f(&x)?)?);
+    }
+    Ok(out)
+}
