@@ -18,6 +18,10 @@ struct Cli {
 enum Command {
     /// Time the CKKS primitives on the named parameter sets (single-threaded medians).
     Bench(privact::cli::bench::BenchArgs),
+    /// Classify a kidney CT slice (normal / cyst / tumour), by default under encryption.
+    Classify(privact::cli::classify::ClassifyArgs),
+    /// Evaluate the classifier on a folder of class subfolders.
+    Evaluate(privact::cli::classify::EvaluateArgs),
     /// Describe an image file: modality, size, transfer syntax, value range, window.
     Inspect(privact::cli::inspect::InspectArgs),
     /// Write the synthetic abdominal CT phantom (the built-in sample).
@@ -33,6 +37,8 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Bench(args)) => privact::cli::bench::run(&args),
+        Some(Command::Classify(args)) => privact::cli::classify::run_classify(&args),
+        Some(Command::Evaluate(args)) => privact::cli::classify::run_evaluate(&args),
         Some(Command::Inspect(args)) => privact::cli::inspect::run(&args),
         Some(Command::Phantom(args)) => privact::cli::phantom::run(&args),
         Some(Command::SimulateLdct(args)) => privact::cli::simulate_ldct::run(&args),

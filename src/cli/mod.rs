@@ -1,6 +1,7 @@
 //! Command-line front ends: each subcommand lives in its own file and returns `anyhow::Result`.
 
 pub mod bench;
+pub mod classify;
 pub mod inspect;
 pub mod phantom;
 pub mod simulate_ldct;

@@ -46,6 +46,22 @@ pub enum HeModelError {
     Eval(#[from] crate::ckks::EvalError),
 }
 
+impl From<&super::ApproxCnnWeights> for ApproxParams {
+    fn from(w: &super::ApproxCnnWeights) -> Self {
+        let f = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
+        Self {
+            conv1_w: f(&w.conv1.weight),
+            conv1_b: f(&w.conv1.bias),
+            act1: [f(&w.act1.a), f(&w.act1.b), f(&w.act1.c)],
+            conv2_w: f(&w.conv2.weight),
+            conv2_b: f(&w.conv2.bias),
+            act2: [f(&w.act2.a), f(&w.act2.b), f(&w.act2.c)],
+            fc_w: f(&w.fc.weight),
+            fc_b: f(&w.fc.bias),
+        }
+    }
+}
+
 /// (shift β = b/2a, constant γ = c − b²/4a) so that a·y² + b·y + c = a·(y + β)² + γ.
 fn fold(act: &[Vec<f64>; 3]) -> (Vec<f64>, Vec<f64>) {
     let [a, b, c] = act;

@@ -116,11 +116,7 @@ pub const CI_METHOD: &str = "95% percentile intervals from 2000 stratified two-s
 
 /// All validation metrics of one network. `groups` are the group ids of the images, used to
 /// resample whole groups in the bootstrap.
-pub fn evaluate(
-    probs: &[[f64; NUM_CLASSES]],
-    labels: &[usize],
-    groups: &[usize],
-) -> ModelMetrics {
+pub fn evaluate(probs: &[[f64; NUM_CLASSES]], labels: &[usize], groups: &[usize]) -> ModelMetrics {
     const REPLICATES: usize = 2000;
     let mut rng = ChaCha8Rng::seed_from_u64(12345);
     // Groups per class, each a list of image indices.
