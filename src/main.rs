@@ -33,8 +33,18 @@ enum Command {
     TrainClassifier(privact::cli::train_classifier::TrainClassifierArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+/// Every failure ends as one `error: …` line on stderr and exit code 2, never a panic trace.
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Bench(args)) => privact::cli::bench::run(&args),
         Some(Command::Classify(args)) => privact::cli::classify::run_classify(&args),
