@@ -216,18 +216,14 @@ impl Scanner<'_> {
                 )));
             }
             if h.len == UNDEFINED {
-                let is_pixel_seq =
-                    h.tag == PIXEL_DATA && matches!(h.vr, None | Some(VR::OB | VR::OW));
-                if is_pixel_seq {
+                if h.tag == PIXEL_DATA {
                     pos = self.fragments(value_pos, end)?;
                 } else {
-                    // SQ, or UN/unknown with undefined length: the contents
-                    // of an undefined-length UN are implicit VR LE (PS3.5 6.2.2).
-                    let inner = match h.vr {
-                        Some(VR::SQ) | None => enc,
-                        Some(_) => Encoding::IMPLICIT_LE,
-                    };
-                    pos = self.items(value_pos, end, None, inner, depth + 1)?;
+                    // Any other undefined length is read as a sequence in the
+                    // current encoding, exactly as dicom-parser does (PS3.5
+                    // 6.2.2 says implicit LE for UN, but what matters here is
+                    // bounding what the parser will allocate).
+                    pos = self.items(value_pos, end, None, enc, depth + 1)?;
                 }
                 continue;
             }
