@@ -269,7 +269,7 @@ impl Scanner<'_> {
                     )
                 })?;
             let unit = value_size(effective_vr(&h));
-            if len % unit != 0 {
+            if !len.is_multiple_of(unit) {
                 return Err(ErrorKind::Malformed(format!(
                     "element ({:04X},{:04X}) at byte {} has length {len}, not a multiple of {unit}",
                     h.tag.0,
