@@ -477,6 +477,42 @@ fn frame_fragment<P: AsRef<[u8]>>(
     Ok(Cow::Owned(out))
 }
 
+/// Checks the JPEG 2000 SIZ header of the first fragment against the tags,
+/// so the codec never sizes buffers from unchecked codestream fields.
+fn check_j2k(first_fragment: &[u8], fmt: &PixelFormat) -> Result<(), ErrorKind> {
+    let bad = |m: String| ErrorKind::Decode(format!("JPEG 2000: {m}"));
+    let at = first_fragment
+        .windows(4)
+        .position(|w| w == [0xFF, 0x4F, 0xFF, 0x51])
+        .ok_or_else(|| bad("no codestream header (SOC/SIZ)".into()))?;
+    let siz = first_fragment
+        .get(at + 4..at + 4 + 38)
+        .ok_or_else(|| bad("SIZ segment cut short".into()))?;
+    let u32_at = |o: usize| -> u64 {
+        siz.get(o..o + 4)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, |b: [u8; 4]| u64::from(u32::from_be_bytes(b)))
+    };
+    // Offsets within SIZ after the marker: Lsiz 0, Rsiz 2, Xsiz 4, Ysiz 8,
+    // XOsiz 12, YOsiz 16, XTsiz 20, YTsiz 24, XTOsiz 28, YTOsiz 32, Csiz 36.
+    let (x, y, xo, yo) = (u32_at(4), u32_at(8), u32_at(12), u32_at(16));
+    let (xt, yt) = (u32_at(20), u32_at(24));
+    let comps = siz
+        .get(36..38)
+        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+    let (w, h) = (x.saturating_sub(xo), y.saturating_sub(yo));
+    if w != fmt.cols as u64 || h != fmt.rows as u64 || usize::from(comps) != fmt.samples {
+        return Err(bad(format!(
+            "codestream is {w}×{h}×{comps} but the tags say {}×{}×{}",
+            fmt.cols, fmt.rows, fmt.samples
+        )));
+    }
+    if xt == 0 || yt == 0 || x.div_ceil(xt).saturating_mul(y.div_ceil(yt)) > 65_536 {
+        return Err(bad(format!("tile grid {xt}×{yt} is degenerate")));
+    }
+    Ok(())
+}
+
 fn decode(p: &Parsed, frame: u32) -> Result<Slice, ErrorKind> {
     let info = &p.info;
     let obj = &p.obj;
@@ -549,6 +585,9 @@ fn decode(p: &Parsed, frame: u32) -> Result<Slice, ErrorKind> {
             .contains(&ts.uid.as_str())
             {
                 check_jpeg(first, &fmt, &ts.uid, &ts.name)?;
+            }
+            if ts.name.contains("JPEG 2000") {
+                check_j2k(first, &fmt)?;
             }
             let owned;
             let data: &[u8] = if ts.uid == tsx::RLE_LOSSLESS {

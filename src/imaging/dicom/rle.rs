@@ -63,8 +63,10 @@ pub fn decode_frame(
         .get(..64)
         .ok_or_else(|| bad("frame shorter than its 64-byte header"))?;
     let word = |k: usize| -> usize {
-        let b = &header[k * 4..k * 4 + 4];
-        u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize
+        header
+            .get(k * 4..k * 4 + 4)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, |b: [u8; 4]| u32::from_le_bytes(b) as usize)
     };
     let nseg = word(0);
     let expected = samples * bytes_per_sample;

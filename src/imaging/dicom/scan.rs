@@ -148,6 +148,31 @@ fn has_short_length(vr: VR) -> bool {
     )
 }
 
+/// The VR dicom-parser will use: the explicit one, or the dictionary's
+/// (relaxed as its implicit decoder does) in implicit VR.
+fn effective_vr(h: &Header) -> VR {
+    match h.vr {
+        Some(vr) => vr,
+        None => StandardDataDictionary
+            .by_tag(h.tag)
+            .map(|e| e.vr().relaxed())
+            .unwrap_or(VR::UN),
+    }
+}
+
+/// Bytes per value of binary VRs. dicom-parser reads ⌊len / size⌋ values but
+/// advances its position by `len`, so a length that is not a multiple
+/// would desynchronise it from this scan: such elements are refused.
+fn value_size(vr: VR) -> usize {
+    use VR::*;
+    match vr {
+        US | SS | OW => 2,
+        UL | SL | FL | OF | OL | AT => 4,
+        FD | OD | SV | UV | OV => 8,
+        _ => 1,
+    }
+}
+
 fn dictionary_says_sequence(tag: Tag) -> bool {
     StandardDataDictionary
         .by_tag(tag)
@@ -216,18 +241,14 @@ impl Scanner<'_> {
                 )));
             }
             if h.len == UNDEFINED {
-                let is_pixel_seq =
-                    h.tag == PIXEL_DATA && matches!(h.vr, None | Some(VR::OB | VR::OW));
-                if is_pixel_seq {
+                if h.tag == PIXEL_DATA {
                     pos = self.fragments(value_pos, end)?;
                 } else {
-                    // SQ, or UN/unknown with undefined length: the contents
-                    // of an undefined-length UN are implicit VR LE (PS3.5 6.2.2).
-                    let inner = match h.vr {
-                        Some(VR::SQ) | None => enc,
-                        Some(_) => Encoding::IMPLICIT_LE,
-                    };
-                    pos = self.items(value_pos, end, None, inner, depth + 1)?;
+                    // Any other undefined length is read as a sequence in the
+                    // current encoding, exactly as dicom-parser does (PS3.5
+                    // 6.2.2 says implicit LE for UN, but what matters here is
+                    // bounding what the parser will allocate).
+                    pos = self.items(value_pos, end, None, enc, depth + 1)?;
                 }
                 continue;
             }
@@ -247,6 +268,15 @@ impl Scanner<'_> {
                         ),
                     )
                 })?;
+            let unit = value_size(effective_vr(&h));
+            if !len.is_multiple_of(unit) {
+                return Err(ErrorKind::Malformed(format!(
+                    "element ({:04X},{:04X}) at byte {} has length {len}, not a multiple of {unit}",
+                    h.tag.0,
+                    h.tag.1,
+                    self.abs(pos)
+                )));
+            }
             let is_seq = match h.vr {
                 Some(VR::SQ) => true,
                 Some(_) => false,
@@ -429,5 +459,36 @@ mod tests {
         ));
         v.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
         assert!(scan_dataset(&v, 0, Encoding::IMPLICIT_LE).is_ok());
+    }
+
+    #[test]
+    fn binary_value_with_partial_last_value_is_refused() {
+        // Implicit (0000,0000) is UL: a 6-byte value would desynchronise the
+        // parser (found by fuzzing: it then read a 4 GiB length).
+        let mut v = vec![0, 0, 0, 0, 6, 0, 0, 0, 1, 2, 3, 4, 5, 6];
+        assert!(matches!(
+            scan_dataset(&v, 0, Encoding::IMPLICIT_LE),
+            Err(ErrorKind::Malformed(_))
+        ));
+        v[4] = 4;
+        v.truncate(12);
+        assert!(scan_dataset(&v, 0, Encoding::IMPLICIT_LE).is_ok());
+    }
+
+    #[test]
+    fn undefined_length_un_is_scanned_in_the_current_encoding() {
+        // Explicit LE, UN with undefined length whose content is an implicit
+        // item header: read as explicit (as dicom-parser does), the item's
+        // element declares ~3.7 GB and must be refused.
+        let mut v = vec![
+            0x09, 0x00, 0x10, 0x10, b'U', b'N', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+        ];
+        v.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        v.extend_from_slice(&[0x08, 0x00, 0x15, 0x11, 0xFF, 0xFF, 0xFF, 0xFF]);
+        v.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0, 0, 0, 0]);
+        assert!(matches!(
+            scan_dataset(&v, 0, Encoding::EXPLICIT_LE),
+            Err(ErrorKind::Truncated { .. })
+        ));
     }
 }

@@ -66,16 +66,38 @@ impl DicomInfo {
     }
 }
 
+/// Text of an element whose VR was lost (UN, e.g. after a private-syntax
+/// conversion): the raw bytes, when they are printable ASCII.
+fn un_text(e: &dicom_object::mem::InMemElement) -> Option<String> {
+    if e.vr() != dicom_core::VR::UN {
+        return None;
+    }
+    let bytes = e.value().to_bytes().ok()?;
+    let ok = bytes.iter().all(|&b| b == 0 || (0x20..0x7F).contains(&b));
+    ok.then(|| String::from_utf8_lossy(&bytes).to_string())
+}
+
 pub(crate) fn string(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
     let e = obj.element_opt(tag).ok().flatten()?;
-    let s = e.to_str().ok()?;
+    let s = match un_text(e) {
+        Some(t) => std::borrow::Cow::Owned(t),
+        None => e.to_str().ok()?,
+    };
     let s = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
     (!s.is_empty()).then(|| s.to_string())
 }
 
 pub(crate) fn floats(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
     let e = obj.element_opt(tag).ok().flatten()?;
-    let v = e.to_multi_float64().ok()?;
+    let v = match un_text(e) {
+        // Decimal strings (DS/IS) whose VR was lost.
+        Some(t) => t
+            .trim_matches(|c: char| c == '\0' || c.is_whitespace())
+            .split('\\')
+            .map(|p| p.trim().parse::<f64>().ok())
+            .collect::<Option<Vec<f64>>>()?,
+        None => e.to_multi_float64().ok()?,
+    };
     (!v.is_empty() && v.iter().all(|x| x.is_finite())).then_some(v)
 }
 
