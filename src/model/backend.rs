@@ -5,6 +5,7 @@
 //! the server evaluates.
 
 use crate::ckks::{Ciphertext, Encoder, EvalError, Evaluator, Plaintext};
+use num_complex::Complex64;
 use rayon::prelude::*;
 
 pub trait SlotBackend: Sync {
@@ -16,6 +17,12 @@ pub trait SlotBackend: Sync {
     /// Weights multiplied at `level`; their scale is the prime the next rescale removes, so
     /// `mul_plain` followed by `rescale` returns to the ciphertext's scale exactly.
     fn encode_weights(&self, values: &[f64], level: usize) -> Result<Self::Pt, EvalError>;
+    /// Complex weights (for inputs packed two real values per slot), scaled like `encode_weights`.
+    fn encode_weights_complex(
+        &self,
+        values: &[Complex64],
+        level: usize,
+    ) -> Result<Self::Pt, EvalError>;
     /// Values added to `like` (same level and scale).
     fn encode_like(&self, values: &[f64], like: &Self::Ct) -> Result<Self::Pt, EvalError>;
     fn add(&self, a: &Self::Ct, b: &Self::Ct) -> Result<Self::Ct, EvalError>;
@@ -31,6 +38,8 @@ pub trait SlotBackend: Sync {
     /// a² with relinearisation and rescaling (one level).
     fn square(&self, a: &Self::Ct) -> Result<Self::Ct, EvalError>;
     fn rotate(&self, a: &Self::Ct, k: i64) -> Result<Self::Ct, EvalError>;
+    /// Complex conjugation of every slot.
+    fn conjugate(&self, a: &Self::Ct) -> Result<Self::Ct, EvalError>;
     /// Several rotations of one ciphertext (hoisted under CKKS).
     fn rotate_many(&self, a: &Self::Ct, ks: &[i64]) -> Result<Vec<Self::Ct>, EvalError>;
 
@@ -76,8 +85,27 @@ impl SlotBackend for CkksBackend<'_> {
             })?;
         self.encoder.encode(values, level, q as f64)
     }
+    fn encode_weights_complex(
+        &self,
+        values: &[Complex64],
+        level: usize,
+    ) -> Result<Plaintext, EvalError> {
+        let q = *self
+            .eval
+            .params()
+            .q()
+            .get(level)
+            .ok_or(EvalError::LevelTooHigh {
+                level,
+                max: self.eval.params().max_level(),
+            })?;
+        self.encoder.encode_complex(values, level, q as f64)
+    }
     fn encode_like(&self, values: &[f64], like: &Ciphertext) -> Result<Plaintext, EvalError> {
         self.encoder.encode(values, like.level(), like.scale)
+    }
+    fn conjugate(&self, a: &Ciphertext) -> Result<Ciphertext, EvalError> {
+        self.eval.conjugate(a)
     }
     fn add(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext, EvalError> {
         self.eval.add(a, b)
@@ -113,28 +141,48 @@ impl SlotBackend for CkksBackend<'_> {
 /// A slot vector with the level it would have under CKKS.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SimCt {
-    pub values: Vec<f64>,
+    pub values: Vec<Complex64>,
     pub level: usize,
 }
 
-/// Exact simulator: the same packing on plain `f64` slot vectors, no noise.
+impl SimCt {
+    /// Real slots (the usual case) at `level`.
+    pub fn real(values: &[f64], level: usize) -> Self {
+        Self {
+            values: values.iter().map(|&v| Complex64::new(v, 0.0)).collect(),
+            level,
+        }
+    }
+}
+
+/// Exact simulator: the same packing on plain complex slot vectors, no noise.
 pub struct SimBackend {
     pub slots: usize,
 }
 
 impl SimBackend {
-    fn zip(a: &SimCt, b: &[f64], f: impl Fn(f64, f64) -> f64 + Sync) -> Vec<f64> {
+    fn zip(
+        a: &SimCt,
+        b: &[Complex64],
+        f: impl Fn(Complex64, Complex64) -> Complex64 + Sync,
+    ) -> Vec<Complex64> {
         a.values
             .par_iter()
             .zip(b.par_iter())
             .map(|(&x, &y)| f(x, y))
             .collect()
     }
+
+    fn pad(&self, values: impl Iterator<Item = Complex64>) -> Vec<Complex64> {
+        let mut v: Vec<Complex64> = values.collect();
+        v.resize(self.slots, Complex64::new(0.0, 0.0));
+        v
+    }
 }
 
 impl SlotBackend for SimBackend {
     type Ct = SimCt;
-    type Pt = Vec<f64>;
+    type Pt = Vec<Complex64>;
 
     fn slots(&self) -> usize {
         self.slots
@@ -142,12 +190,17 @@ impl SlotBackend for SimBackend {
     fn level(&self, ct: &SimCt) -> usize {
         ct.level
     }
-    fn encode_weights(&self, values: &[f64], _level: usize) -> Result<Vec<f64>, EvalError> {
-        let mut v = values.to_vec();
-        v.resize(self.slots, 0.0);
-        Ok(v)
+    fn encode_weights(&self, values: &[f64], _level: usize) -> Result<Self::Pt, EvalError> {
+        Ok(self.pad(values.iter().map(|&v| Complex64::new(v, 0.0))))
     }
-    fn encode_like(&self, values: &[f64], _like: &SimCt) -> Result<Vec<f64>, EvalError> {
+    fn encode_weights_complex(
+        &self,
+        values: &[Complex64],
+        _level: usize,
+    ) -> Result<Self::Pt, EvalError> {
+        Ok(self.pad(values.iter().copied()))
+    }
+    fn encode_like(&self, values: &[f64], _like: &SimCt) -> Result<Self::Pt, EvalError> {
         self.encode_weights(values, 0)
     }
     fn add(&self, a: &SimCt, b: &SimCt) -> Result<SimCt, EvalError> {
@@ -156,13 +209,13 @@ impl SlotBackend for SimBackend {
             level: a.level.min(b.level),
         })
     }
-    fn add_plain(&self, a: &SimCt, pt: &Vec<f64>) -> Result<SimCt, EvalError> {
+    fn add_plain(&self, a: &SimCt, pt: &Self::Pt) -> Result<SimCt, EvalError> {
         Ok(SimCt {
             values: Self::zip(a, pt, |x, y| x + y),
             level: a.level,
         })
     }
-    fn mul_plain(&self, a: &SimCt, pt: &Vec<f64>) -> Result<SimCt, EvalError> {
+    fn mul_plain(&self, a: &SimCt, pt: &Self::Pt) -> Result<SimCt, EvalError> {
         Ok(SimCt {
             values: Self::zip(a, pt, |x, y| x * y),
             level: a.level,
@@ -172,7 +225,7 @@ impl SlotBackend for SimBackend {
         &self,
         acc: &mut SimCt,
         a: &SimCt,
-        pt: &Vec<f64>,
+        pt: &Self::Pt,
     ) -> Result<(), EvalError> {
         acc.values
             .par_iter_mut()
@@ -192,6 +245,12 @@ impl SlotBackend for SimBackend {
         Ok(SimCt {
             values: a.values.iter().map(|x| x * x).collect(),
             level,
+        })
+    }
+    fn conjugate(&self, a: &SimCt) -> Result<SimCt, EvalError> {
+        Ok(SimCt {
+            values: a.values.iter().map(|x| x.conj()).collect(),
+            level: a.level,
         })
     }
     fn rotate(&self, a: &SimCt, k: i64) -> Result<SimCt, EvalError> {

@@ -35,10 +35,14 @@ pub fn setup_bytes(params: &Parameters) -> usize {
     let envelope = 10 + 3 * 8 + 1;
     envelope
         + wire::encode_parameters(params).len()
-        + wire::evaluation_keys_size(params, packing::rotations().len(), true)
+        + wire::evaluation_keys_size(
+            params,
+            packing::rotations().len() + usize::from(packing::NEEDS_CONJUGATION),
+            true,
+        )
 }
 
-/// Exact bytes of the encrypted image (8 seeded ciphertexts), known as soon as a slice loads.
+/// Exact bytes of the encrypted image (4 seeded ciphertexts), known as soon as a slice loads.
 pub fn request_bytes(params: &Parameters) -> usize {
     10 + packing::INPUT_CTS * (8 + wire::ciphertext_size(params, packing::LEVELS_NEEDED, true))
 }
@@ -69,9 +73,11 @@ impl ClassifierClient {
     /// Parameters plus relinearisation and exactly the Galois keys the packing plan needs.
     pub fn setup_message(&mut self) -> Vec<u8> {
         let start = Instant::now();
-        let keys = self
-            .keygen
-            .gen_evaluation_keys(&self.sk, &packing::rotations(), false);
+        let keys = self.keygen.gen_evaluation_keys(
+            &self.sk,
+            &packing::rotations(),
+            packing::NEEDS_CONJUGATION,
+        );
         let eval_keys = wire::encode_evaluation_keys(&self.params, &keys);
         let msg = Message::Setup {
             task: Task::ClassifyKidney,
@@ -93,7 +99,7 @@ impl ClassifierClient {
             .map(|v| {
                 Ok(wire::encode_ciphertext(
                     &self.params,
-                    &enc.encrypt(&self.encoder.encode(
+                    &enc.encrypt(&self.encoder.encode_complex(
                         v,
                         packing::LEVELS_NEEDED,
                         self.params.default_scale(),

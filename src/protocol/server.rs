@@ -85,9 +85,15 @@ impl Server {
                     .is_none()
             })
             .collect();
-        if !missing.is_empty() || keys.relin.is_none() {
+        let conjugation = keys
+            .galois_key(params.ring_q().galois_element_conjugate())
+            .is_some();
+        if !missing.is_empty()
+            || keys.relin.is_none()
+            || (packing::NEEDS_CONJUGATION && !conjugation)
+        {
             return Err(ProtocolError::Refused(format!(
-                "evaluation keys incomplete (missing rotations {missing:?} or relinearisation key)"
+                "evaluation keys incomplete (missing rotations {missing:?}, the conjugation key or the relinearisation key)"
             )));
         }
         let key_memory_bytes = key_memory_bytes(&params, &keys);

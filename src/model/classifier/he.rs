@@ -5,6 +5,7 @@
 
 use super::packing::*;
 use crate::model::backend::SlotBackend;
+use num_complex::Complex64;
 use rayon::prelude::*;
 
 /// Approx-CNN parameters in PyTorch's row-major order.
@@ -152,7 +153,7 @@ fn inside(u: usize, dy: i64) -> bool {
 /// Weights and biases laid out for the packing, with weights pre-encoded at their levels.
 pub struct PreparedClassifier<P> {
     input_level: usize,
-    /// conv1[r][i]: weights applied to input ciphertext i before the block rotation r·1024.
+    /// conv1[r][j]: complex weights applied to input ciphertext j before the block rotation r·1024.
     conv1: Vec<Vec<P>>,
     bias1: Vec<f64>,
     /// conv2[k][r][s]: output ciphertext k, block rotation r, spatial offset s.
@@ -186,18 +187,23 @@ impl<P: Send + Sync> PreparedClassifier<P> {
         let (beta1, gamma1) = fold(&p.act1);
         let (beta2, gamma2) = fold(&p.act2);
 
+        // Ciphertext j carries planes 2j (real) and 2j+1 (imaginary): weights (w_2j − i·w_2j+1)/2
+        // make the real part of the product (w_2j·x_2j + w_2j+1·x_2j+1)/2, and the
+        // conjugate-and-add after the layer doubles it back.
         let conv1 = (0..BLOCKS)
             .into_par_iter()
             .map(|r| {
                 (0..INPUT_CTS)
-                    .map(|i| {
-                        let mut v = vec![0.0; SLOTS];
+                    .map(|j| {
+                        let mut v = vec![Complex64::new(0.0, 0.0); SLOTS];
                         for b in 0..BLOCKS {
                             let c = (b + BLOCKS - r) % BLOCKS;
+                            let w =
+                                |plane: usize| p.conv1_w[c * PATCH * PATCH + plane * BLOCKS + b];
                             v[b * BLOCK..(b + 1) * BLOCK]
-                                .fill(p.conv1_w[c * PATCH * PATCH + i * BLOCKS + b]);
+                                .fill(Complex64::new(0.5 * w(2 * j), -0.5 * w(2 * j + 1)));
                         }
-                        backend.encode_weights(&v, input_level)
+                        backend.encode_weights_complex(&v, input_level)
                     })
                     .collect::<Result<Vec<_>, _>>()
             })
@@ -331,7 +337,7 @@ impl<P: Send + Sync> PreparedClassifier<P> {
         Ok(backend.add(ct, &backend.rotate(ct, k)?)?)
     }
 
-    /// Evaluates the network on the 8 input ciphertexts; returns the logits in slots 0..3.
+    /// Evaluates the network on the 4 packed input ciphertexts; returns the logits in slots 0..3.
     pub fn evaluate<B: SlotBackend<Pt = P>>(
         &self,
         backend: &B,
@@ -362,6 +368,7 @@ impl<P: Send + Sync> PreparedClassifier<P> {
             .map(|pts| backend.dot_plain(&ins, &pts.iter().collect::<Vec<_>>()))
             .collect::<Result<Vec<_>, _>>()?;
         let y1 = Self::gather_blocks(backend, parts)?;
+        let y1 = backend.add(&y1, &backend.conjugate(&y1)?)?;
         let y1 = backend.add_plain(&y1, &backend.encode_like(&self.bias1, &y1)?)?;
         let z1 = backend.square(&y1)?;
         // 2×2 average pooling as two rotate-and-adds; 1/4 is folded into conv2.

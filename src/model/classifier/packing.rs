@@ -3,8 +3,11 @@
 //! levels the network consumes.
 //!
 //! Layout (N = 2^14, 8,192 slots = 8 blocks of 1,024 = one 32×32 grid per block):
-//! - **Input**: 8 ciphertexts; ciphertext i, block b holds patch offset o = 8i + b of every
-//!   8×8 patch, so the patchify convolution needs no spatial rotation at all.
+//! - **Input**: 4 ciphertexts holding two real planes each (real and imaginary parts, which
+//!   halves the upload); plane i, block b holds patch offset o = 8i + b of every 8×8 patch, so
+//!   the patchify convolution needs no spatial rotation at all. Plane 2j is the real part and
+//!   plane 2j + 1 the imaginary part of ciphertext j; conv1 uses complex weights whose real
+//!   part, taken once by a conjugation after the layer, is the real convolution.
 //! - **After conv1/act1**: one ciphertext, channel c in block c (32×32 grid).
 //! - **After pool1**: the 16×16 grid stays at stride 2 inside each block (a "gap"): no repacking.
 //! - **After conv2/act2**: two ciphertexts, channel 8k + j in block j of ciphertext k.
@@ -19,7 +22,10 @@ pub const GRID: usize = IMAGE / PATCH; // 32
 pub const BLOCK: usize = GRID * GRID; // 1024
 pub const BLOCKS: usize = 8;
 pub const SLOTS: usize = BLOCK * BLOCKS; // 8192
-pub const INPUT_CTS: usize = PATCH * PATCH / BLOCKS; // 8
+/// Real input planes (patch offsets / 8).
+pub const INPUT_PLANES: usize = PATCH * PATCH / BLOCKS; // 8
+/// Ciphertexts uploaded per slice: two planes per ciphertext.
+pub const INPUT_CTS: usize = INPUT_PLANES / 2; // 4
 pub const C1: usize = 8;
 pub const C2: usize = 16;
 pub const POOLED: usize = GRID / 2; // 16
@@ -50,7 +56,11 @@ pub fn global_pool_rotations() -> Vec<i64> {
     v
 }
 
-/// Every rotation the network uses: exactly the Galois keys the client must generate.
+/// conv1 takes the real part of its complex result with one conjugation.
+pub const NEEDS_CONJUGATION: bool = true;
+
+/// Every rotation the network uses: exactly the Galois keys the client must generate
+/// (plus conjugation, see `NEEDS_CONJUGATION`).
 pub fn rotations() -> Vec<i64> {
     let mut r = block_rotations();
     r.extend([1, GRID as i64]); // 2×2 average pooling
@@ -68,9 +78,9 @@ pub fn rotations() -> Vec<i64> {
     r
 }
 
-/// Client-side layout: the preprocessed 256×256 image → 8 slot vectors.
-pub fn input_layout(image: &[f32]) -> Vec<Vec<f64>> {
-    let mut cts = vec![vec![0.0; SLOTS]; INPUT_CTS];
+/// Client-side layout: the preprocessed 256×256 image → 8 real planes (see `pack_planes`).
+pub fn input_planes(image: &[f32]) -> Vec<Vec<f64>> {
+    let mut cts = vec![vec![0.0; SLOTS]; INPUT_PLANES];
     for (o, _) in (0..PATCH * PATCH).enumerate() {
         let (dy, dx) = (o / PATCH, o % PATCH);
         let (ct, block) = (o / BLOCKS, o % BLOCKS);
@@ -85,6 +95,30 @@ pub fn input_layout(image: &[f32]) -> Vec<Vec<f64>> {
         }
     }
     cts
+}
+
+/// Two real planes per complex slot vector: plane 2j + i·plane 2j+1.
+pub fn pack_planes(planes: &[Vec<f64>]) -> Vec<Vec<num_complex::Complex64>> {
+    planes
+        .chunks(2)
+        .map(|p| match p {
+            [re, im] => re
+                .iter()
+                .zip(im)
+                .map(|(&a, &b)| num_complex::Complex64::new(a, b))
+                .collect(),
+            [re] => re
+                .iter()
+                .map(|&a| num_complex::Complex64::new(a, 0.0))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// What the client encrypts: the packed input ciphertexts' slot values.
+pub fn input_layout(image: &[f32]) -> Vec<Vec<num_complex::Complex64>> {
+    pack_planes(&input_planes(image))
 }
 
 #[cfg(test)]
@@ -104,9 +138,14 @@ mod tests {
     #[test]
     fn layout_puts_each_patch_offset_in_its_own_block() {
         let image: Vec<f32> = (0..IMAGE * IMAGE).map(|i| i as f32).collect();
-        let cts = input_layout(&image);
-        // Offset (dy=1, dx=2) → o = 10 → ciphertext 1, block 2; patch (py=3, px=4).
+        let planes = input_planes(&image);
+        // Offset (dy=1, dx=2) → o = 10 → plane 1, block 2; patch (py=3, px=4).
         let pixel = (3 * PATCH + 1) * IMAGE + 4 * PATCH + 2;
-        assert_eq!(cts[1][2 * BLOCK + 3 * GRID + 4], pixel as f64);
+        assert_eq!(planes[1][2 * BLOCK + 3 * GRID + 4], pixel as f64);
+        // Plane 1 is the imaginary part of ciphertext 0.
+        assert_eq!(
+            input_layout(&image)[0][2 * BLOCK + 3 * GRID + 4].im,
+            pixel as f64
+        );
     }
 }
