@@ -8,5 +8,125 @@ pub mod simulate_ldct;
 #[cfg(feature = "train")]
 pub mod train_classifier;
 
-/// Version line with the build facts a bug report needs.
-pub const LONG_VERSION: &str = env!("CARGO_PKG_VERSION");
+use std::sync::OnceLock;
+
+/// What `privact --version` (and `-V`) prints after the program name: the version plus the
+/// build facts a bug report needs (commit, target, profile, the CPU features found at run time
+/// and which basis-extension kernel runs). Used as `#[command(version = LONG_VERSION)]`; the
+/// text itself is [`long_version`] (e.g. for an About dialog).
+pub const LONG_VERSION: LongVersion = LongVersion;
+
+/// Marker that clap turns into the [`long_version`] text when it builds the command.
+#[derive(Clone, Copy, Debug)]
+pub struct LongVersion;
+
+impl clap::builder::IntoResettable<clap::builder::Str> for LongVersion {
+    fn into_resettable(self) -> clap::builder::Resettable<clap::builder::Str> {
+        clap::builder::Resettable::Value(long_version().into())
+    }
+}
+
+/// The multi-line version text (computed once per process):
+///
+/// ```text
+/// 0.1.0
+/// commit: 0123456789ab (2026-11-21)
+/// build: x86_64-unknown-linux-gnu, release
+/// cpu: avx2 fma avx512f avx512dq avx512ifma
+/// kernels: AVX-512 IFMA
+/// ```
+pub fn long_version() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| {
+        let date = env!("PRIVACT_GIT_DATE");
+        let commit = if date.is_empty() {
+            env!("PRIVACT_GIT_HASH").to_string()
+        } else {
+            format!("{} ({date})", env!("PRIVACT_GIT_HASH"))
+        };
+        let features = cpu_features();
+        let kernels = if ifma_kernels() {
+            "AVX-512 IFMA"
+        } else if portable_forced() {
+            "portable (PRIVACT_PORTABLE=1)"
+        } else {
+            "portable"
+        };
+        format!(
+            "{}\ncommit: {commit}\nbuild: {}, {}\ncpu: {}\nkernels: {kernels}",
+            env!("CARGO_PKG_VERSION"),
+            env!("PRIVACT_BUILD_TARGET"),
+            env!("PRIVACT_BUILD_PROFILE"),
+            if features.is_empty() {
+                "(none of the tracked features)".to_string()
+            } else {
+                features.join(" ")
+            },
+        )
+    })
+}
+
+/// The SIMD features the engine and its NTT library can use, as detected on this CPU now.
+pub fn cpu_features() -> Vec<&'static str> {
+    #[allow(unused_mut)]
+    let mut found = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        macro_rules! probe {
+            ($($f:tt),*) => {$(
+                if std::is_x86_feature_detected!($f) {
+                    found.push($f);
+                }
+            )*};
+        }
+        probe!(
+            "avx2",
+            "fma",
+            "avx512f",
+            "avx512dq",
+            "avx512bw",
+            "avx512vl",
+            "avx512ifma"
+        );
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        if std::arch::is_aarch64_feature_detected!("neon") {
+            found.push("neon");
+        }
+    }
+    found
+}
+
+fn portable_forced() -> bool {
+    std::env::var_os("PRIVACT_PORTABLE").is_some_and(|v| v == "1")
+}
+
+/// Mirrors `ckks::ring::basis_avx512::available()` (the same test the engine makes).
+fn ifma_kernels() -> bool {
+    if portable_forced() {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512dq")
+            && std::is_x86_feature_detected!("avx512ifma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn long_version_has_build_facts() {
+        let v = super::long_version();
+        assert!(v.starts_with(env!("CARGO_PKG_VERSION")));
+        for key in ["\ncommit: ", "\nbuild: ", "\ncpu: ", "\nkernels: "] {
+            assert!(v.contains(key), "{key:?} missing in {v}");
+        }
+    }
+}
