@@ -106,11 +106,19 @@ fn tiny_approx() -> ApproxCnnWeights {
     (w.act2.a[5], w.act2.b[5]) = (0.005, 1.0);
     // fc: logit k = bias_k + w[k][3]·g3 + w[k][5]·g5.
     w.fc.bias = vec![0.1, -0.2, 0.3];
-    for (k, (w3, w5)) in [(1.0, 0.0), (-2.0, 1.5), (0.5, -1.0)].into_iter().enumerate() {
+    for (k, (w3, w5)) in [(1.0, 0.0), (-2.0, 1.5), (0.5, -1.0)]
+        .into_iter()
+        .enumerate()
+    {
         w.fc.weight[k * 16 + 3] = w3;
         w.fc.weight[k * 16 + 5] = w5;
     }
     w
+}
+
+/// The f32 weight a constant is stored as, widened back to f64.
+fn r(v: f64) -> f64 {
+    v as f32 as f64
 }
 
 fn patch_value(i: usize, j: usize) -> f64 {
@@ -141,23 +149,26 @@ fn approx_forward_matches_hand_computation() {
     for p in 0..16 {
         for q in 0..16 {
             let y3 = 2.0 * p1(p, q) + 0.25;
-            g3 += 0.01 * y3 * y3 + y3 - 0.5;
-            let y5 = if p >= 1 && q >= 1 { p1(p - 1, q - 1) } else { 0.0 };
-            g5 += 0.005 * y5 * y5 + y5;
+            g3 += r(0.01) * y3 * y3 + y3 - 0.5;
+            let y5 = if p >= 1 && q >= 1 {
+                p1(p - 1, q - 1)
+            } else {
+                0.0
+            };
+            g5 += r(0.005) * y5 * y5 + y5;
         }
     }
     g3 /= 256.0;
     g5 /= 256.0;
-    let expected = [0.1 + g3, -0.2 - 2.0 * g3 + 1.5 * g5, 0.3 + 0.5 * g3 - g5];
+    let expected = [
+        r(0.1) + g3,
+        r(-0.2) - 2.0 * g3 + 1.5 * g5,
+        r(0.3) + 0.5 * g3 - g5,
+    ];
 
     let inter = approx::forward_intermediates(&w, &x).expect("forward");
-    for k in 0..3 {
-        assert!(
-            (inter.logits[k] - expected[k]).abs() < 1e-9,
-            "logit {k}: {} vs {}",
-            inter.logits[k],
-            expected[k]
-        );
+    for (k, (got, want)) in inter.logits.iter().zip(expected).enumerate() {
+        assert!((got - want).abs() < 1e-12, "logit {k}: {got} vs {want}");
     }
     assert_eq!(inter.conv1.len(), 8 * 32 * 32);
     assert_eq!(inter.act1.len(), 8 * 32 * 32);
@@ -175,7 +186,9 @@ fn approx_forward_matches_hand_computation() {
 }
 
 fn lcg(seed: &mut u64) -> f32 {
-    *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *seed = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
 }
 
@@ -198,7 +211,8 @@ fn naive_ref(w: &RefCnnWeights, x: &[f32]) -> Vec<f64> {
                                 if iy < 0 || ix < 0 || iy >= n as i64 || ix >= n as i64 {
                                     continue;
                                 }
-                                let wi = ((oc * c.in_channels + ic) * c.kernel + ky) * c.kernel + kx;
+                                let wi =
+                                    ((oc * c.in_channels + ic) * c.kernel + ky) * c.kernel + kx;
                                 acc += f64::from(c.weight[wi])
                                     * h[(ic * n + iy as usize) * n + ix as usize];
                             }
@@ -247,7 +261,9 @@ fn reference_forward_matches_naive_implementation() {
     for (_, out, inp, k, s, p) in REF_CONVS {
         let mut c = conv(out, inp, k, s, p);
         let scale = (2.0 / (inp * k * k) as f32).sqrt();
-        c.weight.iter_mut().for_each(|v| *v = lcg(&mut seed) * scale);
+        c.weight
+            .iter_mut()
+            .for_each(|v| *v = lcg(&mut seed) * scale);
         c.bias.iter_mut().for_each(|v| *v = lcg(&mut seed) * 0.1);
         convs.push(c);
     }
@@ -278,7 +294,10 @@ fn reference_forward_matches_naive_implementation() {
 fn forward_rejects_wrong_input() {
     let c = shipped().expect("shipped classifier loads");
     let err = c.approx_logits(&[0.0; 100]).unwrap_err();
-    assert!(matches!(err, ClassifierError::InputLength { found: 100, .. }));
+    assert!(matches!(
+        err,
+        ClassifierError::InputLength { found: 100, .. }
+    ));
     let mut x = vec![0.0f32; INPUT_LEN];
     x[7] = f32::NAN;
     assert!(matches!(
@@ -320,7 +339,13 @@ fn bad_weight_files_give_typed_errors() {
     let tensors: Vec<_> = weights::named_tensors(&c.approx, &c.reference)
         .into_iter()
         .filter(|(n, _, _)| n != "ref.fc.bias")
-        .map(|(n, s, v)| (n, s, v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>()))
+        .map(|(n, s, v)| {
+            (
+                n,
+                s,
+                v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>(),
+            )
+        })
         .collect();
     let views: Vec<_> = tensors
         .iter()
@@ -341,7 +366,7 @@ fn bad_weight_files_give_typed_errors() {
     // Truncated file.
     let good = weights::to_safetensors(&c.approx, &c.reference, None).expect("serialise");
     assert!(weights::load(&good[..good.len() / 2]).is_err());
-    assert!(approx_arch::C1 == 8 && approx_arch::C2 == 16);
+    const { assert!(approx_arch::C1 == 8 && approx_arch::C2 == 16) };
 }
 
 #[test]
@@ -350,7 +375,11 @@ fn preprocess_standardises_per_image() {
     let y = preprocess::preprocess(&x);
     let n = y.len() as f64;
     let mean = y.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-    let var = y.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n;
+    let var = y
+        .iter()
+        .map(|&v| (f64::from(v) - mean).powi(2))
+        .sum::<f64>()
+        / n;
     assert!(mean.abs() < 1e-5 && (var.sqrt() - 1.0).abs() < 1e-4);
     assert!(preprocess::preprocess(&[0.3; 16]).iter().all(|&v| v == 0.0));
     // Area resize: 512 → 256 averages 2×2 blocks.
@@ -398,7 +427,11 @@ fn shipped_models_reach_recorded_validation_auc() {
         let x = preprocess::load_model_input(&root.join(&f.path))
             .unwrap_or_else(|e| panic!("validation file {}: {e}", f.path));
         let inter = approx::forward_intermediates(&c.approx, &x).expect("approx");
-        max_pre = inter.conv1.iter().chain(&inter.conv2).fold(max_pre, |m, v| m.max(v.abs()));
+        max_pre = inter
+            .conv1
+            .iter()
+            .chain(&inter.conv2)
+            .fold(max_pre, |m, v| m.max(v.abs()));
         let p = softmax(&inter.logits);
         pa.push([p[0], p[1], p[2]]);
         let p = softmax(&reference::forward(&c.reference, &x).expect("ref"));

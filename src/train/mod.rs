@@ -76,7 +76,10 @@ fn augment(p: &[f32], rng: &mut ChaCha8Rng) -> Vec<f32> {
     let flip = rng.random_bool(0.5);
     let angle = rng.random_range(-12.0f32..12.0).to_radians();
     let scale = rng.random_range(0.88f32..1.12);
-    let (tx, ty) = (rng.random_range(-16.0f32..16.0), rng.random_range(-16.0f32..16.0));
+    let (tx, ty) = (
+        rng.random_range(-16.0f32..16.0),
+        rng.random_range(-16.0f32..16.0),
+    );
     let gamma = rng.random_range(-0.25f32..0.25).exp();
     let amp = rng.random_range(0.0f32..0.02) * 3f32.sqrt();
     let (cs, sn) = (angle.cos() / scale, angle.sin() / scale);
@@ -147,7 +150,8 @@ fn weighted_targets(
     for (r, &i) in idx.iter().enumerate() {
         let y = samples[i].label;
         for k in 0..NUM_CLASSES {
-            let target = if k == y { 1.0 - LABEL_SMOOTHING } else { 0.0 } + LABEL_SMOOTHING / NUM_CLASSES as f64;
+            let target = if k == y { 1.0 - LABEL_SMOOTHING } else { 0.0 }
+                + LABEL_SMOOTHING / NUM_CLASSES as f64;
             t[r * NUM_CLASSES + k] = (class_w[y] * target) as f32;
         }
         total += class_w[y];
@@ -220,8 +224,16 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
 
     let groups = data::group(samples, cfg.group_threshold);
     let is_val = data::split(samples, &groups, cfg.val_fraction, cfg.seed);
-    let mut groups_per_class = [std::collections::BTreeSet::new(), Default::default(), Default::default()];
-    let mut val_groups = [std::collections::BTreeSet::new(), Default::default(), Default::default()];
+    let mut groups_per_class = [
+        std::collections::BTreeSet::new(),
+        Default::default(),
+        Default::default(),
+    ];
+    let mut val_groups = [
+        std::collections::BTreeSet::new(),
+        Default::default(),
+        Default::default(),
+    ];
     let (mut n_train, mut n_val) = ([0usize; NUM_CLASSES], [0usize; NUM_CLASSES]);
     for (i, s) in samples.iter().enumerate() {
         groups_per_class[s.label].insert(groups[i]);
@@ -233,7 +245,9 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
         }
     }
     let mut sizes: BTreeMap<usize, usize> = BTreeMap::new();
-    groups.iter().for_each(|&g| *sizes.entry(g).or_default() += 1);
+    groups
+        .iter()
+        .for_each(|&g| *sizes.entry(g).or_default() += 1);
     let largest = sizes.values().copied().max().unwrap_or(0);
     for (k, gs) in groups_per_class.iter().enumerate() {
         let mut v: Vec<usize> = gs.iter().map(|g| sizes[g]).collect();
@@ -322,7 +336,8 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
                 .sum(D::Minus1)?
                 .mean_all()?
                 * (-TEMPERATURE * TEMPERATURE))?;
-            let pen = ((range_penalty(&out.pre1, PRE_LIMIT)? + range_penalty(&out.pre2, PRE_LIMIT)?)?
+            let pen = ((range_penalty(&out.pre1, PRE_LIMIT)?
+                + range_penalty(&out.pre2, PRE_LIMIT)?)?
                 + range_penalty(&out.logits, LOGIT_LIMIT)?)?;
             let loss = ((hard * HARD_WEIGHT)? + (soft * (1.0 - HARD_WEIGHT))?)?;
             let loss = (loss + (&pen * RANGE_WEIGHT)?)?;
@@ -408,7 +423,11 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
     }
 
     let per = |a: &[usize; NUM_CLASSES]| -> BTreeMap<String, usize> {
-        CLASSES.iter().map(|c| c.to_string()).zip(a.iter().copied()).collect()
+        CLASSES
+            .iter()
+            .map(|c| c.to_string())
+            .zip(a.iter().copied())
+            .collect()
     };
     let count_params = |t: Vec<(String, Vec<usize>, Vec<f32>)>, prefix: &str| -> usize {
         t.iter()
@@ -417,12 +436,18 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
             .sum()
     };
     let mut params = BTreeMap::new();
-    params.insert("approx".into(), count_params(weights::named_tensors(&aw, &rw), "approx."));
-    params.insert("reference".into(), count_params(weights::named_tensors(&aw, &rw), "ref."));
-    let data_root = cfg
-        .data
-        .file_name()
-        .map_or_else(|| cfg.data.display().to_string(), |n| n.to_string_lossy().into_owned());
+    params.insert(
+        "approx".into(),
+        count_params(weights::named_tensors(&aw, &rw), "approx."),
+    );
+    params.insert(
+        "reference".into(),
+        count_params(weights::named_tensors(&aw, &rw), "ref."),
+    );
+    let data_root = cfg.data.file_name().map_or_else(
+        || cfg.data.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let desc = ModelDescription {
         name: "privact-kidney-ct-classifier".into(),
         version: "1.0.0".into(),

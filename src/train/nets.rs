@@ -154,7 +154,11 @@ impl RefNet {
     /// Plain weights for export.
     pub fn export(&self) -> Result<RefCnnWeights> {
         Ok(RefCnnWeights {
-            convs: self.convs.iter().map(ConvVar::export).collect::<Result<_>>()?,
+            convs: self
+                .convs
+                .iter()
+                .map(ConvVar::export)
+                .collect::<Result<_>>()?,
             fc: self.fc.export()?,
         })
     }

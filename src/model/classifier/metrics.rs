@@ -116,11 +116,7 @@ pub const CI_METHOD: &str = "95% percentile intervals from 2000 stratified two-s
 
 /// All validation metrics of one network. `groups` are the group ids of the images, used to
 /// resample whole groups in the bootstrap.
-pub fn evaluate(
-    probs: &[[f64; NUM_CLASSES]],
-    labels: &[usize],
-    groups: &[usize],
-) -> ModelMetrics {
+pub fn evaluate(probs: &[[f64; NUM_CLASSES]], labels: &[usize], groups: &[usize]) -> ModelMetrics {
     const REPLICATES: usize = 2000;
     let mut rng = ChaCha8Rng::seed_from_u64(12345);
     // Groups per class, each a list of image indices.
@@ -132,7 +128,9 @@ pub fn evaluate(
         .into_iter()
         .map(|m| m.into_values().collect())
         .collect();
-    let mut boot_auc = vec![Vec::with_capacity(REPLICATES); NUM_CLASSES];
+    let mut boot_auc: Vec<Vec<f64>> = (0..NUM_CLASSES)
+        .map(|_| Vec::with_capacity(REPLICATES))
+        .collect();
     let mut boot_bacc = Vec::with_capacity(REPLICATES);
     for _ in 0..REPLICATES {
         let mut bp = Vec::with_capacity(probs.len());

@@ -92,7 +92,10 @@ pub fn resize_area(src: &[f32], w: usize, h: usize, out_w: usize, out_h: usize) 
     let mut out = vec![0.0f32; out_w * out_h];
     for (oy, taps) in wy.iter().enumerate() {
         for ox in 0..out_w {
-            out[oy * out_w + ox] = taps.iter().map(|&(i, t)| tmp[i * out_w + ox] * t).sum::<f64>() as f32;
+            out[oy * out_w + ox] = taps
+                .iter()
+                .map(|&(i, t)| tmp[i * out_w + ox] * t)
+                .sum::<f64>() as f32;
         }
     }
     out

@@ -308,8 +308,16 @@ pub fn named_tensors(
 ) -> Vec<(String, Vec<usize>, Vec<f32>)> {
     let mut out = Vec::new();
     let conv = |prefix: &str, c: &Conv2d, out: &mut Vec<_>| {
-        out.push((format!("{prefix}.weight"), c.weight_shape(), c.weight.clone()));
-        out.push((format!("{prefix}.bias"), vec![c.out_channels], c.bias.clone()));
+        out.push((
+            format!("{prefix}.weight"),
+            c.weight_shape(),
+            c.weight.clone(),
+        ));
+        out.push((
+            format!("{prefix}.bias"),
+            vec![c.out_channels],
+            c.bias.clone(),
+        ));
     };
     conv("approx.conv1", &approx.conv1, &mut out);
     conv("approx.conv2", &approx.conv2, &mut out);
@@ -322,7 +330,11 @@ pub fn named_tensors(
             vec![l.out_features, l.in_features],
             l.weight.clone(),
         ));
-        out.push((format!("{prefix}.bias"), vec![l.out_features], l.bias.clone()));
+        out.push((
+            format!("{prefix}.bias"),
+            vec![l.out_features],
+            l.bias.clone(),
+        ));
     }
     for (prefix, a) in [("approx.act1", &approx.act1), ("approx.act2", &approx.act2)] {
         for (s, v) in [("a", &a.a), ("b", &a.b), ("c", &a.c)] {
