@@ -128,7 +128,9 @@ pub fn evaluate(probs: &[[f64; NUM_CLASSES]], labels: &[usize], groups: &[usize]
         .into_iter()
         .map(|m| m.into_values().collect())
         .collect();
-    let mut boot_auc = vec![Vec::with_capacity(REPLICATES); NUM_CLASSES];
+    let mut boot_auc: Vec<Vec<f64>> = (0..NUM_CLASSES)
+        .map(|_| Vec::with_capacity(REPLICATES))
+        .collect();
     let mut boot_bacc = Vec::with_capacity(REPLICATES);
     for _ in 0..REPLICATES {
         let mut bp = Vec::with_capacity(probs.len());
