@@ -37,7 +37,10 @@ fn shipped_weights_load_with_specified_shapes() {
     let d = &c.description;
     assert_eq!(d.classes, CLASSES);
     assert_eq!(d.input.size, 256);
-    assert_eq!(d.parameter_preset, "depth7-n14");
+    assert_eq!(
+        d.parameter_preset,
+        privact::model::classifier::packing::PRESET
+    );
     let r = &d.activation_ranges;
     assert!(r.logits < 40.0, "max |logit| {}", r.logits);
     for v in [

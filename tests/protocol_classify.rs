@@ -60,7 +60,7 @@ fn in_process_run_matches_the_plaintext_simulation() {
     let per_ct = 16 + 2 + 8 + 32 + 16384 * 249 / 8;
     assert_eq!(upload as usize, 10 + 4 * (8 + per_ct));
     assert!(upload < 3_000_000, "upload {upload} bytes");
-    let params = Parameters::preset("depth7-n14").unwrap();
+    let params = Parameters::preset(packing::PRESET).unwrap();
     assert_eq!(
         upload as usize,
         privact::protocol::client::request_bytes(&params)
@@ -79,7 +79,8 @@ fn in_process_run_matches_the_plaintext_simulation() {
 #[test]
 fn one_session_classifies_many_slices() {
     use privact::protocol::local::LocalSession;
-    let mut session = LocalSession::start(ApproxParams::synthetic(8), &mut |_| {}).unwrap();
+    let mut session =
+        LocalSession::start(packing::PRESET, ApproxParams::synthetic(8), &mut |_| {}).unwrap();
     let a = session.classify(&image(), &mut |_| {}).unwrap();
     let flipped: Vec<f32> = (0..256 * 256)
         .map(|i| if (i / 256) < 128 { 1.5 } else { -0.5 })

@@ -66,7 +66,13 @@ pub struct ParametersLiteral {
 }
 
 /// Names of the built-in parameter sets.
-pub const PRESET_NAMES: [&str; 4] = ["depth7-n14", "depth18-n15", "depth3-n13", "depth1-n12"];
+pub const PRESET_NAMES: [&str; 5] = [
+    "depth7-n14",
+    "depth18-n15",
+    "depth5-n14",
+    "depth3-n13",
+    "depth1-n12",
+];
 
 impl ParametersLiteral {
     /// Named 128-bit presets. Every prime is ≤ 50 bits so `tfhe-ntt` can use AVX-512 IFMA.
@@ -82,6 +88,9 @@ impl ParametersLiteral {
             "depth7-n14" => lit(14, [vec![49], vec![40; 7]].concat(), vec![49, 49], 40),
             // 770 + 100 = 870 ≤ 881 bits; 18 rescalings; 10 digits.
             "depth18-n15" => lit(15, [vec![50], vec![40; 18]].concat(), vec![50, 50], 40),
+            // 249 + 98 = 347 ≤ 438 bits: the classifier's set — exactly the 5 levels it uses, so
+            // ciphertexts and keys carry no unused primes (3 key-switching digits).
+            "depth5-n14" => lit(14, [vec![49], vec![40; 5]].concat(), vec![49, 49], 40),
             // 158 + 50 = 208 ≤ 218 bits: small and fast, for tests and shallow models.
             "depth3-n13" => lit(13, vec![50, 36, 36, 36], vec![50], 36),
             // 68 + 38 = 106 ≤ 109 bits: the smallest secure ring, one rescaling.

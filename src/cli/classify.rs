@@ -68,7 +68,8 @@ impl Runner {
     fn session(&mut self) -> anyhow::Result<&mut LocalSession> {
         if self.session.is_none() {
             let weights = (&self.model.approx).into();
-            self.session = Some(LocalSession::start(weights, &mut |_| {})?);
+            let preset = self.model.description.parameter_preset.clone();
+            self.session = Some(LocalSession::start(&preset, weights, &mut |_| {})?);
         }
         self.session.as_mut().context("session")
     }
@@ -125,7 +126,7 @@ pub fn run_classify(args: &ClassifyArgs) -> anyhow::Result<()> {
     let input = model_input(&args.path)?;
     let mut runner = Runner::new()?;
     let (p, extra) = runner.probabilities(args.mode, &input)?;
-    let params = crate::ckks::Parameters::preset("depth7-n14")?;
+    let params = crate::ckks::Parameters::preset(&runner.model.description.parameter_preset)?;
     let mut out = json!({
         "mode": mode_name(args.mode),
         "probabilities": {CLASSES[0]: p[0], CLASSES[1]: p[1], CLASSES[2]: p[2]},

@@ -53,7 +53,7 @@ fn secret_key_fingerprints(client: &ClassifierClient) -> Vec<(&'static str, Vec<
 
 #[test]
 fn leak_secret_key_never_reaches_the_server() {
-    let mut client = ClassifierClient::new("depth7-n14").unwrap();
+    let mut client = ClassifierClient::new(crate::model::classifier::packing::PRESET).unwrap();
     let mut server = Server::new(ApproxParams::synthetic(1));
     let setup = client.setup_message();
     let image: Vec<f32> = (0..256 * 256)

@@ -47,6 +47,7 @@ pub struct ClassificationRun {
 
 impl LocalSession {
     pub fn start(
+        preset: &str,
         weights: ApproxParams,
         progress: &mut dyn FnMut(Stage),
     ) -> Result<Self, ProtocolError> {
@@ -60,7 +61,7 @@ impl LocalSession {
             }
         });
         let mut session = Self {
-            client: ClassifierClient::new("depth7-n14")?,
+            client: ClassifierClient::new(preset)?,
             transport: client_end,
             server: Some(server),
             setup_ledger: Ledger::default(),
@@ -161,6 +162,10 @@ pub fn classify_in_process(
     weights: ApproxParams,
     mut progress: impl FnMut(Stage),
 ) -> Result<ClassificationRun, ProtocolError> {
-    let mut session = LocalSession::start(weights, &mut progress)?;
+    let mut session = LocalSession::start(
+        crate::model::classifier::packing::PRESET,
+        weights,
+        &mut progress,
+    )?;
     session.classify(image, &mut progress)
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Parameter sets this server runs; anything else is refused.
-pub const ALLOWED_PRESETS: [&str; 1] = ["depth7-n14"];
+pub const ALLOWED_PRESETS: [&str; 2] = ["depth5-n14", "depth7-n14"];
 
 struct Session {
     params: Parameters,

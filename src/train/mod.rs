@@ -461,7 +461,7 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
             reference: "ref: conv 5x5/2 pad 2 1->8, ReLU, maxpool 2 (64x64) -> conv 3x3 pad 1 8->16, ReLU, maxpool 2 (32x32) -> conv 3x3 pad 1 16->32, ReLU, maxpool 2 (16x16) -> conv 3x3 pad 1 32->32, ReLU -> global average pool (32) -> fc 32->3. No batch-norm.".into(),
             parameters: params,
         },
-        parameter_preset: "depth7-n14".into(),
+        parameter_preset: crate::model::classifier::packing::PRESET.into(),
         training: TrainingInfo {
             data_root,
             class_folders: ds.class_folders.clone(),

@@ -32,6 +32,8 @@ pub const POOLED: usize = GRID / 2; // 16
 pub const CLASSES: usize = 3;
 /// mul_plain (conv1), square, mul_plain (conv2), square, mul_plain (fc).
 pub const LEVELS_NEEDED: usize = 5;
+/// The parameter set with exactly those levels (see `ckks::params`).
+pub const PRESET: &str = "depth5-n14";
 
 /// Rotation amounts for the block giant steps (r·1024, r = 1..7).
 pub fn block_rotations() -> Vec<i64> {
