@@ -54,10 +54,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::SimulateLdct(args)) => privact::cli::simulate_ldct::run(&args),
         #[cfg(feature = "train")]
         Some(Command::TrainClassifier(args)) => privact::cli::train_classifier::run(&args),
-        None => {
-            anyhow::bail!(
-                "the desktop app is not built yet; run `privact --help` for the command-line tools"
-            )
-        }
+        None => privact::cli::classify::run_demo(),
     }
 }

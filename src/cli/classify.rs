@@ -256,3 +256,40 @@ pub fn run_evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `privact` with no arguments (until the desktop app lands): the built-in phantom classified
+/// under encryption, with the full ledger — no file needed.
+pub fn run_demo() -> anyhow::Result<()> {
+    let bytes = imaging::phantom::builtin_sample_dicom()
+        .map_err(|k| anyhow::anyhow!("building the phantom: {k}"))?;
+    let slice = imaging::load_bytes(
+        &bytes,
+        Path::new("built-in phantom"),
+        &imaging::LoadOptions::default(),
+    )?;
+    let input = preprocess(&imaging::model_input::to_model_input(&slice));
+    println!(
+        "PrivaCT demo: built-in abdominal phantom ({}×{} HU), classified on CKKS ciphertexts",
+        slice.rows, slice.cols
+    );
+    println!(
+        "plaintext slice: {} bytes as 16-bit pixels",
+        slice.rows * slice.cols * 2
+    );
+    let mut runner = Runner::new()?;
+    let (p, extra) = runner.probabilities(Mode::Encrypted, &input)?;
+    for s in extra["ledger"].as_array().into_iter().flatten() {
+        println!(
+            "  {:<28} {:>9.1} ms {:>12} bytes",
+            s["stage"].as_str().unwrap_or(""),
+            s["ms"].as_f64().unwrap_or(0.0),
+            s["bytes"]
+        );
+    }
+    println!("decrypted on this machine (the server never saw the image):");
+    for (k, name) in CLASSES.iter().enumerate() {
+        println!("  {name:<7} {:.4}", p[k]);
+    }
+    println!("(model card: MODEL_CARD.md — research software, not for clinical use)");
+    Ok(())
+}
