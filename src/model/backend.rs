@@ -63,6 +63,18 @@ pub struct CkksBackend<'a> {
     pub encoder: &'a Encoder,
 }
 
+impl CkksBackend<'_> {
+    /// The prime q_level, so that mul_plain then rescale returns to the ciphertext's scale.
+    fn weight_scale(&self, level: usize) -> Result<f64, EvalError> {
+        let params = self.eval.params();
+        let q = params.q().get(level).ok_or(EvalError::LevelTooHigh {
+            level,
+            max: params.max_level(),
+        })?;
+        Ok(*q as f64)
+    }
+}
+
 impl SlotBackend for CkksBackend<'_> {
     type Ct = Ciphertext;
     type Pt = Plaintext;
@@ -74,32 +86,16 @@ impl SlotBackend for CkksBackend<'_> {
         ct.level()
     }
     fn encode_weights(&self, values: &[f64], level: usize) -> Result<Plaintext, EvalError> {
-        let q = *self
-            .eval
-            .params()
-            .q()
-            .get(level)
-            .ok_or(EvalError::LevelTooHigh {
-                level,
-                max: self.eval.params().max_level(),
-            })?;
-        self.encoder.encode(values, level, q as f64)
+        self.encoder
+            .encode(values, level, self.weight_scale(level)?)
     }
     fn encode_weights_complex(
         &self,
         values: &[Complex64],
         level: usize,
     ) -> Result<Plaintext, EvalError> {
-        let q = *self
-            .eval
-            .params()
-            .q()
-            .get(level)
-            .ok_or(EvalError::LevelTooHigh {
-                level,
-                max: self.eval.params().max_level(),
-            })?;
-        self.encoder.encode_complex(values, level, q as f64)
+        self.encoder
+            .encode_complex(values, level, self.weight_scale(level)?)
     }
     fn encode_like(&self, values: &[f64], like: &Ciphertext) -> Result<Plaintext, EvalError> {
         self.encoder.encode(values, like.level(), like.scale)
