@@ -24,6 +24,43 @@ enum Command {
     Phantom(privact::cli::phantom::PhantomArgs),
     /// Simulate a lower-dose scan of a CT slice (projection-domain noise + FBP).
     SimulateLdct(privact::cli::simulate_ldct::SimulateLdctArgs),
+    /// Open the desktop app (the default), optionally with a file and a job to start.
+    Gui(GuiArgs),
+}
+
+#[derive(clap::Args, Default)]
+struct GuiArgs {
+    /// Open this DICOM/PNG/JPEG/TIFF file (or series folder) instead of the built-in phantom.
+    #[arg(long, value_name = "FILE")]
+    open: Option<std::path::PathBuf>,
+    /// Start a job as soon as the image is loaded (classroom kiosks, screenshots).
+    #[arg(long, value_enum)]
+    run: Option<RunArg>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RunArg {
+    Classify,
+    Denoise,
+}
+
+#[cfg(feature = "gui")]
+fn gui(args: GuiArgs) -> anyhow::Result<()> {
+    use privact::app::{AutoRun, Launch};
+    let launch = Launch {
+        open: args.open,
+        run: args.run.map(|r| match r {
+            RunArg::Classify => AutoRun::Classify,
+            RunArg::Denoise => AutoRun::Denoise,
+        }),
+    };
+    privact::app::run(launch)?;
+    Ok(())
+}
+
+#[cfg(not(feature = "gui"))]
+fn gui(_args: GuiArgs) -> anyhow::Result<()> {
+    anyhow::bail!("this build has no desktop app (built without the `gui` feature); run `privact --help`")
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,10 +70,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Inspect(args)) => privact::cli::inspect::run(&args),
         Some(Command::Phantom(args)) => privact::cli::phantom::run(&args),
         Some(Command::SimulateLdct(args)) => privact::cli::simulate_ldct::run(&args),
-        None => {
-            anyhow::bail!(
-                "the desktop app is not built yet; run `privact --help` for the command-line tools"
-            )
-        }
+        Some(Command::Gui(args)) => gui(args),
+        None => gui(GuiArgs::default()),
     }
 }
