@@ -60,7 +60,9 @@ fn gui(args: GuiArgs) -> anyhow::Result<()> {
 
 #[cfg(not(feature = "gui"))]
 fn gui(_args: GuiArgs) -> anyhow::Result<()> {
-    anyhow::bail!("this build has no desktop app (built without the `gui` feature); run `privact --help`")
+    anyhow::bail!(
+        "this build has no desktop app (built without the `gui` feature); run `privact --help`"
+    )
 }
 
 fn main() -> anyhow::Result<()> {

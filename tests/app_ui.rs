@@ -32,7 +32,10 @@ fn step_until(
     let t = Instant::now();
     h.step();
     while !done(h) {
-        assert!(t.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            t.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
         h.step();
     }
@@ -71,7 +74,7 @@ fn patient_identifiers_are_masked_until_revealed() {
     loaded(&mut h);
     assert!(!has(&h, "PHANTOM^ABDOMEN"), "name hidden by default");
     assert!(!has(&h, "PHANTOM"), "ID hidden by default");
-    assert!(h.query_all_by_label("●●●●●●").count() >= 2);
+    assert!(h.query_all_by_label("••••••").count() >= 2);
     h.get_by_label("Reveal patient identifiers").click();
     h.run_steps(2);
     assert!(has(&h, "PHANTOM^ABDOMEN"), "name shown after the toggle");
@@ -93,7 +96,10 @@ fn presets_by_button_and_number_key_change_the_overlay() {
     h.run_steps(2);
     assert!(has(&h, "W:2000 L:400"), "key 4 = Bone");
     // The last preset is remembered in the preferences (and nothing else about the image).
-    assert_eq!(h.state().prefs.last_preset, privact::app::prefs::PresetName::Bone);
+    assert_eq!(
+        h.state().prefs.last_preset,
+        privact::app::prefs::PresetName::Bone
+    );
 }
 
 #[test]
@@ -110,13 +116,19 @@ fn a_corrupt_file_shows_an_error_and_the_app_keeps_running() {
     loaded(&mut h);
     h.state_mut().apply(Intent::LoadPath(bad));
     step_until(&mut h, "the error toast", Duration::from_secs(30), |h| {
-        has(h, "⚠ Open")
+        has(h, "Open failed")
     });
-    assert!(has_containing(&h, "corrupt.dcm"), "the error names the file");
-    assert!(has_containing(&h, "Built-in phantom"), "the previous image stays");
+    assert!(
+        has_containing(&h, "corrupt.dcm"),
+        "the error names the file"
+    );
+    assert!(
+        has_containing(&h, "Built-in phantom"),
+        "the previous image stays"
+    );
     h.get_by_label("Dismiss error 1").click();
     h.run_steps(2);
-    assert!(!has(&h, "⚠ Open"));
+    assert!(!has(&h, "Open failed"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -128,7 +140,10 @@ fn denoising_is_disabled_not_faked() {
     assert!(node.accesskit_node().is_disabled());
     node.click();
     h.run_steps(2);
-    assert!(!h.state().busy(), "clicking the disabled button starts nothing");
+    assert!(
+        !h.state().busy(),
+        "clicking the disabled button starts nothing"
+    );
 }
 
 #[test]
@@ -143,7 +158,9 @@ fn encrypted_classification_runs_on_the_worker_then_cancel_works() {
         has(h, "Keys running")
     });
     h.get_by_label("Cancel").click();
-    step_until(&mut h, "the cancel", Duration::from_secs(120), |h| !h.state().busy());
+    step_until(&mut h, "the cancel", Duration::from_secs(120), |h| {
+        !h.state().busy()
+    });
     h.step();
     assert!(has_containing(&h, "cancelled"), "a step shows cancelled");
     assert!(h.state().state.pipeline.outcome.is_none());
@@ -155,13 +172,20 @@ fn encrypted_classification_runs_on_the_worker_then_cancel_works() {
     // A second job is refused while one runs.
     h.state_mut().apply(Intent::RunClassify);
     assert!(
-        h.state().state.toasts.iter().any(|t| t.message.contains("another job is running")),
+        h.state()
+            .state
+            .toasts
+            .iter()
+            .any(|t| t.message.contains("another job is running")),
         "second job refused"
     );
     let mut max_step = Duration::ZERO;
     let t = Instant::now();
     while !has(&h, "Decrypt done") {
-        assert!(t.elapsed() < Duration::from_secs(600), "the job did not finish");
+        assert!(
+            t.elapsed() < Duration::from_secs(600),
+            "the job did not finish"
+        );
         std::thread::sleep(Duration::from_millis(20));
         let s = Instant::now();
         h.step();
@@ -175,17 +199,49 @@ fn encrypted_classification_runs_on_the_worker_then_cancel_works() {
     let names: Vec<&str> = o.ledger.steps.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
         names,
-        ["Keys", "Encode & encrypt", "Send", "Evaluate on ciphertext", "Receive", "Decrypt"]
+        [
+            "Keys",
+            "Encode & encrypt",
+            "Send",
+            "Evaluate on ciphertext",
+            "Receive",
+            "Decrypt"
+        ]
     );
-    assert!(app.state.pipeline.steps.iter().all(|s| s.status == StepStatus::Done));
+    assert!(
+        app.state
+            .pipeline
+            .steps
+            .iter()
+            .all(|s| s.status == StepStatus::Done)
+    );
     let params = Parameters::preset("depth7-n14").unwrap();
-    assert_eq!(o.request_bytes, request_bytes(&params) as u64, "measured = planned");
-    assert!(has_containing(&h, "matches"), "payload strip confirms the measured bytes");
+    assert_eq!(
+        o.request_bytes,
+        request_bytes(&params) as u64,
+        "measured = planned"
+    );
+    assert!(
+        has_containing(&h, "matches"),
+        "payload strip confirms the measured bytes"
+    );
     let sum: f64 = o.probabilities.iter().sum();
     assert!((sum - 1.0).abs() < 1e-9);
-    assert!(o.precision_bits().unwrap() > 10.0, "HE agrees with plaintext");
-    assert!(app.state.pipeline.server_view.as_ref().is_some_and(|b| b.len() > 100_000));
-    assert!(has_containing(&h, "Predicted class: none"), "demo weights make no diagnosis");
+    assert!(
+        o.precision_bits().unwrap() > 10.0,
+        "HE agrees with plaintext"
+    );
+    assert!(
+        app.state
+            .pipeline
+            .server_view
+            .as_ref()
+            .is_some_and(|b| b.len() > 100_000)
+    );
+    assert!(
+        has_containing(&h, "Predicted class: none"),
+        "demo weights make no diagnosis"
+    );
     eprintln!(
         "UI frames while the worker ran: {} frames, max build {:.1} ms; max harness step {:.1} ms",
         app.state.frames_during_job,

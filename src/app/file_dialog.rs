@@ -148,7 +148,7 @@ impl FileBrowser {
             .default_size([560.0, 440.0])
             .show(ctx, |ui| {
                 ui.horizontal(|ui| {
-                    if ui.button("⬆ Parent folder").clicked()
+                    if ui.button("Parent folder").clicked()
                         && let Some(parent) = self.dir.parent()
                     {
                         navigate_to = Some(parent.to_path_buf());
@@ -176,9 +176,9 @@ impl FileBrowser {
                     .show(ui, |ui| {
                         for (i, e) in self.entries.iter().enumerate() {
                             let text = if e.is_dir {
-                                format!("📁 {}", e.name)
+                                format!("{}/", e.name)
                             } else {
-                                format!("🗋 {}  ({})", e.name, super::view::fmt_bytes(e.size))
+                                format!("{}  ({})", e.name, super::view::fmt_bytes(e.size))
                             };
                             let r = ui.selectable_label(self.selected == Some(i), text);
                             if r.clicked() {

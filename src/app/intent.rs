@@ -9,11 +9,9 @@ use super::worker::{self, DialogPurpose, Job, JobKind, SubmitError};
 use crate::imaging::model_input::to_model_input;
 use crate::imaging::window::Preset;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// The message shown wherever encrypted denoising would be.
-pub const DENOISE_DISABLED: &str =
-    "Encrypted denoising not implemented yet (issue 5): the action stays disabled rather than faked.";
+pub const DENOISE_DISABLED: &str = "Encrypted denoising not implemented yet (issue 5): the action stays disabled rather than faked.";
 
 #[derive(Debug, Clone)]
 pub enum Intent {
@@ -22,14 +20,19 @@ pub enum Intent {
     OpenBrowser,
     CloseBrowser,
     LoadPath(PathBuf),
-    LoadBytes { name: String, bytes: Arc<[u8]> },
     LoadPhantom,
     SelectSlice(usize),
     StepSlice(i64),
     SetPreset(Preset),
-    DragWindow { dx: f32, dy: f32 },
+    DragWindow {
+        dx: f32,
+        dy: f32,
+    },
     Zoom(f32),
-    Pan { dx: f32, dy: f32 },
+    Pan {
+        dx: f32,
+        dy: f32,
+    },
     ResetView,
     RevealPhi(bool),
     MaskPhiByDefault(bool),
@@ -44,7 +47,10 @@ pub enum Intent {
     DismissToast(usize),
     DismissNotice,
     ToggleTheme,
-    PanelWidths { left: f32, right: f32 },
+    PanelWidths {
+        left: f32,
+        right: f32,
+    },
 }
 
 impl PrivactApp {
@@ -64,12 +70,8 @@ impl PrivactApp {
             Intent::CloseBrowser => self.browser = None,
             Intent::LoadPath(path) => {
                 st.loading = true;
-                self.worker.spawn_io("load", move || worker::load_path(path));
-            }
-            Intent::LoadBytes { name, bytes } => {
-                st.loading = true;
                 self.worker
-                    .spawn_io("load", move || worker::load_dropped_bytes(name, bytes));
+                    .spawn_io("load", move || worker::load_path(path));
             }
             Intent::LoadPhantom => {
                 st.loading = true;
@@ -109,7 +111,7 @@ impl PrivactApp {
             }
             Intent::RunClassify => self.start_classify(),
             Intent::RunDenoise => {
-                st.error("Encrypted denoising", DENOISE_DISABLED, "Use encrypted classification for now.");
+                st.notice = Some(DENOISE_DISABLED.to_string());
             }
             Intent::Cancel => {
                 if st.running.is_some() {
@@ -138,8 +140,9 @@ impl PrivactApp {
                     .displayed_values()
                     .map(|v| st.window.apply_all(v))
                     .unwrap_or_default();
-                self.worker
-                    .spawn_io("export", move || worker::export_png(path, rows, cols, pixels));
+                self.worker.spawn_io("export", move || {
+                    worker::export_png(path, rows, cols, pixels)
+                });
             }
             Intent::DismissToast(i) => {
                 if i < st.toasts.len() {
@@ -164,7 +167,11 @@ impl PrivactApp {
     fn start_classify(&mut self) {
         let st = &mut self.state;
         let Some(slice) = st.slice() else {
-            st.error("Encrypted classification", "no image is loaded", "Open a slice first.");
+            st.error(
+                "Encrypted classification",
+                "no image is loaded",
+                "Open a slice first.",
+            );
             return;
         };
         let image = to_model_input(slice);
@@ -184,7 +191,11 @@ impl PrivactApp {
     fn start_ldct(&mut self) {
         let st = &mut self.state;
         let Some(slice) = st.slice() else {
-            st.error("Low-dose simulation", "no image is loaded", "Open a slice first.");
+            st.error(
+                "Low-dose simulation",
+                "no image is loaded",
+                "Open a slice first.",
+            );
             return;
         };
         if slice.units != crate::imaging::Units::Hu {

@@ -7,12 +7,12 @@ use crate::ckks::{Parameters, wire};
 use crate::model::backend::{SimBackend, SimCt};
 use crate::model::classifier::he::{ApproxParams, PreparedClassifier};
 use crate::model::classifier::packing::{self, CLASSES, LEVELS_NEEDED, SLOTS};
+use crate::protocol::ProtocolError;
 use crate::protocol::client::{ClassifierClient, softmax};
 use crate::protocol::ledger::{Ledger, Side};
 use crate::protocol::local::Stage;
 use crate::protocol::messages::Message;
 use crate::protocol::server::Server;
-use crate::protocol::ProtocolError;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -251,7 +251,13 @@ pub fn classify(
         Ok(other) => return Err(refused(&other, "ClassifyRequest")),
         Err(e) => return Err(ProtocolError::from(e).into()),
     };
-    finish(Stage::EncodeEncrypt, t, request_bytes, &mut ledger, progress);
+    finish(
+        Stage::EncodeEncrypt,
+        t,
+        request_bytes,
+        &mut ledger,
+        progress,
+    );
 
     check(cancel)?;
     let t = begin(Stage::Send, progress);
@@ -262,7 +268,13 @@ pub fn classify(
         other => return Err(refused(&other, "SetupAck")),
     };
     send(&to_server, request)?;
-    finish(Stage::Send, t, setup_bytes + request_bytes, &mut ledger, progress);
+    finish(
+        Stage::Send,
+        t,
+        setup_bytes + request_bytes,
+        &mut ledger,
+        progress,
+    );
 
     let t = begin(Stage::Evaluate, progress);
     let response = recv(&from_server, cancel)?;
@@ -313,10 +325,7 @@ pub fn classify(
 }
 
 /// The HE-CNN's circuit evaluated on plaintext slot vectors (no encryption).
-pub fn plaintext_logits(
-    image: &[f32],
-    weights: &ApproxParams,
-) -> Result<[f64; CLASSES], JobError> {
+pub fn plaintext_logits(image: &[f32], weights: &ApproxParams) -> Result<[f64; CLASSES], JobError> {
     let sim = SimBackend { slots: SLOTS };
     let model = PreparedClassifier::new(&sim, weights, LEVELS_NEEDED)?;
     let inputs: Vec<SimCt> = packing::input_layout(image)

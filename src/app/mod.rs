@@ -269,7 +269,10 @@ impl PrivactApp {
                 window: (st.window.center.to_bits(), st.window.width.to_bits()),
             };
             if self.textures.slice.as_ref().map(|(k, _)| *k) != Some(key) {
-                let img = egui::ColorImage::from_gray([slice.cols, slice.rows], &st.window.apply_all(values));
+                let img = egui::ColorImage::from_gray(
+                    [slice.cols, slice.rows],
+                    &st.window.apply_all(values),
+                );
                 match &mut self.textures.slice {
                     Some((k, tex)) => {
                         tex.set(img, egui::TextureOptions::NEAREST);
@@ -330,20 +333,14 @@ impl PrivactApp {
     }
 
     fn drag_and_drop(&self, ctx: &egui::Context, intents: &mut Vec<Intent>) {
-        let (hovering, dropped) = ctx.input(|i| (!i.raw.hovered_files.is_empty(), i.raw.dropped_files.clone()));
+        let (hovering, dropped) =
+            ctx.input(|i| (!i.raw.hovered_files.is_empty(), i.raw.dropped_files.clone()));
         if hovering {
             panels::drop_overlay(ctx);
         }
         if let Some(f) = dropped.first() {
             // One item at a time: a file, or a folder as a series.
-            if let Some(p) = &f.path {
-                intents.push(Intent::LoadPath(p.clone()));
-            } else if let Some(bytes) = &f.bytes {
-                intents.push(Intent::LoadBytes {
-                    name: f.name.clone(),
-                    bytes: bytes.clone(),
-                });
-            }
+            intents.push(Intent::LoadPath(f.path().to_path_buf()));
         }
     }
 }

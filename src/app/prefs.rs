@@ -128,7 +128,9 @@ mod tests {
         // No value can hold a path or a name: every value is an enum tag, a bool or a number.
         for (k, val) in v.as_object().unwrap() {
             assert!(
-                val.is_boolean() || val.is_number() || (val.is_string() && !val.as_str().unwrap().contains('/')),
+                val.is_boolean()
+                    || val.is_number()
+                    || (val.is_string() && !val.as_str().unwrap().contains('/')),
                 "{k} = {val}"
             );
         }

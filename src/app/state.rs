@@ -226,7 +226,12 @@ impl AppState {
         }
     }
 
-    pub fn error(&mut self, title: impl Into<String>, message: impl Into<String>, hint: impl Into<String>) {
+    pub fn error(
+        &mut self,
+        title: impl Into<String>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
         self.toasts.push(Toast {
             title: title.into(),
             message: message.into(),

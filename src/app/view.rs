@@ -73,7 +73,13 @@ impl ViewTransform {
 }
 
 /// (row, col) of the pixel under screen point (x, y), if inside the image rectangle.
-pub fn pixel_at(rect: [f32; 4], rows: usize, cols: usize, x: f32, y: f32) -> Option<(usize, usize)> {
+pub fn pixel_at(
+    rect: [f32; 4],
+    rows: usize,
+    cols: usize,
+    x: f32,
+    y: f32,
+) -> Option<(usize, usize)> {
     let [rx, ry, rw, rh] = rect;
     if rw <= 0.0 || rh <= 0.0 {
         return None;
@@ -205,7 +211,10 @@ mod tests {
         // 512×512 image in a 1000×500 viewport: 500×500, centred horizontally.
         let r = t.image_rect([0.0, 0.0, 1000.0, 500.0], 512, 512, 1.0);
         assert_eq!(r, [250.0, 0.0, 500.0, 500.0]);
-        let r = t.zoomed(2.0).panned(10.0, 0.0).image_rect([0.0, 0.0, 1000.0, 500.0], 512, 512, 1.0);
+        let r =
+            t.zoomed(2.0)
+                .panned(10.0, 0.0)
+                .image_rect([0.0, 0.0, 1000.0, 500.0], 512, 512, 1.0);
         assert_eq!(r, [10.0, -250.0, 1000.0, 1000.0]);
     }
 
@@ -237,6 +246,9 @@ mod tests {
         assert_eq!(fmt_seconds(0.25), "250 ms");
         assert_eq!(fmt_seconds(4.21), "4.2 s");
         assert_eq!(fmt_seconds(125.0), "2 min 05 s");
-        assert_eq!(hex_excerpt(&[0xab; 20], 2), "000000  ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab\n000010  ab ab ab ab");
+        assert_eq!(
+            hex_excerpt(&[0xab; 20], 2),
+            "000000  ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab\n000010  ab ab ab ab"
+        );
     }
 }

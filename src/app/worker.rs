@@ -9,8 +9,8 @@ use crate::imaging::{Slice, ldct, metrics};
 use crate::model::classifier::he::ApproxParams;
 use crossbeam_channel::{Receiver, Sender};
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// A long job for the crypto thread; only one runs at a time.
 pub enum Job {
@@ -330,15 +330,6 @@ pub fn load_path(path: PathBuf) -> Event {
             Ok(slice) => loaded(name_of(&path), vec![slice]),
             Err(e) => load_failed(e, LOAD_HINT),
         }
-    }
-}
-
-/// Decodes dropped bytes (drag and drop without a path).
-pub fn load_dropped_bytes(name: String, bytes: Arc<[u8]>) -> Event {
-    let label = std::path::Path::new(&name);
-    match crate::imaging::load_bytes(&bytes, label, &crate::imaging::LoadOptions::default()) {
-        Ok(slice) => loaded(name, vec![slice]),
-        Err(e) => load_failed(e, LOAD_HINT),
     }
 }
 

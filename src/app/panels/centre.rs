@@ -36,7 +36,7 @@ fn payload_strip(app: &PrivactApp, ui: &mut egui::Ui) {
             ui.horizontal_wrapped(|ui| {
                 ui.label(RichText::new("Payload").strong());
                 ui.label(format!("Plaintext slice {cols}×{rows}: {}", fmt_bytes(plain)));
-                ui.label("→");
+                ui.label("»");
                 ui.colored_label(
                     CLIENT,
                     RichText::new(format!(
@@ -60,7 +60,7 @@ fn payload_strip(app: &PrivactApp, ui: &mut egui::Ui) {
                     if o.request_bytes == plan.request_bytes {
                         ui.colored_label(
                             GREEN,
-                            format!("✔ measured {} bytes: matches", group_thousands(o.request_bytes)),
+                            format!("Measured {} bytes: matches the plan", group_thousands(o.request_bytes)),
                         );
                     } else {
                         ui.colored_label(
@@ -85,16 +85,24 @@ fn image_area(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
     painter.rect_filled(rect, 0.0, Color32::BLACK);
 
     let (Some(slice), Some((_, tex))) = (st.slice(), &app.textures.slice) else {
-        let text = if st.loading { "decoding…" } else { "No image" };
+        let text = if st.loading {
+            "decoding…"
+        } else {
+            "No image"
+        };
         ui.put(
             Rect::from_center_size(rect.center(), Vec2::new(200.0, 30.0)),
             egui::Label::new(RichText::new(text).color(Color32::GRAY)),
         );
         return;
     };
-    let aspect = slice
-        .pixel_spacing_mm
-        .map_or(1.0, |s| if s[1] > 0.0 { (s[0] / s[1]) as f32 } else { 1.0 });
+    let aspect = slice.pixel_spacing_mm.map_or(1.0, |s| {
+        if s[1] > 0.0 {
+            (s[0] / s[1]) as f32
+        } else {
+            1.0
+        }
+    });
     let [x, y, w, h] = st.view.image_rect(
         [rect.min.x, rect.min.y, rect.width(), rect.height()],
         slice.rows,
@@ -172,8 +180,15 @@ fn image_area(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         });
     };
     let m = 8.0;
-    overlay(ui, rect.left_top() + Vec2::new(m, m), view::window_label(st.window), egui::Align2::LEFT_TOP);
-    let preset = st.preset.map_or("custom window".to_string(), |p| p.label().to_string());
+    overlay(
+        ui,
+        rect.left_top() + Vec2::new(m, m),
+        view::window_label(st.window),
+        egui::Align2::LEFT_TOP,
+    );
+    let preset = st
+        .preset
+        .map_or("custom window".to_string(), |p| p.label().to_string());
     overlay(
         ui,
         rect.right_top() + Vec2::new(-m, m),

@@ -8,7 +8,7 @@ use crate::imaging::DicomInfo;
 use crate::imaging::window::Preset;
 use egui::RichText;
 
-const MASK: &str = "●●●●●●";
+const MASK: &str = "••••••";
 
 pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
     let st = &app.state;
@@ -16,7 +16,9 @@ pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
     ui.horizontal_wrapped(|ui| {
         if ui
             .button("Open file…")
-            .on_hover_text("Native file dialog (in-app browser when no desktop portal is available)")
+            .on_hover_text(
+                "Native file dialog (in-app browser when no desktop portal is available)",
+            )
             .clicked()
         {
             intents.push(Intent::Open);
@@ -32,7 +34,11 @@ pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
     if st.loading || st.dialog_open {
         ui.horizontal(|ui| {
             ui.spinner();
-            ui.label(if st.dialog_open { "waiting for the file dialog…" } else { "decoding…" });
+            ui.label(if st.dialog_open {
+                "waiting for the file dialog…"
+            } else {
+                "decoding…"
+            });
         });
     }
     let Some(img) = &st.image else {
@@ -42,7 +48,10 @@ pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
     ui.label(RichText::new(&img.label).strong());
 
     if img.slices.len() > 1 {
-        ui.label(format!("Series: {} slices (wheel or ↑/↓ to step)", img.slices.len()));
+        ui.label(format!(
+            "Series: {} slices (wheel or Up/Down keys to step)",
+            img.slices.len()
+        ));
         egui::ScrollArea::vertical()
             .id_salt("series_list")
             .max_height(140.0)
@@ -65,7 +74,10 @@ pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         match &slice.info {
             Some(info) => tags(app, info, ui, intents),
             None => {
-                ui.label(format!("{}×{} image, 8-bit greyscale (no DICOM tags)", slice.cols, slice.rows));
+                ui.label(format!(
+                    "{}×{} image, 8-bit greyscale (no DICOM tags)",
+                    slice.cols, slice.rows
+                ));
                 ui.colored_label(AMBER, "No tags: de-identification status unknown");
             }
         }
@@ -73,7 +85,7 @@ pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
 
     ui.separator();
     ui.heading("Window");
-    ui.weak("Keys 1–8 · drag on the image: ↔ width, ↕ level");
+    ui.weak("Keys 1–8 · drag on the image: left/right = width, up/down = level");
     egui::Grid::new("presets").num_columns(2).show(ui, |ui| {
         for (i, p) in Preset::ALL.iter().enumerate() {
             let label = format!("{} ({})", p.label(), i + 1);
@@ -120,10 +132,13 @@ fn tags(app: &PrivactApp, info: &DicomInfo, ui: &mut egui::Ui, intents: &mut Vec
     let st = &app.state;
     // De-identification badge from (0012,0062) / (0012,0063).
     if info.deidentified() {
-        let method = info.deidentification_method.as_deref().unwrap_or("method not stated");
-        ui.colored_label(GREEN, format!("✔ De-identified ({method})"));
+        let method = info
+            .deidentification_method
+            .as_deref()
+            .unwrap_or("method not stated");
+        ui.colored_label(GREEN, format!("De-identified ({method})"));
     } else {
-        ui.colored_label(AMBER, "⚠ Not marked as de-identified (0012,0062)");
+        ui.colored_label(AMBER, "Not marked as de-identified (0012,0062)");
     }
     ui.label(RichText::new("Patient").strong());
     let p = &info.patient;
@@ -157,40 +172,56 @@ fn tags(app: &PrivactApp, info: &DicomInfo, ui: &mut egui::Ui, intents: &mut Vec
     }
 
     ui.label(RichText::new("Image").strong());
-    let opt = |v: Option<f64>, unit: &str| v.map_or("—".to_string(), |x| format!("{x:.4} {unit}").replace(".0000", ""));
-    egui::Grid::new("tags").num_columns(2).striped(true).show(ui, |ui| {
-        let mut row = |k: &str, v: String| {
-            ui.label(k);
-            ui.label(v);
-            ui.end_row();
-        };
-        row("Modality", info.modality.clone().unwrap_or_else(|| "—".into()));
-        row("Size", format!("{} × {}", info.columns, info.rows));
-        row(
-            "Bits",
-            format!("{} stored / {} allocated", info.bits_stored, info.bits_allocated),
-        );
-        row(
-            "Pixel spacing",
-            info.pixel_spacing_mm
-                .map_or("—".into(), |s| format!("{:.3} × {:.3} mm", s[0], s[1])),
-        );
-        row("Slice thickness", opt(info.slice_thickness_mm, "mm"));
-        row("kVp", opt(info.kvp, ""));
-        row("Rescale", format!(
-            "{} · {}",
-            opt(info.rescale_slope, ""),
-            opt(info.rescale_intercept, "")
-        ));
-        row(
-            "Window in file",
-            match (info.window_width, info.window_center) {
-                (Some(w), Some(c)) => format!("W{w:.0} L{c:.0}"),
-                _ => "—".into(),
-            },
-        );
-        row("Transfer syntax", info.transfer_syntax.clone());
-    });
+    let opt = |v: Option<f64>, unit: &str| {
+        v.map_or("—".to_string(), |x| {
+            format!("{x:.4} {unit}").replace(".0000", "")
+        })
+    };
+    egui::Grid::new("tags")
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            let mut row = |k: &str, v: String| {
+                ui.label(k);
+                ui.label(v);
+                ui.end_row();
+            };
+            row(
+                "Modality",
+                info.modality.clone().unwrap_or_else(|| "—".into()),
+            );
+            row("Size", format!("{} × {}", info.columns, info.rows));
+            row(
+                "Bits",
+                format!(
+                    "{} stored / {} allocated",
+                    info.bits_stored, info.bits_allocated
+                ),
+            );
+            row(
+                "Pixel spacing",
+                info.pixel_spacing_mm
+                    .map_or("—".into(), |s| format!("{:.3} × {:.3} mm", s[0], s[1])),
+            );
+            row("Slice thickness", opt(info.slice_thickness_mm, "mm"));
+            row("kVp", opt(info.kvp, ""));
+            row(
+                "Rescale",
+                format!(
+                    "{} · {}",
+                    opt(info.rescale_slope, ""),
+                    opt(info.rescale_intercept, "")
+                ),
+            );
+            row(
+                "Window in file",
+                match (info.window_width, info.window_center) {
+                    (Some(w), Some(c)) => format!("W{w:.0} L{c:.0}"),
+                    _ => "—".into(),
+                },
+            );
+            row("Transfer syntax", info.transfer_syntax.clone());
+        });
 }
 
 fn ldct(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
@@ -208,7 +239,9 @@ fn ldct(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
     let busy = app.busy();
     if ui
         .add_enabled(!busy, egui::Button::new("Simulate low dose"))
-        .on_hover_text("Projection-domain Poisson + electronic noise, then FBP (runs on the worker)")
+        .on_hover_text(
+            "Projection-domain Poisson + electronic noise, then FBP (runs on the worker)",
+        )
         .on_disabled_hover_text("Another job is running")
         .clicked()
     {

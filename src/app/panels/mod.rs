@@ -44,8 +44,13 @@ pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         .frame(egui::Frame::new().fill(Color32::BLACK))
         .show(ui, |ui| centre::show(app, ui, intents));
     let (lw, rw) = (left.response.rect.width(), right.response.rect.width());
-    if (lw - app.prefs.left_panel_width).abs() > 1.0 || (rw - app.prefs.right_panel_width).abs() > 1.0 {
-        intents.push(Intent::PanelWidths { left: lw, right: rw });
+    if (lw - app.prefs.left_panel_width).abs() > 1.0
+        || (rw - app.prefs.right_panel_width).abs() > 1.0
+    {
+        intents.push(Intent::PanelWidths {
+            left: lw,
+            right: rw,
+        });
     }
     toasts(app, ui.ctx(), intents);
 }
@@ -55,7 +60,10 @@ fn top_bar(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         ui.heading(RichText::new("PrivaCT").strong());
         ui.label("encrypted AI on CT slices (CKKS)");
         ui.separator();
-        ui.colored_label(AMBER, "Research and teaching software. Not for clinical use.");
+        ui.colored_label(
+            AMBER,
+            "Research and teaching software. Not for clinical use.",
+        );
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             let theme = match app.prefs.theme {
                 super::prefs::Theme::Dark => "Light theme",
@@ -90,7 +98,10 @@ fn top_bar(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
 /// Full-window overlay while files are dragged over the window.
 pub fn drop_overlay(ctx: &egui::Context) {
     let rect = ctx.content_rect();
-    let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Foreground, egui::Id::new("drop_overlay")));
+    let painter = ctx.layer_painter(egui::LayerId::new(
+        egui::Order::Foreground,
+        egui::Id::unique("drop_overlay"),
+    ));
     painter.rect_filled(rect, 0.0, Color32::from_black_alpha(200));
     painter.rect_stroke(
         rect.shrink(12.0),
@@ -112,7 +123,7 @@ fn toasts(app: &PrivactApp, ctx: &egui::Context, intents: &mut Vec<Intent>) {
     if st.toasts.is_empty() && st.notice.is_none() {
         return;
     }
-    egui::Area::new(egui::Id::new("toasts"))
+    egui::Area::new(egui::Id::unique("toasts"))
         .anchor(egui::Align2::RIGHT_BOTTOM, [-16.0, -16.0])
         .order(egui::Order::Foreground)
         .show(ctx, |ui| {
@@ -122,8 +133,14 @@ fn toasts(app: &PrivactApp, ctx: &egui::Context, intents: &mut Vec<Intent>) {
                     .fill(Color32::from_rgb(60, 24, 24))
                     .show(ui, |ui| {
                         ui.horizontal(|ui| {
-                            ui.colored_label(RED, RichText::new(format!("⚠ {}", t.title)).strong());
-                            if ui.small_button(format!("Dismiss error {}", i + 1)).clicked() {
+                            ui.colored_label(
+                                RED,
+                                RichText::new(format!("{} failed", t.title)).strong(),
+                            );
+                            if ui
+                                .small_button(format!("Dismiss error {}", i + 1))
+                                .clicked()
+                            {
                                 intents.push(Intent::DismissToast(i));
                             }
                         });

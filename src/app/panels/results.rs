@@ -37,29 +37,42 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui) {
     };
     let plain = o.reference_logits.map(|l| job::probabilities(&l));
     ui.horizontal_top(|ui| {
-        egui::Grid::new("probs").num_columns(5).striped(true).show(ui, |ui| {
-            for h in ["Class", "Ref-CNN", "Approx-CNN", "HE-CNN (decrypted)", "Same circuit, plaintext"] {
-                ui.label(RichText::new(h).strong());
-            }
-            ui.end_row();
-            for (k, name) in CLASS_NAMES.iter().enumerate() {
-                ui.label(*name);
-                ui.weak(NOT_AVAILABLE)
-                    .on_hover_text("The plaintext Ref-CNN ships with the trained model");
-                ui.weak(NOT_AVAILABLE)
-                    .on_hover_text("The plaintext Approx-CNN ships with the trained model");
-                ui.label(format!("HE {name}: {}", pct(o.probabilities[k])));
-                ui.label(plain.map_or("—".into(), |p| pct(p[k])));
+        egui::Grid::new("probs")
+            .num_columns(5)
+            .striped(true)
+            .show(ui, |ui| {
+                for h in [
+                    "Class",
+                    "Ref-CNN",
+                    "Approx-CNN",
+                    "HE-CNN (decrypted)",
+                    "Same circuit, plaintext",
+                ] {
+                    ui.label(RichText::new(h).strong());
+                }
                 ui.end_row();
-            }
-        });
+                for (k, name) in CLASS_NAMES.iter().enumerate() {
+                    ui.label(*name);
+                    ui.weak(NOT_AVAILABLE)
+                        .on_hover_text("The plaintext Ref-CNN ships with the trained model");
+                    ui.weak(NOT_AVAILABLE)
+                        .on_hover_text("The plaintext Approx-CNN ships with the trained model");
+                    ui.label(format!("HE {name}: {}", pct(o.probabilities[k])));
+                    ui.label(plain.map_or("—".into(), |p| pct(p[k])));
+                    ui.end_row();
+                }
+            });
         let bars = |probs: [f64; 3], offset: f64, name: &str| {
             BarChart::new(
                 name,
                 probs
                     .iter()
                     .enumerate()
-                    .map(|(k, &p)| Bar::new(k as f64 + offset, p * 100.0).width(0.35).name(CLASS_NAMES[k]))
+                    .map(|(k, &p)| {
+                        Bar::new(k as f64 + offset, p * 100.0)
+                            .width(0.35)
+                            .name(CLASS_NAMES[k])
+                    })
                     .collect(),
             )
         };
@@ -116,7 +129,12 @@ fn denoising(app: &PrivactApp, ui: &mut egui::Ui) {
         .on_disabled_hover_text(DENOISE_DISABLED);
     ui.colored_label(AMBER, "Encrypted denoising not implemented yet.");
     let st = &app.state;
-    match st.ldct.outcome.as_ref().filter(|_| st.ldct.for_generation == st.generation) {
+    match st
+        .ldct
+        .outcome
+        .as_ref()
+        .filter(|_| st.ldct.for_generation == st.generation)
+    {
         Some(o) => {
             ui.label(format!(
                 "Simulated {:.0} % dose: PSNR {} · SSIM {} against the clean reconstruction (Abdomen window).",
