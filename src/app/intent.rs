@@ -151,8 +151,15 @@ impl PrivactApp {
             }
             Intent::DismissNotice => st.notice = None,
             Intent::PanelWidths { left, right } => {
-                self.prefs.left_panel_width = left;
-                self.prefs.right_panel_width = right;
+                // The first measurement calibrates outer-vs-requested width; later ones are
+                // the user's resizing.
+                let off = *self.panel_offset.get_or_insert([
+                    left - self.prefs.left_panel_width,
+                    right - self.prefs.right_panel_width,
+                ]);
+                self.prefs.left_panel_width = left - off[0];
+                self.prefs.right_panel_width = right - off[1];
+                self.panel_measured = Some([left, right]);
             }
             Intent::ToggleTheme => {
                 self.prefs.theme = match self.prefs.theme {
@@ -175,7 +182,7 @@ impl PrivactApp {
             return;
         };
         let image = to_model_input(slice);
-        let weights = super::weights::weights_for_run().params;
+        let weights = Box::new(super::weights::weights_for_run().params);
         match self.worker.submit(Job::Classify { image, weights }) {
             Ok(()) => {
                 st.pipeline.reset_for_run();

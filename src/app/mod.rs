@@ -74,6 +74,10 @@ pub struct PrivactApp {
     pending_run: Option<AutoRun>,
     visuals_applied: bool,
     attached: bool,
+    /// Last measured outer panel widths, and their offset from the requested widths (so that
+    /// stored widths do not drift from session to session).
+    panel_measured: Option<[f32; 2]>,
+    panel_offset: Option<[f32; 2]>,
 }
 
 impl PrivactApp {
@@ -98,6 +102,8 @@ impl PrivactApp {
             pending_run: launch.run,
             visuals_applied: false,
             attached: false,
+            panel_measured: None,
+            panel_offset: None,
         };
         match launch.open {
             Some(path) => app.apply(Intent::LoadPath(path)),

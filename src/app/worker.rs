@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock};
 pub enum Job {
     Classify {
         image: Vec<f32>,
-        weights: ApproxParams,
+        weights: Box<ApproxParams>,
     },
     Ldct {
         hu: Vec<f32>,

@@ -208,9 +208,9 @@ fn tags(app: &PrivactApp, info: &DicomInfo, ui: &mut egui::Ui, intents: &mut Vec
             row(
                 "Rescale",
                 format!(
-                    "{} · {}",
-                    opt(info.rescale_slope, ""),
-                    opt(info.rescale_intercept, "")
+                    "slope {}, intercept {}",
+                    opt(info.rescale_slope, "").trim(),
+                    opt(info.rescale_intercept, "").trim()
                 ),
             );
             row(

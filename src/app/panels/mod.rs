@@ -36,17 +36,25 @@ pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
                 .id_salt("right_scroll")
                 .show(ui, |ui| right::show(app, ui, intents))
         });
-    egui::Panel::bottom("results_panel")
-        .resizable(true)
-        .default_size(250.0)
-        .show(ui, |ui| results::show(app, ui, intents));
+    // The results sit under the image, inside the central area (so they span only its width).
     egui::CentralPanel::no_frame()
         .frame(egui::Frame::new().fill(Color32::BLACK))
-        .show(ui, |ui| centre::show(app, ui, intents));
+        .show(ui, |ui| {
+            egui::Panel::bottom("results_panel")
+                .resizable(true)
+                .default_size(290.0)
+                .size_range(120.0..=600.0)
+                .frame(egui::Frame::side_top_panel(ui.style()))
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical()
+                        .id_salt("results_scroll")
+                        .auto_shrink([false, false])
+                        .show(ui, |ui| results::show(app, ui, intents))
+                });
+            centre::show(app, ui, intents);
+        });
     let (lw, rw) = (left.response.rect.width(), right.response.rect.width());
-    if (lw - app.prefs.left_panel_width).abs() > 1.0
-        || (rw - app.prefs.right_panel_width).abs() > 1.0
-    {
+    if app.panel_measured != Some([lw, rw]) {
         intents.push(Intent::PanelWidths {
             left: lw,
             right: rw,

@@ -1,5 +1,5 @@
 //! Results: classification probabilities (Ref-CNN / Approx-CNN / HE-CNN side by side, bar chart
-//! and numbers) and the denoising column.
+//! and numbers) and the denoising section.
 
 use super::{AMBER, CLIENT, WIRE};
 use crate::app::PrivactApp;
@@ -7,15 +7,21 @@ use crate::app::intent::{DENOISE_DISABLED, Intent};
 use crate::app::job;
 use crate::app::weights::{self, CLASS_NAMES};
 use egui::RichText;
-use egui_plot::{Bar, BarChart, Legend, Plot};
+use egui_plot::{Bar, BarChart, Plot};
 
 const NOT_AVAILABLE: &str = "not available";
 
 pub fn show(app: &PrivactApp, ui: &mut egui::Ui, _intents: &mut Vec<Intent>) {
-    ui.columns(2, |cols| {
-        classification(app, &mut cols[0]);
-        denoising(app, &mut cols[1]);
-    });
+    classification(app, ui);
+    ui.separator();
+    denoising(app, ui);
+}
+
+/// A label whose accessible name carries its context (e.g. "HE tumour: 34.0 %") while the
+/// screen shows only the value under a column header.
+fn value_label(ui: &mut egui::Ui, visible: String, accessible: String) {
+    let r = ui.label(visible);
+    r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &accessible));
 }
 
 fn pct(p: f64) -> String {
@@ -23,12 +29,12 @@ fn pct(p: f64) -> String {
 }
 
 fn classification(app: &PrivactApp, ui: &mut egui::Ui) {
-    ui.heading("Classification: kidney (normal / cyst / tumour)");
+    ui.heading("Classification (kidney: normal / cyst / tumour)");
     let demo = weights::demo_weights();
     if demo {
         ui.colored_label(
             AMBER,
-            "Demo weights (untrained): these numbers show the encrypted pipeline works, they are not a diagnosis.",
+            "Demo weights (untrained): these numbers show that the encrypted pipeline works; they are not a diagnosis.",
         );
     }
     let Some(o) = &app.state.pipeline.outcome else {
@@ -46,7 +52,7 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui) {
                     "Ref-CNN",
                     "Approx-CNN",
                     "HE-CNN (decrypted)",
-                    "Same circuit, plaintext",
+                    "Plaintext (same circuit)",
                 ] {
                     ui.label(RichText::new(h).strong());
                 }
@@ -57,8 +63,10 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui) {
                         .on_hover_text("The plaintext Ref-CNN ships with the trained model");
                     ui.weak(NOT_AVAILABLE)
                         .on_hover_text("The plaintext Approx-CNN ships with the trained model");
-                    ui.label(format!("HE {name}: {}", pct(o.probabilities[k])));
-                    ui.label(plain.map_or("—".into(), |p| pct(p[k])));
+                    let he = pct(o.probabilities[k]);
+                    value_label(ui, he.clone(), format!("HE {name}: {he}"));
+                    let pl = plain.map_or("—".into(), |p| pct(p[k]));
+                    value_label(ui, pl.clone(), format!("plaintext {name}: {pl}"));
                     ui.end_row();
                 }
             });
@@ -78,31 +86,39 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui) {
         };
         let he = bars(o.probabilities, -0.18, "HE-CNN (decrypted)").color(CLIENT);
         let pl = plain.map(|p| bars(p, 0.18, "plaintext, same circuit").color(WIRE));
-        Plot::new("prob_plot")
-            .height(150.0)
-            .width(ui.available_width().max(160.0))
-            .allow_drag(false)
-            .allow_zoom(false)
-            .allow_scroll(false)
-            .allow_boxed_zoom(false)
-            .include_y(0.0)
-            .include_y(100.0)
-            .y_axis_label("%")
-            .legend(Legend::default())
-            .x_axis_formatter(|mark, _range| {
-                let i = mark.value.round();
-                if (mark.value - i).abs() < 1e-6 && (0.0..3.0).contains(&i) {
-                    CLASS_NAMES[i as usize].to_string()
-                } else {
-                    String::new()
-                }
-            })
-            .show(ui, |plot| {
-                plot.bar_chart(he);
-                if let Some(pl) = pl {
-                    plot.bar_chart(pl);
-                }
-            });
+        ui.vertical(|ui| {
+            Plot::new("prob_plot")
+                .height(120.0)
+                .width(ui.available_width().clamp(150.0, 320.0))
+                .allow_drag(false)
+                .allow_zoom(false)
+                .allow_scroll(false)
+                .allow_boxed_zoom(false)
+                .allow_double_click_reset(false)
+                .show_x(false)
+                .include_y(0.0)
+                .include_y(100.0)
+                .include_x(-0.6)
+                .include_x(2.6)
+                .x_grid_spacer(egui_plot::uniform_grid_spacer(|_| [1.0, 5.0, 10.0]))
+                .x_axis_formatter(|mark, _range| {
+                    let i = mark.value.round();
+                    if (mark.value - i).abs() < 1e-6 && (0.0..3.0).contains(&i) {
+                        CLASS_NAMES[i as usize].to_string()
+                    } else {
+                        String::new()
+                    }
+                })
+                .y_axis_formatter(|mark, _range| format!("{:.0} %", mark.value))
+                .show(ui, |plot| {
+                    plot.bar_chart(he);
+                    if let Some(pl) = pl {
+                        plot.bar_chart(pl);
+                    }
+                });
+            ui.colored_label(CLIENT, "blue: HE-CNN (decrypted)");
+            ui.colored_label(WIRE, "grey: plaintext, same circuit");
+        });
     });
     let best = (0..3)
         .max_by(|&a, &b| o.probabilities[a].total_cmp(&o.probabilities[b]))
@@ -114,7 +130,7 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui) {
     }
     if let Some(e) = o.max_error() {
         ui.label(format!(
-            "HE vs plaintext: max |Δ logit| = {e:.2e} ({:.1} bits of precision); logits {:.4}, {:.4}, {:.4}",
+            "HE vs plaintext: max |Δ logit| = {e:.2e} ({:.1} bits of precision). Decrypted logits {:.4}, {:.4}, {:.4}.",
             o.precision_bits().unwrap_or(0.0),
             o.logits[0],
             o.logits[1],
@@ -124,10 +140,12 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui) {
 }
 
 fn denoising(app: &PrivactApp, ui: &mut egui::Ui) {
-    ui.heading("Denoising (low-dose CT)");
-    ui.add_enabled(false, egui::Button::new("Encrypted denoising"))
-        .on_disabled_hover_text(DENOISE_DISABLED);
-    ui.colored_label(AMBER, "Encrypted denoising not implemented yet.");
+    ui.horizontal(|ui| {
+        ui.heading("Denoising (low-dose CT)");
+        ui.add_enabled(false, egui::Button::new("Encrypted denoising"))
+            .on_disabled_hover_text(DENOISE_DISABLED);
+        ui.colored_label(AMBER, "not implemented yet");
+    });
     let st = &app.state;
     match st
         .ldct
@@ -137,15 +155,16 @@ fn denoising(app: &PrivactApp, ui: &mut egui::Ui) {
     {
         Some(o) => {
             ui.label(format!(
-                "Simulated {:.0} % dose: PSNR {} · SSIM {} against the clean reconstruction (Abdomen window).",
+                "Simulated {:.0} % dose: PSNR {} · SSIM {} against the clean reconstruction (Abdomen window), {}.",
                 o.dose * 100.0,
                 o.psnr_db.map_or("—".into(), |p| format!("{p:.1} dB")),
                 o.ssim.map_or("—".into(), |s| format!("{s:.3}")),
+                crate::app::view::fmt_seconds(o.seconds),
             ));
             ui.weak("Switch between original, low dose and clean reference in the left panel.");
         }
         None => {
-            ui.weak("Simulate a low-dose scan in the left panel: the input a denoiser would get.");
+            ui.weak("Simulate a low-dose scan in the left panel: the input an encrypted denoiser would get.");
         }
     }
 }
