@@ -47,9 +47,11 @@ pub enum Intent {
     DismissToast(usize),
     DismissNotice,
     ToggleTheme,
+    /// Measured side-panel widths, and whether the pointer is held (the user resizing).
     PanelWidths {
         left: f32,
         right: f32,
+        dragging: bool,
     },
 }
 
@@ -150,15 +152,20 @@ impl PrivactApp {
                 }
             }
             Intent::DismissNotice => st.notice = None,
-            Intent::PanelWidths { left, right } => {
-                // The first measurement calibrates outer-vs-requested width; later ones are
-                // the user's resizing.
-                let off = *self.panel_offset.get_or_insert([
-                    left - self.prefs.left_panel_width,
-                    right - self.prefs.right_panel_width,
-                ]);
-                self.prefs.left_panel_width = left - off[0];
-                self.prefs.right_panel_width = right - off[1];
+            Intent::PanelWidths {
+                left,
+                right,
+                dragging,
+            } => {
+                // Only the user's own resizing changes the stored widths (by how far the
+                // panels moved while the pointer was held), so nothing drifts between sessions.
+                if let Some([l0, r0]) = self.panel_measured
+                    && dragging
+                {
+                    self.prefs.left_panel_width += left - l0;
+                    self.prefs.right_panel_width += right - r0;
+                    self.prefs = self.prefs.clone().sanitised();
+                }
                 self.panel_measured = Some([left, right]);
             }
             Intent::ToggleTheme => {

@@ -74,10 +74,8 @@ pub struct PrivactApp {
     pending_run: Option<AutoRun>,
     visuals_applied: bool,
     attached: bool,
-    /// Last measured outer panel widths, and their offset from the requested widths (so that
-    /// stored widths do not drift from session to session).
+    /// Last measured outer panel widths (resizing is stored as a change of these).
     panel_measured: Option<[f32; 2]>,
-    panel_offset: Option<[f32; 2]>,
 }
 
 impl PrivactApp {
@@ -103,7 +101,6 @@ impl PrivactApp {
             visuals_applied: false,
             attached: false,
             panel_measured: None,
-            panel_offset: None,
         };
         match launch.open {
             Some(path) => app.apply(Intent::LoadPath(path)),

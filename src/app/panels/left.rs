@@ -253,7 +253,7 @@ fn ldct(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         .as_ref()
         .filter(|_| st.ldct.for_generation == st.generation);
     if let Some(o) = have {
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             for (d, label) in [
                 (Display::Original, "Show original"),
                 (Display::LowDose, "Show low dose"),

@@ -58,8 +58,10 @@ pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         intents.push(Intent::PanelWidths {
             left: lw,
             right: rw,
+            dragging: ui.input(|i| i.pointer.primary_down()),
         });
     }
+
     toasts(app, ui.ctx(), intents);
 }
 

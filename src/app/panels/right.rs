@@ -116,10 +116,10 @@ fn steps(app: &PrivactApp, ui: &mut egui::Ui) {
                     if s.status == StepStatus::Running {
                         ui.spinner();
                     }
-                    ui.colored_label(
-                        color,
-                        format!("{} {}", stage_name(s.stage), s.status.label()),
-                    );
+                    // Visible: "done"; accessible name: "Decrypt done".
+                    let r = ui.colored_label(color, s.status.label());
+                    let name = format!("{} {}", stage_name(s.stage), s.status.label());
+                    r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &name));
                 });
                 let secs = match (s.status, s.seconds, s.started) {
                     (_, Some(t), _) => fmt_seconds(t),
