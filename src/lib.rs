@@ -3,6 +3,8 @@
 //! Data flows one way: `imaging` → `protocol::client` → bytes → `protocol::server`
 //! (`model` evaluated by `ckks`) → bytes → client decrypt → `app` or the CLI.
 
+#[cfg(feature = "gui")]
+pub mod app;
 pub mod ckks;
 pub mod cli;
 pub mod imaging;

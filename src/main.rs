@@ -22,6 +22,8 @@ enum Command {
     Classify(privact::cli::classify::ClassifyArgs),
     /// Evaluate the classifier on a folder of class subfolders.
     Evaluate(privact::cli::classify::EvaluateArgs),
+    /// Encrypted classification of the built-in phantom in the terminal, with the cost ledger.
+    Demo,
     /// Describe an image file: modality, size, transfer syntax, value range, window.
     Inspect(privact::cli::inspect::InspectArgs),
     /// Write the synthetic abdominal CT phantom (the built-in sample).
@@ -31,6 +33,45 @@ enum Command {
     /// Train the kidney-CT classifier (Ref-CNN and Approx-CNN) and write its assets.
     #[cfg(feature = "train")]
     TrainClassifier(privact::cli::train_classifier::TrainClassifierArgs),
+    /// Open the desktop app (the default), optionally with a file and a job to start.
+    Gui(GuiArgs),
+}
+
+#[derive(clap::Args, Default)]
+struct GuiArgs {
+    /// Open this DICOM/PNG/JPEG/TIFF file (or series folder) instead of the built-in phantom.
+    #[arg(long, value_name = "FILE")]
+    open: Option<std::path::PathBuf>,
+    /// Start a job as soon as the image is loaded (classroom kiosks, screenshots).
+    #[arg(long, value_enum)]
+    run: Option<RunArg>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RunArg {
+    Classify,
+    Denoise,
+}
+
+#[cfg(feature = "gui")]
+fn gui(args: GuiArgs) -> anyhow::Result<()> {
+    use privact::app::{AutoRun, Launch};
+    let launch = Launch {
+        open: args.open,
+        run: args.run.map(|r| match r {
+            RunArg::Classify => AutoRun::Classify,
+            RunArg::Denoise => AutoRun::Denoise,
+        }),
+    };
+    privact::app::run(launch)?;
+    Ok(())
+}
+
+#[cfg(not(feature = "gui"))]
+fn gui(_args: GuiArgs) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "this build has no desktop app (built without the `gui` feature); run `privact --help`"
+    )
 }
 
 /// Every failure ends as one `error: …` line on stderr and exit code 2, never a panic trace.
@@ -54,6 +95,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::SimulateLdct(args)) => privact::cli::simulate_ldct::run(&args),
         #[cfg(feature = "train")]
         Some(Command::TrainClassifier(args)) => privact::cli::train_classifier::run(&args),
-        None => privact::cli::classify::run_demo(),
+        Some(Command::Demo) => privact::cli::classify::run_demo(),
+        Some(Command::Gui(args)) => gui(args),
+        None => gui(GuiArgs::default()),
     }
 }

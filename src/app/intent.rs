@@ -1,0 +1,253 @@
+//! Everything the UI can ask for. Panels only read state and return intents;
+//! `PrivactApp::apply` is the one place that changes state or starts work.
+
+use super::PrivactApp;
+use super::file_dialog::{self, FileBrowser};
+use super::state::{Display, StepStatus};
+use super::view;
+use super::worker::{self, DialogPurpose, Job, JobKind, SubmitError};
+use crate::imaging::model_input::to_model_input;
+use crate::imaging::window::Preset;
+use std::path::PathBuf;
+
+/// The message shown wherever encrypted denoising would be.
+pub const DENOISE_DISABLED: &str = "Encrypted denoising not implemented yet (issue 5): the action stays disabled rather than faked.";
+
+#[derive(Debug, Clone)]
+pub enum Intent {
+    /// The native dialog where one exists, else the in-app browser.
+    Open,
+    OpenBrowser,
+    CloseBrowser,
+    LoadPath(PathBuf),
+    LoadPhantom,
+    SelectSlice(usize),
+    StepSlice(i64),
+    SetPreset(Preset),
+    DragWindow {
+        dx: f32,
+        dy: f32,
+    },
+    Zoom(f32),
+    Pan {
+        dx: f32,
+        dy: f32,
+    },
+    ResetView,
+    RevealPhi(bool),
+    MaskPhiByDefault(bool),
+    RunClassify,
+    RunDenoise,
+    Cancel,
+    SetDose(f64),
+    SimulateLdct,
+    SetDisplay(Display),
+    ExportPng,
+    ExportPngTo(PathBuf),
+    DismissToast(usize),
+    DismissNotice,
+    ToggleTheme,
+    /// Measured side-panel widths, and whether the pointer is held (the user resizing).
+    PanelWidths {
+        left: f32,
+        right: f32,
+        dragging: bool,
+    },
+}
+
+impl PrivactApp {
+    /// Applies one intent. The only function that mutates state in response to the UI.
+    pub fn apply(&mut self, intent: Intent) {
+        let st = &mut self.state;
+        match intent {
+            Intent::Open => {
+                if file_dialog::native_dialog_available() {
+                    st.dialog_open = true;
+                    file_dialog::spawn_native(&self.worker, DialogPurpose::Open);
+                } else {
+                    self.browser = Some(FileBrowser::new(DialogPurpose::Open));
+                }
+            }
+            Intent::OpenBrowser => self.browser = Some(FileBrowser::new(DialogPurpose::Open)),
+            Intent::CloseBrowser => self.browser = None,
+            Intent::LoadPath(path) => {
+                st.loading = true;
+                self.worker
+                    .spawn_io("load", move || worker::load_path(path));
+            }
+            Intent::LoadPhantom => {
+                st.loading = true;
+                self.worker.spawn_io("load", worker::load_phantom);
+            }
+            Intent::SelectSlice(i) => {
+                if st.image.as_ref().is_some_and(|im| i < im.slices.len()) {
+                    st.index = i;
+                }
+            }
+            Intent::StepSlice(d) => {
+                if let Some(n) = st.image.as_ref().map(|im| im.slices.len()) {
+                    let i = (st.index as i64 + d).clamp(0, n.saturating_sub(1) as i64);
+                    st.index = i as usize;
+                }
+            }
+            Intent::SetPreset(p) => {
+                st.set_preset(p);
+                self.prefs.last_preset = p.into();
+            }
+            Intent::DragWindow { dx, dy } => {
+                st.window = view::drag_window(st.window, dx, dy);
+                st.preset = None;
+            }
+            Intent::Zoom(f) => st.view = st.view.zoomed(f),
+            Intent::Pan { dx, dy } => st.view = st.view.panned(dx, dy),
+            Intent::ResetView => {
+                st.view = view::ViewTransform::default();
+                st.set_preset(self.prefs.last_preset.into());
+            }
+            Intent::RevealPhi(on) => st.phi_revealed = on,
+            Intent::MaskPhiByDefault(on) => {
+                self.prefs.mask_phi_by_default = on;
+                if on {
+                    st.phi_revealed = false;
+                }
+            }
+            Intent::RunClassify => self.start_classify(),
+            Intent::RunDenoise => {
+                st.notice = Some(DENOISE_DISABLED.to_string());
+            }
+            Intent::Cancel => {
+                if st.running.is_some() {
+                    st.cancel_requested = true;
+                    self.worker.cancel();
+                }
+            }
+            Intent::SetDose(d) => st.ldct.dose = d.clamp(0.02, 1.0),
+            Intent::SimulateLdct => self.start_ldct(),
+            Intent::SetDisplay(d) => st.display = d,
+            Intent::ExportPng => {
+                if file_dialog::native_dialog_available() {
+                    st.dialog_open = true;
+                    file_dialog::spawn_native(&self.worker, DialogPurpose::ExportPng);
+                } else {
+                    self.browser = Some(FileBrowser::new(DialogPurpose::ExportPng));
+                }
+            }
+            Intent::ExportPngTo(path) => {
+                let Some(slice) = st.slice() else {
+                    st.error("Export", "no image is loaded", "Open a slice first.");
+                    return;
+                };
+                let (rows, cols) = (slice.rows, slice.cols);
+                let pixels = st
+                    .displayed_values()
+                    .map(|v| st.window.apply_all(v))
+                    .unwrap_or_default();
+                self.worker.spawn_io("export", move || {
+                    worker::export_png(path, rows, cols, pixels)
+                });
+            }
+            Intent::DismissToast(i) => {
+                if i < st.toasts.len() {
+                    st.toasts.remove(i);
+                }
+            }
+            Intent::DismissNotice => st.notice = None,
+            Intent::PanelWidths {
+                left,
+                right,
+                dragging,
+            } => {
+                // Only the user's own resizing changes the stored widths (by how far the
+                // panels moved while the pointer was held), so nothing drifts between sessions.
+                if let Some([l0, r0]) = self.panel_measured
+                    && dragging
+                {
+                    self.prefs.left_panel_width += left - l0;
+                    self.prefs.right_panel_width += right - r0;
+                    self.prefs = self.prefs.clone().sanitised();
+                }
+                self.panel_measured = Some([left, right]);
+            }
+            Intent::ToggleTheme => {
+                self.prefs.theme = match self.prefs.theme {
+                    super::prefs::Theme::Dark => super::prefs::Theme::Light,
+                    super::prefs::Theme::Light => super::prefs::Theme::Dark,
+                };
+                self.visuals_applied = false;
+            }
+        }
+    }
+
+    fn start_classify(&mut self) {
+        let st = &mut self.state;
+        let Some(slice) = st.slice() else {
+            st.error(
+                "Encrypted classification",
+                "no image is loaded",
+                "Open a slice first.",
+            );
+            return;
+        };
+        let image = to_model_input(slice);
+        let weights = Box::new(super::weights::weights_for_run().params);
+        match self.worker.submit(Job::Classify { image, weights }) {
+            Ok(()) => {
+                st.pipeline.reset_for_run();
+                st.running = Some(JobKind::Classify);
+                st.cancel_requested = false;
+                st.max_frame_ms_during_job = 0.0;
+                st.frames_during_job = 0;
+            }
+            Err(e) => refuse(st, "Encrypted classification", e),
+        }
+    }
+
+    fn start_ldct(&mut self) {
+        let st = &mut self.state;
+        let Some(slice) = st.slice() else {
+            st.error(
+                "Low-dose simulation",
+                "no image is loaded",
+                "Open a slice first.",
+            );
+            return;
+        };
+        if slice.units != crate::imaging::Units::Hu {
+            st.error(
+                "Low-dose simulation",
+                "the image is not in Hounsfield units",
+                "The simulation needs a CT DICOM slice (the built-in phantom works).",
+            );
+            return;
+        }
+        let spacing_mm = slice.pixel_spacing_mm.map_or(0.7, |s| s[1]);
+        let job = Job::Ldct {
+            hu: slice.values.clone(),
+            rows: slice.rows,
+            cols: slice.cols,
+            spacing_mm,
+            dose: st.ldct.dose,
+            seed: 0x5EED ^ st.generation,
+        };
+        match self.worker.submit(job) {
+            Ok(()) => {
+                st.running = Some(JobKind::Ldct);
+                st.cancel_requested = false;
+            }
+            Err(e) => refuse(st, "Low-dose simulation", e),
+        }
+    }
+}
+
+fn refuse(st: &mut super::state::AppState, what: &str, e: SubmitError) {
+    let hint = match e {
+        SubmitError::Busy => "Only one job runs at a time.",
+        SubmitError::Stopped => "Restart PrivaCT.",
+    };
+    st.error(what, e.to_string(), hint);
+}
+
+/// Marks the pipeline after a job stopped early.
+pub(crate) fn stop_pipeline(st: &mut super::state::AppState, status: StepStatus) {
+    st.pipeline.stop(status);
+}

@@ -1,0 +1,377 @@
+//! The jobs the worker runs. The encrypted classification drives the real client and server
+//! roles (`protocol::client::ClassifierClient`, `protocol::server::Server` on its own thread
+//! behind a byte channel, as `protocol::local::classify_in_process` does), with a cancel check
+//! at every stage boundary and while waiting for the server.
+
+use crate::ckks::{Parameters, wire};
+use crate::model::backend::{SimBackend, SimCt};
+use crate::model::classifier::he::{ApproxParams, PreparedClassifier};
+use crate::model::classifier::packing::{self, CLASSES, LEVELS_NEEDED, SLOTS};
+use crate::protocol::ProtocolError;
+use crate::protocol::client::{ClassifierClient, softmax};
+use crate::protocol::ledger::{Ledger, Side};
+use crate::protocol::local::Stage;
+use crate::protocol::messages::Message;
+use crate::protocol::server::Server;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The parameter set of the classification protocol (the server's allow-list).
+pub const PRESET: &str = "depth7-n14";
+
+/// The six pipeline steps in order, with the side that performs each.
+pub const STAGES: [Stage; 6] = [
+    Stage::Keys,
+    Stage::EncodeEncrypt,
+    Stage::Send,
+    Stage::Evaluate,
+    Stage::Receive,
+    Stage::Decrypt,
+];
+
+pub fn stage_index(s: Stage) -> usize {
+    STAGES.iter().position(|&x| x == s).unwrap_or(0)
+}
+
+pub fn stage_name(s: Stage) -> &'static str {
+    match s {
+        Stage::Keys => "Keys",
+        Stage::EncodeEncrypt => "Encode & encrypt",
+        Stage::Send => "Send",
+        Stage::Evaluate => "Evaluate on ciphertext",
+        Stage::Receive => "Receive",
+        Stage::Decrypt => "Decrypt",
+    }
+}
+
+pub fn stage_side(s: Stage) -> Side {
+    match s {
+        Stage::Keys | Stage::EncodeEncrypt | Stage::Decrypt => Side::Client,
+        Stage::Evaluate => Side::Server,
+        Stage::Send | Stage::Receive => Side::Wire,
+    }
+}
+
+/// Typical durations on a 2-core machine, used for the ETA before the first run of a session.
+pub fn default_estimate(s: Stage) -> f64 {
+    match s {
+        Stage::Keys => 2.5,
+        Stage::EncodeEncrypt => 0.6,
+        Stage::Send => 3.0,
+        Stage::Evaluate => 6.0,
+        Stage::Receive => 0.05,
+        Stage::Decrypt => 0.05,
+    }
+}
+
+/// Why a job stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("cancelled")]
+    Cancelled,
+    #[error("{0}")]
+    Protocol(#[from] ProtocolError),
+    #[error("model: {0}")]
+    Model(#[from] crate::model::classifier::he::HeModelError),
+    #[error("{0}")]
+    Imaging(String),
+}
+
+impl JobError {
+    /// One line telling the user what to do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            JobError::Cancelled => "Run it again when you are ready.",
+            JobError::Protocol(ProtocolError::Closed) => {
+                "The server thread stopped; run the job again."
+            }
+            JobError::Protocol(ProtocolError::Refused(_)) => {
+                "The server refused the request; see the reason above."
+            }
+            JobError::Protocol(_) => "A protocol message was rejected; run the job again.",
+            JobError::Model(_) => "The model weights do not fit the packing plan.",
+            JobError::Imaging(_) => "Check the image and the dose setting.",
+        }
+    }
+}
+
+/// What the UI hears while a job runs.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    Started(Stage),
+    Done {
+        stage: Stage,
+        seconds: f64,
+        bytes: u64,
+    },
+    /// The first serialized input ciphertext, exactly as it travels to the server.
+    ServerView(Vec<u8>),
+}
+
+/// The result of one encrypted classification.
+#[derive(Debug, Clone)]
+pub struct ClassifyOutcome {
+    pub logits: [f64; CLASSES],
+    pub probabilities: [f64; CLASSES],
+    /// The same circuit evaluated in plaintext (exact slot simulation): the precision baseline.
+    pub reference_logits: Option<[f64; CLASSES]>,
+    pub reference_seconds: f64,
+    /// The pipeline, one step per stage plus the server's session preparation.
+    pub ledger: Ledger,
+    pub setup_bytes: u64,
+    pub request_bytes: u64,
+    pub response_bytes: u64,
+    pub server_key_memory: u64,
+    pub ciphertexts_sent: usize,
+}
+
+impl ClassifyOutcome {
+    /// max |HE − plaintext| over the logits.
+    pub fn max_error(&self) -> Option<f64> {
+        let r = self.reference_logits?;
+        Some(
+            self.logits
+                .iter()
+                .zip(r)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max),
+        )
+    }
+
+    /// Bits of precision after decryption: −log2(max error).
+    pub fn precision_bits(&self) -> Option<f64> {
+        self.max_error()
+            .map(|e| if e > 0.0 { -e.log2() } else { 52.0 })
+    }
+
+    pub fn total_seconds(&self) -> f64 {
+        self.ledger.steps.iter().map(|s| s.seconds).sum()
+    }
+}
+
+fn begin(s: Stage, progress: &mut dyn FnMut(Progress)) -> Instant {
+    progress(Progress::Started(s));
+    Instant::now()
+}
+
+fn finish(
+    s: Stage,
+    t: Instant,
+    bytes: usize,
+    ledger: &mut Ledger,
+    progress: &mut dyn FnMut(Progress),
+) {
+    let e = t.elapsed();
+    ledger.record(stage_name(s), stage_side(s), e, bytes);
+    progress(Progress::Done {
+        stage: s,
+        seconds: e.as_secs_f64(),
+        bytes: bytes as u64,
+    });
+}
+
+fn check(cancel: &AtomicBool) -> Result<(), JobError> {
+    if cancel.load(Ordering::Relaxed) {
+        Err(JobError::Cancelled)
+    } else {
+        Ok(())
+    }
+}
+
+/// Waits for the server's reply, checking the cancel flag every 50 ms.
+fn recv(rx: &Receiver<Vec<u8>>, cancel: &AtomicBool) -> Result<Vec<u8>, JobError> {
+    loop {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(b) => return Ok(b),
+            Err(RecvTimeoutError::Timeout) => check(cancel)?,
+            Err(RecvTimeoutError::Disconnected) => return Err(ProtocolError::Closed.into()),
+        }
+    }
+}
+
+fn send(tx: &Sender<Vec<u8>>, bytes: Vec<u8>) -> Result<(), JobError> {
+    tx.send(bytes).map_err(|_| ProtocolError::Closed.into())
+}
+
+fn refused(found: &Message, expected: &'static str) -> JobError {
+    match found {
+        Message::Error { message } => ProtocolError::Refused(message.clone()).into(),
+        other => ProtocolError::Unexpected {
+            expected,
+            found: other.kind_name(),
+        }
+        .into(),
+    }
+}
+
+/// Keys → encrypt → send → server evaluates on ciphertexts → receive → decrypt.
+pub fn classify(
+    image: &[f32],
+    weights: &ApproxParams,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ClassifyOutcome, JobError> {
+    weights.validate()?;
+    // The server: its own thread, bytes in and out. Dropping our ends stops it.
+    let (to_server, server_rx) = crossbeam_channel::unbounded::<Vec<u8>>();
+    let (server_tx, from_server) = crossbeam_channel::unbounded::<Vec<u8>>();
+    let server_weights = weights.clone();
+    std::thread::Builder::new()
+        .name("privact-server".into())
+        .spawn(move || {
+            let mut server = Server::new(server_weights);
+            while let Ok(request) = server_rx.recv() {
+                if server_tx.send(server.handle(&request)).is_err() {
+                    break;
+                }
+            }
+        })
+        .map_err(|_| ProtocolError::Closed)?;
+
+    let mut ledger = Ledger::default();
+    check(cancel)?;
+    let t = begin(Stage::Keys, progress);
+    let mut client = ClassifierClient::new(PRESET)?;
+    let setup = client.setup_message();
+    let setup_bytes = setup.len();
+    finish(Stage::Keys, t, setup_bytes, &mut ledger, progress);
+
+    check(cancel)?;
+    let t = begin(Stage::EncodeEncrypt, progress);
+    let request = client.encrypt_image(image)?;
+    let request_bytes = request.len();
+    let ciphertexts_sent = match Message::decode(&request) {
+        Ok(Message::ClassifyRequest { inputs }) => {
+            if let Some(first) = inputs.first() {
+                progress(Progress::ServerView(first.clone()));
+            }
+            inputs.len()
+        }
+        Ok(other) => return Err(refused(&other, "ClassifyRequest")),
+        Err(e) => return Err(ProtocolError::from(e).into()),
+    };
+    finish(
+        Stage::EncodeEncrypt,
+        t,
+        request_bytes,
+        &mut ledger,
+        progress,
+    );
+
+    check(cancel)?;
+    let t = begin(Stage::Send, progress);
+    send(&to_server, setup)?;
+    let ack = recv(&from_server, cancel)?;
+    let server_key_memory = match Message::decode(&ack).map_err(ProtocolError::from)? {
+        Message::SetupAck { key_memory_bytes } => key_memory_bytes,
+        other => return Err(refused(&other, "SetupAck")),
+    };
+    send(&to_server, request)?;
+    finish(
+        Stage::Send,
+        t,
+        setup_bytes + request_bytes,
+        &mut ledger,
+        progress,
+    );
+
+    let t = begin(Stage::Evaluate, progress);
+    let response = recv(&from_server, cancel)?;
+    let server_seconds = match Message::decode(&response).map_err(ProtocolError::from)? {
+        Message::ClassifyResponse { server_seconds, .. } => server_seconds,
+        other => return Err(refused(&other, "ClassifyResponse")),
+    };
+    // The server's own measurement of its work; the wall time also includes the hand-over.
+    let wall = t.elapsed().as_secs_f64();
+    ledger.record(
+        stage_name(Stage::Evaluate),
+        Side::Server,
+        Duration::from_secs_f64(server_seconds.clamp(0.0, wall.max(0.0))),
+        0,
+    );
+    progress(Progress::Done {
+        stage: Stage::Evaluate,
+        seconds: server_seconds,
+        bytes: 0,
+    });
+
+    check(cancel)?;
+    let t = begin(Stage::Receive, progress);
+    let response_bytes = response.len();
+    finish(Stage::Receive, t, response_bytes, &mut ledger, progress);
+
+    let t = begin(Stage::Decrypt, progress);
+    let result = client.decrypt_response(&response)?;
+    finish(Stage::Decrypt, t, 0, &mut ledger, progress);
+
+    // Plaintext baseline: the same network on the exact slot simulator.
+    let t = Instant::now();
+    let reference_logits = plaintext_logits(image, weights).ok();
+    let reference_seconds = t.elapsed().as_secs_f64();
+
+    Ok(ClassifyOutcome {
+        logits: result.logits,
+        probabilities: result.probabilities,
+        reference_logits,
+        reference_seconds,
+        ledger,
+        setup_bytes: setup_bytes as u64,
+        request_bytes: request_bytes as u64,
+        response_bytes: response_bytes as u64,
+        server_key_memory,
+        ciphertexts_sent,
+    })
+}
+
+/// The HE-CNN's circuit evaluated on plaintext slot vectors (no encryption).
+pub fn plaintext_logits(image: &[f32], weights: &ApproxParams) -> Result<[f64; CLASSES], JobError> {
+    let sim = SimBackend { slots: SLOTS };
+    let model = PreparedClassifier::new(&sim, weights, LEVELS_NEEDED)?;
+    let inputs: Vec<SimCt> = packing::input_layout(image)
+        .into_iter()
+        .map(|values| SimCt {
+            values,
+            level: LEVELS_NEEDED,
+        })
+        .collect();
+    let out = model.evaluate(&sim, &inputs)?;
+    Ok(std::array::from_fn(|i| {
+        out.values.get(i).copied().unwrap_or(f64::NAN)
+    }))
+}
+
+/// Probabilities of plaintext logits (for the "HE vs plaintext" comparison).
+pub fn probabilities(logits: &[f64; CLASSES]) -> [f64; CLASSES] {
+    softmax(logits)
+}
+
+/// Sizes known from the parameters alone, before any key exists.
+#[derive(Clone, Debug)]
+pub struct SizePlan {
+    pub request_bytes: u64,
+    pub setup_bytes: u64,
+    pub ciphertexts: usize,
+    pub ciphertext_bytes: u64,
+    pub relin_key_bytes: u64,
+    pub galois_keys: usize,
+    pub galois_key_bytes: u64,
+    pub rotations: Vec<i64>,
+}
+
+impl SizePlan {
+    pub fn new(params: &Parameters) -> SizePlan {
+        let rotations = packing::rotations();
+        let base = wire::evaluation_keys_size(params, 0, false);
+        SizePlan {
+            request_bytes: crate::protocol::client::request_bytes(params) as u64,
+            setup_bytes: crate::protocol::client::setup_bytes(params) as u64,
+            ciphertexts: packing::INPUT_CTS,
+            ciphertext_bytes: wire::ciphertext_size(params, LEVELS_NEEDED, true) as u64,
+            relin_key_bytes: (wire::evaluation_keys_size(params, 0, true) - base) as u64,
+            galois_keys: rotations.len(),
+            galois_key_bytes: (wire::evaluation_keys_size(params, 1, false) - base) as u64,
+            rotations,
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! The desktop app (eframe/egui). Layout: left (file, tags, presets, LDCT), centre (payload
+//! strip + the slice), right ("Encrypted pipeline"), bottom (results).
+//!
+//! Structure: `prefs` (persisted, no PHI) · `state` (runtime) · `intent` (what the UI asks
+//! for, applied in one place) · `worker` (background thread over channels) · `job` (the
+//! encrypted classification driver) · `panels` (drawing only) · `file_dialog` · `weights`.
+
+pub mod file_dialog;
+pub mod intent;
+pub mod job;
+pub mod panels;
+pub mod prefs;
+pub mod state;
+pub mod view;
+pub mod weights;
+pub mod worker;
+
+use crate::ckks::Parameters;
+use intent::Intent;
+use job::SizePlan;
+use prefs::Prefs;
+use state::{AppState, Display, StepStatus};
+use std::path::PathBuf;
+use std::time::Instant;
+use worker::{DialogPurpose, Event, JobKind, Worker};
+
+/// What to do right after start-up (`privact gui --open FILE --run classify`).
+#[derive(Clone, Debug, Default)]
+pub struct Launch {
+    pub open: Option<PathBuf>,
+    pub run: Option<AutoRun>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AutoRun {
+    Classify,
+    Denoise,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("the window could not be opened: {0}")]
+    Window(String),
+}
+
+/// The CKKS parameters of the classification protocol and the sizes they imply.
+pub struct ParamsInfo {
+    pub params: Parameters,
+    pub plan: SizePlan,
+}
+
+/// GPU textures derived from state (re-uploaded only when their key changes).
+#[derive(Default)]
+pub struct Textures {
+    pub slice: Option<(TexKey, egui::TextureHandle)>,
+    pub server_view: Option<egui::TextureHandle>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TexKey {
+    generation: u64,
+    index: usize,
+    display: Display,
+    window: (u64, u64),
+}
+
+pub struct PrivactApp {
+    pub state: AppState,
+    pub prefs: Prefs,
+    pub(crate) worker: Worker,
+    pub textures: Textures,
+    pub params: Result<ParamsInfo, String>,
+    pub(crate) browser: Option<file_dialog::FileBrowser>,
+    pending_run: Option<AutoRun>,
+    visuals_applied: bool,
+    attached: bool,
+    /// Last measured outer panel widths (resizing is stored as a change of these).
+    panel_measured: Option<[f32; 2]>,
+}
+
+impl PrivactApp {
+    /// Starts the worker and begins loading the phantom (or `launch.open`) off the UI thread.
+    pub fn new(prefs: Prefs, launch: Launch) -> Self {
+        let prefs = prefs.sanitised();
+        let mut state = AppState::new(prefs.last_preset.into());
+        state.phi_revealed = !prefs.mask_phi_by_default;
+        let params = Parameters::preset(job::PRESET)
+            .map(|params| ParamsInfo {
+                plan: SizePlan::new(&params),
+                params,
+            })
+            .map_err(|e| e.to_string());
+        let mut app = PrivactApp {
+            state,
+            prefs,
+            worker: Worker::spawn(),
+            textures: Textures::default(),
+            params,
+            browser: None,
+            pending_run: launch.run,
+            visuals_applied: false,
+            attached: false,
+            panel_measured: None,
+        };
+        match launch.open {
+            Some(path) => app.apply(Intent::LoadPath(path)),
+            None => app.apply(Intent::LoadPhantom),
+        }
+        app
+    }
+
+    /// True while a background job runs.
+    pub fn busy(&self) -> bool {
+        self.worker.is_busy() || self.state.running.is_some()
+    }
+
+    /// Draws one frame: events in, panels, intents applied, frame time recorded.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        let t0 = Instant::now();
+        let ctx = ui.ctx().clone();
+        if !self.attached {
+            self.worker.attach(&ctx);
+            self.attached = true;
+        }
+        if !self.visuals_applied {
+            ctx.set_visuals(match self.prefs.theme {
+                prefs::Theme::Dark => egui::Visuals::dark(),
+                prefs::Theme::Light => egui::Visuals::light(),
+            });
+            self.visuals_applied = true;
+        }
+        self.drain_events();
+        self.prepare_textures(&ctx);
+
+        let mut intents = Vec::new();
+        self.keyboard(&ctx, &mut intents);
+        self.drag_and_drop(&ctx, &mut intents);
+        panels::show(self, ui, &mut intents);
+        if let Some(b) = &mut self.browser {
+            intents.extend(b.show(&ctx));
+        }
+        let changed = !intents.is_empty();
+        for i in intents {
+            self.apply(i);
+        }
+        if changed {
+            ctx.request_repaint();
+        }
+        if self.state.running.is_some() {
+            // Keep the clock and ETA moving between worker events.
+            ctx.request_repaint_after(std::time::Duration::from_millis(100));
+        }
+        let ms = t0.elapsed().as_secs_f32() * 1000.0;
+        self.state.frame_ms = ms;
+        if self.state.running.is_some() {
+            self.state.frames_during_job += 1;
+            self.state.max_frame_ms_during_job = self.state.max_frame_ms_during_job.max(ms);
+        }
+    }
+
+    fn drain_events(&mut self) {
+        while let Some(ev) = self.worker.try_recv() {
+            self.on_event(ev);
+        }
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        let st = &mut self.state;
+        match ev {
+            Event::Progress(job::Progress::Started(s)) => {
+                if let Some(step) = st.pipeline.step_mut(s) {
+                    step.status = StepStatus::Running;
+                    step.started = Some(Instant::now());
+                }
+            }
+            Event::Progress(job::Progress::Done {
+                stage,
+                seconds,
+                bytes,
+            }) => {
+                if let Some(step) = st.pipeline.step_mut(stage) {
+                    step.status = StepStatus::Done;
+                    step.seconds = Some(seconds);
+                    step.bytes = Some(bytes);
+                }
+            }
+            Event::Progress(job::Progress::ServerView(bytes)) => {
+                st.pipeline.server_view = Some(bytes);
+                self.textures.server_view = None;
+            }
+            Event::Classified(outcome) => {
+                for (i, s) in outcome.ledger.steps.iter().take(6).enumerate() {
+                    if let Some(e) = st.pipeline.estimates.get_mut(i) {
+                        *e = s.seconds.max(0.01);
+                    }
+                }
+                st.pipeline.started = None;
+                st.pipeline.outcome = Some(outcome);
+            }
+            Event::LdctDone(o) => {
+                st.ldct.outcome = Some(o);
+                st.ldct.for_generation = st.generation;
+                st.display = Display::LowDose;
+            }
+            Event::Loaded(loaded) => {
+                st.loading = false;
+                st.image = Some(*loaded);
+                st.index = 0;
+                st.generation += 1;
+                st.display = Display::Original;
+                st.ldct.outcome = None;
+                st.pipeline = state::Pipeline {
+                    estimates: st.pipeline.estimates,
+                    ..Default::default()
+                };
+                st.phi_revealed = !self.prefs.mask_phi_by_default;
+                st.view = view::ViewTransform::default();
+                st.set_preset(self.prefs.last_preset.into());
+                match self.pending_run.take() {
+                    Some(AutoRun::Classify) => self.apply(Intent::RunClassify),
+                    Some(AutoRun::Denoise) => {
+                        // The low-dose input is real; the encrypted denoiser is not there yet
+                        // and says so.
+                        self.apply(Intent::SimulateLdct);
+                        self.apply(Intent::RunDenoise);
+                    }
+                    None => {}
+                }
+            }
+            Event::Exported(name) => st.notice = Some(format!("Exported {name}")),
+            Event::Picked { purpose, path } => {
+                st.dialog_open = false;
+                match (purpose, path) {
+                    (DialogPurpose::Open, Some(p)) => self.apply(Intent::LoadPath(p)),
+                    (DialogPurpose::ExportPng, Some(p)) => self.apply(Intent::ExportPngTo(p)),
+                    (_, None) => {}
+                }
+            }
+            Event::Cancelled(kind) => {
+                if kind == JobKind::Classify {
+                    intent::stop_pipeline(st, StepStatus::Cancelled);
+                }
+                st.notice = Some("Job cancelled".into());
+            }
+            Event::Failed {
+                what,
+                message,
+                hint,
+            } => {
+                if what == "Open" {
+                    st.loading = false;
+                }
+                if what == "Encrypted classification" {
+                    intent::stop_pipeline(st, StepStatus::Failed);
+                }
+                st.error(what, message, hint);
+            }
+            Event::Idle(_) => {
+                st.running = None;
+                st.cancel_requested = false;
+            }
+        }
+    }
+
+    fn prepare_textures(&mut self, ctx: &egui::Context) {
+        let st = &self.state;
+        if let (Some(slice), Some(values)) = (st.slice(), st.displayed_values()) {
+            let key = TexKey {
+                generation: st.generation,
+                index: st.index,
+                display: st.display,
+                window: (st.window.center.to_bits(), st.window.width.to_bits()),
+            };
+            if self.textures.slice.as_ref().map(|(k, _)| *k) != Some(key) {
+                let img = egui::ColorImage::from_gray(
+                    [slice.cols, slice.rows],
+                    &st.window.apply_all(values),
+                );
+                match &mut self.textures.slice {
+                    Some((k, tex)) => {
+                        tex.set(img, egui::TextureOptions::NEAREST);
+                        *k = key;
+                    }
+                    None => {
+                        let tex = ctx.load_texture("slice", img, egui::TextureOptions::NEAREST);
+                        self.textures.slice = Some((key, tex));
+                    }
+                }
+            }
+        }
+        if self.textures.server_view.is_none()
+            && let Some(bytes) = &st.pipeline.server_view
+        {
+            let side = 128;
+            let body = bytes.get(64..).unwrap_or(&[]);
+            let gray: Vec<u8> = (0..side * side)
+                .map(|i| body.get(i).copied().unwrap_or(0))
+                .collect();
+            let img = egui::ColorImage::from_gray([side, side], &gray);
+            self.textures.server_view =
+                Some(ctx.load_texture("server-view", img, egui::TextureOptions::NEAREST));
+        }
+    }
+
+    fn keyboard(&self, ctx: &egui::Context, intents: &mut Vec<Intent>) {
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        use crate::imaging::window::Preset;
+        let keys = [
+            egui::Key::Num1,
+            egui::Key::Num2,
+            egui::Key::Num3,
+            egui::Key::Num4,
+            egui::Key::Num5,
+            egui::Key::Num6,
+            egui::Key::Num7,
+            egui::Key::Num8,
+        ];
+        ctx.input(|i| {
+            for (k, p) in keys.iter().zip(Preset::ALL) {
+                if i.key_pressed(*k) {
+                    intents.push(Intent::SetPreset(p));
+                }
+            }
+            if i.key_pressed(egui::Key::ArrowUp) || i.key_pressed(egui::Key::PageUp) {
+                intents.push(Intent::StepSlice(-1));
+            }
+            if i.key_pressed(egui::Key::ArrowDown) || i.key_pressed(egui::Key::PageDown) {
+                intents.push(Intent::StepSlice(1));
+            }
+            if i.key_pressed(egui::Key::Escape) && self.browser.is_some() {
+                intents.push(Intent::CloseBrowser);
+            }
+        });
+    }
+
+    fn drag_and_drop(&self, ctx: &egui::Context, intents: &mut Vec<Intent>) {
+        let (hovering, dropped) =
+            ctx.input(|i| (!i.raw.hovered_files.is_empty(), i.raw.dropped_files.clone()));
+        if hovering {
+            panels::drop_overlay(ctx);
+        }
+        if let Some(f) = dropped.first() {
+            // One item at a time: a file, or a folder as a series.
+            intents.push(Intent::LoadPath(f.path().to_path_buf()));
+        }
+    }
+}
+
+impl eframe::App for PrivactApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        PrivactApp::ui(self, ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        storage.set_string(prefs::STORAGE_KEY, self.prefs.to_json());
+    }
+
+    /// egui's own memory holds window positions and widget state, which can include text
+    /// typed into fields; only our typed preferences are stored.
+    fn persist_egui_memory(&self) -> bool {
+        false
+    }
+}
+
+/// Opens the window (blocks until it is closed).
+pub fn run(launch: Launch) -> Result<(), AppError> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("PrivaCT — encrypted AI on CT slices")
+            .with_inner_size([1600.0, 1000.0])
+            .with_min_inner_size([1100.0, 700.0])
+            .with_drag_and_drop(true),
+        persist_window: false,
+        ..Default::default()
+    };
+    eframe::run_native(
+        "privact",
+        options,
+        Box::new(move |cc| {
+            let prefs = cc
+                .storage
+                .and_then(|s| s.get_string(prefs::STORAGE_KEY))
+                .map(|s| Prefs::from_json(&s))
+                .unwrap_or_default();
+            let app = PrivactApp::new(prefs, launch);
+            app.worker.attach(&cc.egui_ctx);
+            Ok(Box::new(app))
+        }),
+    )
+    .map_err(|e| AppError::Window(e.to_string()))
+}

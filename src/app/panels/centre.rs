@@ -1,0 +1,217 @@
+//! Centre: the payload strip (plaintext vs encrypted bytes) above the slice, which is drawn on
+//! black with W/L drag, zoom/pan, double-click reset, HU readout and the "W:400 L:40" overlay.
+
+use super::{AMBER, CLIENT, GREEN};
+use crate::app::PrivactApp;
+use crate::app::intent::Intent;
+use crate::app::state::Display;
+use crate::app::view::{self, fmt_bytes, fmt_ratio, group_thousands};
+use egui::{Color32, Pos2, Rect, RichText, Sense, Vec2};
+
+pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+    payload_strip(app, ui);
+    image_area(app, ui, intents);
+}
+
+fn payload_strip(app: &PrivactApp, ui: &mut egui::Ui) {
+    let st = &app.state;
+    egui::Frame::new()
+        .fill(Color32::from_gray(24))
+        .inner_margin(egui::Margin::symmetric(10, 6))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            let Some(img) = &st.image else {
+                ui.label("Load a slice to see what encrypting it costs.");
+                return;
+            };
+            let Ok(info) = &app.params else {
+                if let Err(e) = &app.params {
+                    ui.colored_label(super::RED, format!("CKKS parameters unavailable: {e}"));
+                }
+                return;
+            };
+            let plan = &info.plan;
+            let plain = img.plaintext_bytes;
+            let (rows, cols) = st.slice().map_or((0, 0), |s| (s.rows, s.cols));
+            ui.horizontal_wrapped(|ui| {
+                ui.label(RichText::new("Payload").strong());
+                ui.label(format!("Plaintext slice {cols}×{rows}: {}", fmt_bytes(plain)));
+                ui.label("»");
+                ui.colored_label(
+                    CLIENT,
+                    RichText::new(format!(
+                        "Encrypted request: {} ciphertexts × {} = {} bytes ({})",
+                        plan.ciphertexts,
+                        fmt_bytes(plan.ciphertext_bytes),
+                        group_thousands(plan.request_bytes),
+                        fmt_bytes(plan.request_bytes)
+                    ))
+                    .strong(),
+                );
+                ui.label(format!("{} the plaintext", fmt_ratio(plan.request_bytes as f64, plain as f64)));
+            });
+            ui.horizontal_wrapped(|ui| {
+                ui.weak(format!(
+                    "+ evaluation keys once per session: {} ({} bytes) · sizes exact from the parameters, before encrypting",
+                    fmt_bytes(plan.setup_bytes),
+                    group_thousands(plan.setup_bytes)
+                ));
+                if let Some(o) = &st.pipeline.outcome {
+                    if o.request_bytes == plan.request_bytes {
+                        ui.colored_label(
+                            GREEN,
+                            format!("Measured {} bytes: matches the plan", group_thousands(o.request_bytes)),
+                        );
+                    } else {
+                        ui.colored_label(
+                            AMBER,
+                            format!(
+                                "measured {} bytes (plan said {})",
+                                group_thousands(o.request_bytes),
+                                group_thousands(plan.request_bytes)
+                            ),
+                        );
+                    }
+                }
+            });
+        });
+}
+
+fn image_area(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+    let st = &app.state;
+    let rect = ui.available_rect_before_wrap();
+    let response = ui.allocate_rect(rect, Sense::click_and_drag());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 0.0, Color32::BLACK);
+
+    let (Some(slice), Some((_, tex))) = (st.slice(), &app.textures.slice) else {
+        let text = if st.loading {
+            "decoding…"
+        } else {
+            "No image"
+        };
+        ui.put(
+            Rect::from_center_size(rect.center(), Vec2::new(200.0, 30.0)),
+            egui::Label::new(RichText::new(text).color(Color32::GRAY)),
+        );
+        return;
+    };
+    let aspect = slice.pixel_spacing_mm.map_or(1.0, |s| {
+        if s[1] > 0.0 {
+            (s[0] / s[1]) as f32
+        } else {
+            1.0
+        }
+    });
+    let [x, y, w, h] = st.view.image_rect(
+        [rect.min.x, rect.min.y, rect.width(), rect.height()],
+        slice.rows,
+        slice.cols,
+        aspect,
+    );
+    let img_rect = Rect::from_min_size(Pos2::new(x, y), Vec2::new(w, h));
+    painter.image(
+        tex.id(),
+        img_rect,
+        Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+        Color32::WHITE,
+    );
+
+    let which = match st.display {
+        Display::Original => "original",
+        Display::LowDose => "simulated low dose",
+        Display::CleanReference => "clean reference reconstruction",
+    };
+    let alt = format!(
+        "CT slice {}×{} ({which}), window {}",
+        slice.cols,
+        slice.rows,
+        view::window_label(st.window)
+    );
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, &alt));
+
+    // Interaction.
+    if response.double_clicked() {
+        intents.push(Intent::ResetView);
+    } else if response.dragged_by(egui::PointerButton::Primary) {
+        let d = response.drag_delta();
+        if d != Vec2::ZERO {
+            intents.push(Intent::DragWindow { dx: d.x, dy: d.y });
+        }
+    } else if response.dragged_by(egui::PointerButton::Secondary)
+        || response.dragged_by(egui::PointerButton::Middle)
+    {
+        let d = response.drag_delta();
+        if d != Vec2::ZERO {
+            intents.push(Intent::Pan { dx: d.x, dy: d.y });
+        }
+    }
+    if response.hovered() {
+        let (zoom, scroll) = ui.input(|i| (i.zoom_delta(), i.smooth_scroll_delta.y));
+        let series = st.image.as_ref().map_or(1, |i| i.slices.len());
+        if zoom != 1.0 {
+            intents.push(Intent::Zoom(zoom));
+        } else if scroll != 0.0 {
+            if series > 1 {
+                intents.push(Intent::StepSlice(if scroll > 0.0 { -1 } else { 1 }));
+            } else {
+                intents.push(Intent::Zoom((scroll / 400.0).exp()));
+            }
+        }
+    }
+
+    // Overlays (real labels, so screen readers and tests see them).
+    let overlay = |ui: &mut egui::Ui, pos: Pos2, text: String, align: egui::Align2| {
+        let r = align.anchor_size(pos, Vec2::new(440.0, 20.0));
+        let layout = if align.x() == egui::Align::Max {
+            egui::Layout::right_to_left(egui::Align::Center)
+        } else {
+            egui::Layout::left_to_right(egui::Align::Center)
+        };
+        ui.scope_builder(egui::UiBuilder::new().max_rect(r).layout(layout), |ui| {
+            ui.add(
+                egui::Label::new(
+                    RichText::new(text)
+                        .color(Color32::from_rgb(230, 230, 120))
+                        .monospace(),
+                )
+                .selectable(false),
+            )
+        });
+    };
+    let m = 8.0;
+    overlay(
+        ui,
+        rect.left_top() + Vec2::new(m, m),
+        view::window_label(st.window),
+        egui::Align2::LEFT_TOP,
+    );
+    let preset = st
+        .preset
+        .map_or("custom window".to_string(), |p| p.label().to_string());
+    overlay(
+        ui,
+        rect.right_top() + Vec2::new(-m, m),
+        format!("{preset} · zoom {:.0} %", st.view.zoom * 100.0),
+        egui::Align2::RIGHT_TOP,
+    );
+    let hover = response
+        .hover_pos()
+        .and_then(|p| view::pixel_at([x, y, w, h], slice.rows, slice.cols, p.x, p.y))
+        .and_then(|(r, c)| {
+            let v = st.displayed_values()?.get(r * slice.cols + c).copied()?;
+            Some(view::readout(r, c, v, slice.units))
+        });
+    overlay(
+        ui,
+        rect.left_bottom() + Vec2::new(m, -m),
+        hover.unwrap_or_else(|| "hover for HU".into()),
+        egui::Align2::LEFT_BOTTOM,
+    );
+    overlay(
+        ui,
+        rect.right_bottom() + Vec2::new(-m, -m),
+        format!("{which} · double-click resets"),
+        egui::Align2::RIGHT_BOTTOM,
+    );
+}

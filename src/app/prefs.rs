@@ -1,0 +1,163 @@
+//! Persisted preferences: the only thing the app stores between runs.
+//!
+//! Deliberately small and typed: theme, last window preset, whether patient identifiers are
+//! masked by default, and panel widths. Never patient data, file paths, keys or ciphertexts
+//! (a test serialises this struct and checks its fields).
+
+use crate::imaging::window::Preset;
+use serde::{Deserialize, Serialize};
+
+/// The eframe storage key.
+pub const STORAGE_KEY: &str = "privact.prefs.v1";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Theme {
+    Dark,
+    Light,
+}
+
+/// A window preset by name (the imaging `Preset` is not serialisable on purpose).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PresetName {
+    Abdomen,
+    Kidney,
+    Liver,
+    Bone,
+    Lung,
+    Brain,
+    DicomDefault,
+    Auto,
+}
+
+impl From<Preset> for PresetName {
+    fn from(p: Preset) -> Self {
+        match p {
+            Preset::Abdomen => PresetName::Abdomen,
+            Preset::Kidney => PresetName::Kidney,
+            Preset::Liver => PresetName::Liver,
+            Preset::Bone => PresetName::Bone,
+            Preset::Lung => PresetName::Lung,
+            Preset::Brain => PresetName::Brain,
+            Preset::DicomDefault => PresetName::DicomDefault,
+            Preset::Auto => PresetName::Auto,
+        }
+    }
+}
+
+impl From<PresetName> for Preset {
+    fn from(p: PresetName) -> Self {
+        match p {
+            PresetName::Abdomen => Preset::Abdomen,
+            PresetName::Kidney => Preset::Kidney,
+            PresetName::Liver => Preset::Liver,
+            PresetName::Bone => Preset::Bone,
+            PresetName::Lung => Preset::Lung,
+            PresetName::Brain => Preset::Brain,
+            PresetName::DicomDefault => Preset::DicomDefault,
+            PresetName::Auto => Preset::Auto,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Prefs {
+    pub theme: Theme,
+    pub last_preset: PresetName,
+    /// Mask patient identifiers when a file opens (the reveal toggle itself is never stored).
+    pub mask_phi_by_default: bool,
+    pub left_panel_width: f32,
+    pub right_panel_width: f32,
+}
+
+impl Default for Prefs {
+    fn default() -> Self {
+        Prefs {
+            theme: Theme::Dark,
+            last_preset: PresetName::Abdomen,
+            mask_phi_by_default: true,
+            left_panel_width: 300.0,
+            right_panel_width: 470.0,
+        }
+    }
+}
+
+impl Prefs {
+    /// Clamps values read back from storage into sane ranges.
+    pub fn sanitised(mut self) -> Self {
+        let clamp = |w: f32, lo: f32, hi: f32, d: f32| {
+            if w.is_finite() { w.clamp(lo, hi) } else { d }
+        };
+        self.left_panel_width = clamp(self.left_panel_width, 200.0, 600.0, 300.0);
+        self.right_panel_width = clamp(self.right_panel_width, 320.0, 800.0, 470.0);
+        self
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Parses stored preferences; anything unreadable gives the defaults.
+    pub fn from_json(s: &str) -> Prefs {
+        serde_json::from_str::<Prefs>(s)
+            .map(Prefs::sanitised)
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialised_prefs_hold_only_the_known_fields() {
+        let json = Prefs::default().to_json();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "last_preset",
+                "left_panel_width",
+                "mask_phi_by_default",
+                "right_panel_width",
+                "theme"
+            ]
+        );
+        // No value can hold a path or a name: every value is an enum tag, a bool or a number.
+        for (k, val) in v.as_object().unwrap() {
+            assert!(
+                val.is_boolean()
+                    || val.is_number()
+                    || (val.is_string() && !val.as_str().unwrap().contains('/')),
+                "{k} = {val}"
+            );
+        }
+    }
+
+    #[test]
+    fn round_trip_and_garbage() {
+        let p = Prefs {
+            last_preset: PresetName::Lung,
+            mask_phi_by_default: false,
+            ..Prefs::default()
+        };
+        assert_eq!(Prefs::from_json(&p.to_json()), p);
+        assert_eq!(Prefs::from_json("not json"), Prefs::default());
+        // A stored file with an unexpected field (e.g. a path someone added) is rejected whole.
+        assert_eq!(
+            Prefs::from_json(r#"{"theme":"Dark","last_file":"/home/x/ct.dcm"}"#),
+            Prefs::default()
+        );
+        let wide = Prefs::from_json(r#"{"left_panel_width": 1e9}"#);
+        assert_eq!(wide.left_panel_width, 600.0);
+    }
+
+    #[test]
+    fn preset_names_round_trip() {
+        for p in Preset::ALL {
+            assert_eq!(Preset::from(PresetName::from(p)), p);
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! The background worker. One thread owns every crypto job (and the LDCT simulation); file
+//! loading, exports and native dialogs run on short-lived helper threads. Everything reports
+//! back over one crossbeam channel and wakes the UI with `ctx.request_repaint()`, so the UI
+//! thread never decodes a file, encrypts, or waits on a dialog.
+
+use super::job::{self, ClassifyOutcome, JobError, Progress};
+use crate::imaging::window::Window;
+use crate::imaging::{Slice, ldct, metrics};
+use crate::model::classifier::he::ApproxParams;
+use crossbeam_channel::{Receiver, Sender};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// A long job for the crypto thread; only one runs at a time.
+pub enum Job {
+    Classify {
+        image: Vec<f32>,
+        weights: Box<ApproxParams>,
+    },
+    Ldct {
+        hu: Vec<f32>,
+        rows: usize,
+        cols: usize,
+        spacing_mm: f64,
+        dose: f64,
+        seed: u64,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobKind {
+    Classify,
+    Ldct,
+}
+
+impl Job {
+    pub fn kind(&self) -> JobKind {
+        match self {
+            Job::Classify { .. } => JobKind::Classify,
+            Job::Ldct { .. } => JobKind::Ldct,
+        }
+    }
+}
+
+/// A simulated low-dose scan and its quality against the noiseless reconstruction.
+#[derive(Debug, Clone)]
+pub struct LdctOutcome {
+    pub dose: f64,
+    pub low_dose: Vec<f32>,
+    pub clean: Vec<f32>,
+    /// PSNR/SSIM of low-dose vs clean, both normalised through the Abdomen window.
+    pub psnr_db: Option<f64>,
+    pub ssim: Option<f64>,
+    pub seconds: f64,
+}
+
+/// One file (or folder) decoded off the UI thread.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// File or folder name only (shown in the UI, never stored).
+    pub label: String,
+    pub slices: Vec<Slice>,
+    /// Stored size of the first slice's pixel data in bytes (the plaintext payload).
+    pub plaintext_bytes: u64,
+}
+
+/// What the native dialog was opened for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialogPurpose {
+    Open,
+    ExportPng,
+}
+
+#[derive(Debug)]
+pub enum Event {
+    Progress(Progress),
+    Classified(Box<ClassifyOutcome>),
+    LdctDone(Box<LdctOutcome>),
+    Loaded(Box<Loaded>),
+    Exported(String),
+    Picked {
+        purpose: DialogPurpose,
+        path: Option<PathBuf>,
+    },
+    Cancelled(JobKind),
+    Failed {
+        what: String,
+        message: String,
+        hint: String,
+    },
+    /// A job ended (success, failure or cancel); the worker is free again.
+    Idle(JobKind),
+}
+
+/// The reason a job was not started.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SubmitError {
+    #[error("another job is running; cancel it or wait for it to finish")]
+    Busy,
+    #[error("the worker thread has stopped")]
+    Stopped,
+}
+
+/// Sends events and wakes the UI.
+#[derive(Clone)]
+pub struct Emitter {
+    tx: Sender<Event>,
+    /// Set on the first frame (the test harness creates its context after the app).
+    ctx: Arc<OnceLock<egui::Context>>,
+}
+
+impl Emitter {
+    pub fn emit(&self, e: Event) {
+        let _ = self.tx.send(e);
+        if let Some(ctx) = self.ctx.get() {
+            ctx.request_repaint();
+        }
+    }
+}
+
+pub struct Worker {
+    jobs: Option<Sender<Job>>,
+    events: Receiver<Event>,
+    emitter: Emitter,
+    cancel: Arc<AtomicBool>,
+    busy: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Worker {
+    pub fn spawn() -> Worker {
+        let (job_tx, job_rx) = crossbeam_channel::unbounded::<Job>();
+        let (ev_tx, ev_rx) = crossbeam_channel::unbounded::<Event>();
+        let emitter = Emitter {
+            tx: ev_tx,
+            ctx: Arc::new(OnceLock::new()),
+        };
+        let cancel = Arc::new(AtomicBool::new(false));
+        let busy = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (emitter, cancel, busy) = (emitter.clone(), cancel.clone(), busy.clone());
+            std::thread::Builder::new()
+                .name("privact-worker".into())
+                .spawn(move || {
+                    while let Ok(job) = job_rx.recv() {
+                        let kind = job.kind();
+                        run_job(job, &cancel, &emitter);
+                        busy.store(false, Ordering::SeqCst);
+                        emitter.emit(Event::Idle(kind));
+                    }
+                })
+                .ok()
+        };
+        Worker {
+            jobs: thread.as_ref().map(|_| job_tx),
+            events: ev_rx,
+            emitter,
+            cancel,
+            busy,
+            thread,
+        }
+    }
+
+    /// The context to wake on every event (first call wins).
+    pub fn attach(&self, ctx: &egui::Context) {
+        let _ = self.emitter.ctx.set(ctx.clone());
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::SeqCst)
+    }
+
+    /// Starts a job, or refuses while another one runs.
+    pub fn submit(&self, job: Job) -> Result<(), SubmitError> {
+        let jobs = self.jobs.as_ref().ok_or(SubmitError::Stopped)?;
+        if self
+            .busy
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return Err(SubmitError::Busy);
+        }
+        self.cancel.store(false, Ordering::SeqCst);
+        jobs.send(job).map_err(|_| {
+            self.busy.store(false, Ordering::SeqCst);
+            SubmitError::Stopped
+        })
+    }
+
+    /// Asks the running job to stop at its next stage boundary.
+    pub fn cancel(&self) {
+        if self.is_busy() {
+            self.cancel.store(true, Ordering::SeqCst);
+        }
+    }
+
+    pub fn try_recv(&self) -> Option<Event> {
+        self.events.try_recv().ok()
+    }
+
+    /// Runs `f` on a helper thread and posts its event (file loads, exports, dialogs).
+    pub fn spawn_io(&self, name: &str, f: impl FnOnce() -> Event + Send + 'static) {
+        let emitter = self.emitter.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("privact-{name}"))
+            .spawn(move || emitter.emit(f()));
+        if spawned.is_err() {
+            self.emitter.emit(Event::Failed {
+                what: name.to_string(),
+                message: "could not start a helper thread".into(),
+                hint: "The system is out of resources; close other programs.".into(),
+            });
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::SeqCst);
+        self.jobs = None; // closes the job channel: the thread ends after its current job
+        if let Some(t) = self.thread.take() {
+            // Never block the UI on exit for a long job: detach if it is still running.
+            if t.is_finished() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+fn run_job(job: Job, cancel: &AtomicBool, emitter: &Emitter) {
+    match job {
+        Job::Classify { image, weights } => {
+            let mut on_progress = |p: Progress| emitter.emit(Event::Progress(p));
+            match job::classify(&image, &weights, cancel, &mut on_progress) {
+                Ok(outcome) => emitter.emit(Event::Classified(Box::new(outcome))),
+                Err(JobError::Cancelled) => emitter.emit(Event::Cancelled(JobKind::Classify)),
+                Err(e) => emitter.emit(Event::Failed {
+                    what: "Encrypted classification".into(),
+                    message: e.to_string(),
+                    hint: e.hint().into(),
+                }),
+            }
+        }
+        Job::Ldct {
+            hu,
+            rows,
+            cols,
+            spacing_mm,
+            dose,
+            seed,
+        } => {
+            let t = std::time::Instant::now();
+            let result = ldct::simulate(&hu, rows, cols, spacing_mm, dose, seed);
+            if cancel.load(Ordering::SeqCst) {
+                emitter.emit(Event::Cancelled(JobKind::Ldct));
+                return;
+            }
+            match result {
+                Ok(r) => {
+                    let norm = |v: &[f32]| -> Vec<f32> {
+                        v.iter()
+                            .map(|&x| Window::ABDOMEN.apply_unit(f64::from(x)))
+                            .collect()
+                    };
+                    let (lo, cl) = (norm(&r.low_dose), norm(&r.clean));
+                    emitter.emit(Event::LdctDone(Box::new(LdctOutcome {
+                        dose,
+                        psnr_db: metrics::psnr(&cl, &lo, 1.0).ok(),
+                        ssim: metrics::ssim(&cl, &lo, rows, cols, 1.0).ok(),
+                        low_dose: r.low_dose,
+                        clean: r.clean,
+                        seconds: t.elapsed().as_secs_f64(),
+                    })))
+                }
+                Err(e) => emitter.emit(Event::Failed {
+                    what: "Low-dose simulation".into(),
+                    message: JobError::Imaging(e.to_string()).to_string(),
+                    hint: JobError::Imaging(String::new()).hint().into(),
+                }),
+            }
+        }
+    }
+}
+
+// ---- Helper-thread tasks (run through `Worker::spawn_io`) ----
+
+fn plaintext_bytes(s: &Slice) -> u64 {
+    let per_pixel = s.info.as_ref().map_or(1, |i| {
+        u64::from(i.bits_allocated.max(8)).div_ceil(8) * u64::from(i.samples_per_pixel.max(1))
+    });
+    (s.rows * s.cols) as u64 * per_pixel
+}
+
+fn name_of(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "image".into())
+}
+
+fn load_failed(e: impl std::fmt::Display, hint: &str) -> Event {
+    Event::Failed {
+        what: "Open".into(),
+        message: e.to_string(),
+        hint: hint.into(),
+    }
+}
+
+fn loaded(label: String, slices: Vec<Slice>) -> Event {
+    let plaintext_bytes = slices.first().map_or(0, plaintext_bytes);
+    Event::Loaded(Box::new(Loaded {
+        label,
+        slices,
+        plaintext_bytes,
+    }))
+}
+
+const LOAD_HINT: &str =
+    "PrivaCT reads DICOM (uncompressed, RLE, JPEG, JPEG 2000), PNG, JPEG and TIFF slices.";
+
+/// Decodes a file, or a folder as one series.
+pub fn load_path(path: PathBuf) -> Event {
+    if path.is_dir() {
+        match crate::imaging::dicom::series::load_series(&path) {
+            Ok(series) => loaded(name_of(&path), series.slices),
+            Err(e) => load_failed(e, "Drop a folder that holds the DICOM files of one series."),
+        }
+    } else {
+        match crate::imaging::load(&path) {
+            Ok(slice) => loaded(name_of(&path), vec![slice]),
+            Err(e) => load_failed(e, LOAD_HINT),
+        }
+    }
+}
+
+/// The built-in synthetic phantom, through the same DICOM decoder as any file.
+pub fn load_phantom() -> Event {
+    let label = "Built-in phantom (synthetic abdomen, renal tumour)".to_string();
+    match crate::imaging::phantom::builtin_sample_dicom() {
+        Ok(bytes) => match crate::imaging::load_bytes(
+            &bytes,
+            std::path::Path::new("phantom.dcm"),
+            &crate::imaging::LoadOptions::default(),
+        ) {
+            Ok(slice) => loaded(label, vec![slice]),
+            Err(e) => load_failed(e, "The built-in sample failed to decode; please report it."),
+        },
+        Err(e) => load_failed(e, "The built-in sample failed to encode; please report it."),
+    }
+}
+
+/// Writes an 8-bit greyscale PNG atomically (temporary file + rename).
+pub fn export_png(path: PathBuf, rows: usize, cols: usize, pixels: Vec<u8>) -> Event {
+    let result = crate::imaging::raster::png_bytes(rows, cols, &pixels)
+        .map_err(|k| crate::imaging::ImagingError::new(&path, k))
+        .and_then(|png| crate::imaging::io::write_atomic(&path, &png));
+    match result {
+        Ok(()) => Event::Exported(name_of(&path)),
+        Err(e) => Event::Failed {
+            what: "Export".into(),
+            message: e.to_string(),
+            hint: "Choose a folder you can write to.".into(),
+        },
+    }
+}

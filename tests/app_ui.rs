@@ -1,0 +1,255 @@
+//! UI flows of the desktop app, driven through the AccessKit tree with egui_kittest:
+//! widgets are found by their labels, clicked, and the harness is stepped until the
+//! background worker's results appear.
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use privact::app::intent::Intent;
+use privact::app::prefs::Prefs;
+use privact::app::state::StepStatus;
+use privact::app::view::group_thousands;
+use privact::app::{Launch, PrivactApp};
+use privact::ckks::Parameters;
+use privact::protocol::client::request_bytes;
+use std::time::{Duration, Instant};
+
+fn harness(prefs: Prefs) -> Harness<'static, PrivactApp> {
+    Harness::builder()
+        .with_size([1600.0, 1000.0])
+        .build_ui_state(
+            |ui, app: &mut PrivactApp| app.ui(ui),
+            PrivactApp::new(prefs, Launch::default()),
+        )
+}
+
+/// Steps the harness (with short sleeps for the worker) until `done` holds.
+fn step_until(
+    h: &mut Harness<'static, PrivactApp>,
+    what: &str,
+    timeout: Duration,
+    done: impl Fn(&Harness<'static, PrivactApp>) -> bool,
+) {
+    let t = Instant::now();
+    h.step();
+    while !done(h) {
+        assert!(
+            t.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+    }
+}
+
+fn has(h: &Harness<'static, PrivactApp>, label: &str) -> bool {
+    h.query_by_label(label).is_some()
+}
+
+fn has_containing(h: &Harness<'static, PrivactApp>, part: &str) -> bool {
+    h.query_by_label_contains(part).is_some()
+}
+
+fn loaded(h: &mut Harness<'static, PrivactApp>) {
+    step_until(h, "the phantom to load", Duration::from_secs(60), |h| {
+        h.state().state.image.is_some() && h.state().textures.slice.is_some()
+    });
+    h.step();
+}
+
+#[test]
+fn starts_with_the_phantom_and_shows_the_exact_encrypted_payload() {
+    let mut h = harness(Prefs::default());
+    loaded(&mut h);
+    let params = Parameters::preset("depth7-n14").unwrap();
+    let exact = format!("= {} bytes", group_thousands(request_bytes(&params) as u64));
+    assert!(has_containing(&h, &exact), "payload strip shows {exact}");
+    assert!(has_containing(&h, "Plaintext slice 512×512: 512 KiB"));
+    assert!(has_containing(&h, "Built-in phantom"));
+    assert!(has(&h, "W:400 L:40"), "default Abdomen window overlay");
+}
+
+#[test]
+fn patient_identifiers_are_masked_until_revealed() {
+    let mut h = harness(Prefs::default());
+    loaded(&mut h);
+    assert!(!has(&h, "PHANTOM^ABDOMEN"), "name hidden by default");
+    assert!(!has(&h, "PHANTOM"), "ID hidden by default");
+    assert!(h.query_all_by_label("••••••").count() >= 2);
+    h.get_by_label("Reveal patient identifiers").click();
+    h.run_steps(2);
+    assert!(has(&h, "PHANTOM^ABDOMEN"), "name shown after the toggle");
+    h.get_by_label("Reveal patient identifiers").click();
+    h.run_steps(2);
+    assert!(!has(&h, "PHANTOM^ABDOMEN"), "masked again");
+}
+
+#[test]
+fn presets_by_button_and_number_key_change_the_overlay() {
+    let mut h = harness(Prefs::default());
+    loaded(&mut h);
+    assert!(has(&h, "W:400 L:40"));
+    h.get_by_label("Lung (5)").click();
+    h.run_steps(2);
+    assert!(has(&h, "W:1500 L:-600"), "Lung preset");
+    assert!(!has(&h, "W:400 L:40"));
+    h.key_press(egui::Key::Num4);
+    h.run_steps(2);
+    assert!(has(&h, "W:2000 L:400"), "key 4 = Bone");
+    // The last preset is remembered in the preferences (and nothing else about the image).
+    assert_eq!(
+        h.state().prefs.last_preset,
+        privact::app::prefs::PresetName::Bone
+    );
+}
+
+#[test]
+fn a_corrupt_file_shows_an_error_and_the_app_keeps_running() {
+    let dir = std::env::temp_dir().join(format!("privact-ui-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("corrupt.dcm");
+    let mut bytes = vec![0u8; 128];
+    bytes.extend_from_slice(b"DICM");
+    bytes.extend_from_slice(&[0xff; 64]);
+    std::fs::write(&bad, bytes).unwrap();
+
+    let mut h = harness(Prefs::default());
+    loaded(&mut h);
+    h.state_mut().apply(Intent::LoadPath(bad));
+    step_until(&mut h, "the error toast", Duration::from_secs(30), |h| {
+        has(h, "Open failed")
+    });
+    assert!(
+        has_containing(&h, "corrupt.dcm"),
+        "the error names the file"
+    );
+    assert!(
+        has_containing(&h, "Built-in phantom"),
+        "the previous image stays"
+    );
+    h.get_by_label("Dismiss error 1").click();
+    h.run_steps(2);
+    assert!(!has(&h, "Open failed"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn denoising_is_disabled_not_faked() {
+    let mut h = harness(Prefs::default());
+    loaded(&mut h);
+    let node = h.get_by_label("Run encrypted denoising");
+    assert!(node.accesskit_node().is_disabled());
+    node.click();
+    h.run_steps(2);
+    assert!(
+        !h.state().busy(),
+        "clicking the disabled button starts nothing"
+    );
+}
+
+#[test]
+fn encrypted_classification_runs_on_the_worker_then_cancel_works() {
+    let mut h = harness(Prefs::default());
+    loaded(&mut h);
+    assert!(has_containing(&h, "demo weights (untrained)"));
+
+    // Cancel mid-job: start, wait for the first stage, cancel, the pipeline shows it.
+    h.get_by_label("Run encrypted classification").click();
+    step_until(&mut h, "the Keys stage", Duration::from_secs(60), |h| {
+        has(h, "Keys running")
+    });
+    h.get_by_label("Cancel").click();
+    step_until(&mut h, "the cancel", Duration::from_secs(120), |h| {
+        !h.state().busy()
+    });
+    h.step();
+    assert!(has_containing(&h, "cancelled"), "a step shows cancelled");
+    assert!(h.state().state.pipeline.outcome.is_none());
+
+    // The full run: the UI keeps stepping while the worker computes.
+    h.get_by_label("Run encrypted classification").click();
+    h.step();
+    assert!(h.state().busy(), "job started");
+    // A second job is refused while one runs.
+    h.state_mut().apply(Intent::RunClassify);
+    assert!(
+        h.state()
+            .state
+            .toasts
+            .iter()
+            .any(|t| t.message.contains("another job is running")),
+        "second job refused"
+    );
+    let mut max_step = Duration::ZERO;
+    let t = Instant::now();
+    while !has(&h, "Decrypt done") {
+        assert!(
+            t.elapsed() < Duration::from_secs(600),
+            "the job did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        let s = Instant::now();
+        h.step();
+        max_step = max_step.max(s.elapsed());
+    }
+    step_until(&mut h, "the results", Duration::from_secs(30), |h| {
+        has_containing(h, "HE normal:")
+    });
+    let app = h.state();
+    let o = app.state.pipeline.outcome.as_ref().expect("outcome");
+    let names: Vec<&str> = o.ledger.steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Keys",
+            "Encode & encrypt",
+            "Send",
+            "Evaluate on ciphertext",
+            "Receive",
+            "Decrypt"
+        ]
+    );
+    assert!(
+        app.state
+            .pipeline
+            .steps
+            .iter()
+            .all(|s| s.status == StepStatus::Done)
+    );
+    let params = Parameters::preset("depth7-n14").unwrap();
+    assert_eq!(
+        o.request_bytes,
+        request_bytes(&params) as u64,
+        "measured = planned"
+    );
+    assert!(
+        has_containing(&h, "matches"),
+        "payload strip confirms the measured bytes"
+    );
+    let sum: f64 = o.probabilities.iter().sum();
+    assert!((sum - 1.0).abs() < 1e-9);
+    assert!(
+        o.precision_bits().unwrap() > 10.0,
+        "HE agrees with plaintext"
+    );
+    assert!(
+        app.state
+            .pipeline
+            .server_view
+            .as_ref()
+            .is_some_and(|b| b.len() > 100_000)
+    );
+    assert!(
+        has_containing(&h, "Predicted class: none"),
+        "demo weights make no diagnosis"
+    );
+    eprintln!(
+        "UI frames while the worker ran: {} frames, max build {:.1} ms; max harness step {:.1} ms",
+        app.state.frames_during_job,
+        app.state.max_frame_ms_during_job,
+        max_step.as_secs_f64() * 1000.0
+    );
+    assert!(
+        app.state.max_frame_ms_during_job < 250.0,
+        "the UI thread never blocks on the job"
+    );
+}
