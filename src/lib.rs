@@ -8,3 +8,5 @@ pub mod cli;
 pub mod imaging;
 pub mod model;
 pub mod protocol;
+#[cfg(feature = "train")]
+pub mod train;

@@ -18,6 +18,11 @@ struct Cli {
 enum Command {
     /// Time the CKKS primitives on the named parameter sets (single-threaded medians).
     Bench(privact::cli::bench::BenchArgs),
+    /// Denoise a (simulated) low-dose CT slice, in plaintext or under CKKS.
+    Denoise(privact::cli::denoise::DenoiseArgs),
+    /// Train the denoisers (feature `train`).
+    #[cfg(feature = "train")]
+    TrainDenoiser(privact::cli::train_denoiser::TrainDenoiserArgs),
     /// Describe an image file: modality, size, transfer syntax, value range, window.
     Inspect(privact::cli::inspect::InspectArgs),
     /// Write the synthetic abdominal CT phantom (the built-in sample).
@@ -30,6 +35,9 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Bench(args)) => privact::cli::bench::run(&args),
+        Some(Command::Denoise(args)) => privact::cli::denoise::run(&args),
+        #[cfg(feature = "train")]
+        Some(Command::TrainDenoiser(args)) => privact::cli::train_denoiser::run(&args),
         Some(Command::Inspect(args)) => privact::cli::inspect::run(&args),
         Some(Command::Phantom(args)) => privact::cli::phantom::run(&args),
         Some(Command::SimulateLdct(args)) => privact::cli::simulate_ldct::run(&args),

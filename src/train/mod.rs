@@ -1,0 +1,3 @@
+//! Model training (cargo feature `train`, candle on CPU).
+
+pub mod denoiser;
