@@ -230,27 +230,34 @@ fn masked_interactive_rounds_equal_unmasked_and_plaintext() {
     );
 }
 
-/// For every vector the client saw, the unmasked pre-activation with the same sign pattern,
-/// and the ratio seen / true on the slots where the true value is not ~0.
-fn mask_ratios(seen: &[Vec<f64>], truth: &[Vec<f64>]) -> Vec<(f64, f64)> {
+/// For every vector the client saw: among the true pre-activations with the same sign
+/// pattern, the (min, max) of seen / true over slots where the true value is not ~0, for the
+/// candidate closest to a pure positive scaling; plus how many slots that covered.
+fn mask_ratios(seen: &[Vec<f64>], truth: &[Vec<f64>]) -> Vec<(f64, f64, usize)> {
     let sign = |v: &[f64]| v.iter().map(|&x| x > 0.0).collect::<Vec<_>>();
     let truth_signs: Vec<_> = truth.iter().map(|t| sign(t)).collect();
     seen.iter()
         .map(|s| {
-            let j = truth_signs
+            let ss = sign(s);
+            truth_signs
                 .iter()
-                .position(|t| *t == sign(s))
-                .expect("a positive mask keeps the sign pattern of some true pre-activation");
-            let ratios: Vec<f64> = s
-                .iter()
-                .zip(&truth[j])
-                .filter(|(_, t)| t.abs() > 1e-6)
-                .map(|(s, t)| s / t)
-                .collect();
-            (
-                ratios.iter().copied().fold(f64::INFINITY, f64::min),
-                ratios.iter().copied().fold(0.0, f64::max),
-            )
+                .zip(truth)
+                .filter(|(ts, _)| **ts == ss)
+                .map(|(_, t)| {
+                    let ratios: Vec<f64> = s
+                        .iter()
+                        .zip(t)
+                        .filter(|(_, t)| t.abs() > 1e-6)
+                        .map(|(s, t)| s / t)
+                        .collect();
+                    (
+                        ratios.iter().copied().fold(f64::INFINITY, f64::min),
+                        ratios.iter().copied().fold(0.0, f64::max),
+                        ratios.len(),
+                    )
+                })
+                .min_by(|a, b| (a.1 / a.0).total_cmp(&(b.1 / b.0)))
+                .expect("a positive mask keeps the sign pattern of some true pre-activation")
         })
         .collect()
 }
@@ -274,13 +281,18 @@ fn the_client_never_sees_an_unmasked_pre_activation() {
                 );
             }
         }
-        for (lo, hi) in mask_ratios(s, t) {
+        for (lo, hi, n) in mask_ratios(s, t) {
             // Positive, bounded, and really varying scales (not the identity).
             assert!(
                 lo > 0.25 - 1e-6 && hi < 4.0 + 1e-6,
                 "ratio range {lo}..{hi}"
             );
-            assert!(hi / lo > 2.0, "scales barely vary: {lo}..{hi}");
+            if n >= 50 {
+                assert!(
+                    hi / lo > 2.0,
+                    "scales barely vary: {lo}..{hi} over {n} slots"
+                );
+            }
         }
     }
     // Control: without masking the same check finds the true values.

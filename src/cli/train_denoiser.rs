@@ -21,6 +21,10 @@ pub struct TrainDenoiserArgs {
     pub val_images: usize,
     #[arg(long, default_value_t = 9)]
     pub linear_k: usize,
+    #[arg(long, default_value_t = 0.25)]
+    pub linear_dose: f64,
+    #[arg(long, default_value_t = 0.985)]
+    pub group_threshold: f64,
     #[arg(long, default_value_t = 16)]
     pub channels: usize,
     #[arg(long, default_value_t = 4)]
@@ -29,6 +33,9 @@ pub struct TrainDenoiserArgs {
     pub steps: usize,
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
+    /// Output patch side (inputs get the halo added).
+    #[arg(long, default_value_t = 40)]
+    pub patch: usize,
     #[arg(long, default_value_t = 2e-3)]
     pub lr: f64,
     #[arg(long, default_value_t = 7)]
@@ -52,10 +59,13 @@ pub fn run(args: &TrainDenoiserArgs) -> anyhow::Result<()> {
         train_images: args.train_images,
         val_images: args.val_images,
         linear_k: args.linear_k,
+        linear_dose: args.linear_dose,
+        group_threshold: args.group_threshold,
         channels: args.channels,
         layers: args.layers,
         steps: args.steps,
         batch: args.batch,
+        patch: args.patch,
         lr: args.lr,
         seed: args.seed,
         ..TrainConfig::default()

@@ -43,6 +43,10 @@ pub struct TrainConfig {
     pub train_doses: Vec<f64>,
     pub val_doses: Vec<f64>,
     pub linear_k: usize,
+    /// The linear filter is fitted at this dose only (one filter cannot adapt to the noise).
+    pub linear_dose: f64,
+    /// Thumbnail correlation above which two images count as near-identical.
+    pub group_threshold: f64,
     pub channels: usize,
     pub layers: usize,
     pub steps: usize,
@@ -63,6 +67,8 @@ impl Default for TrainConfig {
             train_doses: vec![0.1, 0.25, 0.25, 0.5],
             val_doses: vec![0.1, 0.25, 0.5],
             linear_k: 9,
+            linear_dose: 0.25,
+            group_threshold: 0.985,
             channels: 16,
             layers: 4,
             steps: 1500,
@@ -181,7 +187,7 @@ fn kidney_split(
         .iter()
         .map(|s| thumbnail(&s.values, s.rows, s.cols))
         .collect();
-    let groups = group(&thumbs, 0.95);
+    let groups = group(&thumbs, cfg.group_threshold);
     let mut ids: Vec<usize> = groups.clone();
     ids.sort_unstable();
     ids.dedup();
@@ -663,7 +669,14 @@ pub fn run(cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Des
     )?;
     log(format!("simulated in {:.0} s", t0.elapsed().as_secs_f64()));
 
-    let linear = fit_linear(&train, cfg.linear_k)?;
+    let linear_pairs = pairs(
+        &cfg.cache,
+        &train_imgs,
+        &[cfg.linear_dose],
+        cfg.seed * 1000,
+        true,
+    )?;
+    let linear = fit_linear(&linear_pairs, cfg.linear_k)?;
     let lin_desc = describe(&linear, &val)?;
     for m in &lin_desc.validation {
         log(format!(
@@ -702,13 +715,13 @@ pub fn run(cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Des
             "data": data_note,
             "kidney_files": n_files,
             "kidney_groups": n_groups,
-            "grouping": "union-find over images whose 32×32 thumbnails correlate ≥ 0.95; one image per group; split by group",
+            "grouping": format!("union-find over images whose 32×32 thumbnails correlate ≥ {}; one image per group; split by group", cfg.group_threshold),
             "train_images": train_imgs.iter().map(|i| i.name.clone()).collect::<Vec<_>>(),
             "validation_images": val_imgs.iter().map(|i| i.name.clone()).collect::<Vec<_>>(),
             "simulation": "imaging::ldct::simulate: I0 = 1e5, σe = 10, 720 views, FBP ramp×Hann; target = noise-free reconstruction of the same geometry",
             "train_doses": cfg.train_doses,
             "validation_doses": cfg.val_doses,
-            "linear": format!("{0}×{0} filter + bias, exact least squares on the noise (every 2nd pixel)", cfg.linear_k),
+            "linear": format!("{0}×{0} filter + bias, exact least squares on the noise (every 2nd pixel) at dose {1}", cfg.linear_k, cfg.linear_dose),
             "nonlinear": {
                 "optimizer": "AdamW, cosine decay", "lr": cfg.lr, "steps": cfg.steps, "batch": cfg.batch,
                 "patch": cfg.patch, "augmentation": "horizontal flip", "channels": cfg.channels,

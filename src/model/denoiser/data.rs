@@ -3,7 +3,10 @@
 //! Models work on [0, 1] over the abdomen window (W400/L40). The kidney data set's JPEGs are
 //! 8-bit abdomen-windowed images: they are mapped back to **approximate** HU through the
 //! inverse window (so anything outside −160…240 HU was already clipped), with an assumed
-//! 360 mm field of view for the simulation's geometry.
+//! 360 mm field of view for the simulation's geometry. Pixels clipped at the bottom of the
+//! window (value 0) are taken as air (−1000 HU): they are mostly the air around the body, and
+//! treating them as −160 HU would fill the whole field of view with fat-like material and
+//! starve the simulated projections of photons. After windowing they are 0 again either way.
 
 use super::DenoiserError;
 use crate::imaging::window::Window;
@@ -22,8 +25,14 @@ pub struct HuSlice {
     pub approximate: bool,
 }
 
-/// 8-bit value → approximate HU through the inverse abdomen window.
+/// HU given to 8-bit pixels clipped at the bottom of the window.
+pub const CLIPPED_LOW_HU: f32 = -1000.0;
+
+/// 8-bit value → approximate HU through the inverse abdomen window (0 → air).
 pub fn unit8_to_hu(v: f32) -> f32 {
+    if v <= 0.0 {
+        return CLIPPED_LOW_HU;
+    }
     let w = Window::ABDOMEN;
     ((f64::from(v) / 255.0 - 0.5) * w.width + w.center) as f32
 }
