@@ -40,6 +40,9 @@ pub struct TrainDenoiserArgs {
     pub lr: f64,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Continue training the nonlinear network from a previous output folder.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
 }
 
 pub fn run(args: &TrainDenoiserArgs) -> anyhow::Result<()> {
@@ -68,6 +71,7 @@ pub fn run(args: &TrainDenoiserArgs) -> anyhow::Result<()> {
         patch: args.patch,
         lr: args.lr,
         seed: args.seed,
+        init: args.init.clone(),
         ..TrainConfig::default()
     };
     train(&cfg, &mut |line| eprintln!("{line}"))?;

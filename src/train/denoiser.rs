@@ -54,6 +54,8 @@ pub struct TrainConfig {
     pub patch: usize,
     pub lr: f64,
     pub seed: u64,
+    /// Start the nonlinear network from these weights (a previous run's output folder).
+    pub init: Option<PathBuf>,
 }
 
 impl Default for TrainConfig {
@@ -76,6 +78,7 @@ impl Default for TrainConfig {
             patch: 40,
             lr: 2e-3,
             seed: 7,
+            init: None,
         }
     }
 }
@@ -481,6 +484,34 @@ fn train_nonlinear(
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
     let net = Net::new(&vb, cfg.channels, cfg.layers)?;
+    if let Some(dir) = &cfg.init {
+        let desc = Description::parse(&std::fs::read_to_string(dir.join("denoiser.json"))?)?;
+        let bytes = std::fs::read(dir.join("denoiser.safetensors"))?;
+        let layers = &desc.model(ModelKind::Nonlinear)?.layers;
+        let m = crate::model::denoiser::weights::from_safetensors(
+            &bytes,
+            ModelKind::Nonlinear,
+            layers,
+        )?;
+        if m.layers.len() != cfg.layers || m.layers[0].cout != cfg.channels {
+            bail!("--init weights have another shape");
+        }
+        let data = varmap
+            .data()
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?;
+        for (i, l) in m.layers.iter().enumerate() {
+            let w: Vec<f32> = l.weight.iter().map(|&v| v as f32).collect();
+            let b: Vec<f32> = l.bias.iter().map(|&v| v as f32).collect();
+            let var = |n: &str| {
+                data.get(&format!("layers.{i}.{n}"))
+                    .with_context(|| format!("no variable layers.{i}.{n}"))
+            };
+            var("weight")?.set(&Tensor::from_vec(w, (l.cout, l.cin, l.k, l.k), &dev)?)?;
+            var("bias")?.set(&Tensor::from_vec(b, l.cout, &dev)?)?;
+        }
+        log(format!("initialised from {}", dir.display()));
+    }
     let mut opt = AdamW::new(
         varmap.all_vars(),
         ParamsAdamW {
@@ -552,6 +583,9 @@ fn train_nonlinear(
 }
 
 /// PSNR/SSIM per dose of a model on validation pairs; also the largest |pre-activation|.
+/// (dose, PSNR in, PSNR out, SSIM in, SSIM out, max |pre-activation|) of one image.
+type Row = (f64, f64, f64, f64, f64, f64);
+
 pub fn evaluate(model: &Denoiser, val: &[Pair]) -> anyhow::Result<(Vec<DoseMetrics>, f64)> {
     let rows = val
         .par_iter()
@@ -587,8 +621,7 @@ pub fn evaluate(model: &Denoiser, val: &[Pair]) -> anyhow::Result<(Vec<DoseMetri
         .map(|&d| {
             let sel: Vec<_> = rows.iter().filter(|r| r.0 == d).collect();
             let n = sel.len() as f64;
-            let mean =
-                |f: fn(&&(f64, f64, f64, f64, f64, f64)) -> f64| sel.iter().map(f).sum::<f64>() / n;
+            let mean = |f: fn(&&Row) -> f64| sel.iter().map(f).sum::<f64>() / n;
             DoseMetrics {
                 dose: d,
                 images: sel.len(),

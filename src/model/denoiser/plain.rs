@@ -85,6 +85,9 @@ impl Conv {
     }
 }
 
+/// Observer of pre-activations: (layer, values `[cout][h][w]`, h, w).
+pub type Tap<'a> = dyn FnMut(usize, &[f64], usize, usize) + 'a;
+
 /// A denoiser: `output = centre(input) − f(input)`, f = convolutions with ReLU between them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Denoiser {
@@ -158,7 +161,7 @@ impl Denoiser {
         padded: &[f64],
         h: usize,
         w: usize,
-        tap: &mut dyn FnMut(usize, &[f64], usize, usize),
+        tap: &mut Tap<'_>,
     ) -> Vec<f64> {
         let r = self.radius();
         let (mut x, mut ch, mut cw) = (padded.to_vec(), h, w);
