@@ -27,8 +27,9 @@ pub struct TrainDenoiserArgs {
     pub group_threshold: f64,
     #[arg(long, default_value_t = 16)]
     pub channels: usize,
-    #[arg(long, default_value_t = 4)]
-    pub layers: usize,
+    /// Kernel sizes of the nonlinear layers, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "5,3,3,5")]
+    pub kernels: Vec<usize>,
     #[arg(long, default_value_t = 1500)]
     pub steps: usize,
     #[arg(long, default_value_t = 16)]
@@ -65,7 +66,7 @@ pub fn run(args: &TrainDenoiserArgs) -> anyhow::Result<()> {
         linear_dose: args.linear_dose,
         group_threshold: args.group_threshold,
         channels: args.channels,
-        layers: args.layers,
+        kernels: args.kernels.clone(),
         steps: args.steps,
         batch: args.batch,
         patch: args.patch,

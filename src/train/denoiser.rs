@@ -48,7 +48,8 @@ pub struct TrainConfig {
     /// Thumbnail correlation above which two images count as near-identical.
     pub group_threshold: f64,
     pub channels: usize,
-    pub layers: usize,
+    /// Kernel size of each layer (ReLU between layers).
+    pub kernels: Vec<usize>,
     pub steps: usize,
     pub batch: usize,
     pub patch: usize,
@@ -72,7 +73,7 @@ impl Default for TrainConfig {
             linear_dose: 0.25,
             group_threshold: 0.985,
             channels: 16,
-            layers: 4,
+            kernels: vec![5, 3, 3, 5],
             steps: 1500,
             batch: 16,
             patch: 40,
@@ -419,23 +420,28 @@ fn solve(mut a: Vec<f64>, mut b: Vec<f64>, n: usize) -> Option<Vec<f64>> {
 
 struct Net {
     convs: Vec<candle_nn::Conv2d>,
+    kernels: Vec<usize>,
 }
 
 impl Net {
-    fn new(vb: &VarBuilder, channels: usize, layers: usize) -> candle_core::Result<Self> {
+    fn new(vb: &VarBuilder, channels: usize, kernels: &[usize]) -> candle_core::Result<Self> {
+        let layers = kernels.len();
         let mut convs = Vec::new();
-        for i in 0..layers {
+        for (i, &k) in kernels.iter().enumerate() {
             let cin = if i == 0 { 1 } else { channels };
             let cout = if i + 1 == layers { 1 } else { channels };
             convs.push(candle_nn::conv2d(
                 cin,
                 cout,
-                3,
+                k,
                 Conv2dConfig::default(),
                 vb.pp(format!("layers.{i}")),
             )?);
         }
-        Ok(Self { convs })
+        Ok(Self {
+            convs,
+            kernels: kernels.to_vec(),
+        })
     }
 
     /// Noise prediction f(x) on a padded batch (valid convolutions).
@@ -465,7 +471,7 @@ impl Net {
                 Ok(Conv {
                     cin,
                     cout,
-                    k: 3,
+                    k: self.kernels[i],
                     weight: w.into_iter().map(f64::from).collect(),
                     bias: b.into_iter().map(f64::from).collect(),
                 })
@@ -483,7 +489,7 @@ fn train_nonlinear(
     let dev = Device::Cpu;
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
-    let net = Net::new(&vb, cfg.channels, cfg.layers)?;
+    let net = Net::new(&vb, cfg.channels, &cfg.kernels)?;
     if let Some(dir) = &cfg.init {
         let desc = Description::parse(&std::fs::read_to_string(dir.join("denoiser.json"))?)?;
         let bytes = std::fs::read(dir.join("denoiser.safetensors"))?;
@@ -493,7 +499,7 @@ fn train_nonlinear(
             ModelKind::Nonlinear,
             layers,
         )?;
-        if m.layers.len() != cfg.layers || m.layers[0].cout != cfg.channels {
+        if m.layers.iter().map(|l| l.k).collect::<Vec<_>>() != cfg.kernels || m.layers[0].cout != cfg.channels {
             bail!("--init weights have another shape");
         }
         let data = varmap
@@ -520,7 +526,7 @@ fn train_nonlinear(
             ..Default::default()
         },
     )?;
-    let r = cfg.layers; // 3×3 layers: radius 1 each
+    let r: usize = cfg.kernels.iter().map(|k| k / 2).sum();
     let (p, pin) = (cfg.patch, cfg.patch + 2 * r);
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed);
     let start = Instant::now();
@@ -758,7 +764,7 @@ pub fn run(cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Des
             "nonlinear": {
                 "optimizer": "AdamW, cosine decay", "lr": cfg.lr, "steps": cfg.steps, "batch": cfg.batch,
                 "patch": cfg.patch, "augmentation": "horizontal flip", "channels": cfg.channels,
-                "layers": cfg.layers, "seconds": train_seconds, "seed": cfg.seed
+                "kernels": cfg.kernels, "seconds": train_seconds, "seed": cfg.seed
             },
         }),
     };
