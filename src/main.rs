@@ -24,6 +24,11 @@ enum Command {
     Evaluate(privact::cli::classify::EvaluateArgs),
     /// Encrypted classification of the built-in phantom in the terminal, with the cost ledger.
     Demo,
+    /// Denoise a (simulated) low-dose CT slice, in plaintext or under CKKS.
+    Denoise(privact::cli::denoise::DenoiseArgs),
+    /// Train the denoisers (feature `train`).
+    #[cfg(feature = "train")]
+    TrainDenoiser(privact::cli::train_denoiser::TrainDenoiserArgs),
     /// Describe an image file: modality, size, transfer syntax, value range, window.
     Inspect(privact::cli::inspect::InspectArgs),
     /// Write the synthetic abdominal CT phantom (the built-in sample).
@@ -95,6 +100,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::SimulateLdct(args)) => privact::cli::simulate_ldct::run(&args),
         #[cfg(feature = "train")]
         Some(Command::TrainClassifier(args)) => privact::cli::train_classifier::run(&args),
+        Some(Command::Denoise(args)) => privact::cli::denoise::run(&args),
+        #[cfg(feature = "train")]
+        Some(Command::TrainDenoiser(args)) => privact::cli::train_denoiser::run(&args),
         Some(Command::Demo) => privact::cli::classify::run_demo(),
         Some(Command::Gui(args)) => gui(args),
         None => gui(GuiArgs::default()),

@@ -2,11 +2,13 @@
 
 pub mod bench;
 pub mod classify;
+pub mod denoise;
 pub mod inspect;
 pub mod phantom;
 pub mod simulate_ldct;
 #[cfg(feature = "train")]
 pub mod train_classifier;
+pub mod train_denoiser;
 
 use std::sync::OnceLock;
 

@@ -12,8 +12,13 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 /// Byte patterns the secret key would leave in a message if it leaked.
 fn secret_key_fingerprints(client: &ClassifierClient) -> Vec<(&'static str, Vec<u8>)> {
-    let sk = &client.sk;
-    let params = client.params();
+    fingerprints_of(&client.sk, client.params())
+}
+
+fn fingerprints_of(
+    sk: &crate::ckks::SecretKey,
+    params: &crate::ckks::Parameters,
+) -> Vec<(&'static str, Vec<u8>)> {
     let window = 100..132;
     let mut out = Vec::new();
     out.push((
@@ -47,7 +52,8 @@ fn secret_key_fingerprints(client: &ClassifierClient) -> Vec<(&'static str, Vec<
     ));
     let mut w = wire::testing::Writer::default();
     w.limb(sk.q.limb(0), q0);
-    out.push(("NTT limb 0 bit-packed", w.buf[4000..4040].to_vec()));
+    let end = w.buf.len().min(4040);
+    out.push(("NTT limb 0 bit-packed", w.buf[end - 40..end].to_vec()));
     out
 }
 
@@ -85,12 +91,58 @@ fn leak_secret_key_never_reaches_the_server() {
 
 #[test]
 fn leak_server_code_cannot_name_secret_key_types() {
-    let server_src = include_str!("server.rs");
-    for forbidden in ["SecretKey", "Decryptor", "KeyGenerator", "Encryptor"] {
-        let hits = server_src
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("//") && l.contains(forbidden))
-            .count();
-        assert_eq!(hits, 0, "server.rs mentions {forbidden}");
+    for (file, src) in [
+        ("server.rs", include_str!("server.rs")),
+        ("denoise_server.rs", include_str!("denoise_server.rs")),
+    ] {
+        for forbidden in ["SecretKey", "Decryptor", "KeyGenerator", "Encryptor"] {
+            let hits = src
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//") && l.contains(forbidden))
+                .count();
+            assert_eq!(hits, 0, "{file} mentions {forbidden}");
+        }
+    }
+}
+
+#[test]
+fn leak_denoising_messages_never_carry_the_secret_key() {
+    use super::denoise_client::{DenoiseClient, Reply};
+    use super::denoise_server::DenoiseServer;
+    use crate::model::denoiser::weights::specs;
+    use crate::model::denoiser::{Conv, Denoiser, ModelKind};
+    let conv = |cin, cout, seed: f64| Conv {
+        cin,
+        cout,
+        k: 3,
+        weight: (0..cin * cout * 9)
+            .map(|i| ((i as f64 * seed).sin()) * 0.3)
+            .collect(),
+        bias: vec![0.05; cout],
+    };
+    let linear = Denoiser::new(ModelKind::Linear, vec![conv(1, 1, 0.7)]).unwrap();
+    let nonlinear =
+        Denoiser::new(ModelKind::Nonlinear, vec![conv(1, 2, 1.1), conv(2, 1, 1.3)]).unwrap();
+    let mut client = DenoiseClient::new(ModelKind::Nonlinear, &specs(&nonlinear)).unwrap();
+    let mut server = DenoiseServer::new(linear, nonlinear);
+    let mut sent = vec![client.setup_message()];
+    assert!(matches!(
+        super::Message::decode(&server.handle(&sent[0])),
+        Ok(super::Message::SetupAck { .. })
+    ));
+    let image: Vec<f32> = (0..40 * 40).map(|i| (i % 37) as f32 / 37.0).collect();
+    let mut msg = client.encrypt_image(&image, 40, 40).unwrap();
+    loop {
+        sent.push(msg.clone());
+        match client.handle_reply(&server.handle(&msg)).unwrap() {
+            Reply::Continue(next) => msg = next,
+            Reply::Done(_) => break,
+        }
+    }
+    assert_eq!(sent.len(), 3, "setup, request, one round of activations");
+    for (what, pattern) in fingerprints_of(&client.sk, client.params()) {
+        for (i, m) in sent.iter().enumerate() {
+            assert!(!contains(m, &pattern), "{what} found in message {i}");
+        }
     }
 }

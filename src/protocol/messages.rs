@@ -12,12 +12,71 @@ pub const MAX_FIELDS: usize = 256;
 #[repr(u8)]
 pub enum Task {
     ClassifyKidney = 1,
+    /// One-shot encrypted denoising with the linear model.
+    DenoiseLinear = 2,
+    /// Interactive encrypted denoising with the nonlinear model.
+    DenoiseNonlinear = 3,
 }
 
 impl Task {
     fn from_u8(v: u8) -> Option<Self> {
-        (v == 1).then_some(Task::ClassifyKidney)
+        match v {
+            1 => Some(Task::ClassifyKidney),
+            2 => Some(Task::DenoiseLinear),
+            3 => Some(Task::DenoiseNonlinear),
+            _ => None,
+        }
     }
+}
+
+/// Most ciphertexts in one list field of a denoising message.
+pub const MAX_LIST: usize = 1 << 16;
+
+/// Packs byte strings into one field: u32 count, then (u64 length, bytes) each.
+fn pack_list(items: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + items.iter().map(|i| 8 + i.len()).sum::<usize>());
+    out.extend_from_slice(&(items.len() as u32).to_le_bytes());
+    for i in items {
+        out.extend_from_slice(&(i.len() as u64).to_le_bytes());
+        out.extend_from_slice(i);
+    }
+    out
+}
+
+fn unpack_list(field: &[u8]) -> Result<Vec<Vec<u8>>, MessageError> {
+    let count = field
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_le_bytes)
+        .ok_or(MessageError::Truncated)? as usize;
+    if count > MAX_LIST {
+        return Err(MessageError::Invalid("too many items in a list field"));
+    }
+    let mut items = Vec::with_capacity(count.min(field.len() / 8));
+    let mut pos = 4usize;
+    for _ in 0..count {
+        let len = field
+            .get(pos..pos + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+            .ok_or(MessageError::Truncated)?;
+        let len = usize::try_from(len).map_err(|_| MessageError::Truncated)?;
+        pos += 8;
+        let end = pos.checked_add(len).ok_or(MessageError::Truncated)?;
+        items.push(field.get(pos..end).ok_or(MessageError::Truncated)?.to_vec());
+        pos = end;
+    }
+    if pos != field.len() {
+        return Err(MessageError::Invalid("trailing bytes in a list field"));
+    }
+    Ok(items)
+}
+
+fn round_field(f: &[u8]) -> Result<u32, MessageError> {
+    let b: [u8; 8] = f
+        .try_into()
+        .map_err(|_| MessageError::Invalid("scalar field must be 8 bytes"))?;
+    u32::try_from(u64::from_le_bytes(b)).map_err(|_| MessageError::Invalid("round out of range"))
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -41,6 +100,26 @@ pub enum Message {
     },
     Error {
         message: String,
+    },
+    /// Encrypted input tiles (one ciphertext per tile, halos included).
+    DenoiseRequest {
+        tiles: Vec<Vec<u8>>,
+    },
+    /// Server → client: masked, shuffled pre-activations of ReLU round `round` (1-based).
+    DenoiseMasked {
+        round: u32,
+        cts: Vec<Vec<u8>>,
+        server_seconds: f64,
+    },
+    /// Client → server: ReLU of the masked values, freshly encrypted, in the order received.
+    DenoiseActivations {
+        round: u32,
+        cts: Vec<Vec<u8>>,
+    },
+    /// The encrypted denoised tiles.
+    DenoiseResult {
+        tiles: Vec<Vec<u8>>,
+        server_seconds: f64,
     },
 }
 
@@ -70,6 +149,10 @@ impl Message {
             Message::ClassifyRequest { .. } => "ClassifyRequest",
             Message::ClassifyResponse { .. } => "ClassifyResponse",
             Message::Error { .. } => "Error",
+            Message::DenoiseRequest { .. } => "DenoiseRequest",
+            Message::DenoiseMasked { .. } => "DenoiseMasked",
+            Message::DenoiseActivations { .. } => "DenoiseActivations",
+            Message::DenoiseResult { .. } => "DenoiseResult",
         }
     }
 
@@ -80,6 +163,10 @@ impl Message {
             Message::ClassifyRequest { .. } => 3,
             Message::ClassifyResponse { .. } => 4,
             Message::Error { .. } => 5,
+            Message::DenoiseRequest { .. } => 6,
+            Message::DenoiseMasked { .. } => 7,
+            Message::DenoiseActivations { .. } => 8,
+            Message::DenoiseResult { .. } => 9,
         }
     }
 
@@ -103,6 +190,38 @@ impl Message {
                 server_seconds,
             } => return envelope(self.kind(), &[logits, &server_seconds.to_le_bytes()]),
             Message::Error { message } => vec![message.as_bytes()],
+            Message::DenoiseRequest { tiles } => {
+                return envelope(self.kind(), &[&pack_list(tiles)]);
+            }
+            Message::DenoiseMasked {
+                round,
+                cts,
+                server_seconds,
+            } => {
+                return envelope(
+                    self.kind(),
+                    &[
+                        &u64::from(*round).to_le_bytes(),
+                        &pack_list(cts),
+                        &server_seconds.to_le_bytes(),
+                    ],
+                );
+            }
+            Message::DenoiseActivations { round, cts } => {
+                return envelope(
+                    self.kind(),
+                    &[&u64::from(*round).to_le_bytes(), &pack_list(cts)],
+                );
+            }
+            Message::DenoiseResult {
+                tiles,
+                server_seconds,
+            } => {
+                return envelope(
+                    self.kind(),
+                    &[&pack_list(tiles), &server_seconds.to_le_bytes()],
+                );
+            }
         };
         envelope(self.kind(), &fields)
     }
@@ -185,6 +304,34 @@ impl Message {
                     message: String::from_utf8_lossy(&fields[0]).into_owned(),
                 }
             }
+            6 => {
+                expect(1)?;
+                Message::DenoiseRequest {
+                    tiles: unpack_list(&fields[0])?,
+                }
+            }
+            7 => {
+                expect(3)?;
+                Message::DenoiseMasked {
+                    round: round_field(&fields[0])?,
+                    cts: unpack_list(&fields[1])?,
+                    server_seconds: f64::from_le_bytes(scalar(&fields[2])?),
+                }
+            }
+            8 => {
+                expect(2)?;
+                Message::DenoiseActivations {
+                    round: round_field(&fields[0])?,
+                    cts: unpack_list(&fields[1])?,
+                }
+            }
+            9 => {
+                expect(2)?;
+                Message::DenoiseResult {
+                    tiles: unpack_list(&fields[0])?,
+                    server_seconds: f64::from_le_bytes(scalar(&fields[1])?),
+                }
+            }
             k => return Err(MessageError::Kind(k)),
         })
     }
@@ -228,6 +375,27 @@ mod tests {
             },
             Message::Error {
                 message: "nope".into(),
+            },
+            Message::Setup {
+                task: Task::DenoiseNonlinear,
+                params: vec![4],
+                eval_keys: vec![5; 7],
+            },
+            Message::DenoiseRequest {
+                tiles: vec![vec![1, 2], vec![]],
+            },
+            Message::DenoiseMasked {
+                round: 2,
+                cts: vec![vec![3; 5]; 300],
+                server_seconds: 0.5,
+            },
+            Message::DenoiseActivations {
+                round: 2,
+                cts: vec![vec![9]],
+            },
+            Message::DenoiseResult {
+                tiles: vec![vec![8; 3]],
+                server_seconds: 2.0,
             },
         ];
         for m in msgs {

@@ -6,6 +6,9 @@
 //! (`ckks::wire` has no secret-key encoder), so the server cannot receive it.
 
 pub mod client;
+pub mod denoise_client;
+pub mod denoise_local;
+pub mod denoise_server;
 pub mod ledger;
 pub mod local;
 pub mod messages;
@@ -29,6 +32,8 @@ pub enum ProtocolError {
     Params(#[from] crate::ckks::ParamsError),
     #[error("model: {0}")]
     Model(#[from] crate::model::classifier::he::HeModelError),
+    #[error("denoiser: {0}")]
+    Denoiser(#[from] crate::model::denoiser::DenoiserError),
     #[error("evaluation: {0}")]
     Eval(#[from] crate::ckks::EvalError),
     #[error("the server refused the request: {0}")]

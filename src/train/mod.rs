@@ -6,6 +6,7 @@
 //! networks with the plain-Rust forward passes → write the JSON description.
 
 pub mod data;
+pub mod denoiser;
 pub mod nets;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,313 @@
+//! `privact denoise PATH [--dose F] [--model linear|nonlinear] [--mode plain|encrypted]
+//! [--out OUT.png|OUT.dcm] [--json]`.
+//!
+//! With `--dose` (< 1) PATH is a normal-dose slice: the low-dose version is simulated, denoised
+//! and compared with the clean reconstruction. Without it PATH is the low-dose input and only
+//! the output is written. Metrics are on [0, 1] over the abdomen window (W400/L40); 8-bit
+//! inputs are mapped to approximate HU through the inverse window (said on stderr).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+
+use crate::imaging::dicom::write::{CtDescription, ct_bytes, derived_bytes, random_uid};
+use crate::imaging::io::{ensure_distinct, write_atomic};
+use crate::imaging::raster::png_bytes;
+use crate::imaging::window::Window;
+use crate::imaging::{ImagingError, LoadOptions, ldct, load_with, metrics};
+use crate::model::denoiser::data::{from_unit, to_hu, to_unit};
+use crate::model::denoiser::he::MaskPolicy;
+use crate::model::denoiser::weights::builtin;
+use crate::model::denoiser::{ModelKind, TilePlan};
+use crate::protocol::Step;
+use crate::protocol::denoise_local::{DenoiseSession, RoundBytes};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Plain,
+    Encrypted,
+}
+
+#[derive(clap::Args)]
+pub struct DenoiseArgs {
+    /// CT slice (DICOM in HU, or an 8-bit abdomen-windowed PNG/JPEG).
+    pub path: PathBuf,
+    /// Simulate this dose (fraction of full dose, < 1) from PATH and report quality.
+    #[arg(long)]
+    pub dose: Option<f64>,
+    /// linear (one-shot under HE) or nonlinear (interactive ReLU rounds).
+    #[arg(long, default_value = "linear", value_parser = parse_kind)]
+    pub model: ModelKind,
+    #[arg(long, value_enum, default_value_t = Mode::Encrypted)]
+    pub mode: Mode,
+    /// Output: .png (abdomen window) or .dcm (derived CT).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Noise seed of the dose simulation.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Frame of a multi-frame DICOM (0-based).
+    #[arg(long, default_value_t = 0)]
+    pub frame: u32,
+}
+
+fn parse_kind(s: &str) -> Result<ModelKind, String> {
+    ModelKind::parse(s).ok_or_else(|| format!("unknown model {s:?} (linear or nonlinear)"))
+}
+
+#[derive(Serialize)]
+struct Report {
+    model: ModelKind,
+    mode: Mode,
+    dose: Option<f64>,
+    rows: usize,
+    cols: usize,
+    approximate_hu: bool,
+    psnr_in: Option<f64>,
+    psnr_out: Option<f64>,
+    ssim_in: Option<f64>,
+    ssim_out: Option<f64>,
+    max_abs_diff_vs_plain: Option<f64>,
+    tiled_vs_whole_plain_max_abs_diff: f64,
+    rounds: usize,
+    round_bytes: Vec<RoundBytes>,
+    upload_bytes: u64,
+    download_bytes: u64,
+    eval_key_bytes: u64,
+    tiles: usize,
+    tile_shape: Option<(usize, usize)>,
+    plain_seconds: f64,
+    setup_seconds: Option<f64>,
+    slice_seconds: Option<f64>,
+    ledger: Vec<Step>,
+    setup_ledger: Vec<Step>,
+}
+
+pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
+    if let Some(out) = &args.out {
+        ensure_distinct(&args.path, out)?;
+    }
+    let slice = load_with(&args.path, &LoadOptions { frame: args.frame })?;
+    let h = to_hu(&slice).with_context(|| args.path.display().to_string())?;
+    if h.approximate {
+        eprintln!(
+            "note: 8-bit input mapped to approximate HU through the inverse abdomen window (W400/L40)"
+        );
+    }
+    let (rows, cols) = (h.rows, h.cols);
+    let (input_hu, clean_hu) = match args.dose {
+        Some(d) => {
+            if !(d > 0.0 && d < 1.0) {
+                bail!("--dose must be in (0, 1), got {d}");
+            }
+            let sim = ldct::simulate(&h.hu, rows, cols, h.spacing_mm, d, args.seed)
+                .map_err(|k| ImagingError::new(&args.path, k))?;
+            (sim.low_dose, Some(sim.clean))
+        }
+        None => (h.hu.clone(), None),
+    };
+    let input = to_unit(&input_hu);
+    let model = builtin(args.model)?;
+    let t = std::time::Instant::now();
+    let plain = model.denoise(&input, rows, cols)?;
+    let plain_seconds = t.elapsed().as_secs_f64();
+    let plan = TilePlan::new(rows, cols, model.radius(), 2048)?;
+    let tiled = plan.denoise_tiled(&model, &input)?;
+    let tiled_diff = max_abs_diff(&plain, &tiled);
+
+    let mut report = Report {
+        model: args.model,
+        mode: args.mode,
+        dose: args.dose,
+        rows,
+        cols,
+        approximate_hu: h.approximate,
+        psnr_in: None,
+        psnr_out: None,
+        ssim_in: None,
+        ssim_out: None,
+        max_abs_diff_vs_plain: None,
+        tiled_vs_whole_plain_max_abs_diff: tiled_diff,
+        rounds: 0,
+        round_bytes: Vec::new(),
+        upload_bytes: 0,
+        download_bytes: 0,
+        eval_key_bytes: 0,
+        tiles: 0,
+        tile_shape: None,
+        plain_seconds,
+        setup_seconds: None,
+        slice_seconds: None,
+        ledger: Vec::new(),
+        setup_ledger: Vec::new(),
+    };
+    let output = match args.mode {
+        Mode::Plain => plain.clone(),
+        Mode::Encrypted => {
+            let t = std::time::Instant::now();
+            let mut session = DenoiseSession::start(
+                args.model,
+                builtin(ModelKind::Linear)?,
+                builtin(ModelKind::Nonlinear)?,
+                MaskPolicy::DEFAULT,
+            )?;
+            report.setup_seconds = Some(t.elapsed().as_secs_f64());
+            let run = session.denoise(&input, rows, cols)?;
+            report.max_abs_diff_vs_plain = Some(max_abs_diff(&plain, &run.image));
+            report.rounds = run.rounds.len();
+            report.round_bytes = run.rounds.clone();
+            report.upload_bytes = run.upload_bytes;
+            report.download_bytes = run.download_bytes;
+            report.eval_key_bytes = run.eval_key_bytes;
+            report.tiles = run.tiles;
+            report.tile_shape = Some(run.tile_shape);
+            report.slice_seconds = Some(run.seconds);
+            report.ledger = run.ledger.steps.clone();
+            report.setup_ledger = run.setup.steps.clone();
+            run.image
+        }
+    };
+    let clamped: Vec<f32> = output.iter().map(|&v| v.clamp(0.0, 1.0) as f32).collect();
+    if let Some(clean) = &clean_hu {
+        let reference = to_unit(clean);
+        report.psnr_in = Some(metrics::psnr(&reference, &input, 1.0)?);
+        report.psnr_out = Some(metrics::psnr(&reference, &clamped, 1.0)?);
+        report.ssim_in = Some(metrics::ssim(&reference, &input, rows, cols, 1.0)?);
+        report.ssim_out = Some(metrics::ssim(&reference, &clamped, rows, cols, 1.0)?);
+    }
+    if let Some(out) = &args.out {
+        write_output(args, out, &slice, &output, h.spacing_mm)?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(())
+}
+
+fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(
+        if a.len() == b.len() {
+            0.0
+        } else {
+            f64::INFINITY
+        },
+        f64::max,
+    )
+}
+
+fn write_output(
+    args: &DenoiseArgs,
+    out: &std::path::Path,
+    slice: &crate::imaging::Slice,
+    output: &[f64],
+    spacing: f64,
+) -> anyhow::Result<()> {
+    let hu = from_unit(output);
+    let ext = out
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let description = format!(
+        "Denoised ({} model, {}) PrivaCT",
+        args.model.name(),
+        match args.mode {
+            Mode::Plain => "plaintext",
+            Mode::Encrypted => "under CKKS",
+        }
+    );
+    let bytes = match ext.as_str() {
+        "png" => png_bytes(slice.rows, slice.cols, &Window::ABDOMEN.apply_all(&hu))
+            .map_err(|k| ImagingError::new(out, k))?,
+        "dcm" | "dicom" if slice.info.is_some() => {
+            let source = std::fs::read(&args.path)
+                .with_context(|| format!("{}: cannot re-read the source", args.path.display()))?;
+            derived_bytes(
+                &source,
+                &args.path,
+                slice.rows,
+                slice.cols,
+                &hu,
+                &description,
+            )?
+        }
+        "dcm" | "dicom" => {
+            let d = CtDescription {
+                patient_name: "UNKNOWN".into(),
+                patient_id: "UNKNOWN".into(),
+                study_uid: random_uid(),
+                series_uid: random_uid(),
+                sop_instance_uid: random_uid(),
+                series_description: description,
+                pixel_spacing_mm: [spacing, spacing],
+                slice_thickness_mm: 5.0,
+                kvp: 120.0,
+                window: (40.0, 400.0),
+                date: "20240101".into(),
+            };
+            ct_bytes(slice.rows, slice.cols, &hu, &d).map_err(|k| ImagingError::new(out, k))?
+        }
+        _ => bail!("{}: output must end in .png or .dcm", out.display()),
+    };
+    write_atomic(out, &bytes)?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+fn mb(b: u64) -> f64 {
+    b as f64 / 1e6
+}
+
+fn print_report(r: &Report) {
+    println!(
+        "{} model, {} mode, {}×{} slice",
+        r.model.name(),
+        match r.mode {
+            Mode::Plain => "plaintext",
+            Mode::Encrypted => "encrypted",
+        },
+        r.rows,
+        r.cols
+    );
+    if let (Some(d), Some(pi), Some(po), Some(si), Some(so)) =
+        (r.dose, r.psnr_in, r.psnr_out, r.ssim_in, r.ssim_out)
+    {
+        println!(
+            "dose {d}: PSNR {pi:.2} → {po:.2} dB ({:+.2}), SSIM {si:.4} → {so:.4} ({:+.4})",
+            po - pi,
+            so - si
+        );
+    }
+    println!(
+        "plaintext: {:.3} s; tiled vs whole image max |diff| {:.1e}",
+        r.plain_seconds, r.tiled_vs_whole_plain_max_abs_diff
+    );
+    if let Some(d) = r.max_abs_diff_vs_plain {
+        println!(
+            "encrypted: {} tiles of {:?}, keys {:.1} MB (setup {:.2} s), slice {:.2} s, ↑ {:.1} MB, ↓ {:.1} MB, {} ReLU rounds; max |encrypted − plaintext| = {d:.2e}",
+            r.tiles,
+            r.tile_shape.unwrap_or_default(),
+            mb(r.eval_key_bytes),
+            r.setup_seconds.unwrap_or(0.0),
+            r.slice_seconds.unwrap_or(0.0),
+            mb(r.upload_bytes),
+            mb(r.download_bytes),
+            r.rounds
+        );
+        for s in r.setup_ledger.iter().chain(&r.ledger) {
+            println!(
+                "  {:<45} {:>7?} {:>8.3} s {:>10.2} MB",
+                s.name,
+                s.side,
+                s.seconds,
+                mb(s.bytes)
+            );
+        }
+    }
+}

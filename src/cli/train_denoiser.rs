@@ -1,0 +1,80 @@
+//! `privact train-denoiser [--data DIR] [--out assets]` (feature `train`): simulates training
+//! pairs, fits the linear filter, trains the nonlinear network, writes weights + description.
+
+use std::path::PathBuf;
+
+use crate::train::denoiser::{TrainConfig, run as train};
+
+#[derive(clap::Args)]
+pub struct TrainDenoiserArgs {
+    /// Kidney-CT folder (class subfolders of JPEGs); default `$PRIVACT_DATA/kidney-ct` or
+    /// `../shared/data/kidney-ct`. Phantoms are always used.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    #[arg(long, default_value = "assets")]
+    pub out: PathBuf,
+    #[arg(long, default_value = "target/denoiser-cache")]
+    pub cache: PathBuf,
+    #[arg(long, default_value_t = 96)]
+    pub train_images: usize,
+    #[arg(long, default_value_t = 24)]
+    pub val_images: usize,
+    #[arg(long, default_value_t = 9)]
+    pub linear_k: usize,
+    #[arg(long, default_value_t = 0.25)]
+    pub linear_dose: f64,
+    #[arg(long, default_value_t = 0.985)]
+    pub group_threshold: f64,
+    #[arg(long, default_value_t = 16)]
+    pub channels: usize,
+    /// Kernel sizes of the nonlinear layers, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "5,3,3,5")]
+    pub kernels: Vec<usize>,
+    #[arg(long, default_value_t = 1500)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Output patch side (inputs get the halo added).
+    #[arg(long, default_value_t = 40)]
+    pub patch: usize,
+    #[arg(long, default_value_t = 2e-3)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Continue training the nonlinear network from a previous output folder.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+}
+
+pub fn run(args: &TrainDenoiserArgs) -> anyhow::Result<()> {
+    let data = args.data.clone().or_else(|| {
+        let p = std::env::var_os("PRIVACT_DATA")
+            .map(|d| PathBuf::from(d).join("kidney-ct"))
+            .unwrap_or_else(|| PathBuf::from("../shared/data/kidney-ct"));
+        p.is_dir().then_some(p)
+    });
+    if data.is_none() {
+        eprintln!("note: no kidney-CT data found; training on phantoms only");
+    }
+    let cfg = TrainConfig {
+        data,
+        out: args.out.clone(),
+        cache: args.cache.clone(),
+        train_images: args.train_images,
+        val_images: args.val_images,
+        linear_k: args.linear_k,
+        linear_dose: args.linear_dose,
+        group_threshold: args.group_threshold,
+        channels: args.channels,
+        kernels: args.kernels.clone(),
+        steps: args.steps,
+        batch: args.batch,
+        patch: args.patch,
+        lr: args.lr,
+        seed: args.seed,
+        init: args.init.clone(),
+        ..TrainConfig::default()
+    };
+    train(&cfg, &mut |line| eprintln!("{line}"))?;
+    Ok(())
+}

@@ -1,0 +1,256 @@
+//! The denoising client: owns the secret key; tiles, encrypts, applies the exact ReLU
+//! between rounds and decrypts the result. Decrypted values never leave this side: what goes
+//! back to the server is always a fresh encryption (new seed, new noise).
+
+use super::ProtocolError;
+use super::ledger::{Ledger, Side};
+use super::messages::{Message, Task};
+use crate::ckks::{
+    Decryptor, Encoder, Encryptor, EvaluationKeys, KeyGenerator, Parameters, SecretKey, wire,
+};
+use crate::model::denoiser::he::rotations;
+use crate::model::denoiser::weights::LayerSpec;
+use crate::model::denoiser::{ModelKind, TilePlan};
+use rayon::prelude::*;
+use std::time::{Duration, Instant};
+
+/// The parameter set of every denoising session: one level per round is all it takes.
+pub const PRESET: &str = "depth1-n12";
+
+pub struct DenoiseClient {
+    params: Parameters,
+    pub(super) sk: SecretKey,
+    keygen: KeyGenerator,
+    encoder: Encoder,
+    kind: ModelKind,
+    layers: Vec<LayerSpec>,
+    radius: usize,
+    tile_h: usize,
+    tile_w: usize,
+    plan: Option<TilePlan>,
+    pub ledger: Ledger,
+    record_seen: bool,
+    seen: Vec<Vec<Vec<f64>>>,
+}
+
+/// What the server returned after a request or a round.
+pub enum Reply {
+    /// Send these bytes back (the next round's activations).
+    Continue(Vec<u8>),
+    /// The denoised image (rows × cols, [0, 1] scale, not clamped).
+    Done(Vec<f64>),
+}
+
+impl DenoiseClient {
+    /// Fresh keys for a new session; `layers` is the public shape of the model.
+    pub fn new(kind: ModelKind, layers: &[LayerSpec]) -> Result<Self, ProtocolError> {
+        let start = Instant::now();
+        let params = Parameters::preset(PRESET)?;
+        let mut keygen = KeyGenerator::new(&params);
+        let sk = keygen.gen_secret_key();
+        let encoder = Encoder::new(&params);
+        let radius = layers.iter().map(|l| l.k / 2).sum();
+        let (tile_h, tile_w) = TilePlan::shape_for(params.slots(), radius)?;
+        let mut ledger = Ledger::default();
+        ledger.record("Secret key", Side::Client, start.elapsed(), 0);
+        Ok(Self {
+            params,
+            sk,
+            keygen,
+            encoder,
+            kind,
+            layers: layers.to_vec(),
+            radius,
+            tile_h,
+            tile_w,
+            plan: None,
+            ledger,
+            record_seen: false,
+            seen: Vec::new(),
+        })
+    }
+
+    pub fn params(&self) -> &Parameters {
+        &self.params
+    }
+
+    /// Audit hook: keep every (masked) vector this client decrypts in the rounds, so tests
+    /// and audits can check what a client learns. Off by default.
+    pub fn keep_decrypted(&mut self, on: bool) {
+        self.record_seen = on;
+    }
+
+    /// What the client decrypted in each round of the last image (with `keep_decrypted`).
+    pub fn decrypted_rounds(&self) -> &[Vec<Vec<f64>>] {
+        &self.seen
+    }
+
+    /// Tiles of the current image.
+    pub fn tiles(&self) -> usize {
+        self.plan.as_ref().map_or(0, |p| p.tiles.len())
+    }
+
+    pub fn radius(&self) -> usize {
+        self.radius
+    }
+
+    pub fn tile_shape(&self) -> (usize, usize) {
+        (self.tile_h, self.tile_w)
+    }
+
+    /// Exactly the rotations the convolutions need (no relinearisation key: no ct×ct product).
+    pub fn rotations(&self) -> Vec<i64> {
+        rotations(self.layers.iter().map(|l| l.k / 2), self.tile_w)
+    }
+
+    pub fn setup_message(&mut self) -> Vec<u8> {
+        let start = Instant::now();
+        let rq = self.params.ring_q();
+        let mut galois = std::collections::BTreeMap::new();
+        for k in self.rotations() {
+            let g = rq.galois_element_for_rotation(k);
+            galois.insert(g, self.keygen.gen_galois_key(&self.sk, g));
+        }
+        let keys = EvaluationKeys {
+            relin: None,
+            galois,
+        };
+        let msg = Message::Setup {
+            task: match self.kind {
+                ModelKind::Linear => Task::DenoiseLinear,
+                ModelKind::Nonlinear => Task::DenoiseNonlinear,
+            },
+            params: wire::encode_parameters(&self.params),
+            eval_keys: wire::encode_evaluation_keys(&self.params, &keys),
+        }
+        .encode();
+        self.ledger
+            .record("Keys", Side::Client, start.elapsed(), msg.len());
+        msg
+    }
+
+    fn encrypt_all(&self, vectors: &[Vec<f64>]) -> Result<Vec<Vec<u8>>, ProtocolError> {
+        let level = self.params.max_level();
+        let scale = self.params.default_scale();
+        vectors
+            .par_iter()
+            .map_init(
+                || Encryptor::new(&self.params, &self.sk),
+                |enc, v| {
+                    let pt = self.encoder.encode(v, level, scale)?;
+                    Ok(wire::encode_ciphertext(&self.params, &enc.encrypt(&pt)))
+                },
+            )
+            .collect()
+    }
+
+    fn decrypt_all(&self, cts: &[Vec<u8>]) -> Result<Vec<Vec<f64>>, ProtocolError> {
+        cts.par_iter()
+            .map(|b| {
+                let ct = wire::decode_ciphertext(&self.params, b)?;
+                Ok(self
+                    .encoder
+                    .decode(&Decryptor::new(&self.params, &self.sk).decrypt(&ct)))
+            })
+            .collect()
+    }
+
+    /// Tiles (halo = receptive-field radius), encodes and encrypts a `rows × cols` image in
+    /// [0, 1].
+    pub fn encrypt_image(
+        &mut self,
+        image: &[f32],
+        rows: usize,
+        cols: usize,
+    ) -> Result<Vec<u8>, ProtocolError> {
+        let start = Instant::now();
+        let plan = TilePlan::with_shape(rows, cols, self.radius, self.tile_h, self.tile_w)?;
+        let tiles = self.encrypt_all(&plan.layout(image)?)?;
+        self.plan = Some(plan);
+        self.seen.clear();
+        let msg = Message::DenoiseRequest { tiles }.encode();
+        self.ledger.record(
+            "Tile, encode & encrypt",
+            Side::Client,
+            start.elapsed(),
+            msg.len(),
+        );
+        Ok(msg)
+    }
+
+    /// Handles the server's reply: a round of masked pre-activations (decrypt, ReLU,
+    /// re-encrypt fresh) or the final result (decrypt, reassemble).
+    pub fn handle_reply(&mut self, reply: &[u8]) -> Result<Reply, ProtocolError> {
+        let start = Instant::now();
+        match Message::decode(reply)? {
+            Message::DenoiseMasked {
+                round,
+                cts,
+                server_seconds,
+            } => {
+                self.ledger.record(
+                    format!("Round {round}: server convolution + mask"),
+                    Side::Server,
+                    Duration::from_secs_f64(server_seconds.max(0.0)),
+                    0,
+                );
+                self.ledger.record(
+                    format!("Round {round}: masked pre-activations ↓"),
+                    Side::Wire,
+                    Duration::ZERO,
+                    reply.len(),
+                );
+                let t = Instant::now();
+                let mut values = self.decrypt_all(&cts)?;
+                if self.record_seen {
+                    self.seen.push(values.clone());
+                }
+                values
+                    .par_iter_mut()
+                    .for_each(|v| v.iter_mut().for_each(|x| *x = x.max(0.0)));
+                let cts = self.encrypt_all(&values)?;
+                let msg = Message::DenoiseActivations { round, cts }.encode();
+                self.ledger.record(
+                    format!("Round {round}: decrypt, ReLU, re-encrypt"),
+                    Side::Client,
+                    t.elapsed(),
+                    0,
+                );
+                self.ledger.record(
+                    format!("Round {round}: fresh activations ↑"),
+                    Side::Wire,
+                    Duration::ZERO,
+                    msg.len(),
+                );
+                Ok(Reply::Continue(msg))
+            }
+            Message::DenoiseResult {
+                tiles,
+                server_seconds,
+            } => {
+                self.ledger.record(
+                    "Server: final convolution",
+                    Side::Server,
+                    Duration::from_secs_f64(server_seconds.max(0.0)),
+                    0,
+                );
+                self.ledger
+                    .record("Result ↓", Side::Wire, Duration::ZERO, reply.len());
+                let plan = self.plan.as_ref().ok_or(ProtocolError::Unexpected {
+                    expected: "DenoiseResult after a request",
+                    found: "DenoiseResult",
+                })?;
+                let values = self.decrypt_all(&tiles)?;
+                let image = plan.assemble(&values)?;
+                self.ledger
+                    .record("Decrypt & reassemble", Side::Client, start.elapsed(), 0);
+                Ok(Reply::Done(image))
+            }
+            Message::Error { message } => Err(ProtocolError::Refused(message)),
+            other => Err(ProtocolError::Unexpected {
+                expected: "DenoiseMasked or DenoiseResult",
+                found: other.kind_name(),
+            }),
+        }
+    }
+}

@@ -1,0 +1,786 @@
+//! Training of the denoisers (cargo feature `train`).
+//!
+//! Data: the kidney-CT JPEGs (8-bit abdomen-windowed, mapped to **approximate** HU through the
+//! inverse window, 360 mm field of view assumed) and synthetic phantoms, each simulated at
+//! several doses with `imaging::ldct::simulate` (projection-domain noise + FBP); the target is
+//! the matching noise-free reconstruction. Near-identical adjacent slices are grouped
+//! (union-find on 32×32 thumbnails) and the split is by group, so no validation image has a
+//! near-twin in training.
+//!
+//! - linear model: the K×K filter minimising the MSE, solved exactly (normal equations);
+//! - nonlinear model: 3×3 conv stack with ReLU trained with AdamW on random patches (candle).
+//!
+//! Both are evaluated with the plain-Rust reference on the validation images and written to
+//! `assets/denoiser.safetensors` + `assets/denoiser.json`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{AdamW, Conv2dConfig, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use crate::imaging::io::write_atomic;
+use crate::imaging::phantom::{Lesion, Phantom};
+use crate::imaging::{ldct, load, metrics};
+use crate::model::denoiser::data::{to_hu, to_unit};
+use crate::model::denoiser::weights::{
+    Description, DoseMetrics, FORMAT, ModelDescription, specs, to_safetensors,
+};
+use crate::model::denoiser::{Conv, Denoiser, ModelKind};
+
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    pub data: Option<PathBuf>,
+    pub out: PathBuf,
+    pub cache: PathBuf,
+    pub train_images: usize,
+    pub val_images: usize,
+    pub train_doses: Vec<f64>,
+    pub val_doses: Vec<f64>,
+    pub linear_k: usize,
+    /// The linear filter is fitted at this dose only (one filter cannot adapt to the noise).
+    pub linear_dose: f64,
+    /// Thumbnail correlation above which two images count as near-identical.
+    pub group_threshold: f64,
+    pub channels: usize,
+    /// Kernel size of each layer (ReLU between layers).
+    pub kernels: Vec<usize>,
+    pub steps: usize,
+    pub batch: usize,
+    pub patch: usize,
+    pub lr: f64,
+    pub seed: u64,
+    /// Start the nonlinear network from these weights (a previous run's output folder).
+    pub init: Option<PathBuf>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            data: None,
+            out: PathBuf::from("assets"),
+            cache: PathBuf::from("target/denoiser-cache"),
+            train_images: 96,
+            val_images: 24,
+            train_doses: vec![0.1, 0.25, 0.25, 0.5],
+            val_doses: vec![0.1, 0.25, 0.5],
+            linear_k: 9,
+            linear_dose: 0.25,
+            group_threshold: 0.985,
+            channels: 16,
+            kernels: vec![5, 3, 3, 5],
+            steps: 1500,
+            batch: 16,
+            patch: 40,
+            lr: 2e-3,
+            seed: 7,
+            init: None,
+        }
+    }
+}
+
+/// One (low-dose, clean) pair in [0, 1].
+pub struct Pair {
+    pub rows: usize,
+    pub cols: usize,
+    pub dose: f64,
+    pub low: Vec<f32>,
+    pub clean: Vec<f32>,
+}
+
+struct Image {
+    name: String,
+    rows: usize,
+    cols: usize,
+    hu: Vec<f32>,
+    spacing: f64,
+}
+
+fn find(parent: &mut [usize], i: usize) -> usize {
+    let mut r = i;
+    while parent[r] != r {
+        r = parent[r];
+    }
+    let mut i = i;
+    while parent[i] != r {
+        let n = parent[i];
+        parent[i] = r;
+        i = n;
+    }
+    r
+}
+
+/// 32×32 block-mean thumbnail, zero mean, unit norm.
+fn thumbnail(values: &[f32], rows: usize, cols: usize) -> Vec<f64> {
+    const T: usize = 32;
+    let mut t = vec![0.0; T * T];
+    for y in 0..rows {
+        for x in 0..cols {
+            t[(y * T / rows) * T + x * T / cols] += f64::from(values[y * cols + x]);
+        }
+    }
+    let m = t.iter().sum::<f64>() / t.len() as f64;
+    t.iter_mut().for_each(|v| *v -= m);
+    let n = t.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-12);
+    t.iter_mut().for_each(|v| *v /= n);
+    t
+}
+
+/// Groups of near-identical images (correlation of thumbnails ≥ `threshold`).
+pub fn group(thumbs: &[Vec<f64>], threshold: f64) -> Vec<usize> {
+    let n = thumbs.len();
+    let links: Vec<(usize, usize)> = (0..n)
+        .into_par_iter()
+        .flat_map_iter(|i| {
+            (i + 1..n)
+                .filter(move |&j| {
+                    thumbs[i]
+                        .iter()
+                        .zip(&thumbs[j])
+                        .map(|(a, b)| a * b)
+                        .sum::<f64>()
+                        >= threshold
+                })
+                .map(move |j| (i, j))
+        })
+        .collect();
+    let mut parent: Vec<usize> = (0..n).collect();
+    for (a, b) in links {
+        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+        if ra != rb {
+            parent[ra.max(rb)] = ra.min(rb);
+        }
+    }
+    (0..n).map(|i| find(&mut parent, i)).collect()
+}
+
+/// Kidney images split by group: (train, validation, groups, files).
+fn kidney_split(
+    root: &Path,
+    cfg: &TrainConfig,
+) -> anyhow::Result<(Vec<Image>, Vec<Image>, usize, usize)> {
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(root).with_context(|| format!("reading {}", root.display()))? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            for f in std::fs::read_dir(e.path())? {
+                let p = f?.path();
+                let ext = p
+                    .extension()
+                    .map(|x| x.to_string_lossy().to_ascii_lowercase());
+                if matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png")) {
+                    files.push(p);
+                }
+            }
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        bail!("no images under {}", root.display());
+    }
+    let slices = files
+        .par_iter()
+        .map(|p| load(p).with_context(|| p.display().to_string()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let thumbs: Vec<Vec<f64>> = slices
+        .iter()
+        .map(|s| thumbnail(&s.values, s.rows, s.cols))
+        .collect();
+    let groups = group(&thumbs, cfg.group_threshold);
+    let mut ids: Vec<usize> = groups.clone();
+    ids.sort_unstable();
+    ids.dedup();
+    let n_groups = ids.len();
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    ids.shuffle(&mut rng);
+    // One image per group, so both sets are as diverse as possible.
+    let pick = |gid: usize, rng: &mut ChaCha8Rng| {
+        let members: Vec<usize> = (0..files.len()).filter(|&i| groups[i] == gid).collect();
+        members[rng.random_range(0..members.len())]
+    };
+    let to_image = |i: usize| -> anyhow::Result<Image> {
+        let h = to_hu(&slices[i])?;
+        Ok(Image {
+            name: files[i]
+                .strip_prefix(root)
+                .unwrap_or(&files[i])
+                .display()
+                .to_string(),
+            rows: h.rows,
+            cols: h.cols,
+            hu: h.hu,
+            spacing: h.spacing_mm,
+        })
+    };
+    let val_groups = cfg.val_images.min(n_groups / 5);
+    let mut val = Vec::new();
+    let mut train = Vec::new();
+    for (k, &gid) in ids.iter().enumerate() {
+        if k < val_groups {
+            val.push(to_image(pick(gid, &mut rng))?);
+        } else if train.len() < cfg.train_images {
+            train.push(to_image(pick(gid, &mut rng))?);
+        }
+    }
+    Ok((train, val, n_groups, files.len()))
+}
+
+fn phantoms() -> Vec<Image> {
+    let mut v = Vec::new();
+    for (i, lesion) in [Lesion::None, Lesion::Cyst, Lesion::Tumor]
+        .into_iter()
+        .enumerate()
+    {
+        for fov in [320.0, 400.0] {
+            let p = Phantom {
+                lesion,
+                size: 256,
+                fov_mm: fov + 10.0 * i as f64,
+            };
+            let s = p.hu();
+            v.push(Image {
+                name: format!("phantom-{lesion:?}-{}", p.fov_mm),
+                rows: s.rows,
+                cols: s.cols,
+                hu: s.values,
+                spacing: p.spacing_mm(),
+            });
+        }
+    }
+    v
+}
+
+fn f32s_to_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Simulates (or reads from the cache) one pair.
+fn simulate(cache: &Path, img: &Image, dose: f64, seed: u64) -> anyhow::Result<Pair> {
+    let key: String = img
+        .name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let path = cache.join(format!("{key}-d{dose}-s{seed}.f32"));
+    let n = img.rows * img.cols;
+    if let Ok(b) = std::fs::read(&path)
+        && b.len() == 8 * n
+    {
+        let f: Vec<f32> = b
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        return Ok(Pair {
+            rows: img.rows,
+            cols: img.cols,
+            dose,
+            low: f[..n].to_vec(),
+            clean: f[n..].to_vec(),
+        });
+    }
+    let r = ldct::simulate(&img.hu, img.rows, img.cols, img.spacing, dose, seed)
+        .map_err(|k| anyhow::anyhow!("{}: {k:?}", img.name))?;
+    let (low, clean) = (to_unit(&r.low_dose), to_unit(&r.clean));
+    std::fs::create_dir_all(cache)?;
+    let mut bytes = f32s_to_bytes(&low);
+    bytes.extend(f32s_to_bytes(&clean));
+    write_atomic(&path, &bytes)?;
+    Ok(Pair {
+        rows: img.rows,
+        cols: img.cols,
+        dose,
+        low,
+        clean,
+    })
+}
+
+fn pairs(
+    cache: &Path,
+    imgs: &[Image],
+    doses: &[f64],
+    seed: u64,
+    per_image: bool,
+) -> anyhow::Result<Vec<Pair>> {
+    // per_image: one dose per image (cycled); else every dose for every image.
+    let jobs: Vec<(usize, f64)> = if per_image {
+        imgs.iter()
+            .enumerate()
+            .map(|(i, _)| (i, doses[i % doses.len()]))
+            .collect()
+    } else {
+        (0..imgs.len())
+            .flat_map(|i| doses.iter().map(move |&d| (i, d)))
+            .collect()
+    };
+    jobs.par_iter()
+        .map(|&(i, d)| simulate(cache, &imgs[i], d, seed + i as u64))
+        .collect()
+}
+
+/// Exact least-squares K×K filter (plus bias) predicting the noise low − clean.
+fn fit_linear(train: &[Pair], k: usize) -> anyhow::Result<Denoiser> {
+    let r = k / 2;
+    let m = k * k + 1;
+    let (ata, atb) = train
+        .par_iter()
+        .map(|p| {
+            let mut ata = vec![0.0f64; m * m];
+            let mut atb = vec![0.0f64; m];
+            let mut a = vec![0.0f64; m];
+            let at = |y: i64, x: i64| -> f64 {
+                if y < 0 || x < 0 || y >= p.rows as i64 || x >= p.cols as i64 {
+                    0.0
+                } else {
+                    f64::from(p.low[y as usize * p.cols + x as usize])
+                }
+            };
+            for y in (0..p.rows).step_by(2) {
+                for x in (0..p.cols).step_by(2) {
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            a[ky * k + kx] = at(
+                                y as i64 + ky as i64 - r as i64,
+                                x as i64 + kx as i64 - r as i64,
+                            );
+                        }
+                    }
+                    a[m - 1] = 1.0;
+                    let t = f64::from(p.low[y * p.cols + x] - p.clean[y * p.cols + x]);
+                    for i in 0..m {
+                        atb[i] += a[i] * t;
+                        for j in 0..=i {
+                            ata[i * m + j] += a[i] * a[j];
+                        }
+                    }
+                }
+            }
+            (ata, atb)
+        })
+        .reduce(
+            || (vec![0.0; m * m], vec![0.0; m]),
+            |(mut a, mut b), (c, d)| {
+                a.iter_mut().zip(c).for_each(|(x, y)| *x += y);
+                b.iter_mut().zip(d).for_each(|(x, y)| *x += y);
+                (a, b)
+            },
+        );
+    let mut a = ata;
+    for i in 0..m {
+        for j in 0..i {
+            a[j * m + i] = a[i * m + j];
+        }
+        a[i * m + i] += 1e-6; // ridge for numerical safety
+    }
+    let sol = solve(a, atb, m).context("normal equations are singular")?;
+    Ok(Denoiser::new(
+        ModelKind::Linear,
+        vec![Conv {
+            cin: 1,
+            cout: 1,
+            k,
+            weight: sol[..k * k].to_vec(),
+            bias: vec![sol[m - 1]],
+        }],
+    )?)
+}
+
+/// Gaussian elimination with partial pivoting.
+fn solve(mut a: Vec<f64>, mut b: Vec<f64>, n: usize) -> Option<Vec<f64>> {
+    for c in 0..n {
+        let p = (c..n).max_by(|&i, &j| a[i * n + c].abs().total_cmp(&a[j * n + c].abs()))?;
+        if a[p * n + c].abs() < 1e-12 {
+            return None;
+        }
+        if p != c {
+            for j in 0..n {
+                a.swap(p * n + j, c * n + j);
+            }
+            b.swap(p, c);
+        }
+        for i in c + 1..n {
+            let f = a[i * n + c] / a[c * n + c];
+            for j in c..n {
+                a[i * n + j] -= f * a[c * n + j];
+            }
+            b[i] -= f * b[c];
+        }
+    }
+    let mut x = vec![0.0; n];
+    for i in (0..n).rev() {
+        let s: f64 = (i + 1..n).map(|j| a[i * n + j] * x[j]).sum();
+        x[i] = (b[i] - s) / a[i * n + i];
+    }
+    Some(x)
+}
+
+struct Net {
+    convs: Vec<candle_nn::Conv2d>,
+    kernels: Vec<usize>,
+}
+
+impl Net {
+    fn new(vb: &VarBuilder, channels: usize, kernels: &[usize]) -> candle_core::Result<Self> {
+        let layers = kernels.len();
+        let mut convs = Vec::new();
+        for (i, &k) in kernels.iter().enumerate() {
+            let cin = if i == 0 { 1 } else { channels };
+            let cout = if i + 1 == layers { 1 } else { channels };
+            convs.push(candle_nn::conv2d(
+                cin,
+                cout,
+                k,
+                Conv2dConfig::default(),
+                vb.pp(format!("layers.{i}")),
+            )?);
+        }
+        Ok(Self {
+            convs,
+            kernels: kernels.to_vec(),
+        })
+    }
+
+    /// Noise prediction f(x) on a padded batch (valid convolutions).
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let mut h = x.clone();
+        let last = self.convs.len() - 1;
+        for (i, c) in self.convs.iter().enumerate() {
+            h = c.forward(&h)?;
+            if i != last {
+                h = h.relu()?;
+            }
+        }
+        Ok(h)
+    }
+
+    fn export(&self, channels: usize) -> anyhow::Result<Denoiser> {
+        let n = self.convs.len();
+        let layers = self
+            .convs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let cin = if i == 0 { 1 } else { channels };
+                let cout = if i + 1 == n { 1 } else { channels };
+                let w: Vec<f32> = c.weight().flatten_all()?.to_vec1()?;
+                let b: Vec<f32> = c.bias().context("conv without bias")?.to_vec1()?;
+                Ok(Conv {
+                    cin,
+                    cout,
+                    k: self.kernels[i],
+                    weight: w.into_iter().map(f64::from).collect(),
+                    bias: b.into_iter().map(f64::from).collect(),
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Denoiser::new(ModelKind::Nonlinear, layers)?)
+    }
+}
+
+fn train_nonlinear(
+    train: &[Pair],
+    cfg: &TrainConfig,
+    log: &mut dyn FnMut(String),
+) -> anyhow::Result<Denoiser> {
+    let dev = Device::Cpu;
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
+    let net = Net::new(&vb, cfg.channels, &cfg.kernels)?;
+    if let Some(dir) = &cfg.init {
+        let desc = Description::parse(&std::fs::read_to_string(dir.join("denoiser.json"))?)?;
+        let bytes = std::fs::read(dir.join("denoiser.safetensors"))?;
+        let layers = &desc.model(ModelKind::Nonlinear)?.layers;
+        let m = crate::model::denoiser::weights::from_safetensors(
+            &bytes,
+            ModelKind::Nonlinear,
+            layers,
+        )?;
+        if m.layers.iter().map(|l| l.k).collect::<Vec<_>>() != cfg.kernels || m.layers[0].cout != cfg.channels {
+            bail!("--init weights have another shape");
+        }
+        let data = varmap
+            .data()
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?;
+        for (i, l) in m.layers.iter().enumerate() {
+            let w: Vec<f32> = l.weight.iter().map(|&v| v as f32).collect();
+            let b: Vec<f32> = l.bias.iter().map(|&v| v as f32).collect();
+            let var = |n: &str| {
+                data.get(&format!("layers.{i}.{n}"))
+                    .with_context(|| format!("no variable layers.{i}.{n}"))
+            };
+            var("weight")?.set(&Tensor::from_vec(w, (l.cout, l.cin, l.k, l.k), &dev)?)?;
+            var("bias")?.set(&Tensor::from_vec(b, l.cout, &dev)?)?;
+        }
+        log(format!("initialised from {}", dir.display()));
+    }
+    let mut opt = AdamW::new(
+        varmap.all_vars(),
+        ParamsAdamW {
+            lr: cfg.lr,
+            weight_decay: 0.0,
+            ..Default::default()
+        },
+    )?;
+    let r: usize = cfg.kernels.iter().map(|k| k / 2).sum();
+    let (p, pin) = (cfg.patch, cfg.patch + 2 * r);
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed);
+    let start = Instant::now();
+    let mut ema = None::<f64>;
+    for step in 0..cfg.steps {
+        let mut xs = Vec::with_capacity(cfg.batch * pin * pin);
+        let mut ts = Vec::with_capacity(cfg.batch * p * p);
+        for _ in 0..cfg.batch {
+            let pr = &train[rng.random_range(0..train.len())];
+            // Inputs padded by r zeros beyond the image, as at inference.
+            let y0 = rng.random_range(0..=pr.rows - p) as i64 - r as i64;
+            let x0 = rng.random_range(0..=pr.cols - p) as i64 - r as i64;
+            let flip = rng.random_bool(0.5);
+            for y in 0..pin as i64 {
+                for x in 0..pin as i64 {
+                    let xx = if flip { pin as i64 - 1 - x } else { x };
+                    let (iy, ix) = (y0 + y, x0 + xx);
+                    let inside = iy >= 0 && ix >= 0 && iy < pr.rows as i64 && ix < pr.cols as i64;
+                    xs.push(if inside {
+                        pr.low[iy as usize * pr.cols + ix as usize]
+                    } else {
+                        0.0
+                    });
+                }
+            }
+            for y in 0..p as i64 {
+                for x in 0..p as i64 {
+                    let xx = if flip {
+                        pin as i64 - 1 - (x + r as i64)
+                    } else {
+                        x + r as i64
+                    };
+                    let (iy, ix) = ((y0 + y + r as i64) as usize, (x0 + xx) as usize);
+                    let i = iy * pr.cols + ix;
+                    ts.push(pr.low[i] - pr.clean[i]);
+                }
+            }
+        }
+        let x = Tensor::from_vec(xs, (cfg.batch, 1, pin, pin), &dev)?;
+        let t = Tensor::from_vec(ts, (cfg.batch, 1, p, p), &dev)?;
+        let loss = (net.forward(&x)? - t)?.sqr()?.mean_all()?;
+        // Cosine decay to 5% of the base rate.
+        let frac = step as f64 / cfg.steps.max(1) as f64;
+        opt.set_learning_rate(
+            cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * frac).cos())),
+        );
+        opt.backward_step(&loss)?;
+        let l = f64::from(loss.to_scalar::<f32>()?);
+        ema = Some(ema.map_or(l, |e| 0.98 * e + 0.02 * l));
+        if step % 100 == 0 || step + 1 == cfg.steps {
+            log(format!(
+                "step {step:5}  loss {:.3e}  (ema {:.3e})  {:.0} s",
+                l,
+                ema.unwrap_or(l),
+                start.elapsed().as_secs_f64()
+            ));
+        }
+    }
+    net.export(cfg.channels)
+}
+
+/// PSNR/SSIM per dose of a model on validation pairs; also the largest |pre-activation|.
+/// (dose, PSNR in, PSNR out, SSIM in, SSIM out, max |pre-activation|) of one image.
+type Row = (f64, f64, f64, f64, f64, f64);
+
+pub fn evaluate(model: &Denoiser, val: &[Pair]) -> anyhow::Result<(Vec<DoseMetrics>, f64)> {
+    let rows = val
+        .par_iter()
+        .map(|p| {
+            let r = model.radius();
+            let (h, w) = (p.rows + 2 * r, p.cols + 2 * r);
+            let mut padded = vec![0.0; h * w];
+            for y in 0..p.rows {
+                for x in 0..p.cols {
+                    padded[(y + r) * w + x + r] = f64::from(p.low[y * p.cols + x]);
+                }
+            }
+            let mut max_pre = 0.0f64;
+            let out = model.forward_padded_with(&padded, h, w, &mut |_, v, _, _| {
+                max_pre = v.iter().fold(max_pre, |m, x| m.max(x.abs()));
+            });
+            let out: Vec<f32> = out.iter().map(|&v| v.clamp(0.0, 1.0) as f32).collect();
+            Ok((
+                p.dose,
+                metrics::psnr(&p.clean, &p.low, 1.0)?,
+                metrics::psnr(&p.clean, &out, 1.0)?,
+                metrics::ssim(&p.clean, &p.low, p.rows, p.cols, 1.0)?,
+                metrics::ssim(&p.clean, &out, p.rows, p.cols, 1.0)?,
+                max_pre,
+            ))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut doses: Vec<f64> = rows.iter().map(|r| r.0).collect();
+    doses.sort_by(f64::total_cmp);
+    doses.dedup();
+    let out = doses
+        .iter()
+        .map(|&d| {
+            let sel: Vec<_> = rows.iter().filter(|r| r.0 == d).collect();
+            let n = sel.len() as f64;
+            let mean = |f: fn(&&Row) -> f64| sel.iter().map(f).sum::<f64>() / n;
+            DoseMetrics {
+                dose: d,
+                images: sel.len(),
+                psnr_in: mean(|r| r.1),
+                psnr_out: mean(|r| r.2),
+                ssim_in: mean(|r| r.3),
+                ssim_out: mean(|r| r.4),
+            }
+        })
+        .collect();
+    Ok((out, rows.iter().map(|r| r.5).fold(0.0, f64::max)))
+}
+
+fn describe(model: &Denoiser, val: &[Pair]) -> anyhow::Result<ModelDescription> {
+    let (validation, max_abs_preactivation) = evaluate(model, val)?;
+    Ok(ModelDescription {
+        kind: model.kind,
+        layers: specs(model),
+        radius: model.radius(),
+        parameters: model
+            .layers
+            .iter()
+            .map(|l| l.weight.len() + l.bias.len())
+            .sum(),
+        max_abs_preactivation,
+        validation,
+    })
+}
+
+/// Runs the whole pipeline; `log` receives progress lines.
+pub fn run(cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Description> {
+    let t0 = Instant::now();
+    let (mut train_imgs, val_imgs, n_groups, n_files, data_note) = match &cfg.data {
+        Some(root) => {
+            let (t, v, g, f) = kidney_split(root, cfg)?;
+            (t, v, g, f, root.display().to_string())
+        }
+        None => (Vec::new(), Vec::new(), 0, 0, "none".to_string()),
+    };
+    let mut val_imgs = val_imgs;
+    let ph = phantoms();
+    // Phantoms: most in training, one (an unseen field of view) held out.
+    let (ph_train, ph_val) = ph.split_at(ph.len() - 1);
+    let n_ph_train = ph_train.len();
+    train_imgs.extend(ph_train.iter().map(|i| Image {
+        name: i.name.clone(),
+        rows: i.rows,
+        cols: i.cols,
+        hu: i.hu.clone(),
+        spacing: i.spacing,
+    }));
+    val_imgs.extend(ph_val.iter().map(|i| Image {
+        name: i.name.clone(),
+        rows: i.rows,
+        cols: i.cols,
+        hu: i.hu.clone(),
+        spacing: i.spacing,
+    }));
+    log(format!(
+        "{n_files} kidney files in {n_groups} groups; {} training images ({} phantoms), {} validation images; simulating…",
+        train_imgs.len(),
+        n_ph_train,
+        val_imgs.len()
+    ));
+    let train = pairs(
+        &cfg.cache,
+        &train_imgs,
+        &cfg.train_doses,
+        cfg.seed * 1000,
+        true,
+    )?;
+    let val = pairs(
+        &cfg.cache,
+        &val_imgs,
+        &cfg.val_doses,
+        cfg.seed * 1000 + 500,
+        false,
+    )?;
+    log(format!("simulated in {:.0} s", t0.elapsed().as_secs_f64()));
+
+    let linear_pairs = pairs(
+        &cfg.cache,
+        &train_imgs,
+        &[cfg.linear_dose],
+        cfg.seed * 1000,
+        true,
+    )?;
+    let linear = fit_linear(&linear_pairs, cfg.linear_k)?;
+    let lin_desc = describe(&linear, &val)?;
+    for m in &lin_desc.validation {
+        log(format!(
+            "linear    dose {:.2}: PSNR {:.2} → {:.2} dB ({:+.2}), SSIM {:.3} → {:.3}",
+            m.dose,
+            m.psnr_in,
+            m.psnr_out,
+            m.psnr_out - m.psnr_in,
+            m.ssim_in,
+            m.ssim_out
+        ));
+    }
+    let t1 = Instant::now();
+    let nonlinear = train_nonlinear(&train, cfg, log)?;
+    let train_seconds = t1.elapsed().as_secs_f64();
+    let nl_desc = describe(&nonlinear, &val)?;
+    for m in &nl_desc.validation {
+        log(format!(
+            "nonlinear dose {:.2}: PSNR {:.2} → {:.2} dB ({:+.2}), SSIM {:.3} → {:.3}",
+            m.dose,
+            m.psnr_in,
+            m.psnr_out,
+            m.psnr_out - m.psnr_in,
+            m.ssim_in,
+            m.ssim_out
+        ));
+    }
+    let desc = Description {
+        format: FORMAT.into(),
+        intensities: "input and output in [0, 1] over the abdomen window W400/L40 (DICOM VOI LINEAR); \
+            the kidney JPEGs are 8-bit abdomen-windowed images mapped to approximate HU through the inverse window (360 mm FOV assumed)"
+            .into(),
+        residual: "output = input − f(input); the image is zero-padded once by the receptive-field radius, all convolutions are valid".into(),
+        models: vec![lin_desc, nl_desc],
+        training: serde_json::json!({
+            "data": data_note,
+            "kidney_files": n_files,
+            "kidney_groups": n_groups,
+            "grouping": format!("union-find over images whose 32×32 thumbnails correlate ≥ {}; one image per group; split by group", cfg.group_threshold),
+            "train_images": train_imgs.iter().map(|i| i.name.clone()).collect::<Vec<_>>(),
+            "validation_images": val_imgs.iter().map(|i| i.name.clone()).collect::<Vec<_>>(),
+            "simulation": "imaging::ldct::simulate: I0 = 1e5, σe = 10, 720 views, FBP ramp×Hann; target = noise-free reconstruction of the same geometry",
+            "train_doses": cfg.train_doses,
+            "validation_doses": cfg.val_doses,
+            "linear": format!("{0}×{0} filter + bias, exact least squares on the noise (every 2nd pixel) at dose {1}", cfg.linear_k, cfg.linear_dose),
+            "nonlinear": {
+                "optimizer": "AdamW, cosine decay", "lr": cfg.lr, "steps": cfg.steps, "batch": cfg.batch,
+                "patch": cfg.patch, "augmentation": "horizontal flip", "channels": cfg.channels,
+                "kernels": cfg.kernels, "seconds": train_seconds, "seed": cfg.seed
+            },
+        }),
+    };
+    std::fs::create_dir_all(&cfg.out)?;
+    write_atomic(
+        &cfg.out.join("denoiser.safetensors"),
+        &to_safetensors(&[&linear, &nonlinear])?,
+    )?;
+    write_atomic(
+        &cfg.out.join("denoiser.json"),
+        (serde_json::to_string_pretty(&desc)? + "\n").as_bytes(),
+    )?;
+    log(format!(
+        "wrote {} in {:.0} s",
+        cfg.out.display(),
+        t0.elapsed().as_secs_f64()
+    ));
+    Ok(desc)
+}

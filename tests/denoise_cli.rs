@@ -1,0 +1,143 @@
+//! The `denoise` command on the built-in phantom (no data needed) and, when the kidney data
+//! set is present, on validation images (skipped with a message otherwise).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use privact::imaging::phantom::Phantom;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_privact"))
+}
+
+fn phantom_file(dir: &std::path::Path) -> PathBuf {
+    let p = Phantom {
+        size: 256,
+        ..Phantom::default()
+    };
+    let path = dir.join("phantom.dcm");
+    std::fs::write(&path, p.dicom_bytes().unwrap()).unwrap();
+    path
+}
+
+fn run_json(args: &[&str]) -> serde_json::Value {
+    let out = bin().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn denoise_plain_and_encrypted_linear_on_the_phantom() {
+    let dir = std::env::temp_dir().join(format!("privact-denoise-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = phantom_file(&dir);
+    let png = dir.join("out.png");
+    let input_s = input.to_str().unwrap();
+    let plain = run_json(&[
+        "denoise",
+        input_s,
+        "--dose",
+        "0.25",
+        "--mode",
+        "plain",
+        "--json",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert!(png.exists());
+    let gain = plain["psnr_out"].as_f64().unwrap() - plain["psnr_in"].as_f64().unwrap();
+    assert!(gain > 1.0, "PSNR gain {gain}");
+    assert_eq!(
+        plain["tiled_vs_whole_plain_max_abs_diff"].as_f64(),
+        Some(0.0)
+    );
+    let enc = run_json(&[
+        "denoise", input_s, "--dose", "0.25", "--model", "linear", "--json",
+    ]);
+    assert!(enc["max_abs_diff_vs_plain"].as_f64().unwrap() <= 1e-4);
+    assert_eq!(enc["rounds"].as_u64(), Some(0));
+    assert!(enc["upload_bytes"].as_u64().unwrap() > 0);
+    assert!(enc["download_bytes"].as_u64().unwrap() > 0);
+    assert!(!enc["ledger"].as_array().unwrap().is_empty());
+    // Without --dose: no metrics, DICOM output written.
+    let dcm = dir.join("out.dcm");
+    let o = run_json(&[
+        "denoise",
+        input_s,
+        "--mode",
+        "plain",
+        "--json",
+        "--out",
+        dcm.to_str().unwrap(),
+    ]);
+    assert!(o["psnr_in"].is_null());
+    assert!(privact::imaging::load(&dcm).is_ok());
+    // Bad arguments are errors, not panics.
+    let bad = bin()
+        .args(["denoise", input_s, "--dose", "2"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let bad = bin()
+        .args(["denoise", input_s, "--model", "cubic"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn data_dir() -> Option<PathBuf> {
+    let p = std::env::var_os("PRIVACT_DATA")
+        .map(|d| PathBuf::from(d).join("kidney-ct"))
+        .unwrap_or_else(|| PathBuf::from("../shared/data/kidney-ct"));
+    p.is_dir().then_some(p)
+}
+
+#[test]
+fn quarter_dose_gains_on_validation_kidney_images() {
+    let Some(root) = data_dir() else {
+        eprintln!("SKIPPED: kidney-CT data not found (set PRIVACT_DATA or provide ../shared/data)");
+        return;
+    };
+    let d = privact::model::denoiser::weights::builtin_description().unwrap();
+    let names: Vec<String> = d.training["validation_images"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .filter(|n| !n.starts_with("phantom"))
+                .take(3)
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(!names.is_empty(), "the description lists validation images");
+    for (model, target) in [("linear", 2.5), ("nonlinear", 4.0)] {
+        let mut gains = Vec::new();
+        for n in &names {
+            let path = root.join(n);
+            let j = run_json(&[
+                "denoise",
+                path.to_str().unwrap(),
+                "--dose",
+                "0.25",
+                "--model",
+                model,
+                "--mode",
+                "plain",
+                "--json",
+                "--seed",
+                "11",
+            ]);
+            gains.push(j["psnr_out"].as_f64().unwrap() - j["psnr_in"].as_f64().unwrap());
+        }
+        let mean = gains.iter().sum::<f64>() / gains.len() as f64;
+        assert!(
+            mean >= target,
+            "{model}: mean PSNR gain {mean:.2} dB on {names:?}"
+        );
+    }
+}

@@ -1,0 +1,233 @@
+//! Encrypted denoising end to end (CKKS, server thread behind a byte channel): lossless
+//! against plaintext, masked rounds, what the client sees, hostile messages.
+
+use privact::model::backend::{SimBackend, SimCt};
+use privact::model::denoiser::he::{Interactive, MaskPolicy, Step};
+use privact::model::denoiser::weights::{builtin, specs};
+use privact::model::denoiser::{Denoiser, ModelKind, TilePlan};
+use privact::protocol::Message;
+use privact::protocol::denoise_client::{DenoiseClient, Reply};
+use privact::protocol::denoise_local::DenoiseSession;
+use privact::protocol::denoise_server::DenoiseServer;
+
+fn image(rows: usize, cols: usize) -> Vec<f32> {
+    (0..rows * cols)
+        .map(|i| {
+            let (y, x) = ((i / cols) as f32, (i % cols) as f32);
+            (0.45
+                + 0.3 * (y * 0.21).sin() * (x * 0.17).cos()
+                + 0.1 * ((i * 7919 % 97) as f32 / 97.0 - 0.5))
+                .clamp(0.0, 1.0)
+        })
+        .collect()
+}
+
+fn max_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+fn models() -> (Denoiser, Denoiser) {
+    (
+        builtin(ModelKind::Linear).unwrap(),
+        builtin(ModelKind::Nonlinear).unwrap(),
+    )
+}
+
+#[test]
+fn linear_encrypted_256_is_lossless_and_one_shot() {
+    let (lin, nl) = models();
+    let (rows, cols) = (256, 256);
+    let img = image(rows, cols);
+    let want = lin.denoise(&img, rows, cols).unwrap();
+    let mut s = DenoiseSession::start(ModelKind::Linear, lin, nl, MaskPolicy::DEFAULT).unwrap();
+    let run = s.denoise(&img, rows, cols).unwrap();
+    assert!(run.rounds.is_empty());
+    let d = max_diff(&run.image, &want);
+    assert!(d <= 1e-4, "max |encrypted − plaintext| = {d:e}");
+    // A second slice in the same session (keys reused).
+    let img2: Vec<f32> = img.iter().map(|v| 1.0 - v).collect();
+    let run2 = s.denoise(&img2, rows, cols).unwrap();
+    let want2 = s_model_linear().denoise(&img2, rows, cols).unwrap();
+    assert!(max_diff(&run2.image, &want2) <= 1e-4);
+}
+
+fn s_model_linear() -> Denoiser {
+    builtin(ModelKind::Linear).unwrap()
+}
+
+#[test]
+fn nonlinear_encrypted_is_lossless_with_masked_rounds() {
+    let (lin, nl) = models();
+    let (rows, cols) = (48, 100);
+    let img = image(rows, cols);
+    let want = nl.denoise(&img, rows, cols).unwrap();
+    let rounds = nl.relu_rounds();
+    let mut s = DenoiseSession::start(
+        ModelKind::Nonlinear,
+        lin.clone(),
+        nl.clone(),
+        MaskPolicy::DEFAULT,
+    )
+    .unwrap();
+    s.client_mut().keep_decrypted(true);
+    let run = s.denoise(&img, rows, cols).unwrap();
+    assert_eq!(run.rounds.len(), rounds);
+    assert!(run.rounds.iter().all(|r| r.upload > 0 && r.download > 0));
+    let d = max_diff(&run.image, &want);
+    assert!(d <= 1e-4, "max |encrypted − plaintext| = {d:e}");
+
+    // Unmasked server: same result.
+    let mut u =
+        DenoiseSession::start(ModelKind::Nonlinear, lin, nl.clone(), MaskPolicy::NONE).unwrap();
+    let run_u = u.denoise(&img, rows, cols).unwrap();
+    assert!(max_diff(&run_u.image, &run.image) <= 1e-4);
+
+    // What the client decrypted is never a true pre-activation: compare with the exact
+    // unmasked values from the simulator.
+    let plan = TilePlan::new(rows, cols, nl.radius(), 2048).unwrap();
+    let sim = SimBackend { slots: 2048 };
+    let tiles: Vec<SimCt> = plan
+        .layout(&img)
+        .unwrap()
+        .into_iter()
+        .map(|values| SimCt { values, level: 1 })
+        .collect();
+    let mut rng = rand::rng();
+    let (mut st, mut step) =
+        Interactive::start(&sim, &nl, plan.tile_w, tiles, MaskPolicy::NONE, &mut rng).unwrap();
+    let mut truth = Vec::new();
+    while let Step::Masked { cts, .. } = step {
+        truth.push(cts.iter().map(|c| c.values.clone()).collect::<Vec<_>>());
+        let fresh = cts
+            .into_iter()
+            .map(|c| SimCt {
+                values: c.values.iter().map(|v| v.max(0.0)).collect(),
+                level: 1,
+            })
+            .collect();
+        step = st
+            .resume(&sim, &nl, plan.tile_w, fresh, MaskPolicy::NONE, &mut rng)
+            .unwrap();
+    }
+    let seen = s.client().decrypted_rounds();
+    assert_eq!(seen.len(), rounds);
+    for (r, (sv, tv)) in seen.iter().zip(&truth).enumerate() {
+        assert_eq!(sv.len(), tv.len());
+        for a in sv {
+            // The closest true pre-activation is far from what the client saw.
+            let closest = tv
+                .iter()
+                .map(|b| max_diff(a, b))
+                .fold(f64::INFINITY, f64::min);
+            assert!(
+                closest > 1e-2,
+                "round {}: unmasked value seen ({closest:e})",
+                r + 1
+            );
+        }
+    }
+}
+
+#[test]
+fn server_refuses_bad_sessions_and_rounds() {
+    let (lin, nl) = models();
+    let mut server = DenoiseServer::new(lin, nl.clone());
+    let refused = |reply: Vec<u8>| matches!(Message::decode(&reply), Ok(Message::Error { .. }));
+    // No session yet.
+    assert!(refused(
+        server.handle(
+            &Message::DenoiseRequest {
+                tiles: vec![vec![1]]
+            }
+            .encode()
+        )
+    ));
+    // Garbage.
+    assert!(refused(server.handle(b"not a message")));
+    // Activations without a pending round.
+    let mut client = DenoiseClient::new(ModelKind::Nonlinear, &specs(&nl)).unwrap();
+    assert!(!refused(server.handle(&client.setup_message())));
+    assert!(refused(
+        server.handle(
+            &Message::DenoiseActivations {
+                round: 1,
+                cts: vec![vec![0; 10]]
+            }
+            .encode()
+        )
+    ));
+    // A real request, then activations for the wrong round.
+    let img = image(20, 20);
+    let req = client.encrypt_image(&img, 20, 20).unwrap();
+    let reply = server.handle(&req);
+    let Ok(Message::DenoiseMasked { round, cts, .. }) = Message::decode(&reply) else {
+        panic!("expected masked pre-activations");
+    };
+    assert_eq!(round, 1);
+    assert!(refused(
+        server.handle(
+            &Message::DenoiseActivations {
+                round: 2,
+                cts: cts.clone()
+            }
+            .encode()
+        )
+    ));
+    // The failed round abandoned the evaluation: even the right round is now refused.
+    assert!(refused(server.handle(
+        &Message::DenoiseActivations { round: 1, cts }.encode()
+    )));
+    // Corrupted ciphertext bytes are refused, not a panic.
+    let mut bad = client.encrypt_image(&img, 20, 20).unwrap();
+    let n = bad.len();
+    bad[n - 5] ^= 0xff;
+    let _ = server.handle(&bad);
+    // Missing rotation keys: a client for another model shape.
+    let mut other = DenoiseClient::new(
+        ModelKind::Nonlinear,
+        &[privact::model::denoiser::weights::LayerSpec {
+            cin: 1,
+            cout: 1,
+            k: 1,
+            relu: false,
+        }],
+    )
+    .unwrap();
+    assert!(refused(server.handle(&other.setup_message())));
+    // The client turns an error reply into an error.
+    assert!(matches!(
+        client.handle_reply(
+            &Message::Error {
+                message: "no".into()
+            }
+            .encode()
+        ),
+        Err(privact::protocol::ProtocolError::Refused(_))
+    ));
+}
+
+#[test]
+fn reply_is_handled_in_order() {
+    let (lin, nl) = models();
+    let mut server = DenoiseServer::new(lin, nl.clone());
+    let mut client = DenoiseClient::new(ModelKind::Nonlinear, &specs(&nl)).unwrap();
+    server.handle(&client.setup_message());
+    let img = image(30, 30);
+    let mut msg = client.encrypt_image(&img, 30, 30).unwrap();
+    let mut rounds = 0;
+    let out = loop {
+        match client.handle_reply(&server.handle(&msg)).unwrap() {
+            Reply::Continue(next) => {
+                rounds += 1;
+                msg = next;
+            }
+            Reply::Done(out) => break out,
+        }
+    };
+    assert_eq!(rounds, nl.relu_rounds());
+    assert!(max_diff(&out, &nl.denoise(&img, 30, 30).unwrap()) <= 1e-4);
+}
