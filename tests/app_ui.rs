@@ -60,7 +60,7 @@ fn loaded(h: &mut Harness<'static, PrivactApp>) {
 fn starts_with_the_phantom_and_shows_the_exact_encrypted_payload() {
     let mut h = harness(Prefs::default());
     loaded(&mut h);
-    let params = Parameters::preset("depth7-n14").unwrap();
+    let params = Parameters::preset(privact::model::classifier::packing::PRESET).unwrap();
     let exact = format!("= {} bytes", group_thousands(request_bytes(&params) as u64));
     assert!(has_containing(&h, &exact), "payload strip shows {exact}");
     assert!(has_containing(&h, "Plaintext slice 512×512: 512 KiB"));
@@ -150,7 +150,10 @@ fn denoising_is_disabled_not_faked() {
 fn encrypted_classification_runs_on_the_worker_then_cancel_works() {
     let mut h = harness(Prefs::default());
     loaded(&mut h);
-    assert!(has_containing(&h, "demo weights (untrained)"));
+    assert!(
+        !has_containing(&h, "demo weights (untrained)"),
+        "the shipped model runs, not demo weights"
+    );
 
     // Cancel mid-job: start, wait for the first stage, cancel, the pipeline shows it.
     h.get_by_label("Run encrypted classification").click();
@@ -215,7 +218,7 @@ fn encrypted_classification_runs_on_the_worker_then_cancel_works() {
             .iter()
             .all(|s| s.status == StepStatus::Done)
     );
-    let params = Parameters::preset("depth7-n14").unwrap();
+    let params = Parameters::preset(privact::model::classifier::packing::PRESET).unwrap();
     assert_eq!(
         o.request_bytes,
         request_bytes(&params) as u64,
@@ -239,8 +242,23 @@ fn encrypted_classification_runs_on_the_worker_then_cancel_works() {
             .is_some_and(|b| b.len() > 100_000)
     );
     assert!(
-        has_containing(&h, "Predicted class: none"),
-        "demo weights make no diagnosis"
+        has_containing(&h, "Predicted class: "),
+        "the trained model names a class"
+    );
+    assert!(
+        has_containing(&h, "Ref-CNN normal:") && has_containing(&h, "Approx-CNN tumour:"),
+        "the plaintext networks are shown beside the HE-CNN"
+    );
+    let approx = o.approx_cnn_logits.expect("Approx-CNN logits");
+    let he_vs_approx = o
+        .logits
+        .iter()
+        .zip(approx)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        he_vs_approx < 1e-3,
+        "HE-CNN = Approx-CNN ({he_vs_approx:e})"
     );
     eprintln!(
         "UI frames while the worker ran: {} frames, max build {:.1} ms; max harness step {:.1} ms",
@@ -248,8 +266,12 @@ fn encrypted_classification_runs_on_the_worker_then_cancel_works() {
         app.state.max_frame_ms_during_job,
         max_step.as_secs_f64() * 1000.0
     );
+    // A frame that waited for the crypto would last about as long as the job itself: compare
+    // within this run rather than against a wall-clock constant.
+    let job_ms = o.total_seconds() * 1000.0;
     assert!(
-        app.state.max_frame_ms_during_job < 250.0,
-        "the UI thread never blocks on the job"
+        f64::from(app.state.max_frame_ms_during_job) < job_ms / 4.0,
+        "the UI thread never blocks on the job (max frame {:.1} ms, job {job_ms:.0} ms)",
+        app.state.max_frame_ms_during_job
     );
 }

@@ -151,7 +151,7 @@ fn sim_tiles(plan: &TilePlan, img: &[f32]) -> Vec<SimCt> {
     plan.layout(img)
         .unwrap()
         .into_iter()
-        .map(|values| SimCt { values, level: 1 })
+        .map(|values| SimCt::real(&values, 1))
         .collect()
 }
 
@@ -166,7 +166,7 @@ fn packed_linear_model_on_the_simulator_equals_plaintext() {
     let out = he.evaluate(&sim, &sim_tiles(&plan, &img)).unwrap();
     assert!(out.iter().all(|c| c.level == 0), "one level consumed");
     let got = plan
-        .assemble(&out.into_iter().map(|c| c.values).collect::<Vec<_>>())
+        .assemble(&out.into_iter().map(|c| c.real_parts()).collect::<Vec<_>>())
         .unwrap();
     let want = m.denoise(&img, rows, cols).unwrap();
     assert!(max_diff(&got, &want) < 1e-12);
@@ -192,12 +192,12 @@ fn run_interactive(
             Step::Masked { round, cts } => {
                 assert_eq!(round, seen.len() + 1);
                 assert!(cts.iter().all(|c| c.level == 0));
-                seen.push(cts.iter().map(|c| c.values.clone()).collect::<Vec<_>>());
+                seen.push(cts.iter().map(SimCt::real_parts).collect::<Vec<_>>());
                 let fresh = cts
                     .into_iter()
-                    .map(|c| SimCt {
-                        values: c.values.iter().map(|v| v.max(0.0)).collect(),
-                        level: 1,
+                    .map(|c| {
+                        let relu: Vec<f64> = c.real_parts().iter().map(|v| v.max(0.0)).collect();
+                        SimCt::real(&relu, 1)
                     })
                     .collect();
                 step = state
@@ -206,7 +206,12 @@ fn run_interactive(
             }
             Step::Done(tiles) => {
                 let out = plan
-                    .assemble(&tiles.into_iter().map(|c| c.values).collect::<Vec<_>>())
+                    .assemble(
+                        &tiles
+                            .into_iter()
+                            .map(|c| c.real_parts())
+                            .collect::<Vec<_>>(),
+                    )
                     .unwrap();
                 return (out, seen);
             }

@@ -94,19 +94,23 @@ fn nonlinear_encrypted_is_lossless_with_masked_rounds() {
         .layout(&img)
         .unwrap()
         .into_iter()
-        .map(|values| SimCt { values, level: 1 })
+        .map(|values| SimCt::real(&values, 1))
         .collect();
     let mut rng = rand::rng();
     let (mut st, mut step) =
         Interactive::start(&sim, &nl, plan.tile_w, tiles, MaskPolicy::NONE, &mut rng).unwrap();
     let mut truth = Vec::new();
     while let Step::Masked { cts, .. } = step {
-        truth.push(cts.iter().map(|c| c.values.clone()).collect::<Vec<_>>());
+        truth.push(
+            cts.iter()
+                .map(|c| c.values.iter().map(|v| v.re).collect::<Vec<f64>>())
+                .collect::<Vec<_>>(),
+        );
         let fresh = cts
             .into_iter()
-            .map(|c| SimCt {
-                values: c.values.iter().map(|v| v.max(0.0)).collect(),
-                level: 1,
+            .map(|c| {
+                let relu: Vec<f64> = c.values.iter().map(|v| v.re.max(0.0)).collect();
+                SimCt::real(&relu, 1)
             })
             .collect();
         step = st

@@ -8,6 +8,7 @@ use super::view;
 use super::worker::{self, DialogPurpose, Job, JobKind, SubmitError};
 use crate::imaging::model_input::to_model_input;
 use crate::imaging::window::Preset;
+use crate::model::classifier::preprocess::preprocess;
 use std::path::PathBuf;
 
 /// The message shown wherever encrypted denoising would be.
@@ -188,7 +189,8 @@ impl PrivactApp {
             );
             return;
         };
-        let image = to_model_input(slice);
+        // The classifier's own input transform: 256×256 model input, then standardisation.
+        let image = preprocess(&to_model_input(slice));
         let weights = Box::new(super::weights::weights_for_run().params);
         match self.worker.submit(Job::Classify { image, weights }) {
             Ok(()) => {

@@ -17,8 +17,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// The parameter set of the classification protocol (the server's allow-list).
-pub const PRESET: &str = "depth7-n14";
+/// The parameter set of the classification protocol (derived from the packing plan).
+pub const PRESET: &str = packing::PRESET;
 
 /// The six pipeline steps in order, with the side that performs each.
 pub const STAGES: [Stage; 6] = [
@@ -117,6 +117,9 @@ pub struct ClassifyOutcome {
     /// The same circuit evaluated in plaintext (exact slot simulation): the precision baseline.
     pub reference_logits: Option<[f64; CLASSES]>,
     pub reference_seconds: f64,
+    /// The shipped networks run in plaintext on the same input (`None` with demo weights).
+    pub ref_cnn_logits: Option<[f64; CLASSES]>,
+    pub approx_cnn_logits: Option<[f64; CLASSES]>,
     /// The pipeline, one step per stage plus the server's session preparation.
     pub ledger: Ledger,
     pub setup_bytes: u64,
@@ -309,12 +312,17 @@ pub fn classify(
     let t = Instant::now();
     let reference_logits = plaintext_logits(image, weights).ok();
     let reference_seconds = t.elapsed().as_secs_f64();
+    let shipped = super::weights::shipped();
+    let ref_cnn_logits = shipped.and_then(|c| c.reference_logits(image).ok());
+    let approx_cnn_logits = shipped.and_then(|c| c.approx_logits(image).ok());
 
     Ok(ClassifyOutcome {
         logits: result.logits,
         probabilities: result.probabilities,
         reference_logits,
         reference_seconds,
+        ref_cnn_logits,
+        approx_cnn_logits,
         ledger,
         setup_bytes: setup_bytes as u64,
         request_bytes: request_bytes as u64,
@@ -337,7 +345,7 @@ pub fn plaintext_logits(image: &[f32], weights: &ApproxParams) -> Result<[f64; C
         .collect();
     let out = model.evaluate(&sim, &inputs)?;
     Ok(std::array::from_fn(|i| {
-        out.values.get(i).copied().unwrap_or(f64::NAN)
+        out.values.get(i).map_or(f64::NAN, |v| v.re)
     }))
 }
 

@@ -1,22 +1,24 @@
-//! Which classifier weights the app runs: the ONE place to switch to the trained model.
-//!
-//! Until `model::classifier::shipped()` lands, `classifier_weights()` returns `None` and the
-//! app runs deterministic synthetic weights, labelled everywhere as "demo weights (untrained)":
-//! the pipeline, bytes and timings are real, the probabilities mean nothing.
+//! The classifier the app runs: the trained model shipped in `assets/` (embedded at build
+//! time), parsed once. Should the embedded asset ever fail to parse, the app falls back to
+//! deterministic synthetic weights and labels every result "demo weights (untrained)".
 
+use crate::model::classifier::Classifier;
 use crate::model::classifier::he::ApproxParams;
+use std::sync::OnceLock;
 
-/// Seed of the demo weights (fixed, so runs are reproducible).
+/// Seed of the fallback demo weights (fixed, so runs are reproducible).
 const DEMO_SEED: u64 = 7;
 
-/// The trained model shipped with PrivaCT, when there is one.
-/// Switch: replace the body with `crate::model::classifier::shipped().ok()`.
-pub fn classifier_weights() -> Option<ApproxParams> {
-    None
-}
-
-/// Class names of the kidney classifier, in logit order.
+/// Class names of the kidney classifier, in logit order (British spelling for display).
 pub const CLASS_NAMES: [&str; 3] = ["normal", "cyst", "tumour"];
+
+/// The shipped classifier (Ref-CNN and Approx-CNN), or `None` if its asset is unusable.
+pub fn shipped() -> Option<&'static Classifier> {
+    static SHIPPED: OnceLock<Option<Classifier>> = OnceLock::new();
+    SHIPPED
+        .get_or_init(|| crate::model::classifier::shipped().ok())
+        .as_ref()
+}
 
 pub struct Weights {
     pub params: ApproxParams,
@@ -24,10 +26,11 @@ pub struct Weights {
     pub demo: bool,
 }
 
+/// The HE-CNN weights sent to the server thread.
 pub fn weights_for_run() -> Weights {
-    match classifier_weights() {
-        Some(params) => Weights {
-            params,
+    match shipped() {
+        Some(c) => Weights {
+            params: ApproxParams::from(&c.approx),
             demo: false,
         },
         None => Weights {
@@ -39,5 +42,5 @@ pub fn weights_for_run() -> Weights {
 
 /// True while the app runs the untrained demo weights.
 pub fn demo_weights() -> bool {
-    classifier_weights().is_none()
+    shipped().is_none()
 }

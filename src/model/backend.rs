@@ -149,6 +149,11 @@ impl SimCt {
             level,
         }
     }
+
+    /// The real parts of the slots (what a real-packed computation decrypts to).
+    pub fn real_parts(&self) -> Vec<f64> {
+        self.values.iter().map(|v| v.re).collect()
+    }
 }
 
 /// Exact simulator: the same packing on plain complex slot vectors, no noise.

@@ -42,6 +42,8 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui) {
         return;
     };
     let plain = o.reference_logits.map(|l| job::probabilities(&l));
+    let ref_cnn = o.ref_cnn_logits.map(|l| job::probabilities(&l));
+    let approx_cnn = o.approx_cnn_logits.map(|l| job::probabilities(&l));
     ui.horizontal_top(|ui| {
         egui::Grid::new("probs")
             .num_columns(5)
@@ -59,10 +61,19 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui) {
                 ui.end_row();
                 for (k, name) in CLASS_NAMES.iter().enumerate() {
                     ui.label(*name);
-                    ui.weak(NOT_AVAILABLE)
-                        .on_hover_text("The plaintext Ref-CNN ships with the trained model");
-                    ui.weak(NOT_AVAILABLE)
-                        .on_hover_text("The plaintext Approx-CNN ships with the trained model");
+                    for (net, probs) in [("Ref-CNN", ref_cnn), ("Approx-CNN", approx_cnn)] {
+                        match probs {
+                            Some(p) => {
+                                let v = pct(p[k]);
+                                value_label(ui, v.clone(), format!("{net} {name}: {v}"));
+                            }
+                            None => {
+                                ui.weak(NOT_AVAILABLE).on_hover_text(
+                                    "Only the trained model has a plaintext network to compare with",
+                                );
+                            }
+                        }
+                    }
                     let he = pct(o.probabilities[k]);
                     value_label(ui, he.clone(), format!("HE {name}: {he}"));
                     let pl = plain.map_or("—".into(), |p| pct(p[k]));
