@@ -1,7 +1,10 @@
 //! Writes seed corpora for the fuzz targets (valid encodings, prefixed with the selector byte
-//! the targets use): `cargo run --release --example fuzz_seeds -- fuzz/corpus`.
+//! the targets use). The committed seeds in `fuzz/seeds` were written by
+//! `cargo run --release --example fuzz_seeds -- fuzz/seeds`.
 
 use privact::ckks::{Encoder, Encryptor, KeyGenerator, Parameters, wire};
+use privact::imaging::dicom::write::{CtDescription, ct_bytes};
+use privact::imaging::raster::png_bytes;
 use privact::protocol::messages::{Message, Task};
 use std::path::PathBuf;
 
@@ -60,10 +63,46 @@ fn main() -> anyhow::Result<()> {
         Message::Error {
             message: "x".into(),
         },
+        Message::DenoiseRequest {
+            tiles: vec![wire::encode_ciphertext(&params, &ct)],
+        },
+        Message::DenoiseMasked {
+            round: 1,
+            cts: vec![wire::encode_ciphertext(&params, &ct)],
+            server_seconds: 0.5,
+        },
+        Message::DenoiseActivations {
+            round: 1,
+            cts: vec![wire::encode_ciphertext(&params, &ct)],
+        },
+        Message::DenoiseResult {
+            tiles: vec![wire::encode_ciphertext(&params, &ct)],
+            server_seconds: 0.5,
+        },
     ];
     for (i, m) in msgs.iter().enumerate() {
         std::fs::write(dir.join(format!("seed-{i}")), m.encode())?;
     }
+    // The loader: the smallest valid DICOM we can make (a 16×16 CT) and an 8-bit PNG.
+    let dir = root.join("dicom_loader");
+    std::fs::create_dir_all(&dir)?;
+    let hu: Vec<f32> = (0..256).map(|i| i as f32 * 4.0 - 500.0).collect();
+    let d = CtDescription {
+        patient_name: "FUZZ^SEED".into(),
+        patient_id: "SEED".into(),
+        study_uid: "1.2.3".into(),
+        series_uid: "1.2.3.4".into(),
+        sop_instance_uid: "1.2.3.4.5".into(),
+        series_description: "seed".into(),
+        pixel_spacing_mm: [1.0, 1.0],
+        slice_thickness_mm: 1.0,
+        kvp: 120.0,
+        window: (40.0, 400.0),
+        date: "20260101".into(),
+    };
+    std::fs::write(dir.join("seed-ct.dcm"), ct_bytes(16, 16, &hu, &d)?)?;
+    let grey: Vec<u8> = (0..=255).collect();
+    std::fs::write(dir.join("seed-gray.png"), png_bytes(16, 16, &grey)?)?;
     println!("wrote seeds under {}", root.display());
     Ok(())
 }

@@ -60,7 +60,7 @@ fn s_model_linear() -> Denoiser {
 }
 
 #[test]
-fn nonlinear_encrypted_is_lossless_with_masked_rounds() {
+fn leak_free_nonlinear_rounds_are_lossless_and_the_client_never_sees_an_unmasked_pre_activation() {
     let (lin, nl) = models();
     let (rows, cols) = (48, 100);
     let img = image(rows, cols);

@@ -22,6 +22,7 @@ use crate::model::denoiser::weights::builtin;
 use crate::model::denoiser::{ModelKind, TilePlan};
 use crate::protocol::Step;
 use crate::protocol::denoise_local::{DenoiseSession, RoundBytes};
+use crate::protocol::release::{ReleasePolicy, release};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -209,11 +210,20 @@ fn write_output(
     output: &[f64],
     spacing: f64,
 ) -> anyhow::Result<()> {
-    let hu = from_unit(output);
     let ext = out
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
+    // Decrypted values leave the client only flooded and rounded to the stored grid
+    // (8-bit grey levels for PNG, 1 HU for DICOM): see `protocol::release`.
+    let levels = if ext == "png" {
+        256
+    } else {
+        Window::ABDOMEN.width as u32
+    };
+    let mut released = output.to_vec();
+    release(&mut released, &ReleasePolicy::for_unit_image(levels)?);
+    let hu = from_unit(&released);
     let description = format!(
         "Denoised ({} model, {}) PrivaCT",
         args.model.name(),

@@ -12,6 +12,7 @@ pub mod denoise_server;
 pub mod ledger;
 pub mod local;
 pub mod messages;
+pub mod release;
 pub mod server;
 pub mod transport;
 

@@ -1,0 +1,129 @@
+//! `privact classify` and `privact evaluate` as a user runs them: the JSON contract of issue 4,
+//! the encrypted mode end to end, and clear errors for bad input.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn privact(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_privact"))
+        .args(args)
+        .output()
+        .expect("run privact");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("privact-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn data_root() -> Option<PathBuf> {
+    let root = std::env::var_os("PRIVACT_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    let kidney = root.join("kidney-ct");
+    if kidney.is_dir() {
+        Some(kidney)
+    } else {
+        eprintln!(
+            "SKIPPED: the kidney CT data set is absent ({}); set PRIVACT_DATA",
+            kidney.display()
+        );
+        None
+    }
+}
+
+#[test]
+fn encrypted_classification_json_has_the_documented_fields() {
+    let dir = temp_dir("classify");
+    let phantom = dir.join("phantom.dcm");
+    let (code, _, err) = privact(&["phantom", "--out", phantom.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+
+    let (code, out, err) = privact(&["classify", phantom.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).expect("one JSON object");
+    assert_eq!(v["mode"], "encrypted");
+    let p = &v["probabilities"];
+    let sum: f64 = ["normal", "cyst", "tumor"]
+        .iter()
+        .map(|c| p[c].as_f64().expect("probability"))
+        .sum();
+    assert!((sum - 1.0).abs() < 1e-3, "probabilities sum to {sum}");
+    assert!(["normal", "cyst", "tumor"].contains(&v["predicted"].as_str().unwrap()));
+    let stages: Vec<&str> = v["ledger"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    assert!(stages.len() >= 5, "ledger {stages:?}");
+    for field in ["upload_bytes", "download_bytes", "eval_key_bytes"] {
+        assert!(v[field].as_u64().unwrap() > 0, "{field}");
+    }
+    assert_eq!(v["params"]["security_bits"], 128);
+    assert_eq!(v["params"]["log_n"], 14);
+
+    // The same slice in plaintext approx mode agrees with the decrypted answer.
+    let (code, out, err) = privact(&[
+        "classify",
+        phantom.to_str().unwrap(),
+        "--mode",
+        "approx",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let a: Value = serde_json::from_str(&out).unwrap();
+    for c in ["normal", "cyst", "tumor"] {
+        let d = (a["probabilities"][c].as_f64().unwrap() - p[c].as_f64().unwrap()).abs();
+        assert!(d < 1e-3, "{c}: encrypted vs approx differ by {d}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_inputs_give_one_clear_error_line() {
+    let dir = temp_dir("classify-bad");
+    let junk = dir.join("junk.dcm");
+    std::fs::write(&junk, b"not an image at all").unwrap();
+    for args in [
+        vec!["classify", junk.to_str().unwrap()],
+        vec!["classify", "/nonexistent/slice.dcm"],
+        vec!["evaluate", dir.to_str().unwrap()],
+    ] {
+        let (code, out, err) = privact(&args);
+        assert_eq!(code, 2, "{args:?}: {out} {err}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn encrypted_evaluation_reports_agreement_with_approx() {
+    let Some(kidney) = data_root() else { return };
+    let (code, out, err) = privact(&[
+        "evaluate",
+        kidney.to_str().unwrap(),
+        "--mode",
+        "encrypted",
+        "--limit",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["n"], 6, "two images of each of the three classes");
+    assert_eq!(v["agreement"], 1.0);
+    assert!(v["max_abs_prob_diff"].as_f64().unwrap() <= 1e-3);
+    for c in ["normal", "cyst", "tumor"] {
+        let auc = v["per_class"][c]["auc"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&auc), "{c} AUC {auc}");
+    }
+}
