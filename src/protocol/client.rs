@@ -23,11 +23,10 @@ pub struct Classification {
     pub probabilities: [f64; packing::CLASSES],
 }
 
+/// The model's softmax on a fixed-size logit array (one implementation, in `model`).
 pub fn softmax<const K: usize>(z: &[f64; K]) -> [f64; K] {
-    let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let e: Vec<f64> = z.iter().map(|x| (x - m).exp()).collect();
-    let s: f64 = e.iter().sum();
-    std::array::from_fn(|i| e[i] / s)
+    let p = crate::model::classifier::softmax(z);
+    std::array::from_fn(|i| p[i])
 }
 
 /// Exact bytes of the setup message (parameters + evaluation keys), before generating keys.
