@@ -14,7 +14,8 @@ use serde::Serialize;
 use crate::imaging::io::{ensure_distinct, write_atomic};
 use crate::imaging::{ImagingError, LoadOptions, ldct, load_with};
 use crate::model::denoiser::data::{
-    DicomSource, OutputFormat, Quality, max_abs_diff, output_bytes, to_hu, to_unit,
+    DicomSource, OutputFormat, Quality, max_abs_diff, output_bytes, output_description, to_hu,
+    to_unit,
 };
 use crate::model::denoiser::he::MaskPolicy;
 use crate::model::denoiser::weights::builtin;
@@ -216,14 +217,7 @@ fn write_output(
     output: &[f64],
     spacing: f64,
 ) -> anyhow::Result<()> {
-    let description = format!(
-        "Denoised ({} model, {}) PrivaCT",
-        args.model.name(),
-        match args.mode {
-            Mode::Plain => "plaintext",
-            Mode::Encrypted => "under CKKS",
-        }
-    );
+    let description = output_description(args.model, args.mode == Mode::Encrypted);
     let source = match OutputFormat::from_path(out) {
         Some(OutputFormat::Dicom) if slice.info.is_some() => Some(
             std::fs::read(&args.path)

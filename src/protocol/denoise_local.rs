@@ -48,6 +48,8 @@ pub enum DenoiseEvent {
         seconds: f64,
         bytes: u64,
         tiles: usize,
+        /// The first tile's ciphertext exactly as it travels (what the server sees).
+        first_ciphertext: Vec<u8>,
     },
     /// A message left for the server: the encrypted tiles (round 0) or the fresh activations
     /// of ReLU round `round`.
@@ -385,6 +387,7 @@ impl DenoiseSession {
                 seconds: start.elapsed().as_secs_f64(),
                 bytes: msg.len() as u64,
                 tiles,
+                first_ciphertext: first_ciphertext(&msg).unwrap_or_default(),
             },
         )?;
         self.upload_keys(on)?;
@@ -467,6 +470,14 @@ impl DenoiseSession {
                 }
             }
         }
+    }
+}
+
+/// The first ciphertext of a request, as it travels.
+fn first_ciphertext(request: &[u8]) -> Option<Vec<u8>> {
+    match Message::decode(request).ok()? {
+        Message::DenoiseRequest { mut tiles } if !tiles.is_empty() => Some(tiles.swap_remove(0)),
+        _ => None,
     }
 }
 

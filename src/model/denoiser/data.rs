@@ -9,7 +9,7 @@
 //! treating them as −160 HU would fill the whole field of view with fat-like material and
 //! starve the simulated projections of photons. After windowing they are 0 again either way.
 
-use super::DenoiserError;
+use super::{DenoiserError, ModelKind};
 use crate::imaging::dicom::write::{CtDescription, ct_bytes, derived_bytes, random_uid};
 use crate::imaging::metrics::{self, MetricError};
 use crate::imaging::raster::png_bytes;
@@ -53,18 +53,32 @@ pub fn to_hu(slice: &Slice) -> Result<HuSlice, DenoiserError> {
             });
         }
     };
-    let spacing_mm = slice
-        .pixel_spacing_mm
-        .map(|s| (s[0] + s[1]) / 2.0)
-        .filter(|s| *s > 0.0 && s.is_finite())
-        .unwrap_or(ASSUMED_FOV_MM / slice.rows.max(slice.cols).max(1) as f64);
     Ok(HuSlice {
         rows: slice.rows,
         cols: slice.cols,
         hu,
-        spacing_mm,
+        spacing_mm: spacing_mm(slice),
         approximate,
     })
+}
+
+/// Pixel spacing in mm (mean of rows and columns), or the assumed field of view over the
+/// larger side when the file has none.
+pub fn spacing_mm(slice: &Slice) -> f64 {
+    slice
+        .pixel_spacing_mm
+        .map(|s| (s[0] + s[1]) / 2.0)
+        .filter(|s| *s > 0.0 && s.is_finite())
+        .unwrap_or(ASSUMED_FOV_MM / slice.rows.max(slice.cols).max(1) as f64)
+}
+
+/// Series description of a written output, e.g. "Denoised (linear model, under CKKS) PrivaCT".
+pub fn output_description(kind: ModelKind, encrypted: bool) -> String {
+    format!(
+        "Denoised ({} model, {}) PrivaCT",
+        kind.name(),
+        if encrypted { "under CKKS" } else { "plaintext" }
+    )
 }
 
 /// HU → [0, 1] over the abdomen window (no 8-bit rounding).
