@@ -46,9 +46,9 @@ impl StepId {
     pub fn name(self) -> String {
         match self {
             StepId::Stage(s) => stage_name(s).to_string(),
-            StepId::RoundDown(r) => format!("Round {r}: masked pre-activations ↓"),
+            StepId::RoundDown(r) => format!("Round {r}: masked pre-activations down"),
             StepId::RoundRelu(r) => format!("Round {r}: client ReLU"),
-            StepId::RoundUp(r) => format!("Round {r}: fresh encryptions ↑"),
+            StepId::RoundUp(r) => format!("Round {r}: fresh encryptions up"),
         }
     }
 

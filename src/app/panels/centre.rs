@@ -122,14 +122,14 @@ fn denoise_strip(app: &PrivactApp, ui: &mut egui::Ui, plain: u64, rows: usize, c
         } else {
             let r = &plan.rounds[0];
             format!(
-                "{} ReLU rounds of ↓ {} / ↑ {}",
+                "{} ReLU rounds of {} down / {} up",
                 plan.rounds.len(),
                 fmt_bytes(r.download),
                 fmt_bytes(r.upload)
             )
         };
         ui.weak(format!(
-            "{} model · {rounds} · slice total ↑ {} ↓ {} · keys once per session {} · tiles of {}×{} slots, exact before encrypting",
+            "{} model · {rounds} · slice total {} up, {} down · keys once per session {} · tiles of {}×{} slots, exact before encrypting",
             st.denoise.model.name(),
             fmt_bytes(plan.upload_bytes()),
             fmt_bytes(plan.download_bytes()),
@@ -146,7 +146,7 @@ fn denoise_strip(app: &PrivactApp, ui: &mut egui::Ui, plain: u64, rows: usize, c
                 ui.colored_label(
                     GREEN,
                     format!(
-                        "Measured ↑ {} ↓ {} bytes: matches the plan",
+                        "Measured {} bytes up, {} down: matches the plan",
                         group_thousands(r.upload_bytes),
                         group_thousands(r.download_bytes)
                     ),
@@ -155,7 +155,7 @@ fn denoise_strip(app: &PrivactApp, ui: &mut egui::Ui, plain: u64, rows: usize, c
                 ui.colored_label(
                     AMBER,
                     format!(
-                        "measured ↑ {} ↓ {} bytes (plan said ↑ {} ↓ {})",
+                        "measured {} bytes up, {} down (plan said {} up, {} down)",
                         group_thousands(r.upload_bytes),
                         group_thousands(r.download_bytes),
                         group_thousands(plan.upload_bytes()),

@@ -236,7 +236,7 @@ fn denoising(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
     match &o.quality {
         Some(q) => {
             let text = format!(
-                "PSNR {:.2} → {:.2} dB ({:+.2}) · SSIM {:.3} → {:.3} ({:+.3}) against the clean reconstruction",
+                "PSNR {:.2} dB in, {:.2} dB out ({:+.2}) · SSIM {:.3} in, {:.3} out ({:+.3}) against the clean reconstruction",
                 q.psnr_in,
                 q.psnr_out,
                 q.psnr_out - q.psnr_in,
@@ -268,9 +268,9 @@ fn denoising(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
             .show(ui, |ui| {
                 for h in [
                     "Round",
-                    "↓ masked pre-activations",
+                    "Down: masked pre-activations",
                     "Client ReLU",
-                    "↑ fresh encryptions",
+                    "Up: fresh encryptions",
                 ] {
                     ui.label(RichText::new(h).strong());
                 }
