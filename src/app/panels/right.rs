@@ -620,7 +620,8 @@ fn denoise_overhead(app: &PrivactApp, ui: &mut egui::Ui) {
             let result = measured(
                 plan.result_bytes,
                 o.map(|o| {
-                    o.run.download_bytes - o.run.rounds.iter().map(|r| r.download).sum::<u64>()
+                    let rounds: u64 = o.run.rounds.iter().map(|r| r.download).sum();
+                    o.run.download_bytes.saturating_sub(rounds)
                 }),
             );
             overhead_row(
