@@ -350,6 +350,59 @@ fn nonlinear_interactive_denoising_cancels_mid_rounds() {
 }
 
 #[test]
+fn nonlinear_interactive_denoising_runs_every_round_on_a_small_slice() {
+    // A 128×128 phantom keeps the three interactive rounds quick.
+    let dir = std::env::temp_dir().join(format!("privact-ui-nl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("small.dcm");
+    let phantom = privact::imaging::phantom::Phantom {
+        size: 128,
+        ..Default::default()
+    };
+    std::fs::write(&path, phantom.dicom_bytes().unwrap()).unwrap();
+    let mut h = harness(Prefs::default());
+    loaded(&mut h);
+    h.state_mut().apply(Intent::LoadPath(path));
+    step_until(&mut h, "the small slice", Duration::from_secs(60), |h| {
+        h.state().state.slice().is_some_and(|s| s.rows == 128)
+    });
+    h.get_by_label("Nonlinear (interactive)").click();
+    h.run_steps(2);
+    h.get_by_label("Run encrypted denoising").click();
+    step_until(
+        &mut h,
+        "the denoised slice",
+        Duration::from_secs(900),
+        |h| h.state().state.denoise_outcome().is_some() && !h.state().busy(),
+    );
+    h.run_steps(3);
+    let plan = SizePlan::new(&specs(&builtin(ModelKind::Nonlinear).unwrap()), 128, 128).unwrap();
+    let o = h.state().state.denoise_outcome().expect("outcome");
+    assert_eq!(o.run.rounds.len(), 3);
+    assert_eq!(o.run.rounds, plan.rounds, "bytes per round as planned");
+    assert!(
+        o.max_abs_diff <= 1e-4,
+        "max |enc − plain| = {:e}",
+        o.max_abs_diff
+    );
+    assert!(o.quality.is_none(), "no simulation: no reference");
+    assert!(
+        h.state()
+            .state
+            .denoise
+            .pipeline
+            .steps
+            .iter()
+            .all(|s| s.status == StepStatus::Done),
+        "every row, rounds included, is done"
+    );
+    assert!(has(&h, "Round 3: fresh encryptions up done"));
+    assert!(has_containing(&h, "Round 2 download: "), "the rounds table");
+    assert!(has_containing(&h, "No clean reference"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn run_denoise_at_launch_simulates_the_low_dose_then_starts_denoising() {
     let mut h = Harness::builder()
         .with_size([1600.0, 1000.0])

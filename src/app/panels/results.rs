@@ -204,7 +204,7 @@ fn denoising(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         }
     ));
     if let Some((_, [a, b, c])) = &app.textures.denoise {
-        let side = ((ui.available_width() - 32.0) / 3.0).clamp(80.0, 210.0);
+        let side = ((ui.available_width() - 32.0) / 3.0).clamp(80.0, 160.0);
         let aspect = o.rows as f32 / o.cols.max(1) as f32;
         let size = Vec2::new(side, side * aspect);
         let half = o.difference_half_width;
