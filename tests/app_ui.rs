@@ -3,14 +3,18 @@
 //! background worker's results appear.
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::{NodeT, Queryable};
+use egui_kittest::kittest::Queryable;
 use privact::app::intent::Intent;
 use privact::app::prefs::Prefs;
 use privact::app::state::StepStatus;
 use privact::app::view::group_thousands;
-use privact::app::{Launch, PrivactApp};
+use privact::app::worker::JobKind;
+use privact::app::{AutoRun, Launch, PrivactApp};
 use privact::ckks::Parameters;
+use privact::model::denoiser::ModelKind;
+use privact::model::denoiser::weights::{builtin, specs};
 use privact::protocol::client::request_bytes;
+use privact::protocol::denoise_local::SizePlan;
 use std::time::{Duration, Instant};
 
 fn harness(prefs: Prefs) -> Harness<'static, PrivactApp> {
@@ -46,7 +50,7 @@ fn has(h: &Harness<'static, PrivactApp>, label: &str) -> bool {
 }
 
 fn has_containing(h: &Harness<'static, PrivactApp>, part: &str) -> bool {
-    h.query_by_label_contains(part).is_some()
+    h.query_all_by_label_contains(part).next().is_some()
 }
 
 fn loaded(h: &mut Harness<'static, PrivactApp>) {
@@ -132,18 +136,300 @@ fn a_corrupt_file_shows_an_error_and_the_app_keeps_running() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The exact size plan of the built-in 512×512 phantom with `kind`.
+fn denoise_plan(kind: ModelKind) -> SizePlan {
+    SizePlan::new(&specs(&builtin(kind).unwrap()), 512, 512).unwrap()
+}
+
 #[test]
-fn denoising_is_disabled_not_faked() {
+fn encrypted_denoising_of_the_simulated_low_dose_linear() {
     let mut h = harness(Prefs::default());
     loaded(&mut h);
-    let node = h.get_by_label("Run encrypted denoising");
-    assert!(node.accesskit_node().is_disabled());
-    node.click();
+    // The denoising task shows its exact sizes before anything is encrypted.
+    h.get_by_label("Denoising").click();
     h.run_steps(2);
-    assert!(
-        !h.state().busy(),
-        "clicking the disabled button starts nothing"
+    let plan = denoise_plan(ModelKind::Linear);
+    let tiles = format!(
+        "{} tiles × {} = {} bytes",
+        plan.tiles,
+        privact::app::view::fmt_bytes(plan.ciphertext_bytes),
+        group_thousands(plan.request_bytes)
     );
+    assert!(has_containing(&h, &tiles), "payload strip shows {tiles}");
+
+    h.get_by_label("Simulate low dose").click();
+    step_until(
+        &mut h,
+        "the low-dose simulation",
+        Duration::from_secs(300),
+        |h| h.state().state.ldct_outcome().is_some() && !h.state().busy(),
+    );
+    h.get_by_label("Linear (one-shot)").click();
+    h.run_steps(2);
+    assert!(has_containing(&h, "input: the simulated 25 % dose"));
+    h.get_by_label("Run encrypted denoising").click();
+    h.step();
+    assert!(h.state().busy(), "job started");
+    h.state_mut().apply(Intent::RunDenoise);
+    assert!(
+        h.state()
+            .state
+            .toasts
+            .iter()
+            .any(|t| t.message.contains("another job is running")),
+        "a second job is refused"
+    );
+    step_until(
+        &mut h,
+        "the denoised slice",
+        Duration::from_secs(900),
+        |h| h.state().state.denoise_outcome().is_some() && !h.state().busy(),
+    );
+    h.run_steps(3);
+
+    let app = h.state();
+    let o = app.state.denoise_outcome().expect("outcome");
+    assert_eq!(o.kind, ModelKind::Linear);
+    assert_eq!(o.output_hu.len(), 512 * 512, "the denoised image exists");
+    assert!(
+        o.max_abs_diff <= 1e-4,
+        "max |encrypted − plaintext| = {:e}",
+        o.max_abs_diff
+    );
+    let q = o.quality.expect("a clean reference for the simulated dose");
+    assert!(
+        q.psnr_out > q.psnr_in,
+        "PSNR {} → {}",
+        q.psnr_in,
+        q.psnr_out
+    );
+    let names: Vec<&str> = o.ledger.steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Keys",
+            "Encode & encrypt",
+            "Send",
+            "Evaluate on ciphertext",
+            "Receive",
+            "Decrypt"
+        ]
+    );
+    assert!(
+        app.state
+            .denoise
+            .pipeline
+            .steps
+            .iter()
+            .all(|s| s.status == StepStatus::Done)
+    );
+    assert!(o.run.rounds.is_empty(), "linear: one shot");
+    assert_eq!(o.run.tiles, plan.tiles);
+    assert_eq!(
+        o.run.upload_bytes,
+        plan.upload_bytes(),
+        "measured = planned"
+    );
+    assert_eq!(o.run.download_bytes, plan.download_bytes());
+    assert_eq!(o.run.eval_key_bytes, plan.setup_bytes);
+    assert!(has(&h, "Decrypt done"));
+    assert!(has_containing(&h, "matches the plan"));
+    assert!(has(&h, "Low-dose input"));
+    assert!(has(&h, "Denoised output (decrypted)"));
+    assert!(has_containing(
+        &h,
+        "Difference image, output minus input, window ±"
+    ));
+    assert!(has_containing(&h, " dB out ("), "PSNR in and out are shown");
+    assert!(
+        app.state
+            .denoise
+            .pipeline
+            .server_view
+            .as_ref()
+            .is_some_and(|b| b.len() as u64 == plan.ciphertext_bytes),
+        "what the server sees: a real tile ciphertext"
+    );
+    let job_ms = o.total_seconds() * 1000.0;
+    eprintln!(
+        "denoising: PSNR {:.2} -> {:.2} dB, SSIM {:.3} -> {:.3}, max |enc - plain| {:.1e}, \
+         {:.1} s; UI frames while the worker ran: {} frames, max build {:.1} ms",
+        q.psnr_in,
+        q.psnr_out,
+        q.ssim_in,
+        q.ssim_out,
+        o.max_abs_diff,
+        o.total_seconds(),
+        app.state.frames_during_job,
+        app.state.max_frame_ms_during_job
+    );
+    assert!(
+        f64::from(app.state.max_frame_ms_during_job) < job_ms / 4.0,
+        "the UI thread never blocks on the job (max frame {:.1} ms, job {job_ms:.0} ms)",
+        app.state.max_frame_ms_during_job
+    );
+
+    // Export: PNG and a derived DICOM, on a helper thread.
+    let dir = std::env::temp_dir().join(format!("privact-ui-denoise-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["den.png", "den.dcm"] {
+        let path = dir.join(name);
+        h.state_mut().apply(Intent::DismissNotice);
+        h.state_mut().apply(Intent::ExportDenoisedTo(path.clone()));
+        step_until(&mut h, "the export", Duration::from_secs(60), |h| {
+            h.state()
+                .state
+                .notice
+                .as_deref()
+                .is_some_and(|n| n.starts_with("Exported"))
+        });
+        let back = privact::imaging::load(&path).expect("the export loads");
+        assert_eq!((back.rows, back.cols), (512, 512));
+    }
+    let dcm = privact::imaging::load(&dir.join("den.dcm")).unwrap();
+    let info = dcm.info.expect("DICOM tags");
+    assert_eq!(
+        dcm.units,
+        privact::imaging::Units::Hu,
+        "a CT image in HU (derived from the phantom)"
+    );
+    assert!(info.patient.name.is_some(), "tags copied from the source");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn nonlinear_interactive_denoising_cancels_mid_rounds() {
+    let mut h = harness(Prefs::default());
+    loaded(&mut h);
+    h.get_by_label("Nonlinear (interactive)").click();
+    h.run_steps(2);
+    assert!(has_containing(&h, "input: the loaded slice"));
+    assert!(
+        has_containing(&h, "3 ReLU rounds"),
+        "payload strip: the rounds' sizes"
+    );
+    h.get_by_label("Run encrypted denoising").click();
+    step_until(
+        &mut h,
+        "the first interactive round",
+        Duration::from_secs(900),
+        |h| has(h, "Round 1: masked pre-activations down done"),
+    );
+    h.get_by_label("Cancel").click();
+    step_until(&mut h, "the cancel", Duration::from_secs(300), |h| {
+        !h.state().busy()
+    });
+    h.run_steps(2);
+    let st = &h.state().state;
+    assert!(
+        st.denoise_outcome().is_none(),
+        "no result from a cancelled run"
+    );
+    assert!(
+        st.denoise
+            .pipeline
+            .steps
+            .iter()
+            .any(|s| s.status == StepStatus::Cancelled),
+        "a step shows cancelled"
+    );
+    assert!(
+        st.denoise
+            .pipeline
+            .steps
+            .iter()
+            .any(|s| s.status == StepStatus::Waiting),
+        "later rounds never ran"
+    );
+    assert!(has_containing(&h, "cancelled"));
+    // The app is alive and responsive.
+    assert!(has(&h, "worker: idle"));
+    h.get_by_label("Lung (5)").click();
+    h.run_steps(2);
+    assert!(has(&h, "W:1500 L:-600"));
+}
+
+#[test]
+fn nonlinear_interactive_denoising_runs_every_round_on_a_small_slice() {
+    // A 128×128 phantom keeps the three interactive rounds quick.
+    let dir = std::env::temp_dir().join(format!("privact-ui-nl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("small.dcm");
+    let phantom = privact::imaging::phantom::Phantom {
+        size: 128,
+        ..Default::default()
+    };
+    std::fs::write(&path, phantom.dicom_bytes().unwrap()).unwrap();
+    let mut h = harness(Prefs::default());
+    loaded(&mut h);
+    h.state_mut().apply(Intent::LoadPath(path));
+    step_until(&mut h, "the small slice", Duration::from_secs(60), |h| {
+        h.state().state.slice().is_some_and(|s| s.rows == 128)
+    });
+    h.get_by_label("Nonlinear (interactive)").click();
+    h.run_steps(2);
+    h.get_by_label("Run encrypted denoising").click();
+    step_until(
+        &mut h,
+        "the denoised slice",
+        Duration::from_secs(900),
+        |h| h.state().state.denoise_outcome().is_some() && !h.state().busy(),
+    );
+    h.run_steps(3);
+    let plan = SizePlan::new(&specs(&builtin(ModelKind::Nonlinear).unwrap()), 128, 128).unwrap();
+    let o = h.state().state.denoise_outcome().expect("outcome");
+    assert_eq!(o.run.rounds.len(), 3);
+    assert_eq!(o.run.rounds, plan.rounds, "bytes per round as planned");
+    assert!(
+        o.max_abs_diff <= 1e-4,
+        "max |enc − plain| = {:e}",
+        o.max_abs_diff
+    );
+    assert!(o.quality.is_none(), "no simulation: no reference");
+    assert!(
+        h.state()
+            .state
+            .denoise
+            .pipeline
+            .steps
+            .iter()
+            .all(|s| s.status == StepStatus::Done),
+        "every row, rounds included, is done"
+    );
+    assert!(has(&h, "Round 3: fresh encryptions up done"));
+    assert!(has_containing(&h, "Round 2 download: "), "the rounds table");
+    assert!(has_containing(&h, "No clean reference"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn run_denoise_at_launch_simulates_the_low_dose_then_starts_denoising() {
+    let mut h = Harness::builder()
+        .with_size([1600.0, 1000.0])
+        .build_ui_state(
+            |ui, app: &mut PrivactApp| app.ui(ui),
+            PrivactApp::new(
+                Prefs::default(),
+                Launch {
+                    open: None,
+                    run: Some(AutoRun::Denoise),
+                },
+            ),
+        );
+    step_until(&mut h, "the denoising job", Duration::from_secs(300), |h| {
+        h.state().state.running == Some(JobKind::Denoise)
+    });
+    let st = &h.state().state;
+    assert!(
+        st.ldct_outcome().is_some(),
+        "the low dose was simulated first"
+    );
+    assert_eq!(st.denoise.model, ModelKind::Linear, "linear by default");
+    // Stop it here: the full run is covered above.
+    h.state_mut().apply(Intent::Cancel);
+    step_until(&mut h, "the cancel", Duration::from_secs(300), |h| {
+        !h.state().busy()
+    });
 }
 
 #[test]

@@ -31,7 +31,17 @@ pub fn spawn_native(worker: &Worker, purpose: DialogPurpose) {
             DialogPurpose::ExportPng => dialog
                 .set_title("Export the displayed image as PNG")
                 .add_filter("PNG image", &["png"])
-                .set_file_name("privact-slice.png")
+                .set_file_name(purpose.default_name())
+                .save_file(),
+            DialogPurpose::ExportDenoisedPng => dialog
+                .set_title("Export the denoised slice as PNG (abdomen window)")
+                .add_filter("PNG image", &["png"])
+                .set_file_name(purpose.default_name())
+                .save_file(),
+            DialogPurpose::ExportDenoisedDicom => dialog
+                .set_title("Export the denoised slice as DICOM (derived series)")
+                .add_filter("DICOM", &["dcm"])
+                .set_file_name(purpose.default_name())
                 .save_file(),
         };
         Event::Picked { purpose, path }
@@ -70,7 +80,7 @@ impl FileBrowser {
             purpose,
             dir: start_dir(),
             entries: Vec::new(),
-            file_name: "privact-slice.png".into(),
+            file_name: purpose.default_name().into(),
             selected: None,
             error: None,
             show_all: false,
@@ -121,14 +131,15 @@ impl FileBrowser {
                 .selected
                 .and_then(|i| self.entries.get(i))
                 .map(|e| self.dir.join(&e.name)),
-            DialogPurpose::ExportPng => {
+            export => {
                 let name = self.file_name.trim();
+                let ext = export.extension();
                 if name.is_empty() || name.contains('/') || name.contains('\\') {
                     None
-                } else if name.to_ascii_lowercase().ends_with(".png") {
+                } else if name.to_ascii_lowercase().ends_with(&format!(".{ext}")) {
                     Some(self.dir.join(name))
                 } else {
-                    Some(self.dir.join(format!("{name}.png")))
+                    Some(self.dir.join(format!("{name}.{ext}")))
                 }
             }
         }
@@ -140,6 +151,8 @@ impl FileBrowser {
         let title = match self.purpose {
             DialogPurpose::Open => "Open a file (in-app browser)",
             DialogPurpose::ExportPng => "Export PNG (in-app browser)",
+            DialogPurpose::ExportDenoisedPng => "Export denoised PNG (in-app browser)",
+            DialogPurpose::ExportDenoisedDicom => "Export denoised DICOM (in-app browser)",
         };
         let mut navigate_to: Option<PathBuf> = None;
         egui::Window::new(title)
@@ -186,7 +199,7 @@ impl FileBrowser {
                                     navigate_to = Some(self.dir.join(&e.name));
                                 } else {
                                     self.selected = Some(i);
-                                    if self.purpose == DialogPurpose::ExportPng {
+                                    if self.purpose.is_export() {
                                         self.file_name = e.name.clone();
                                     }
                                 }
@@ -201,7 +214,7 @@ impl FileBrowser {
                         }
                     });
                 ui.separator();
-                if self.purpose == DialogPurpose::ExportPng {
+                if self.purpose.is_export() {
                     ui.horizontal(|ui| {
                         let label = ui.label("File name:");
                         ui.add(egui::TextEdit::singleline(&mut self.file_name).desired_width(260.0))
@@ -209,17 +222,22 @@ impl FileBrowser {
                     });
                 }
                 ui.horizontal(|ui| {
-                    let (label, enabled) = match self.purpose {
-                        DialogPurpose::Open => ("Open selected", self.chosen().is_some()),
-                        DialogPurpose::ExportPng => ("Save here", self.chosen().is_some()),
+                    let label = if self.purpose.is_export() {
+                        "Save here"
+                    } else {
+                        "Open selected"
                     };
-                    if ui.add_enabled(enabled, egui::Button::new(label)).clicked()
+                    if ui
+                        .add_enabled(self.chosen().is_some(), egui::Button::new(label))
+                        .clicked()
                         && let Some(p) = self.chosen()
                     {
-                        match self.purpose {
-                            DialogPurpose::Open => out.push(Intent::LoadPath(p)),
-                            DialogPurpose::ExportPng => out.push(Intent::ExportPngTo(p)),
-                        }
+                        out.push(match self.purpose {
+                            DialogPurpose::Open => Intent::LoadPath(p),
+                            DialogPurpose::ExportPng => Intent::ExportPngTo(p),
+                            DialogPurpose::ExportDenoisedPng
+                            | DialogPurpose::ExportDenoisedDicom => Intent::ExportDenoisedTo(p),
+                        });
                         out.push(Intent::CloseBrowser);
                     }
                     if self.purpose == DialogPurpose::Open
@@ -276,5 +294,10 @@ mod tests {
         assert_eq!(b.chosen(), None);
         b.file_name = "  ".into();
         assert_eq!(b.chosen(), None);
+        let mut b = FileBrowser::new(DialogPurpose::ExportDenoisedDicom);
+        assert_eq!(b.file_name, "privact-denoised.dcm");
+        b.dir = PathBuf::from("/tmp");
+        b.file_name = "den".into();
+        assert_eq!(b.chosen(), Some(PathBuf::from("/tmp/den.dcm")));
     }
 }

@@ -2,17 +2,17 @@
 //! `PrivactApp::apply` is the one place that changes state or starts work.
 
 use super::PrivactApp;
+use super::denoise::DenoiseJob;
 use super::file_dialog::{self, FileBrowser};
-use super::state::{Display, StepStatus};
+use super::state::{Display, Pipeline, Task};
 use super::view;
-use super::worker::{self, DialogPurpose, Job, JobKind, SubmitError};
+use super::worker::{self, DENOISE_WHAT, DenoisedExport, DialogPurpose, Job, JobKind, SubmitError};
 use crate::imaging::model_input::to_model_input;
 use crate::imaging::window::Preset;
 use crate::model::classifier::preprocess::preprocess;
+use crate::model::denoiser::ModelKind;
+use crate::model::denoiser::data::{output_description, spacing_mm, to_hu};
 use std::path::PathBuf;
-
-/// The message shown wherever encrypted denoising would be.
-pub const DENOISE_DISABLED: &str = "Encrypted denoising not implemented yet (issue 5): the action stays disabled rather than faked.";
 
 #[derive(Debug, Clone)]
 pub enum Intent {
@@ -38,13 +38,21 @@ pub enum Intent {
     RevealPhi(bool),
     MaskPhiByDefault(bool),
     RunClassify,
+    /// Encrypted denoising of the low-dose input with the chosen model.
     RunDenoise,
+    /// Which task the right panel, payload strip and overhead table describe.
+    SelectTask(Task),
+    SetDenoiseModel(ModelKind),
     Cancel,
     SetDose(f64),
     SimulateLdct,
     SetDisplay(Display),
     ExportPng,
     ExportPngTo(PathBuf),
+    /// Asks where to write the denoised slice (`ExportDenoisedPng` or `ExportDenoisedDicom`).
+    ExportDenoised(DialogPurpose),
+    /// Writes the denoised slice; the format follows the extension (.png or .dcm).
+    ExportDenoisedTo(PathBuf),
     DismissToast(usize),
     DismissNotice,
     ToggleTheme,
@@ -113,8 +121,11 @@ impl PrivactApp {
                 }
             }
             Intent::RunClassify => self.start_classify(),
-            Intent::RunDenoise => {
-                st.notice = Some(DENOISE_DISABLED.to_string());
+            Intent::RunDenoise => self.start_denoise(),
+            Intent::SelectTask(t) => st.task = t,
+            Intent::SetDenoiseModel(kind) => {
+                st.denoise.model = kind;
+                st.task = Task::Denoise;
             }
             Intent::Cancel => {
                 if st.running.is_some() {
@@ -125,13 +136,41 @@ impl PrivactApp {
             Intent::SetDose(d) => st.ldct.dose = d.clamp(0.02, 1.0),
             Intent::SimulateLdct => self.start_ldct(),
             Intent::SetDisplay(d) => st.display = d,
-            Intent::ExportPng => {
-                if file_dialog::native_dialog_available() {
-                    st.dialog_open = true;
-                    file_dialog::spawn_native(&self.worker, DialogPurpose::ExportPng);
-                } else {
-                    self.browser = Some(FileBrowser::new(DialogPurpose::ExportPng));
+            Intent::ExportPng => self.ask_path(DialogPurpose::ExportPng),
+            Intent::ExportDenoised(purpose) => {
+                if st.denoise_outcome().is_none() {
+                    st.error(
+                        "Export",
+                        "there is no denoised slice",
+                        "Run encrypted denoising first.",
+                    );
+                    return;
                 }
+                self.ask_path(purpose);
+            }
+            Intent::ExportDenoisedTo(path) => {
+                let (Some(o), Some(slice), Some(image)) =
+                    (st.denoise_outcome(), st.slice(), st.image.as_ref())
+                else {
+                    st.error(
+                        "Export",
+                        "there is no denoised slice",
+                        "Run encrypted denoising first.",
+                    );
+                    return;
+                };
+                let export = DenoisedExport {
+                    path,
+                    rows: o.rows,
+                    cols: o.cols,
+                    output: o.run.image.clone(),
+                    source: slice.info.as_ref().map(|_| image.source.clone()),
+                    index: st.index,
+                    spacing_mm: spacing_mm(slice),
+                    description: output_description(o.kind, true),
+                };
+                self.worker
+                    .spawn_io("export", move || worker::export_denoised(export));
             }
             Intent::ExportPngTo(path) => {
                 let Some(slice) = st.slice() else {
@@ -179,6 +218,83 @@ impl PrivactApp {
         }
     }
 
+    /// The native save/open dialog where one exists, else the in-app browser.
+    fn ask_path(&mut self, purpose: DialogPurpose) {
+        if file_dialog::native_dialog_available() {
+            self.state.dialog_open = true;
+            file_dialog::spawn_native(&self.worker, purpose);
+        } else {
+            self.browser = Some(FileBrowser::new(purpose));
+        }
+    }
+
+    /// Denoises the simulated low dose of this slice when there is one (and compares with its
+    /// clean reference), else the loaded slice itself as the low-dose input.
+    fn start_denoise(&mut self) {
+        let st = &mut self.state;
+        let Some(slice) = st.slice() else {
+            st.error(DENOISE_WHAT, "no image is loaded", "Open a slice first.");
+            return;
+        };
+        let (rows, cols) = (slice.rows, slice.cols);
+        let (input_hu, clean_hu, dose, approximate_hu) = match st.ldct_outcome() {
+            Some(o) => (
+                o.low_dose.clone(),
+                Some(o.clean.clone()),
+                Some(o.dose),
+                false,
+            ),
+            None => match to_hu(slice) {
+                Ok(h) => (h.hu, None, None, h.approximate),
+                Err(e) => {
+                    st.error(
+                        DENOISE_WHAT,
+                        e.to_string(),
+                        "Open a CT slice in Hounsfield units (DICOM) or an 8-bit abdomen-windowed PNG/JPEG.",
+                    );
+                    return;
+                }
+            },
+        };
+        let kind = st.denoise.model;
+        let job = DenoiseJob {
+            kind,
+            input_hu,
+            clean_hu,
+            rows,
+            cols,
+            dose,
+            approximate_hu,
+            generation: st.generation,
+            index: st.index,
+        };
+        let rounds = self
+            .denoise_info
+            .as_ref()
+            .map_or(0, |i| i.relu_rounds(kind));
+        let tiles = self
+            .denoise_plan()
+            .and_then(|p| p.ok())
+            .map_or(0, |p| p.tiles);
+        let st = &mut self.state;
+        match self.worker.submit(Job::Denoise(Box::new(job))) {
+            Ok(()) => {
+                // Same model and tile count: keep the rows and the measured estimates.
+                if st.denoise.pipeline_for != Some((kind, tiles)) {
+                    st.denoise.pipeline = Pipeline::denoise(rounds);
+                    st.denoise.pipeline_for = Some((kind, tiles));
+                }
+                st.denoise.pipeline.reset_for_run();
+                st.task = Task::Denoise;
+                st.running = Some(JobKind::Denoise);
+                st.cancel_requested = false;
+                st.max_frame_ms_during_job = 0.0;
+                st.frames_during_job = 0;
+            }
+            Err(e) => refuse(st, DENOISE_WHAT, e),
+        }
+    }
+
     fn start_classify(&mut self) {
         let st = &mut self.state;
         let Some(slice) = st.slice() else {
@@ -195,6 +311,7 @@ impl PrivactApp {
         match self.worker.submit(Job::Classify { image, weights }) {
             Ok(()) => {
                 st.pipeline.reset_for_run();
+                st.task = Task::Classify;
                 st.running = Some(JobKind::Classify);
                 st.cancel_requested = false;
                 st.max_frame_ms_during_job = 0.0;
@@ -247,9 +364,4 @@ fn refuse(st: &mut super::state::AppState, what: &str, e: SubmitError) {
         SubmitError::Stopped => "Restart PrivaCT.",
     };
     st.error(what, e.to_string(), hint);
-}
-
-/// Marks the pipeline after a job stopped early.
-pub(crate) fn stop_pipeline(st: &mut super::state::AppState, status: StepStatus) {
-    st.pipeline.stop(status);
 }

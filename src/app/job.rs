@@ -30,8 +30,40 @@ pub const STAGES: [Stage; 6] = [
     Stage::Decrypt,
 ];
 
-pub fn stage_index(s: Stage) -> usize {
-    STAGES.iter().position(|&x| x == s).unwrap_or(0)
+/// One row of the pipeline: a protocol stage, or a part of an interactive denoising round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepId {
+    Stage(Stage),
+    /// ReLU round r (1-based): the server's masked pre-activations arrive.
+    RoundDown(usize),
+    /// ReLU round r: the client decrypts, applies ReLU, encrypts afresh.
+    RoundRelu(usize),
+    /// ReLU round r: the fresh encryptions go back up.
+    RoundUp(usize),
+}
+
+impl StepId {
+    pub fn name(self) -> String {
+        match self {
+            StepId::Stage(s) => stage_name(s).to_string(),
+            StepId::RoundDown(r) => format!("Round {r}: masked pre-activations down"),
+            StepId::RoundRelu(r) => format!("Round {r}: client ReLU"),
+            StepId::RoundUp(r) => format!("Round {r}: fresh encryptions up"),
+        }
+    }
+
+    pub fn side(self) -> Side {
+        match self {
+            StepId::Stage(s) => stage_side(s),
+            StepId::RoundDown(_) | StepId::RoundUp(_) => Side::Wire,
+            StepId::RoundRelu(_) => Side::Client,
+        }
+    }
+
+    /// Rows inside "Evaluate on ciphertext" (drawn indented).
+    pub fn is_round(self) -> bool {
+        !matches!(self, StepId::Stage(_))
+    }
 }
 
 pub fn stage_name(s: Stage) -> &'static str {
@@ -74,6 +106,8 @@ pub enum JobError {
     Protocol(#[from] ProtocolError),
     #[error("model: {0}")]
     Model(#[from] crate::model::classifier::he::HeModelError),
+    #[error("denoiser: {0}")]
+    Denoiser(#[from] crate::model::denoiser::DenoiserError),
     #[error("{0}")]
     Imaging(String),
 }
@@ -91,6 +125,7 @@ impl JobError {
             }
             JobError::Protocol(_) => "A protocol message was rejected; run the job again.",
             JobError::Model(_) => "The model weights do not fit the packing plan.",
+            JobError::Denoiser(_) => "The image does not fit the denoiser (size or values).",
             JobError::Imaging(_) => "Check the image and the dose setting.",
         }
     }
@@ -99,9 +134,9 @@ impl JobError {
 /// What the UI hears while a job runs.
 #[derive(Debug, Clone)]
 pub enum Progress {
-    Started(Stage),
+    Started(StepId),
     Done {
-        stage: Stage,
+        step: StepId,
         seconds: f64,
         bytes: u64,
     },
@@ -154,7 +189,7 @@ impl ClassifyOutcome {
 }
 
 fn begin(s: Stage, progress: &mut dyn FnMut(Progress)) -> Instant {
-    progress(Progress::Started(s));
+    progress(Progress::Started(StepId::Stage(s)));
     Instant::now()
 }
 
@@ -168,7 +203,7 @@ fn finish(
     let e = t.elapsed();
     ledger.record(stage_name(s), stage_side(s), e, bytes);
     progress(Progress::Done {
-        stage: s,
+        step: StepId::Stage(s),
         seconds: e.as_secs_f64(),
         bytes: bytes as u64,
     });
@@ -294,7 +329,7 @@ pub fn classify(
         0,
     );
     progress(Progress::Done {
-        stage: Stage::Evaluate,
+        step: StepId::Stage(Stage::Evaluate),
         seconds: server_seconds,
         bytes: 0,
     });

@@ -3,8 +3,10 @@
 //!
 //! Structure: `prefs` (persisted, no PHI) · `state` (runtime) · `intent` (what the UI asks
 //! for, applied in one place) · `worker` (background thread over channels) · `job` (the
-//! encrypted classification driver) · `panels` (drawing only) · `file_dialog` · `weights`.
+//! encrypted classification driver) · `denoise` (the encrypted denoising driver) · `panels`
+//! (drawing only) · `file_dialog` · `weights`.
 
+pub mod denoise;
 pub mod file_dialog;
 pub mod intent;
 pub mod job;
@@ -16,10 +18,13 @@ pub mod weights;
 pub mod worker;
 
 use crate::ckks::Parameters;
+use crate::model::denoiser::ModelKind;
+use crate::protocol::denoise_local::SizePlan as DenoiseSizePlan;
+use denoise::DenoiseInfo;
 use intent::Intent;
 use job::SizePlan;
 use prefs::Prefs;
-use state::{AppState, Display, StepStatus};
+use state::{AppState, Display, StepStatus, Task};
 use std::path::PathBuf;
 use std::time::Instant;
 use worker::{DialogPurpose, Event, JobKind, Worker};
@@ -53,8 +58,20 @@ pub struct ParamsInfo {
 #[derive(Default)]
 pub struct Textures {
     pub slice: Option<(TexKey, egui::TextureHandle)>,
-    pub server_view: Option<egui::TextureHandle>,
+    /// The first input ciphertext of the task on show.
+    pub server_view: Option<(Task, egui::TextureHandle)>,
+    /// Low-dose input, denoised output and difference of the last denoising result.
+    pub denoise: Option<(DenoiseTexKey, [egui::TextureHandle; 3])>,
 }
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DenoiseTexKey {
+    result: u64,
+    window: (u64, u64),
+}
+
+/// The denoising size plan for (model, rows, cols).
+type DenoisePlanKey = (ModelKind, usize, usize);
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TexKey {
@@ -70,8 +87,13 @@ pub struct PrivactApp {
     pub(crate) worker: Worker,
     pub textures: Textures,
     pub params: Result<ParamsInfo, String>,
+    /// The denoising parameters and the models' public shapes.
+    pub denoise_info: Result<DenoiseInfo, String>,
+    denoise_plan: Option<(DenoisePlanKey, Result<DenoiseSizePlan, String>)>,
     pub(crate) browser: Option<file_dialog::FileBrowser>,
     pending_run: Option<AutoRun>,
+    /// A job to start once the low-dose simulation has finished (`--run denoise`).
+    after_ldct: Option<AutoRun>,
     visuals_applied: bool,
     attached: bool,
     /// Last measured outer panel widths (resizing is stored as a change of these).
@@ -96,8 +118,11 @@ impl PrivactApp {
             worker: Worker::spawn(),
             textures: Textures::default(),
             params,
+            denoise_info: DenoiseInfo::load(),
+            denoise_plan: None,
             browser: None,
             pending_run: launch.run,
+            after_ldct: None,
             visuals_applied: false,
             attached: false,
             panel_measured: None,
@@ -112,6 +137,34 @@ impl PrivactApp {
     /// True while a background job runs.
     pub fn busy(&self) -> bool {
         self.worker.is_busy() || self.state.running.is_some()
+    }
+
+    /// Exact denoising sizes for the slice on screen and the chosen model.
+    pub fn denoise_plan(&self) -> Option<Result<&DenoiseSizePlan, &str>> {
+        let slice = self.state.slice()?;
+        let key = (self.state.denoise.model, slice.rows, slice.cols);
+        match &self.denoise_plan {
+            Some((k, plan)) if *k == key => Some(plan.as_ref().map_err(String::as_str)),
+            _ => None,
+        }
+    }
+
+    fn refresh_denoise_plan(&mut self) {
+        let Some(slice) = self.state.slice() else {
+            return;
+        };
+        let key = (self.state.denoise.model, slice.rows, slice.cols);
+        if self.denoise_plan.as_ref().map(|(k, _)| *k) == Some(key) {
+            return;
+        }
+        let plan = match &self.denoise_info {
+            Ok(info) => {
+                DenoiseSizePlan::with_params(&info.params, info.layers(key.0), key.1, key.2)
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.clone()),
+        };
+        self.denoise_plan = Some((key, plan));
     }
 
     /// Draws one frame: events in, panels, intents applied, frame time recorded.
@@ -130,6 +183,7 @@ impl PrivactApp {
             self.visuals_applied = true;
         }
         self.drain_events();
+        self.refresh_denoise_plan();
         self.prepare_textures(&ctx);
 
         let mut intents = Vec::new();
@@ -167,39 +221,50 @@ impl PrivactApp {
     fn on_event(&mut self, ev: Event) {
         let st = &mut self.state;
         match ev {
-            Event::Progress(job::Progress::Started(s)) => {
-                if let Some(step) = st.pipeline.step_mut(s) {
-                    step.status = StepStatus::Running;
-                    step.started = Some(Instant::now());
-                }
-            }
-            Event::Progress(job::Progress::Done {
-                stage,
-                seconds,
-                bytes,
-            }) => {
-                if let Some(step) = st.pipeline.step_mut(stage) {
-                    step.status = StepStatus::Done;
-                    step.seconds = Some(seconds);
-                    step.bytes = Some(bytes);
-                }
-            }
-            Event::Progress(job::Progress::ServerView(bytes)) => {
-                st.pipeline.server_view = Some(bytes);
-                self.textures.server_view = None;
-            }
-            Event::Classified(outcome) => {
-                for (i, s) in outcome.ledger.steps.iter().take(6).enumerate() {
-                    if let Some(e) = st.pipeline.estimates.get_mut(i) {
-                        *e = s.seconds.max(0.01);
+            Event::Progress(kind, p) => {
+                let pipeline = match kind {
+                    JobKind::Denoise => &mut st.denoise.pipeline,
+                    JobKind::Classify | JobKind::Ldct => &mut st.pipeline,
+                };
+                match p {
+                    job::Progress::Started(id) => {
+                        if let Some(step) = pipeline.step_mut(id) {
+                            step.status = StepStatus::Running;
+                            step.started = Some(Instant::now());
+                        }
+                    }
+                    job::Progress::Done {
+                        step: id,
+                        seconds,
+                        bytes,
+                    } => {
+                        if let Some(step) = pipeline.step_mut(id) {
+                            step.status = StepStatus::Done;
+                            step.seconds = Some(seconds);
+                            step.bytes = Some(bytes);
+                        }
+                    }
+                    job::Progress::ServerView(bytes) => {
+                        pipeline.server_view = Some(bytes);
+                        self.textures.server_view = None;
                     }
                 }
+            }
+            Event::Classified(outcome) => {
+                st.pipeline.learn();
                 st.pipeline.started = None;
                 st.pipeline.outcome = Some(outcome);
+            }
+            Event::Denoised(outcome) => {
+                st.denoise.pipeline.learn();
+                st.denoise.pipeline.started = None;
+                st.denoise.results_seen += 1;
+                st.denoise.outcome = Some(outcome);
             }
             Event::LdctDone(o) => {
                 st.ldct.outcome = Some(o);
                 st.ldct.for_generation = st.generation;
+                st.ldct.for_index = st.index;
                 st.display = Display::LowDose;
             }
             Event::Loaded(loaded) => {
@@ -209,20 +274,26 @@ impl PrivactApp {
                 st.generation += 1;
                 st.display = Display::Original;
                 st.ldct.outcome = None;
-                st.pipeline = state::Pipeline {
-                    estimates: st.pipeline.estimates,
-                    ..Default::default()
-                };
+                st.pipeline.clear();
+                st.denoise.pipeline.clear();
                 st.phi_revealed = !self.prefs.mask_phi_by_default;
                 st.view = view::ViewTransform::default();
                 st.set_preset(self.prefs.last_preset.into());
                 match self.pending_run.take() {
                     Some(AutoRun::Classify) => self.apply(Intent::RunClassify),
                     Some(AutoRun::Denoise) => {
-                        // The low-dose input is real; the encrypted denoiser is not there yet
-                        // and says so.
-                        self.apply(Intent::SimulateLdct);
-                        self.apply(Intent::RunDenoise);
+                        // A CT slice is first turned into a simulated low-dose scan (so the
+                        // result has a clean reference); other images are the low-dose input.
+                        let hu = self
+                            .state
+                            .slice()
+                            .is_some_and(|s| s.units == crate::imaging::Units::Hu);
+                        if hu {
+                            self.after_ldct = Some(AutoRun::Denoise);
+                            self.apply(Intent::SimulateLdct);
+                        } else {
+                            self.apply(Intent::RunDenoise);
+                        }
                     }
                     None => {}
                 }
@@ -233,12 +304,18 @@ impl PrivactApp {
                 match (purpose, path) {
                     (DialogPurpose::Open, Some(p)) => self.apply(Intent::LoadPath(p)),
                     (DialogPurpose::ExportPng, Some(p)) => self.apply(Intent::ExportPngTo(p)),
+                    (
+                        DialogPurpose::ExportDenoisedPng | DialogPurpose::ExportDenoisedDicom,
+                        Some(p),
+                    ) => self.apply(Intent::ExportDenoisedTo(p)),
                     (_, None) => {}
                 }
             }
             Event::Cancelled(kind) => {
-                if kind == JobKind::Classify {
-                    intent::stop_pipeline(st, StepStatus::Cancelled);
+                match kind {
+                    JobKind::Classify => st.pipeline.stop(StepStatus::Cancelled),
+                    JobKind::Denoise => st.denoise.pipeline.stop(StepStatus::Cancelled),
+                    JobKind::Ldct => {}
                 }
                 st.notice = Some("Job cancelled".into());
             }
@@ -251,13 +328,23 @@ impl PrivactApp {
                     st.loading = false;
                 }
                 if what == "Encrypted classification" {
-                    intent::stop_pipeline(st, StepStatus::Failed);
+                    st.pipeline.stop(StepStatus::Failed);
+                }
+                if what == worker::DENOISE_WHAT {
+                    st.denoise.pipeline.stop(StepStatus::Failed);
                 }
                 st.error(what, message, hint);
             }
-            Event::Idle(_) => {
+            Event::Idle(kind) => {
                 st.running = None;
                 st.cancel_requested = false;
+                let next = self.after_ldct.take();
+                if kind == JobKind::Ldct
+                    && next == Some(AutoRun::Denoise)
+                    && self.state.ldct_outcome().is_some()
+                {
+                    self.apply(Intent::RunDenoise);
+                }
             }
         }
     }
@@ -288,8 +375,11 @@ impl PrivactApp {
                 }
             }
         }
+        if self.textures.server_view.as_ref().map(|(t, _)| *t) != Some(st.task) {
+            self.textures.server_view = None;
+        }
         if self.textures.server_view.is_none()
-            && let Some(bytes) = &st.pipeline.server_view
+            && let Some(bytes) = &st.shown_pipeline().server_view
         {
             let side = 128;
             let body = bytes.get(64..).unwrap_or(&[]);
@@ -297,8 +387,50 @@ impl PrivactApp {
                 .map(|i| body.get(i).copied().unwrap_or(0))
                 .collect();
             let img = egui::ColorImage::from_gray([side, side], &gray);
-            self.textures.server_view =
-                Some(ctx.load_texture("server-view", img, egui::TextureOptions::NEAREST));
+            self.textures.server_view = Some((
+                st.task,
+                ctx.load_texture("server-view", img, egui::TextureOptions::NEAREST),
+            ));
+        }
+        match st.denoise_outcome() {
+            Some(o) => {
+                let key = DenoiseTexKey {
+                    result: st.denoise.results_seen,
+                    window: (st.window.center.to_bits(), st.window.width.to_bits()),
+                };
+                if self.textures.denoise.as_ref().map(|(k, _)| *k) != Some(key) {
+                    let size = [o.cols, o.rows];
+                    let images = [
+                        egui::ColorImage::from_gray(size, &st.window.apply_all(&o.input_hu)),
+                        egui::ColorImage::from_gray(size, &st.window.apply_all(&o.output_hu)),
+                        egui::ColorImage::from_gray(
+                            size,
+                            &o.difference_window().apply_all(&o.difference_hu),
+                        ),
+                    ];
+                    let opts = egui::TextureOptions::LINEAR;
+                    match &mut self.textures.denoise {
+                        Some((k, texs)) => {
+                            for (t, img) in texs.iter_mut().zip(images) {
+                                t.set(img, opts);
+                            }
+                            *k = key;
+                        }
+                        None => {
+                            let [a, b, c] = images;
+                            self.textures.denoise = Some((
+                                key,
+                                [
+                                    ctx.load_texture("denoise-input", a, opts),
+                                    ctx.load_texture("denoise-output", b, opts),
+                                    ctx.load_texture("denoise-difference", c, opts),
+                                ],
+                            ));
+                        }
+                    }
+                }
+            }
+            None => self.textures.denoise = None,
         }
     }
 

@@ -1,11 +1,12 @@
 //! Runtime state: what the window shows right now. Never persisted (see `prefs` for that).
 
-use super::job::{self, ClassifyOutcome, STAGES};
+use super::denoise::DenoiseOutcome;
+use super::job::{self, ClassifyOutcome, STAGES, StepId};
 use super::view::ViewTransform;
 use super::worker::{JobKind, LdctOutcome, Loaded};
 use crate::imaging::Slice;
 use crate::imaging::window::{Preset, Window};
-use crate::protocol::local::Stage;
+use crate::model::denoiser::ModelKind;
 use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,20 +32,34 @@ impl StepStatus {
 
 #[derive(Clone, Debug)]
 pub struct StepView {
-    pub stage: Stage,
+    pub id: StepId,
     pub status: StepStatus,
     pub seconds: Option<f64>,
     pub bytes: Option<u64>,
     pub started: Option<Instant>,
 }
 
-/// The six pipeline steps as the right panel shows them.
+impl StepView {
+    fn waiting(id: StepId) -> StepView {
+        StepView {
+            id,
+            status: StepStatus::Waiting,
+            seconds: None,
+            bytes: None,
+            started: None,
+        }
+    }
+}
+
+/// The steps of one task as the right panel shows them.
 #[derive(Clone, Debug)]
 pub struct Pipeline {
     pub steps: Vec<StepView>,
-    /// Measured durations of the last finished run (for the ETA of the next one).
-    pub estimates: [f64; 6],
+    /// Expected seconds per step (same order) for the ETA: typical values, then the measured
+    /// durations of the last finished run. `None` while unknown.
+    pub estimates: Option<Vec<f64>>,
     pub started: Option<Instant>,
+    /// The classification result (the denoising result lives in `DenoiseState`).
     pub outcome: Option<Box<ClassifyOutcome>>,
     /// The first input ciphertext as serialized for the server.
     pub server_view: Option<Vec<u8>>,
@@ -52,49 +67,86 @@ pub struct Pipeline {
 
 impl Default for Pipeline {
     fn default() -> Self {
+        Pipeline::classify()
+    }
+}
+
+impl Pipeline {
+    fn with_steps(ids: impl IntoIterator<Item = StepId>, estimates: Option<Vec<f64>>) -> Self {
         Pipeline {
-            steps: STAGES
-                .iter()
-                .map(|&stage| StepView {
-                    stage,
-                    status: StepStatus::Waiting,
-                    seconds: None,
-                    bytes: None,
-                    started: None,
-                })
-                .collect(),
-            estimates: STAGES.map(job::default_estimate),
+            steps: ids.into_iter().map(StepView::waiting).collect(),
+            estimates,
             started: None,
             outcome: None,
             server_view: None,
         }
     }
-}
 
-impl Pipeline {
+    /// The six steps of an encrypted classification.
+    pub fn classify() -> Self {
+        Self::with_steps(
+            STAGES.map(StepId::Stage),
+            Some(STAGES.map(job::default_estimate).to_vec()),
+        )
+    }
+
+    /// Encrypted denoising: the six steps, with three rows per ReLU round inside "Evaluate
+    /// on ciphertext".
+    pub fn denoise(relu_rounds: usize) -> Self {
+        let mut ids: Vec<StepId> = STAGES[..4].iter().map(|&s| StepId::Stage(s)).collect();
+        for r in 1..=relu_rounds {
+            ids.extend([
+                StepId::RoundDown(r),
+                StepId::RoundRelu(r),
+                StepId::RoundUp(r),
+            ]);
+        }
+        ids.extend(STAGES[4..].iter().map(|&s| StepId::Stage(s)));
+        Self::with_steps(ids, None)
+    }
+
+    /// Every step waiting again (same rows and estimates), no result.
+    pub fn clear(&mut self) {
+        let ids = self.steps.iter().map(|s| s.id).collect::<Vec<_>>();
+        *self = Self::with_steps(ids, self.estimates.take());
+    }
+
+    /// Cleared, with the clock started.
     pub fn reset_for_run(&mut self) {
-        let estimates = self.estimates;
-        *self = Pipeline::default();
-        self.estimates = estimates;
+        self.clear();
         self.started = Some(Instant::now());
     }
 
-    pub fn step_mut(&mut self, s: Stage) -> Option<&mut StepView> {
-        self.steps.get_mut(job::stage_index(s))
+    pub fn step_mut(&mut self, id: StepId) -> Option<&mut StepView> {
+        self.steps.iter_mut().find(|s| s.id == id)
     }
 
-    pub fn status(&self, s: Stage) -> StepStatus {
+    pub fn status(&self, id: StepId) -> StepStatus {
         self.steps
-            .get(job::stage_index(s))
+            .iter()
+            .find(|s| s.id == id)
             .map_or(StepStatus::Waiting, |v| v.status)
     }
 
-    /// Seconds left: the running step's remaining estimate plus the waiting steps' estimates.
+    /// The measured durations of a finished run become the next run's estimates.
+    pub fn learn(&mut self) {
+        if self.steps.iter().all(|s| s.status == StepStatus::Done) {
+            self.estimates = Some(
+                self.steps
+                    .iter()
+                    .map(|s| s.seconds.unwrap_or(0.0).max(0.01))
+                    .collect(),
+            );
+        }
+    }
+
+    /// Seconds left: the running steps' remaining estimates plus the waiting steps' estimates.
     pub fn eta_seconds(&self) -> Option<f64> {
         self.started?;
+        let estimates = self.estimates.as_ref()?;
         let mut left = 0.0;
         for (i, st) in self.steps.iter().enumerate() {
-            let est = self.estimates.get(i).copied().unwrap_or(0.0);
+            let est = estimates.get(i).copied().unwrap_or(0.0);
             match st.status {
                 StepStatus::Waiting => left += est,
                 StepStatus::Running => {
@@ -107,7 +159,23 @@ impl Pipeline {
         Some(left)
     }
 
-    /// Marks the running step (if any) with `status` when a job stops early.
+    /// Fraction done: by the estimates when known, else by finished rows.
+    pub fn fraction_done(&self) -> f32 {
+        let total: f64 = self.estimates.iter().flatten().sum();
+        match self.eta_seconds() {
+            Some(left) if total > 0.0 => (1.0 - left / total).clamp(0.0, 1.0) as f32,
+            _ => {
+                let done = self
+                    .steps
+                    .iter()
+                    .filter(|s| s.status == StepStatus::Done)
+                    .count();
+                done as f32 / self.steps.len().max(1) as f32
+            }
+        }
+    }
+
+    /// Marks the running steps (if any) with `status` when a job stops early.
     pub fn stop(&mut self, status: StepStatus) {
         for st in &mut self.steps {
             if st.status == StepStatus::Running {
@@ -119,12 +187,33 @@ impl Pipeline {
     }
 }
 
+/// Which task the right panel, the payload strip and the overhead table describe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Task {
+    Classify,
+    Denoise,
+}
+
+/// Encrypted denoising: the chosen model, its pipeline and its last result.
+#[derive(Debug)]
+pub struct DenoiseState {
+    pub model: ModelKind,
+    pub pipeline: Pipeline,
+    pub outcome: Option<Box<DenoiseOutcome>>,
+    /// Increments with every result (keys the result textures).
+    pub results_seen: u64,
+    /// Which model and tile count the pipeline's rows and estimates belong to.
+    pub pipeline_for: Option<(ModelKind, usize)>,
+}
+
 /// Which image the centre shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Display {
     Original,
     LowDose,
     CleanReference,
+    /// The decrypted output of the last encrypted denoising.
+    Denoised,
 }
 
 #[derive(Debug)]
@@ -132,8 +221,9 @@ pub struct LdctState {
     /// Fraction of the full dose.
     pub dose: f64,
     pub outcome: Option<Box<LdctOutcome>>,
-    /// Which slice (generation) the outcome belongs to.
+    /// Which image (generation) and slice of it the outcome belongs to.
     pub for_generation: u64,
+    pub for_index: usize,
 }
 
 /// A non-modal error: one line and a hint.
@@ -162,7 +252,11 @@ pub struct AppState {
     pub view: ViewTransform,
     pub display: Display,
     pub phi_revealed: bool,
+    /// The classification pipeline.
     pub pipeline: Pipeline,
+    pub denoise: DenoiseState,
+    /// The task the right panel describes (the one last run or chosen).
+    pub task: Task,
     pub running: Option<JobKind>,
     pub cancel_requested: bool,
     pub ldct: LdctState,
@@ -190,12 +284,21 @@ impl AppState {
             display: Display::Original,
             phi_revealed: false,
             pipeline: Pipeline::default(),
+            denoise: DenoiseState {
+                model: ModelKind::Linear,
+                pipeline: Pipeline::denoise(0),
+                outcome: None,
+                results_seen: 0,
+                pipeline_for: None,
+            },
+            task: Task::Classify,
             running: None,
             cancel_requested: false,
             ldct: LdctState {
                 dose: 0.25,
                 outcome: None,
                 for_generation: 0,
+                for_index: 0,
             },
             toasts: Vec::new(),
             notice: None,
@@ -211,18 +314,39 @@ impl AppState {
         self.image.as_ref()?.slices.get(self.index)
     }
 
-    /// The values currently displayed (original, simulated low dose or clean reference).
+    /// The low-dose simulation of the slice on screen, if there is one.
+    pub fn ldct_outcome(&self) -> Option<&LdctOutcome> {
+        self.ldct.outcome.as_deref().filter(|_| {
+            self.ldct.for_generation == self.generation && self.ldct.for_index == self.index
+        })
+    }
+
+    /// The encrypted denoising result of the slice on screen, if there is one.
+    pub fn denoise_outcome(&self) -> Option<&DenoiseOutcome> {
+        self.denoise
+            .outcome
+            .as_deref()
+            .filter(|o| o.generation == self.generation && o.index == self.index)
+    }
+
+    /// The values currently displayed (original, simulated low dose, clean reference or
+    /// denoised).
     pub fn displayed_values(&self) -> Option<&[f32]> {
         let s = self.slice()?;
-        let ldct = self
-            .ldct
-            .outcome
-            .as_ref()
-            .filter(|_| self.ldct.for_generation == self.generation);
-        match (self.display, ldct) {
-            (Display::LowDose, Some(o)) => Some(&o.low_dose),
-            (Display::CleanReference, Some(o)) => Some(&o.clean),
+        let ldct = self.ldct_outcome();
+        match (self.display, ldct, self.denoise_outcome()) {
+            (Display::LowDose, Some(o), _) => Some(&o.low_dose),
+            (Display::CleanReference, Some(o), _) => Some(&o.clean),
+            (Display::Denoised, _, Some(d)) => Some(&d.output_hu),
             _ => Some(&s.values),
+        }
+    }
+
+    /// The pipeline of the task on show.
+    pub fn shown_pipeline(&self) -> &Pipeline {
+        match self.task {
+            Task::Classify => &self.pipeline,
+            Task::Denoise => &self.denoise.pipeline,
         }
     }
 
@@ -258,22 +382,45 @@ impl AppState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::local::Stage;
 
     #[test]
     fn eta_counts_waiting_steps_and_stop_marks_running() {
         let mut p = Pipeline::default();
         assert_eq!(p.eta_seconds(), None);
         p.reset_for_run();
-        let all: f64 = p.estimates.iter().sum();
+        let est = p.estimates.clone().unwrap();
+        let all: f64 = est.iter().sum();
         assert!((p.eta_seconds().unwrap() - all).abs() < 1e-9);
         p.steps[0].status = StepStatus::Done;
         p.steps[1].status = StepStatus::Running;
         p.steps[1].started = Some(Instant::now());
         let eta = p.eta_seconds().unwrap();
-        assert!(eta < all - p.estimates[0] + 1e-6 && eta > 0.0);
+        assert!(eta < all - est[0] + 1e-6 && eta > 0.0);
         p.stop(StepStatus::Cancelled);
         assert_eq!(p.steps[1].status, StepStatus::Cancelled);
-        assert_eq!(p.status(Stage::Keys), StepStatus::Done);
+        assert_eq!(p.status(StepId::Stage(Stage::Keys)), StepStatus::Done);
         assert_eq!(p.eta_seconds(), None);
+    }
+
+    #[test]
+    fn denoise_pipeline_rows_and_progress_without_estimates() {
+        let mut p = Pipeline::denoise(3);
+        assert_eq!(p.steps.len(), 6 + 9);
+        assert_eq!(p.steps[3].id, StepId::Stage(Stage::Evaluate));
+        assert_eq!(p.steps[4].id, StepId::RoundDown(1));
+        assert_eq!(p.steps[12].id, StepId::RoundUp(3));
+        assert_eq!(p.steps[13].id, StepId::Stage(Stage::Receive));
+        p.reset_for_run();
+        assert_eq!(p.eta_seconds(), None, "no estimate before the first run");
+        assert_eq!(p.fraction_done(), 0.0);
+        for s in &mut p.steps {
+            s.status = StepStatus::Done;
+            s.seconds = Some(0.5);
+        }
+        assert_eq!(p.fraction_done(), 1.0);
+        p.learn();
+        assert_eq!(p.estimates.as_ref().map(Vec::len), Some(15));
+        assert_eq!(Pipeline::denoise(0).steps.len(), 6);
     }
 }

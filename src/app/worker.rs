@@ -3,6 +3,7 @@
 //! back over one crossbeam channel and wakes the UI with `ctx.request_repaint()`, so the UI
 //! thread never decodes a file, encrypts, or waits on a dialog.
 
+use super::denoise::{self, DenoiseJob, DenoiseOutcome};
 use super::job::{self, ClassifyOutcome, JobError, Progress};
 use crate::imaging::window::Window;
 use crate::imaging::{Slice, ldct, metrics};
@@ -11,6 +12,9 @@ use crossbeam_channel::{Receiver, Sender};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
+
+/// The title of denoising errors (also how the UI recognises them).
+pub const DENOISE_WHAT: &str = "Encrypted denoising";
 
 /// A long job for the crypto thread; only one runs at a time.
 pub enum Job {
@@ -26,12 +30,14 @@ pub enum Job {
         dose: f64,
         seed: u64,
     },
+    Denoise(Box<DenoiseJob>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JobKind {
     Classify,
     Ldct,
+    Denoise,
 }
 
 impl Job {
@@ -39,6 +45,7 @@ impl Job {
         match self {
             Job::Classify { .. } => JobKind::Classify,
             Job::Ldct { .. } => JobKind::Ldct,
+            Job::Denoise(_) => JobKind::Denoise,
         }
     }
 }
@@ -63,6 +70,18 @@ pub struct Loaded {
     pub slices: Vec<Slice>,
     /// Stored size of the first slice's pixel data in bytes (the plaintext payload).
     pub plaintext_bytes: u64,
+    /// Where the slices came from (kept in memory only, for derived DICOM exports).
+    pub source: Source,
+}
+
+/// The origin of the loaded slices.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// The built-in phantom (re-encoded on demand).
+    Builtin,
+    File(PathBuf),
+    /// A series folder: one file per slice, in slice order.
+    Series(Vec<PathBuf>),
 }
 
 /// What the native dialog was opened for.
@@ -70,13 +89,41 @@ pub struct Loaded {
 pub enum DialogPurpose {
     Open,
     ExportPng,
+    /// The denoised slice as PNG (abdomen window).
+    ExportDenoisedPng,
+    /// The denoised slice as DICOM (a derived series).
+    ExportDenoisedDicom,
+}
+
+impl DialogPurpose {
+    /// True for every "save as" purpose.
+    pub fn is_export(self) -> bool {
+        self != DialogPurpose::Open
+    }
+
+    /// The file extension a save dialog enforces.
+    pub fn extension(self) -> &'static str {
+        match self {
+            DialogPurpose::ExportDenoisedDicom => "dcm",
+            _ => "png",
+        }
+    }
+
+    pub fn default_name(self) -> &'static str {
+        match self {
+            DialogPurpose::Open | DialogPurpose::ExportPng => "privact-slice.png",
+            DialogPurpose::ExportDenoisedPng => "privact-denoised.png",
+            DialogPurpose::ExportDenoisedDicom => "privact-denoised.dcm",
+        }
+    }
 }
 
 #[derive(Debug)]
 pub enum Event {
-    Progress(Progress),
+    Progress(JobKind, Progress),
     Classified(Box<ClassifyOutcome>),
     LdctDone(Box<LdctOutcome>),
+    Denoised(Box<DenoiseOutcome>),
     Loaded(Box<Loaded>),
     Exported(String),
     Picked {
@@ -231,12 +278,24 @@ impl Drop for Worker {
 fn run_job(job: Job, cancel: &AtomicBool, emitter: &Emitter) {
     match job {
         Job::Classify { image, weights } => {
-            let mut on_progress = |p: Progress| emitter.emit(Event::Progress(p));
+            let mut on_progress = |p: Progress| emitter.emit(Event::Progress(JobKind::Classify, p));
             match job::classify(&image, &weights, cancel, &mut on_progress) {
                 Ok(outcome) => emitter.emit(Event::Classified(Box::new(outcome))),
                 Err(JobError::Cancelled) => emitter.emit(Event::Cancelled(JobKind::Classify)),
                 Err(e) => emitter.emit(Event::Failed {
                     what: "Encrypted classification".into(),
+                    message: e.to_string(),
+                    hint: e.hint().into(),
+                }),
+            }
+        }
+        Job::Denoise(job) => {
+            let mut on_progress = |p: Progress| emitter.emit(Event::Progress(JobKind::Denoise, p));
+            match denoise::denoise(&job, cancel, &mut on_progress) {
+                Ok(outcome) => emitter.emit(Event::Denoised(Box::new(outcome))),
+                Err(JobError::Cancelled) => emitter.emit(Event::Cancelled(JobKind::Denoise)),
+                Err(e) => emitter.emit(Event::Failed {
+                    what: DENOISE_WHAT.into(),
                     message: e.to_string(),
                     hint: e.hint().into(),
                 }),
@@ -306,12 +365,13 @@ fn load_failed(e: impl std::fmt::Display, hint: &str) -> Event {
     }
 }
 
-fn loaded(label: String, slices: Vec<Slice>) -> Event {
+fn loaded(label: String, slices: Vec<Slice>, source: Source) -> Event {
     let plaintext_bytes = slices.first().map_or(0, plaintext_bytes);
     Event::Loaded(Box::new(Loaded {
         label,
         slices,
         plaintext_bytes,
+        source,
     }))
 }
 
@@ -322,12 +382,12 @@ const LOAD_HINT: &str =
 pub fn load_path(path: PathBuf) -> Event {
     if path.is_dir() {
         match crate::imaging::dicom::series::load_series(&path) {
-            Ok(series) => loaded(name_of(&path), series.slices),
+            Ok(series) => loaded(name_of(&path), series.slices, Source::Series(series.paths)),
             Err(e) => load_failed(e, "Drop a folder that holds the DICOM files of one series."),
         }
     } else {
         match crate::imaging::load(&path) {
-            Ok(slice) => loaded(name_of(&path), vec![slice]),
+            Ok(slice) => loaded(name_of(&path), vec![slice], Source::File(path)),
             Err(e) => load_failed(e, LOAD_HINT),
         }
     }
@@ -342,7 +402,7 @@ pub fn load_phantom() -> Event {
             std::path::Path::new("phantom.dcm"),
             &crate::imaging::LoadOptions::default(),
         ) {
-            Ok(slice) => loaded(label, vec![slice]),
+            Ok(slice) => loaded(label, vec![slice], Source::Builtin),
             Err(e) => load_failed(e, "The built-in sample failed to decode; please report it."),
         },
         Err(e) => load_failed(e, "The built-in sample failed to encode; please report it."),
@@ -359,6 +419,86 @@ pub fn export_png(path: PathBuf, rows: usize, cols: usize, pixels: Vec<u8>) -> E
         Err(e) => Event::Failed {
             what: "Export".into(),
             message: e.to_string(),
+            hint: "Choose a folder you can write to.".into(),
+        },
+    }
+}
+
+/// A denoised slice to write (taken from the result when the user exports it).
+pub struct DenoisedExport {
+    pub path: PathBuf,
+    pub rows: usize,
+    pub cols: usize,
+    /// The decrypted output on [0, 1].
+    pub output: Vec<f64>,
+    /// Where a derived DICOM copies its tags from (`None`: a new CT object).
+    pub source: Option<Source>,
+    pub index: usize,
+    pub spacing_mm: f64,
+    pub description: String,
+}
+
+/// The source file's bytes and path for a derived DICOM, if they can be read again.
+fn source_bytes(source: &Source, index: usize) -> Option<(Vec<u8>, PathBuf)> {
+    match source {
+        Source::Builtin => crate::imaging::phantom::builtin_sample_dicom()
+            .ok()
+            .map(|b| (b, PathBuf::from("phantom.dcm"))),
+        Source::File(p) => std::fs::read(p).ok().map(|b| (b, p.clone())),
+        Source::Series(paths) => {
+            let p = paths.get(index)?;
+            std::fs::read(p).ok().map(|b| (b, p.clone()))
+        }
+    }
+}
+
+/// Writes the denoised slice as PNG or DICOM (derived series), atomically.
+pub fn export_denoised(e: DenoisedExport) -> Event {
+    use crate::model::denoiser::data::{DicomSource, OutputFormat, output_bytes};
+    let dicom = OutputFormat::from_path(&e.path) == Some(OutputFormat::Dicom);
+    let source = if dicom {
+        e.source.as_ref().and_then(|s| source_bytes(s, e.index))
+    } else {
+        None
+    };
+    let fresh = dicom && source.is_none();
+    // Decrypted values leave the app only flooded and rounded to the stored grid.
+    let format = if dicom {
+        OutputFormat::Dicom
+    } else {
+        OutputFormat::Png
+    };
+    let released = match crate::protocol::release::release_image(&e.output, format) {
+        Ok(v) => v,
+        Err(err) => {
+            return Event::Failed {
+                what: "Export".into(),
+                message: err.to_string(),
+                hint: "This is a bug in the export policy; please report it.".into(),
+            };
+        }
+    };
+    let result = output_bytes(
+        &e.path,
+        e.rows,
+        e.cols,
+        &released,
+        source
+            .as_ref()
+            .map(|(bytes, path)| DicomSource { bytes, path }),
+        e.spacing_mm,
+        &e.description,
+    )
+    .and_then(|bytes| crate::imaging::io::write_atomic(&e.path, &bytes));
+    match result {
+        Ok(()) if fresh => Event::Exported(format!(
+            "{} (a new CT object: no DICOM source to derive from)",
+            name_of(&e.path)
+        )),
+        Ok(()) => Event::Exported(name_of(&e.path)),
+        Err(err) => Event::Failed {
+            what: "Export".into(),
+            message: err.to_string(),
             hint: "Choose a folder you can write to.".into(),
         },
     }

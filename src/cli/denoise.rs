@@ -11,18 +11,18 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use serde::Serialize;
 
-use crate::imaging::dicom::write::{CtDescription, ct_bytes, derived_bytes, random_uid};
 use crate::imaging::io::{ensure_distinct, write_atomic};
-use crate::imaging::raster::png_bytes;
-use crate::imaging::window::Window;
-use crate::imaging::{ImagingError, LoadOptions, ldct, load_with, metrics};
-use crate::model::denoiser::data::{from_unit, to_hu, to_unit};
+use crate::imaging::{ImagingError, LoadOptions, ldct, load_with};
+use crate::model::denoiser::data::{
+    DicomSource, OutputFormat, Quality, max_abs_diff, output_bytes, output_description, to_hu,
+    to_unit,
+};
 use crate::model::denoiser::he::MaskPolicy;
 use crate::model::denoiser::weights::builtin;
 use crate::model::denoiser::{ModelKind, TilePlan};
 use crate::protocol::Step;
-use crate::protocol::denoise_local::{DenoiseSession, RoundBytes};
-use crate::protocol::release::{ReleasePolicy, release};
+use crate::protocol::denoise_local::{CONTINUE, DenoiseEvent, DenoiseSession, RoundBytes};
+use crate::protocol::release::release_image;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -151,14 +151,16 @@ pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
         Mode::Plain => plain.clone(),
         Mode::Encrypted => {
             let t = std::time::Instant::now();
-            let mut session = DenoiseSession::start(
+            let mut progress = progress_lines(model.relu_rounds());
+            let mut session = DenoiseSession::start_with(
                 args.model,
                 builtin(ModelKind::Linear)?,
                 builtin(ModelKind::Nonlinear)?,
                 MaskPolicy::DEFAULT,
+                &mut progress,
             )?;
             report.setup_seconds = Some(t.elapsed().as_secs_f64());
-            let run = session.denoise(&input, rows, cols)?;
+            let run = session.denoise_with(&input, rows, cols, &mut progress)?;
             report.max_abs_diff_vs_plain = Some(max_abs_diff(&plain, &run.image));
             report.rounds = run.rounds.len();
             report.round_bytes = run.rounds.clone();
@@ -173,13 +175,12 @@ pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
             run.image
         }
     };
-    let clamped: Vec<f32> = output.iter().map(|&v| v.clamp(0.0, 1.0) as f32).collect();
     if let Some(clean) = &clean_hu {
-        let reference = to_unit(clean);
-        report.psnr_in = Some(metrics::psnr(&reference, &input, 1.0)?);
-        report.psnr_out = Some(metrics::psnr(&reference, &clamped, 1.0)?);
-        report.ssim_in = Some(metrics::ssim(&reference, &input, rows, cols, 1.0)?);
-        report.ssim_out = Some(metrics::ssim(&reference, &clamped, rows, cols, 1.0)?);
+        let q = Quality::measure(&to_unit(clean), &input, &output, rows, cols)?;
+        report.psnr_in = Some(q.psnr_in);
+        report.psnr_out = Some(q.psnr_out);
+        report.ssim_in = Some(q.ssim_in);
+        report.ssim_out = Some(q.ssim_out);
     }
     if let Some(out) = &args.out {
         write_output(args, out, &slice, &output, h.spacing_mm)?;
@@ -192,15 +193,22 @@ pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(
-        if a.len() == b.len() {
-            0.0
-        } else {
-            f64::INFINITY
-        },
-        f64::max,
-    )
+/// One stderr line per interactive round (the nonlinear model takes a while).
+fn progress_lines(rounds: usize) -> impl FnMut(&DenoiseEvent) -> std::ops::ControlFlow<()> {
+    move |e| {
+        if let DenoiseEvent::Activations {
+            round,
+            seconds,
+            bytes,
+        } = e
+        {
+            eprintln!(
+                "round {round}/{rounds}: ReLU on the client {seconds:.2} s, {:.1} MB of fresh encryptions up",
+                mb(*bytes)
+            );
+        }
+        CONTINUE
+    }
 }
 
 fn write_output(
@@ -210,61 +218,33 @@ fn write_output(
     output: &[f64],
     spacing: f64,
 ) -> anyhow::Result<()> {
-    let ext = out
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
+    let description = output_description(args.model, args.mode == Mode::Encrypted);
+    let Some(format) = OutputFormat::from_path(out) else {
+        bail!("{}: output must end in .png or .dcm", out.display());
+    };
+    let source = match format {
+        OutputFormat::Dicom if slice.info.is_some() => Some(
+            std::fs::read(&args.path)
+                .with_context(|| format!("{}: cannot re-read the source", args.path.display()))?,
+        ),
+        _ => None,
+    };
+    let source = source.as_deref().map(|bytes| DicomSource {
+        bytes,
+        path: &args.path,
+    });
     // Decrypted values leave the client only flooded and rounded to the stored grid
     // (8-bit grey levels for PNG, 1 HU for DICOM): see `protocol::release`.
-    let levels = if ext == "png" {
-        256
-    } else {
-        Window::ABDOMEN.width as u32
-    };
-    let mut released = output.to_vec();
-    release(&mut released, &ReleasePolicy::for_unit_image(levels)?);
-    let hu = from_unit(&released);
-    let description = format!(
-        "Denoised ({} model, {}) PrivaCT",
-        args.model.name(),
-        match args.mode {
-            Mode::Plain => "plaintext",
-            Mode::Encrypted => "under CKKS",
-        }
-    );
-    let bytes = match ext.as_str() {
-        "png" => png_bytes(slice.rows, slice.cols, &Window::ABDOMEN.apply_all(&hu))
-            .map_err(|k| ImagingError::new(out, k))?,
-        "dcm" | "dicom" if slice.info.is_some() => {
-            let source = std::fs::read(&args.path)
-                .with_context(|| format!("{}: cannot re-read the source", args.path.display()))?;
-            derived_bytes(
-                &source,
-                &args.path,
-                slice.rows,
-                slice.cols,
-                &hu,
-                &description,
-            )?
-        }
-        "dcm" | "dicom" => {
-            let d = CtDescription {
-                patient_name: "UNKNOWN".into(),
-                patient_id: "UNKNOWN".into(),
-                study_uid: random_uid(),
-                series_uid: random_uid(),
-                sop_instance_uid: random_uid(),
-                series_description: description,
-                pixel_spacing_mm: [spacing, spacing],
-                slice_thickness_mm: 5.0,
-                kvp: 120.0,
-                window: (40.0, 400.0),
-                date: "20240101".into(),
-            };
-            ct_bytes(slice.rows, slice.cols, &hu, &d).map_err(|k| ImagingError::new(out, k))?
-        }
-        _ => bail!("{}: output must end in .png or .dcm", out.display()),
-    };
+    let released = release_image(output, format)?;
+    let bytes = output_bytes(
+        out,
+        slice.rows,
+        slice.cols,
+        &released,
+        source,
+        spacing,
+        &description,
+    )?;
     write_atomic(out, &bytes)?;
     eprintln!("wrote {}", out.display());
     Ok(())

@@ -94,6 +94,11 @@ impl DenoiseClient {
         self.radius
     }
 
+    /// ReLU rounds of the model (interactive round trips before the result).
+    pub fn relu_rounds(&self) -> usize {
+        self.layers.len().saturating_sub(1)
+    }
+
     pub fn tile_shape(&self) -> (usize, usize) {
         (self.tile_h, self.tile_w)
     }

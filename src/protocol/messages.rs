@@ -337,6 +337,25 @@ impl Message {
     }
 }
 
+impl Message {
+    /// The server's time carried by a `DenoiseMasked` or `DenoiseResult` message (its last
+    /// field), read without decoding the ciphertexts; `None` for any other message. For
+    /// progress reports only: `decode` still validates the whole message.
+    pub fn peek_server_seconds(bytes: &[u8]) -> Option<f64> {
+        let header = bytes.get(..10)?;
+        if header[..4] != MAGIC || header[4] != VERSION || !matches!(header[5], 7 | 9) {
+            return None;
+        }
+        let n = bytes.len();
+        if n < 10 + 16 {
+            return None;
+        }
+        let len = u64::from_le_bytes(bytes.get(n - 16..n - 8)?.try_into().ok()?);
+        let v = f64::from_le_bytes(bytes.get(n - 8..)?.try_into().ok()?);
+        (len == 8 && v.is_finite()).then_some(v)
+    }
+}
+
 fn envelope(kind: u8, fields: &[&[u8]]) -> Vec<u8> {
     let total: usize = 10 + fields.iter().map(|f| 8 + f.len()).sum::<usize>();
     let mut out = Vec::with_capacity(total);
@@ -399,7 +418,17 @@ mod tests {
             },
         ];
         for m in msgs {
-            assert_eq!(Message::decode(&m.encode()).unwrap(), m);
+            let bytes = m.encode();
+            let seconds = match &m {
+                Message::DenoiseMasked { server_seconds, .. }
+                | Message::DenoiseResult { server_seconds, .. } => Some(*server_seconds),
+                _ => None,
+            };
+            assert_eq!(Message::peek_server_seconds(&bytes), seconds);
+            assert_eq!(Message::decode(&bytes).unwrap(), m);
+        }
+        for len in 0..30 {
+            assert_eq!(Message::peek_server_seconds(&vec![7; len]), None);
         }
     }
 

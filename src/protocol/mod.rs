@@ -50,4 +50,7 @@ pub enum ProtocolError {
     NotAllowed,
     #[error("transport closed")]
     Closed,
+    /// The caller asked the run to stop (see `denoise_local::DenoiseEvent`).
+    #[error("cancelled")]
+    Cancelled,
 }

@@ -9,6 +9,7 @@
 //! format stores (e.g. 1/255 for an 8-bit PNG, 1 HU for DICOM), so what is written no longer
 //! carries the low-order bits in which the error lives.
 
+use crate::model::denoiser::data::OutputFormat;
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
 
@@ -92,6 +93,19 @@ pub fn release(values: &mut [f64], policy: &ReleasePolicy) {
     use rand::SeedableRng;
     let mut rng = rand_chacha::ChaCha20Rng::from_os_rng();
     policy.apply(values, &mut rng);
+}
+
+/// A decrypted [0, 1] image (abdomen-window scale) ready to be written as `format`: flooded
+/// and rounded to 8-bit grey levels (PNG) or to 1 HU (DICOM).
+pub fn release_image(values: &[f64], format: OutputFormat) -> Result<Vec<f64>, ReleaseError> {
+    let levels = match format {
+        OutputFormat::Png => 256,
+        // One level per HU across the abdomen window's width.
+        OutputFormat::Dicom => crate::imaging::window::Window::ABDOMEN.width as u32,
+    };
+    let mut out = values.to_vec();
+    release(&mut out, &ReleasePolicy::for_unit_image(levels)?);
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! exchange `Vec<u8>`, and both count what they move.
 
 use super::ProtocolError;
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::time::Duration;
 
 pub trait Transport {
     fn send(&mut self, bytes: Vec<u8>) -> Result<(), ProtocolError>;
@@ -30,6 +31,21 @@ pub fn channel_pair() -> (ChannelTransport, ChannelTransport) {
         received: 0,
     };
     (end(a_tx, a_rx), end(b_tx, b_rx))
+}
+
+impl ChannelTransport {
+    /// Waits at most `timeout` for a message: `Ok(None)` if none arrived yet (so a caller can
+    /// check for cancellation while the other end computes).
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Vec<u8>>, ProtocolError> {
+        match self.rx.recv_timeout(timeout) {
+            Ok(bytes) => {
+                self.received += bytes.len() as u64;
+                Ok(Some(bytes))
+            }
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+            Err(RecvTimeoutError::Disconnected) => Err(ProtocolError::Closed),
+        }
+    }
 }
 
 impl Transport for ChannelTransport {

@@ -4,7 +4,7 @@
 use super::{AMBER, CLIENT, GREEN};
 use crate::app::PrivactApp;
 use crate::app::intent::Intent;
-use crate::app::state::Display;
+use crate::app::state::{Display, Task};
 use crate::app::view::{self, fmt_bytes, fmt_ratio, group_thousands};
 use egui::{Color32, Pos2, Rect, RichText, Sense, Vec2};
 
@@ -33,6 +33,10 @@ fn payload_strip(app: &PrivactApp, ui: &mut egui::Ui) {
             let plan = &info.plan;
             let plain = img.plaintext_bytes;
             let (rows, cols) = st.slice().map_or((0, 0), |s| (s.rows, s.cols));
+            if st.task == Task::Denoise {
+                denoise_strip(app, ui, plain, rows, cols);
+                return;
+            }
             ui.horizontal_wrapped(|ui| {
                 ui.label(RichText::new("Payload").strong());
                 ui.label(format!("Plaintext slice {cols}×{rows}: {}", fmt_bytes(plain)));
@@ -75,6 +79,92 @@ fn payload_strip(app: &PrivactApp, ui: &mut egui::Ui) {
                 }
             });
         });
+}
+
+/// The payload strip for encrypted denoising: tiles × ciphertext bytes, the keys and the
+/// interactive rounds, all exact from the parameters; confirmed by the measured bytes.
+fn denoise_strip(app: &PrivactApp, ui: &mut egui::Ui, plain: u64, rows: usize, cols: usize) {
+    let st = &app.state;
+    let plan = match app.denoise_plan() {
+        Some(Ok(p)) => p,
+        Some(Err(e)) => {
+            ui.colored_label(super::RED, format!("No denoising plan for this image: {e}"));
+            return;
+        }
+        None => return,
+    };
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new("Payload (denoising)").strong());
+        ui.label(format!(
+            "Plaintext slice {cols}×{rows}: {}",
+            fmt_bytes(plain)
+        ));
+        ui.label("»");
+        ui.colored_label(
+            CLIENT,
+            RichText::new(format!(
+                "Encrypted tiles: {} tiles × {} = {} bytes ({})",
+                plan.tiles,
+                fmt_bytes(plan.ciphertext_bytes),
+                group_thousands(plan.request_bytes),
+                fmt_bytes(plan.request_bytes)
+            ))
+            .strong(),
+        );
+        ui.label(format!(
+            "{} the plaintext",
+            fmt_ratio(plan.request_bytes as f64, plain as f64)
+        ));
+    });
+    ui.horizontal_wrapped(|ui| {
+        let rounds = if plan.rounds.is_empty() {
+            "one shot, no interaction".to_string()
+        } else {
+            let r = &plan.rounds[0];
+            format!(
+                "{} ReLU rounds of {} down / {} up",
+                plan.rounds.len(),
+                fmt_bytes(r.download),
+                fmt_bytes(r.upload)
+            )
+        };
+        ui.weak(format!(
+            "{} model · {rounds} · slice total {} up, {} down · keys once per session {} · tiles of {}×{} slots, exact before encrypting",
+            st.denoise.model.name(),
+            fmt_bytes(plan.upload_bytes()),
+            fmt_bytes(plan.download_bytes()),
+            fmt_bytes(plan.setup_bytes),
+            plan.tile_shape.0,
+            plan.tile_shape.1,
+        ));
+        if let Some(o) = st.denoise_outcome().filter(|o| o.kind == st.denoise.model) {
+            let r = &o.run;
+            let matches = r.upload_bytes == plan.upload_bytes()
+                && r.download_bytes == plan.download_bytes()
+                && r.eval_key_bytes == plan.setup_bytes;
+            if matches {
+                ui.colored_label(
+                    GREEN,
+                    format!(
+                        "Measured {} bytes up, {} down: matches the plan",
+                        group_thousands(r.upload_bytes),
+                        group_thousands(r.download_bytes)
+                    ),
+                );
+            } else {
+                ui.colored_label(
+                    AMBER,
+                    format!(
+                        "measured {} bytes up, {} down (plan said {} up, {} down)",
+                        group_thousands(r.upload_bytes),
+                        group_thousands(r.download_bytes),
+                        group_thousands(plan.upload_bytes()),
+                        group_thousands(plan.download_bytes())
+                    ),
+                );
+            }
+        }
+    });
 }
 
 fn image_area(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
@@ -121,6 +211,7 @@ fn image_area(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         Display::Original => "original",
         Display::LowDose => "simulated low dose",
         Display::CleanReference => "clean reference reconstruction",
+        Display::Denoised => "denoised (decrypted)",
     };
     let alt = format!(
         "CT slice {}×{} ({which}), window {}",

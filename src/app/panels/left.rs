@@ -247,23 +247,26 @@ fn ldct(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
     {
         intents.push(Intent::SimulateLdct);
     }
-    let have = st
-        .ldct
-        .outcome
-        .as_ref()
-        .filter(|_| st.ldct.for_generation == st.generation);
-    if let Some(o) = have {
+    let have = st.ldct_outcome();
+    let denoised = st.denoise_outcome().is_some();
+    if have.is_some() || denoised {
         ui.horizontal_wrapped(|ui| {
-            for (d, label) in [
-                (Display::Original, "Show original"),
-                (Display::LowDose, "Show low dose"),
-                (Display::CleanReference, "Show clean reference"),
-            ] {
+            let mut choices = vec![(Display::Original, "Show original")];
+            if have.is_some() {
+                choices.push((Display::LowDose, "Show low dose"));
+                choices.push((Display::CleanReference, "Show clean reference"));
+            }
+            if denoised {
+                choices.push((Display::Denoised, "Show denoised"));
+            }
+            for (d, label) in choices {
                 if ui.selectable_label(st.display == d, label).clicked() {
                     intents.push(Intent::SetDisplay(d));
                 }
             }
         });
+    }
+    if let Some(o) = have {
         ui.label(format!(
             "{:.0} % dose: PSNR {} · SSIM {} vs clean ({})",
             o.dose * 100.0,

@@ -1,20 +1,33 @@
 //! Results: classification probabilities (Ref-CNN / Approx-CNN / HE-CNN side by side, bar chart
 //! and numbers) and the denoising section.
 
-use super::{AMBER, CLIENT, WIRE};
+use super::{AMBER, CLIENT, GREEN, WIRE};
 use crate::app::PrivactApp;
-use crate::app::intent::{DENOISE_DISABLED, Intent};
-use crate::app::job;
+use crate::app::intent::Intent;
+use crate::app::job::{self, StepId};
+use crate::app::state::Task;
+use crate::app::view::{self, fmt_bytes, fmt_seconds};
 use crate::app::weights::{self, CLASS_NAMES};
-use egui::RichText;
+use crate::app::worker::DialogPurpose;
+use egui::{RichText, Vec2};
 use egui_plot::{Bar, BarChart, Plot};
 
 const NOT_AVAILABLE: &str = "not available";
 
-pub fn show(app: &PrivactApp, ui: &mut egui::Ui, _intents: &mut Vec<Intent>) {
-    classification(app, ui);
-    ui.separator();
-    denoising(app, ui);
+pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+    // The task on show comes first.
+    match app.state.task {
+        Task::Classify => {
+            classification(app, ui);
+            ui.separator();
+            denoising(app, ui, intents);
+        }
+        Task::Denoise => {
+            denoising(app, ui, intents);
+            ui.separator();
+            classification(app, ui);
+        }
+    }
 }
 
 /// A label whose accessible name carries its context (e.g. "HE tumour: 34.0 %") while the
@@ -150,32 +163,169 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui) {
     }
 }
 
-fn denoising(app: &PrivactApp, ui: &mut egui::Ui) {
-    ui.horizontal(|ui| {
-        ui.heading("Denoising (low-dose CT)");
-        ui.add_enabled(false, egui::Button::new("Encrypted denoising"))
-            .on_disabled_hover_text(DENOISE_DISABLED);
-        ui.colored_label(AMBER, "not implemented yet");
-    });
+fn denoising(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
     let st = &app.state;
-    match st
-        .ldct
-        .outcome
-        .as_ref()
-        .filter(|_| st.ldct.for_generation == st.generation)
-    {
-        Some(o) => {
-            ui.label(format!(
-                "Simulated {:.0} % dose: PSNR {} · SSIM {} against the clean reconstruction (Abdomen window), {}.",
-                o.dose * 100.0,
-                o.psnr_db.map_or("—".into(), |p| format!("{p:.1} dB")),
-                o.ssim.map_or("—".into(), |s| format!("{s:.3}")),
-                crate::app::view::fmt_seconds(o.seconds),
-            ));
-            ui.weak("Switch between original, low dose and clean reference in the left panel.");
+    ui.heading("Denoising (low-dose CT)");
+    let Some(o) = st.denoise_outcome() else {
+        match st.ldct_outcome() {
+            Some(l) => {
+                ui.label(format!(
+                    "Simulated {:.0} % dose: PSNR {} · SSIM {} against the clean reconstruction (Abdomen window), {}.",
+                    l.dose * 100.0,
+                    l.psnr_db.map_or("—".into(), |p| format!("{p:.1} dB")),
+                    l.ssim.map_or("—".into(), |s| format!("{s:.3}")),
+                    fmt_seconds(l.seconds),
+                ));
+                ui.weak("Run encrypted denoising (right panel) to denoise this low-dose scan under encryption.");
+            }
+            None => {
+                ui.weak(
+                    "Run encrypted denoising (right panel): it denoises the simulated low dose when \
+                     there is one (left panel), else the loaded slice itself.",
+                );
+            }
+        }
+        return;
+    };
+    let input = match o.dose {
+        Some(d) => format!("simulated {:.0} % dose", d * 100.0),
+        None if o.approximate_hu => {
+            "the loaded slice (8-bit: approximate HU through the inverse window)".into()
+        }
+        None => "the loaded slice".into(),
+    };
+    ui.label(format!(
+        "{} model, evaluated on ciphertexts ({}) · input: {input}",
+        o.kind.name(),
+        if o.run.rounds.is_empty() {
+            "one shot".to_string()
+        } else {
+            format!("{} interactive rounds", o.run.rounds.len())
+        }
+    ));
+    if let Some((_, [a, b, c])) = &app.textures.denoise {
+        let side = ((ui.available_width() - 32.0) / 3.0).clamp(80.0, 160.0);
+        let aspect = o.rows as f32 / o.cols.max(1) as f32;
+        let size = Vec2::new(side, side * aspect);
+        let half = o.difference_half_width;
+        ui.horizontal_top(|ui| {
+            for (tex, caption, alt) in [
+                (
+                    a,
+                    format!("Low-dose input · {}", view::window_label(st.window)),
+                    "Low-dose input".to_string(),
+                ),
+                (
+                    b,
+                    format!("Denoised (decrypted) · {}", view::window_label(st.window)),
+                    "Denoised output (decrypted)".to_string(),
+                ),
+                (
+                    c,
+                    format!("Difference out − in · ±{half:.0} HU"),
+                    format!("Difference image, output minus input, window ±{half:.0} HU"),
+                ),
+            ] {
+                ui.vertical(|ui| {
+                    ui.add(egui::Image::new((tex.id(), size)).alt_text(alt));
+                    ui.small(caption);
+                });
+            }
+        });
+    }
+    match &o.quality {
+        Some(q) => {
+            let text = format!(
+                "PSNR {:.2} dB in, {:.2} dB out ({:+.2}) · SSIM {:.3} in, {:.3} out ({:+.3}) against the clean reconstruction",
+                q.psnr_in,
+                q.psnr_out,
+                q.psnr_out - q.psnr_in,
+                q.ssim_in,
+                q.ssim_out,
+                q.ssim_out - q.ssim_in
+            );
+            let color = if q.psnr_out > q.psnr_in { GREEN } else { AMBER };
+            ui.colored_label(color, RichText::new(text).strong());
         }
         None => {
-            ui.weak("Simulate a low-dose scan in the left panel: the input an encrypted denoiser would get.");
+            ui.weak(
+                "No clean reference (the loaded slice was the input): simulate a low dose first for PSNR/SSIM.",
+            );
         }
     }
+    ui.label(format!(
+        "Encrypted vs plaintext model: max |Δ| = {:.1e} on [0, 1] ({:.1} bits) · plaintext model {} · encrypted {}",
+        o.max_abs_diff,
+        o.precision_bits(),
+        fmt_seconds(o.plain_seconds),
+        fmt_seconds(o.total_seconds()),
+    ));
+    let r = &o.run;
+    if !r.rounds.is_empty() {
+        egui::Grid::new("denoise_rounds")
+            .num_columns(4)
+            .striped(true)
+            .show(ui, |ui| {
+                for h in [
+                    "Round",
+                    "Down: masked pre-activations",
+                    "Client ReLU",
+                    "Up: fresh encryptions",
+                ] {
+                    ui.label(RichText::new(h).strong());
+                }
+                ui.end_row();
+                for b in &r.rounds {
+                    let relu = o
+                        .ledger
+                        .steps
+                        .iter()
+                        .find(|s| s.name == StepId::RoundRelu(b.round).name())
+                        .map_or("–".into(), |s| fmt_seconds(s.seconds));
+                    ui.label(format!("{}", b.round));
+                    value_label(
+                        ui,
+                        fmt_bytes(b.download),
+                        format!("Round {} download: {}", b.round, fmt_bytes(b.download)),
+                    );
+                    ui.label(relu);
+                    value_label(
+                        ui,
+                        fmt_bytes(b.upload),
+                        format!("Round {} upload: {}", b.round, fmt_bytes(b.upload)),
+                    );
+                    ui.end_row();
+                }
+            });
+    }
+    ui.label(format!(
+        "Upload {} · download {} · keys {} once per session (server memory {}) · {} rounds · {} tiles of {}×{} slots",
+        fmt_bytes(r.upload_bytes),
+        fmt_bytes(r.download_bytes),
+        fmt_bytes(r.eval_key_bytes),
+        fmt_bytes(r.server_key_memory),
+        r.rounds.len(),
+        r.tiles,
+        r.tile_shape.0,
+        r.tile_shape.1,
+    ));
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .button("Export denoised PNG…")
+            .on_hover_text("Abdomen window (W400 L40), written atomically")
+            .clicked()
+        {
+            intents.push(Intent::ExportDenoised(DialogPurpose::ExportDenoisedPng));
+        }
+        if ui
+            .button("Export denoised DICOM…")
+            .on_hover_text(
+                "A derived CT image in a new series (tags copied from the source), written atomically",
+            )
+            .clicked()
+        {
+            intents.push(Intent::ExportDenoised(DialogPurpose::ExportDenoisedDicom));
+        }
+        ui.weak("The model works on the abdomen window: the output is clipped to −160…240 HU.");
+    });
 }

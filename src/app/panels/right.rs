@@ -3,12 +3,16 @@
 
 use super::{AMBER, CLIENT, GREEN, RED, SERVER, side_badge};
 use crate::app::PrivactApp;
-use crate::app::intent::{DENOISE_DISABLED, Intent};
-use crate::app::job::{self, stage_name, stage_side};
-use crate::app::state::StepStatus;
+use crate::app::intent::Intent;
+use crate::app::job;
+use crate::app::state::{StepStatus, Task};
 use crate::app::view::{fmt_bytes, fmt_ratio, fmt_seconds, group_thousands, hex_excerpt};
 use crate::app::weights;
+use crate::app::worker::JobKind;
 use crate::model::classifier::packing;
+use crate::model::denoiser::ModelKind;
+use crate::protocol::Side;
+use crate::protocol::denoise_client;
 use egui::{RichText, Vec2};
 
 pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
@@ -36,6 +40,21 @@ fn actions(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
     }
     let busy = app.busy();
     ui.horizontal_wrapped(|ui| {
+        ui.label("Show:");
+        for (task, label) in [
+            (Task::Classify, "Classification"),
+            (Task::Denoise, "Denoising"),
+        ] {
+            if ui
+                .selectable_label(st.task == task, label)
+                .on_hover_text("Which task the steps, sizes and keys below describe")
+                .clicked()
+            {
+                intents.push(Intent::SelectTask(task));
+            }
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
         let tip = if demo {
             "Runs the full protocol with demo weights (untrained): shows the cost of encryption, not a diagnosis"
         } else {
@@ -54,44 +73,121 @@ fn actions(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         }
         if ui
             .add_enabled(busy && !st.cancel_requested, egui::Button::new("Cancel"))
-            .on_hover_text("Stops at the next stage boundary")
+            .on_hover_text("Stops at the next stage boundary (or interactive round)")
             .clicked()
         {
             intents.push(Intent::Cancel);
         }
-        ui.add_enabled(false, egui::Button::new("Run encrypted denoising"))
-            .on_disabled_hover_text(DENOISE_DISABLED);
     });
-    if st.running == Some(crate::app::worker::JobKind::Classify) {
-        let p = &st.pipeline;
-        let total: f64 = p.estimates.iter().sum();
-        let left = p.eta_seconds().unwrap_or(0.0);
-        let frac = if total > 0.0 {
-            (1.0 - left / total).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        let elapsed = p.started.map_or(0.0, |t| t.elapsed().as_secs_f64());
-        let text = if st.cancel_requested {
-            "cancelling at the next stage boundary…".to_string()
-        } else {
-            format!(
-                "{} elapsed · ≈ {} left",
-                fmt_seconds(elapsed),
-                fmt_seconds(left)
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Denoising model:");
+        let rounds = app
+            .denoise_info
+            .as_ref()
+            .map_or(0, |i| i.relu_rounds(ModelKind::Nonlinear));
+        for (kind, label, tip) in [
+            (
+                ModelKind::Linear,
+                "Linear (one-shot)".to_string(),
+                "One 13×13 filter in residual form, evaluated entirely on ciphertexts in one round trip"
+                    .to_string(),
+            ),
+            (
+                ModelKind::Nonlinear,
+                "Nonlinear (interactive)".to_string(),
+                format!(
+                    "Convolutions on ciphertexts with {rounds} ReLU rounds: the server sends masked \
+                     pre-activations, this client applies ReLU and returns fresh encryptions"
+                ),
+            ),
+        ] {
+            if ui
+                .radio(st.denoise.model == kind, label)
+                .on_hover_text(tip)
+                .clicked()
+            {
+                intents.push(Intent::SetDenoiseModel(kind));
+            }
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .add_enabled(
+                !busy && st.image.is_some(),
+                egui::Button::new(RichText::new("Run encrypted denoising").strong()),
             )
+            .on_hover_text(
+                "Encrypts the low-dose slice tile by tile, lets the server denoise the \
+                 ciphertexts, decrypts here",
+            )
+            .on_disabled_hover_text("A job is running (one at a time), or no image is loaded")
+            .clicked()
+        {
+            intents.push(Intent::RunDenoise);
+        }
+        let input = match st.ldct_outcome() {
+            Some(o) => format!(
+                "input: the simulated {:.0} % dose (clean reference for PSNR/SSIM)",
+                o.dose * 100.0
+            ),
+            None => "input: the loaded slice as the low-dose scan (no reference)".to_string(),
         };
-        ui.add(egui::ProgressBar::new(frac as f32).text(text).animate(true));
-    } else if st.running == Some(crate::app::worker::JobKind::Ldct) {
-        ui.horizontal(|ui| {
-            ui.spinner();
-            ui.label("simulating the low-dose scan…");
-        });
+        ui.weak(input);
+    });
+    match st.running {
+        Some(JobKind::Classify | JobKind::Denoise) => {
+            let p = st.shown_pipeline();
+            let elapsed = p.started.map_or(0.0, |t| t.elapsed().as_secs_f64());
+            let text = if st.cancel_requested {
+                "cancelling at the next stage boundary…".to_string()
+            } else {
+                match p.eta_seconds() {
+                    Some(left) => format!(
+                        "{} elapsed · ≈ {} left",
+                        fmt_seconds(elapsed),
+                        fmt_seconds(left)
+                    ),
+                    None => {
+                        let done = p
+                            .steps
+                            .iter()
+                            .filter(|s| s.status == StepStatus::Done)
+                            .count();
+                        format!(
+                            "{} elapsed · step {} of {}",
+                            fmt_seconds(elapsed),
+                            (done + 1).min(p.steps.len()),
+                            p.steps.len()
+                        )
+                    }
+                }
+            };
+            ui.add(
+                egui::ProgressBar::new(p.fraction_done())
+                    .text(text)
+                    .animate(true),
+            );
+        }
+        Some(JobKind::Ldct) => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("simulating the low-dose scan…");
+            });
+        }
+        None => {}
     }
 }
 
 fn steps(app: &PrivactApp, ui: &mut egui::Ui) {
-    let p = &app.state.pipeline;
+    let st = &app.state;
+    let p = st.shown_pipeline();
+    ui.label(
+        RichText::new(match st.task {
+            Task::Classify => "Steps: encrypted classification",
+            Task::Denoise => "Steps: encrypted denoising",
+        })
+        .strong(),
+    );
     egui::Grid::new("steps")
         .num_columns(6)
         .striped(true)
@@ -101,10 +197,18 @@ fn steps(app: &PrivactApp, ui: &mut egui::Ui) {
                 ui.label(RichText::new(h).strong());
             }
             ui.end_row();
-            for (i, s) in p.steps.iter().enumerate() {
-                ui.label(format!("{}", i + 1));
-                ui.label(stage_name(s.stage));
-                side_badge(ui, stage_side(s.stage));
+            let mut n = 0;
+            for s in &p.steps {
+                let name = s.id.name();
+                if s.id.is_round() {
+                    ui.label("");
+                    ui.label(RichText::new(format!("   {name}")).small());
+                } else {
+                    n += 1;
+                    ui.label(format!("{n}"));
+                    ui.label(&name);
+                }
+                side_badge(ui, s.id.side());
                 let color = match s.status {
                     StepStatus::Done => GREEN,
                     StepStatus::Running => CLIENT,
@@ -118,7 +222,7 @@ fn steps(app: &PrivactApp, ui: &mut egui::Ui) {
                     }
                     // Visible: "done"; accessible name: "Decrypt done".
                     let r = ui.colored_label(color, s.status.label());
-                    let name = format!("{} {}", stage_name(s.stage), s.status.label());
+                    let name = format!("{name} {}", s.status.label());
                     r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &name));
                 });
                 let secs = match (s.status, s.seconds, s.started) {
@@ -136,16 +240,34 @@ fn steps(app: &PrivactApp, ui: &mut egui::Ui) {
                 ui.end_row();
             }
         });
-    if let Some(o) = &p.outcome {
-        ui.label(format!(
-            "Total {} · client {} · server {}",
-            fmt_seconds(o.total_seconds()),
-            fmt_seconds(o.ledger.total_seconds(crate::protocol::Side::Client)),
-            fmt_seconds(o.ledger.total_seconds(crate::protocol::Side::Server)),
-        ));
-        ui.weak(
-            "Send includes the server importing the keys and encoding the model for this session.",
-        );
+    match st.task {
+        Task::Classify => {
+            if let Some(o) = &p.outcome {
+                ui.label(format!(
+                    "Total {} · client {} · server {}",
+                    fmt_seconds(o.total_seconds()),
+                    fmt_seconds(o.ledger.total_seconds(Side::Client)),
+                    fmt_seconds(o.ledger.total_seconds(Side::Server)),
+                ));
+                ui.weak(
+                    "Send includes the server importing the keys and encoding the model for this session.",
+                );
+            }
+        }
+        Task::Denoise => {
+            if let Some(o) = st.denoise_outcome() {
+                ui.label(format!(
+                    "Total {} · client {} · server {}",
+                    fmt_seconds(o.total_seconds()),
+                    fmt_seconds(o.ledger.total_seconds(Side::Client)),
+                    fmt_seconds(o.run.server_seconds),
+                ));
+            }
+            ui.weak(
+                "Send includes uploading the keys and the server preparing the session. \
+                 Evaluate: the server's own time over every convolution; the rounds run inside it.",
+            );
+        }
     }
 }
 
@@ -153,14 +275,38 @@ fn parameter_card(app: &PrivactApp, ui: &mut egui::Ui) {
     egui::CollapsingHeader::new("CKKS parameters")
         .default_open(true)
         .show(ui, |ui| {
-            let info = match &app.params {
-                Ok(i) => i,
-                Err(e) => {
-                    ui.colored_label(RED, e);
-                    return;
-                }
+            let st = &app.state;
+            let (preset, p) = match st.task {
+                Task::Classify => match &app.params {
+                    Ok(i) => (job::PRESET, &i.params),
+                    Err(e) => {
+                        ui.colored_label(RED, e);
+                        return;
+                    }
+                },
+                Task::Denoise => match &app.denoise_info {
+                    Ok(i) => (denoise_client::PRESET, &i.params),
+                    Err(e) => {
+                        ui.colored_label(RED, e);
+                        return;
+                    }
+                },
             };
-            let p = &info.params;
+            let levels_used = match st.task {
+                Task::Classify => format!("{} used by the model", packing::LEVELS_NEEDED),
+                Task::Denoise => "1 per convolution (fresh ciphertexts every round)".to_string(),
+            };
+            let precision = match st.task {
+                Task::Classify => st
+                    .pipeline
+                    .outcome
+                    .as_ref()
+                    .and_then(|o| o.precision_bits())
+                    .map(|b| format!("{b:.1} bits (vs plaintext, same circuit)")),
+                Task::Denoise => st
+                    .denoise_outcome()
+                    .map(|o| format!("{:.1} bits (vs the plaintext model)", o.precision_bits())),
+            };
             egui::Grid::new("params")
                 .num_columns(2)
                 .striped(true)
@@ -170,7 +316,7 @@ fn parameter_card(app: &PrivactApp, ui: &mut egui::Ui) {
                         ui.label(v);
                         ui.end_row();
                     };
-                    row("Preset", job::PRESET.into());
+                    row("Preset", preset.into());
                     row(
                         "Ring degree N",
                         format!("{} (2^{})", group_thousands(p.n() as u64), p.log_n()),
@@ -178,11 +324,7 @@ fn parameter_card(app: &PrivactApp, ui: &mut egui::Ui) {
                     row("Slots", group_thousands(p.slots() as u64));
                     row(
                         "Levels",
-                        format!(
-                            "{} available, {} used by the model",
-                            p.max_level(),
-                            packing::LEVELS_NEEDED
-                        ),
+                        format!("{} available, {levels_used}", p.max_level()),
                     );
                     row("Scale", format!("2^{:.0}", p.default_scale().log2()));
                     row(
@@ -197,16 +339,10 @@ fn parameter_card(app: &PrivactApp, ui: &mut egui::Ui) {
                         "Security",
                         format!("{}-bit (HomomorphicEncryption.org)", p.security_bits()),
                     );
-                    let prec = app
-                        .state
-                        .pipeline
-                        .outcome
-                        .as_ref()
-                        .and_then(|o| o.precision_bits())
-                        .map_or("after a run".into(), |b| {
-                            format!("{b:.1} bits (vs plaintext, same circuit)")
-                        });
-                    row("Precision after decryption", prec);
+                    row(
+                        "Precision after decryption",
+                        precision.unwrap_or_else(|| "after a run".into()),
+                    );
                 });
         });
 }
@@ -215,8 +351,34 @@ fn key_inventory(app: &PrivactApp, ui: &mut egui::Ui) {
     egui::CollapsingHeader::new("Key inventory")
         .default_open(true)
         .show(ui, |ui| {
-            let Ok(info) = &app.params else { return };
-            let plan = &info.plan;
+            let st = &app.state;
+            // (relinearisation key bytes, Galois keys, bytes each, rotations, server memory)
+            let (relin, galois, each, rotations, memory) = match st.task {
+                Task::Classify => {
+                    let Ok(info) = &app.params else { return };
+                    let plan = &info.plan;
+                    (
+                        Some(plan.relin_key_bytes),
+                        plan.galois_keys,
+                        plan.galois_key_bytes,
+                        plan.rotations.clone(),
+                        st.pipeline.outcome.as_ref().map(|o| o.server_key_memory),
+                    )
+                }
+                Task::Denoise => {
+                    let Some(Ok(plan)) = app.denoise_plan() else {
+                        ui.weak("Load a slice to see the keys denoising needs.");
+                        return;
+                    };
+                    (
+                        None,
+                        plan.galois_keys,
+                        plan.galois_key_bytes,
+                        plan.rotations.clone(),
+                        st.denoise_outcome().map(|o| o.run.server_key_memory),
+                    )
+                }
+            };
             egui::Grid::new("keys")
                 .num_columns(3)
                 .striped(true)
@@ -226,28 +388,36 @@ fn key_inventory(app: &PrivactApp, ui: &mut egui::Ui) {
                     ui.label("fresh each session");
                     ui.end_row();
                     ui.label("Relinearisation key");
-                    ui.label(format!("1 × {}", fmt_bytes(plan.relin_key_bytes)));
-                    side_badge(ui, crate::protocol::Side::Server);
+                    match relin {
+                        Some(b) => {
+                            ui.label(format!("1 × {}", fmt_bytes(b)));
+                            side_badge(ui, Side::Server);
+                        }
+                        None => {
+                            ui.label("none");
+                            ui.weak("no ciphertext × ciphertext product");
+                        }
+                    }
                     ui.end_row();
                     ui.label("Galois (rotation) keys");
                     ui.label(format!(
                         "{} × {} = {}",
-                        plan.galois_keys,
-                        fmt_bytes(plan.galois_key_bytes),
-                        fmt_bytes(plan.galois_keys as u64 * plan.galois_key_bytes)
+                        galois,
+                        fmt_bytes(each),
+                        fmt_bytes(galois as u64 * each)
                     ));
-                    side_badge(ui, crate::protocol::Side::Server);
+                    side_badge(ui, Side::Server);
                     ui.end_row();
                 });
-            let rot: Vec<String> = plan.rotations.iter().map(|r| r.to_string()).collect();
+            let rot: Vec<String> = rotations.iter().map(|r| r.to_string()).collect();
             ui.weak(format!(
                 "Only the rotations the model uses: {}",
                 rot.join(", ")
             ));
-            if let Some(o) = &app.state.pipeline.outcome {
+            if let Some(m) = memory {
                 ui.label(format!(
                     "Server memory for this session's keys: {}",
-                    fmt_bytes(o.server_key_memory)
+                    fmt_bytes(m)
                 ));
             }
         });
@@ -257,11 +427,22 @@ fn server_view(app: &PrivactApp, ui: &mut egui::Ui) {
     egui::CollapsingHeader::new("What the server sees")
         .default_open(true)
         .show(ui, |ui| {
-            let (Some(bytes), Some(tex)) =
-                (&app.state.pipeline.server_view, &app.textures.server_view)
+            let st = &app.state;
+            let (Some(bytes), Some((_, tex))) =
+                (&st.shown_pipeline().server_view, &app.textures.server_view)
             else {
                 ui.weak("After encryption: the first ciphertext, exactly as it is sent.");
                 return;
+            };
+            let what = match st.task {
+                Task::Classify => "Ciphertext 1 of the encrypted slice".to_string(),
+                Task::Denoise => {
+                    let tiles = app
+                        .denoise_plan()
+                        .and_then(|p| p.ok())
+                        .map_or(String::new(), |p| format!(" of {}", p.tiles));
+                    format!("Tile 1{tiles} of the encrypted slice (one ciphertext per tile)")
+                }
             };
             ui.horizontal_top(|ui| {
                 let r = ui
@@ -270,7 +451,7 @@ fn server_view(app: &PrivactApp, ui: &mut egui::Ui) {
                     ));
                 r.on_hover_text("16 KiB of the serialized ciphertext, one byte per pixel");
                 ui.vertical(|ui| {
-                    ui.colored_label(SERVER, "Ciphertext 1 of the encrypted slice");
+                    ui.colored_label(SERVER, what);
                     ui.label(format!("{} bytes", group_thousands(bytes.len() as u64)));
                     ui.weak(
                         "Residues mod q look uniformly random: without the secret key this is \
@@ -289,72 +470,186 @@ fn server_view(app: &PrivactApp, ui: &mut egui::Ui) {
 fn overhead(app: &PrivactApp, ui: &mut egui::Ui) {
     egui::CollapsingHeader::new("Overhead")
         .default_open(true)
-        .show(ui, |ui| {
-            let st = &app.state;
-            let plain_bytes = st.image.as_ref().map_or(0, |i| i.plaintext_bytes);
-            let plan = app.params.as_ref().ok().map(|i| &i.plan);
-            let o = st.pipeline.outcome.as_ref();
-            egui::Grid::new("overhead")
-                .num_columns(4)
-                .striped(true)
-                .show(ui, |ui| {
-                    for h in ["", "Plaintext", "Encrypted", "Ratio"] {
-                        ui.label(RichText::new(h).strong());
-                    }
-                    ui.end_row();
-                    let req = o
-                        .map(|o| o.request_bytes)
-                        .or(plan.map(|p| p.request_bytes))
-                        .unwrap_or(0);
-                    ui.label("Upload: image");
-                    ui.label(fmt_bytes(plain_bytes));
-                    ui.label(fmt_bytes(req));
-                    ui.label(fmt_ratio(req as f64, plain_bytes as f64));
-                    ui.end_row();
-                    let keys = o
-                        .map(|o| o.setup_bytes)
-                        .or(plan.map(|p| p.setup_bytes))
-                        .unwrap_or(0);
-                    ui.label("Upload: keys (per session)");
-                    ui.label("0 B");
-                    ui.label(fmt_bytes(keys));
-                    ui.label("–");
-                    ui.end_row();
-                    let answer_plain = (packing::CLASSES * 8) as u64;
-                    ui.label("Download: answer");
-                    ui.label(format!(
-                        "{} ({} logits)",
-                        fmt_bytes(answer_plain),
-                        packing::CLASSES
-                    ));
-                    match o {
-                        Some(o) => {
-                            ui.label(fmt_bytes(o.response_bytes));
-                            ui.label(fmt_ratio(o.response_bytes as f64, answer_plain as f64));
-                        }
-                        None => {
-                            ui.label("after a run");
-                            ui.label("–");
-                        }
-                    }
-                    ui.end_row();
-                    ui.label("Time: model");
-                    match o {
-                        Some(o) => {
-                            ui.label(fmt_seconds(o.reference_seconds));
-                            ui.label(fmt_seconds(o.total_seconds()));
-                            ui.label(fmt_ratio(o.total_seconds(), o.reference_seconds.max(1e-6)));
-                        }
-                        None => {
-                            ui.label("after a run");
-                            ui.label("–");
-                            ui.label("–");
-                        }
-                    }
-                    ui.end_row();
-                });
-            ui.weak(
-                "Plaintext time: the same circuit evaluated on plaintext slots in this process.",
-            );
+        .show(ui, |ui| match app.state.task {
+            Task::Classify => classify_overhead(app, ui),
+            Task::Denoise => denoise_overhead(app, ui),
         });
+}
+
+/// One row of an overhead table: label, plaintext, encrypted, ratio.
+fn overhead_row(ui: &mut egui::Ui, label: &str, plain: String, enc: String, ratio: String) {
+    ui.label(label);
+    ui.label(plain);
+    ui.label(enc);
+    ui.label(ratio);
+    ui.end_row();
+}
+
+fn classify_overhead(app: &PrivactApp, ui: &mut egui::Ui) {
+    let st = &app.state;
+    let plain_bytes = st.image.as_ref().map_or(0, |i| i.plaintext_bytes);
+    let plan = app.params.as_ref().ok().map(|i| &i.plan);
+    let o = st.pipeline.outcome.as_ref();
+    egui::Grid::new("overhead")
+        .num_columns(4)
+        .striped(true)
+        .show(ui, |ui| {
+            for h in ["", "Plaintext", "Encrypted", "Ratio"] {
+                ui.label(RichText::new(h).strong());
+            }
+            ui.end_row();
+            let req = o
+                .map(|o| o.request_bytes)
+                .or(plan.map(|p| p.request_bytes))
+                .unwrap_or(0);
+            overhead_row(
+                ui,
+                "Upload: image",
+                fmt_bytes(plain_bytes),
+                fmt_bytes(req),
+                fmt_ratio(req as f64, plain_bytes as f64),
+            );
+            let keys = o
+                .map(|o| o.setup_bytes)
+                .or(plan.map(|p| p.setup_bytes))
+                .unwrap_or(0);
+            overhead_row(
+                ui,
+                "Upload: keys (per session)",
+                "0 B".into(),
+                fmt_bytes(keys),
+                "–".into(),
+            );
+            let answer_plain = (packing::CLASSES * 8) as u64;
+            let answer = format!("{} ({} logits)", fmt_bytes(answer_plain), packing::CLASSES);
+            match o {
+                Some(o) => overhead_row(
+                    ui,
+                    "Download: answer",
+                    answer,
+                    fmt_bytes(o.response_bytes),
+                    fmt_ratio(o.response_bytes as f64, answer_plain as f64),
+                ),
+                None => overhead_row(
+                    ui,
+                    "Download: answer",
+                    answer,
+                    "after a run".into(),
+                    "–".into(),
+                ),
+            }
+            match o {
+                Some(o) => overhead_row(
+                    ui,
+                    "Time: model",
+                    fmt_seconds(o.reference_seconds),
+                    fmt_seconds(o.total_seconds()),
+                    fmt_ratio(o.total_seconds(), o.reference_seconds.max(1e-6)),
+                ),
+                None => overhead_row(
+                    ui,
+                    "Time: model",
+                    "after a run".into(),
+                    "–".into(),
+                    "–".into(),
+                ),
+            }
+        });
+    ui.weak("Plaintext time: the same circuit evaluated on plaintext slots in this process.");
+}
+
+fn denoise_overhead(app: &PrivactApp, ui: &mut egui::Ui) {
+    let st = &app.state;
+    let Some(Ok(plan)) = app.denoise_plan() else {
+        ui.weak("Load a slice to see what encrypted denoising costs.");
+        return;
+    };
+    let plain_bytes = st.image.as_ref().map_or(0, |i| i.plaintext_bytes);
+    let o = st.denoise_outcome();
+    let measured = |planned: u64, m: Option<u64>| m.unwrap_or(planned);
+    let round_up: u64 = plan.rounds.iter().map(|r| r.upload).sum();
+    let round_down: u64 = plan.rounds.iter().map(|r| r.download).sum();
+    egui::Grid::new("overhead")
+        .num_columns(4)
+        .striped(true)
+        .show(ui, |ui| {
+            for h in ["", "Plaintext", "Encrypted", "Ratio"] {
+                ui.label(RichText::new(h).strong());
+            }
+            ui.end_row();
+            let req = plan.request_bytes;
+            overhead_row(
+                ui,
+                &format!("Upload: image ({} tiles)", plan.tiles),
+                fmt_bytes(plain_bytes),
+                fmt_bytes(req),
+                fmt_ratio(req as f64, plain_bytes as f64),
+            );
+            let keys = measured(plan.setup_bytes, o.map(|o| o.run.eval_key_bytes));
+            overhead_row(
+                ui,
+                "Upload: keys (per session)",
+                "0 B".into(),
+                fmt_bytes(keys),
+                "–".into(),
+            );
+            if !plan.rounds.is_empty() {
+                let up = measured(
+                    round_up,
+                    o.map(|o| o.run.rounds.iter().map(|r| r.upload).sum()),
+                );
+                let down = measured(
+                    round_down,
+                    o.map(|o| o.run.rounds.iter().map(|r| r.download).sum()),
+                );
+                overhead_row(
+                    ui,
+                    &format!("Upload: {} rounds of activations", plan.rounds.len()),
+                    "0 B".into(),
+                    fmt_bytes(up),
+                    "–".into(),
+                );
+                overhead_row(
+                    ui,
+                    &format!("Download: {} rounds of pre-activations", plan.rounds.len()),
+                    "0 B".into(),
+                    fmt_bytes(down),
+                    "–".into(),
+                );
+            }
+            let result = measured(
+                plan.result_bytes,
+                o.map(|o| {
+                    let rounds: u64 = o.run.rounds.iter().map(|r| r.download).sum();
+                    o.run.download_bytes.saturating_sub(rounds)
+                }),
+            );
+            overhead_row(
+                ui,
+                "Download: denoised image",
+                fmt_bytes(plain_bytes),
+                fmt_bytes(result),
+                fmt_ratio(result as f64, plain_bytes as f64),
+            );
+            match o {
+                Some(o) => overhead_row(
+                    ui,
+                    "Time: model",
+                    fmt_seconds(o.plain_seconds),
+                    fmt_seconds(o.total_seconds()),
+                    fmt_ratio(o.total_seconds(), o.plain_seconds.max(1e-6)),
+                ),
+                None => overhead_row(
+                    ui,
+                    "Time: model",
+                    "after a run".into(),
+                    "–".into(),
+                    "–".into(),
+                ),
+            }
+        });
+    ui.weak(
+        "Sizes are exact from the parameters, the model's shape and the tile plan; a run \
+         replaces them with the measured bytes. Plaintext time: the same model in this process.",
+    );
 }

@@ -1,0 +1,349 @@
+//! The encrypted denoising job: the real `DenoiseSession` (client here, server on its own
+//! thread behind a byte channel), its progress events turned into pipeline rows, *Cancel*
+//! honoured at every event (and every 50 ms while the server computes), then the plaintext
+//! model on the same input for the comparison and the quality metrics.
+//!
+//! Conventions are those of `privact denoise`: the model works on [0, 1] over the abdomen
+//! window (`model::denoiser::data`).
+
+use super::job::{JobError, Progress, StepId};
+use crate::ckks::Parameters;
+use crate::imaging::window::Window;
+use crate::model::denoiser::data::{Quality, from_unit, max_abs_diff, to_unit};
+use crate::model::denoiser::he::MaskPolicy;
+use crate::model::denoiser::weights::{LayerSpec, builtin, specs};
+use crate::model::denoiser::{DenoiserError, ModelKind};
+use crate::protocol::ProtocolError;
+use crate::protocol::denoise_client::PRESET;
+use crate::protocol::denoise_local::{CONTINUE, DenoiseEvent, DenoiseRun, DenoiseSession};
+use crate::protocol::ledger::Ledger;
+use crate::protocol::local::Stage;
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The denoising parameters and the public shape of both models (for the size plan, the
+/// parameter card and the key inventory, before any key exists).
+pub struct DenoiseInfo {
+    pub params: Parameters,
+    pub linear: Vec<LayerSpec>,
+    pub nonlinear: Vec<LayerSpec>,
+}
+
+impl DenoiseInfo {
+    pub fn load() -> Result<DenoiseInfo, String> {
+        let spec = |k| builtin(k).map(|m| specs(&m)).map_err(|e| e.to_string());
+        Ok(DenoiseInfo {
+            params: Parameters::preset(PRESET).map_err(|e| e.to_string())?,
+            linear: spec(ModelKind::Linear)?,
+            nonlinear: spec(ModelKind::Nonlinear)?,
+        })
+    }
+
+    pub fn layers(&self, kind: ModelKind) -> &[LayerSpec] {
+        match kind {
+            ModelKind::Linear => &self.linear,
+            ModelKind::Nonlinear => &self.nonlinear,
+        }
+    }
+
+    /// Interactive rounds of a model (0 for the linear one).
+    pub fn relu_rounds(&self, kind: ModelKind) -> usize {
+        self.layers(kind).len().saturating_sub(1)
+    }
+}
+
+/// What the worker is asked to denoise.
+#[derive(Clone, Debug)]
+pub struct DenoiseJob {
+    pub kind: ModelKind,
+    /// The low-dose input in HU (simulated, or the loaded slice itself).
+    pub input_hu: Vec<f32>,
+    /// The clean reconstruction of a simulated low dose (for PSNR/SSIM).
+    pub clean_hu: Option<Vec<f32>>,
+    pub rows: usize,
+    pub cols: usize,
+    /// Dose of the simulation, if the input is simulated.
+    pub dose: Option<f64>,
+    /// The input's HU came from an 8-bit image through the inverse window.
+    pub approximate_hu: bool,
+    /// Which image and slice this is (results are shown only for it).
+    pub generation: u64,
+    pub index: usize,
+}
+
+/// The result of one encrypted denoising, with everything the results panel shows.
+#[derive(Clone, Debug)]
+pub struct DenoiseOutcome {
+    pub kind: ModelKind,
+    pub rows: usize,
+    pub cols: usize,
+    pub generation: u64,
+    pub index: usize,
+    pub dose: Option<f64>,
+    pub approximate_hu: bool,
+    /// The low-dose input as denoised (HU).
+    pub input_hu: Vec<f32>,
+    /// The decrypted output in HU (through the inverse abdomen window, as `privact denoise`
+    /// writes it).
+    pub output_hu: Vec<f32>,
+    /// Output − input, both inside the abdomen window (HU): what the denoiser removed.
+    pub difference_hu: Vec<f32>,
+    /// Half width of the symmetric window the difference is shown on (HU).
+    pub difference_half_width: f64,
+    /// PSNR/SSIM in → out against the clean reference (simulated inputs only).
+    pub quality: Option<Quality>,
+    /// max |encrypted − plaintext| on [0, 1].
+    pub max_abs_diff: f64,
+    pub plain_seconds: f64,
+    /// The protocol run: decrypted image ([0, 1]), bytes per round, detailed ledgers.
+    pub run: DenoiseRun,
+    pub keys_seconds: f64,
+    /// One entry per pipeline row, in the order they finished.
+    pub ledger: Ledger,
+}
+
+impl DenoiseOutcome {
+    /// Keys, encryption, the rounds and decryption: the wall time of the whole job's protocol.
+    pub fn total_seconds(&self) -> f64 {
+        self.keys_seconds + self.run.seconds
+    }
+
+    /// Bits of agreement with the plaintext model: −log2(max error).
+    pub fn precision_bits(&self) -> f64 {
+        if self.max_abs_diff > 0.0 {
+            -self.max_abs_diff.log2()
+        } else {
+            52.0
+        }
+    }
+
+    /// The window the difference image is drawn with (centred on 0).
+    pub fn difference_window(&self) -> Window {
+        Window::new(0.0, 2.0 * self.difference_half_width)
+    }
+}
+
+fn protocol(e: ProtocolError) -> JobError {
+    match e {
+        ProtocolError::Cancelled => JobError::Cancelled,
+        e => JobError::Protocol(e),
+    }
+}
+
+/// Turns session events into pipeline rows and a ledger; answers `Break` once cancelled.
+struct Tracker<'a> {
+    cancel: &'a AtomicBool,
+    progress: &'a mut dyn FnMut(Progress),
+    ledger: Ledger,
+    keys_seconds: f64,
+    key_bytes: u64,
+    send_started: Option<Instant>,
+    server_seconds: f64,
+}
+
+impl Tracker<'_> {
+    fn started(&mut self, step: StepId) {
+        (self.progress)(Progress::Started(step));
+    }
+
+    fn done(&mut self, step: StepId, seconds: f64, bytes: u64) {
+        self.ledger.record(
+            step.name(),
+            step.side(),
+            Duration::from_secs_f64(seconds.max(0.0)),
+            bytes as usize,
+        );
+        (self.progress)(Progress::Done {
+            step,
+            seconds,
+            bytes,
+        });
+    }
+
+    fn on(&mut self, e: &DenoiseEvent) -> ControlFlow<()> {
+        use DenoiseEvent as E;
+        let stage = StepId::Stage;
+        match e {
+            E::KeysMade { seconds, bytes } => {
+                self.keys_seconds = *seconds;
+                self.key_bytes = *bytes;
+                self.done(stage(Stage::Keys), *seconds, *bytes);
+                self.started(stage(Stage::EncodeEncrypt));
+            }
+            E::Encrypted {
+                seconds,
+                bytes,
+                first_ciphertext,
+                ..
+            } => {
+                (self.progress)(Progress::ServerView(first_ciphertext.clone()));
+                self.done(stage(Stage::EncodeEncrypt), *seconds, *bytes);
+                self.started(stage(Stage::Send));
+                self.send_started = Some(Instant::now());
+            }
+            E::KeysUploaded { .. } | E::Waiting => {}
+            E::Sent {
+                round: 0, bytes, ..
+            } => {
+                let seconds = self.send_started.map_or(0.0, |t| t.elapsed().as_secs_f64());
+                self.done(stage(Stage::Send), seconds, self.key_bytes + bytes);
+                self.started(stage(Stage::Evaluate));
+            }
+            E::Sent {
+                round,
+                bytes,
+                seconds,
+            } => self.done(StepId::RoundUp(*round), *seconds, *bytes),
+            E::Received {
+                round: Some(r),
+                bytes,
+                server_seconds,
+            } => {
+                self.server_seconds += server_seconds;
+                self.done(StepId::RoundDown(*r), 0.0, *bytes);
+                self.started(StepId::RoundRelu(*r));
+            }
+            E::Received {
+                round: None,
+                bytes,
+                server_seconds,
+            } => {
+                self.server_seconds += server_seconds;
+                self.done(stage(Stage::Evaluate), self.server_seconds, 0);
+                self.started(stage(Stage::Receive));
+                self.done(stage(Stage::Receive), 0.0, *bytes);
+                self.started(stage(Stage::Decrypt));
+            }
+            E::Activations { round, seconds, .. } => {
+                self.done(StepId::RoundRelu(*round), *seconds, 0);
+                self.started(StepId::RoundUp(*round));
+            }
+            E::Decrypted { seconds } => self.done(stage(Stage::Decrypt), *seconds, 0),
+        }
+        if self.cancel.load(Ordering::Relaxed) {
+            ControlFlow::Break(())
+        } else {
+            CONTINUE
+        }
+    }
+}
+
+/// Half width of the difference window: the 99th percentile of |difference|, at least 5 HU.
+fn symmetric_half_width(diff: &[f32]) -> f64 {
+    let mut a: Vec<f32> = diff
+        .iter()
+        .map(|d| d.abs())
+        .filter(|d| d.is_finite())
+        .collect();
+    if a.is_empty() {
+        return 5.0;
+    }
+    let k = ((a.len() - 1) as f64 * 0.99) as usize;
+    let (_, v, _) = a.select_nth_unstable_by(k, f32::total_cmp);
+    (f64::from(*v) / 5.0).ceil().max(1.0) * 5.0
+}
+
+/// Keys → encode & encrypt → send → evaluate on ciphertexts (with the interactive rounds) →
+/// receive → decrypt; then the plaintext model on the same input.
+pub fn denoise(
+    job: &DenoiseJob,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<DenoiseOutcome, JobError> {
+    let (rows, cols) = (job.rows, job.cols);
+    if job.input_hu.len() != rows * cols {
+        return Err(DenoiserError::ImageShape {
+            rows,
+            cols,
+            values: job.input_hu.len(),
+        }
+        .into());
+    }
+    let input = to_unit(&job.input_hu);
+    let linear = builtin(ModelKind::Linear)?;
+    let nonlinear = builtin(ModelKind::Nonlinear)?;
+    let model = match job.kind {
+        ModelKind::Linear => linear.clone(),
+        ModelKind::Nonlinear => nonlinear.clone(),
+    };
+    if cancel.load(Ordering::Relaxed) {
+        return Err(JobError::Cancelled);
+    }
+
+    let mut tracker = Tracker {
+        cancel,
+        progress,
+        ledger: Ledger::default(),
+        keys_seconds: 0.0,
+        key_bytes: 0,
+        send_started: None,
+        server_seconds: 0.0,
+    };
+    tracker.started(StepId::Stage(Stage::Keys));
+    let run = {
+        let mut on = |e: &DenoiseEvent| tracker.on(e);
+        let mut session =
+            DenoiseSession::new_with(job.kind, linear, nonlinear, MaskPolicy::DEFAULT, &mut on)
+                .map_err(protocol)?;
+        session
+            .denoise_with(&input, rows, cols, &mut on)
+            .map_err(protocol)?
+    };
+    if cancel.load(Ordering::Relaxed) {
+        return Err(JobError::Cancelled);
+    }
+
+    // The plaintext model on the same input: the reference the decryption must match.
+    let t = Instant::now();
+    let plain = model.denoise(&input, rows, cols)?;
+    let plain_seconds = t.elapsed().as_secs_f64();
+    let quality = match &job.clean_hu {
+        Some(clean) => Some(
+            Quality::measure(&to_unit(clean), &input, &run.image, rows, cols)
+                .map_err(|e| JobError::Imaging(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let output_hu = from_unit(&run.image);
+    let input_in_window = from_unit(&input.iter().map(|&v| f64::from(v)).collect::<Vec<_>>());
+    let difference_hu: Vec<f32> = output_hu
+        .iter()
+        .zip(&input_in_window)
+        .map(|(o, i)| o - i)
+        .collect();
+    Ok(DenoiseOutcome {
+        kind: job.kind,
+        rows,
+        cols,
+        generation: job.generation,
+        index: job.index,
+        dose: job.dose,
+        approximate_hu: job.approximate_hu,
+        input_hu: job.input_hu.clone(),
+        difference_half_width: symmetric_half_width(&difference_hu),
+        difference_hu,
+        output_hu,
+        quality,
+        max_abs_diff: max_abs_diff(&plain, &run.image),
+        plain_seconds,
+        keys_seconds: tracker.keys_seconds,
+        ledger: tracker.ledger,
+        run,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn difference_window_is_symmetric_and_robust() {
+        let mut d = vec![0.0f32; 1000];
+        d[0] = 500.0; // one outlier does not set the window
+        d[1..20].iter_mut().for_each(|v| *v = -12.0);
+        assert_eq!(symmetric_half_width(&d), 15.0);
+        assert_eq!(symmetric_half_width(&[]), 5.0);
+        assert_eq!(symmetric_half_width(&[0.0; 10]), 5.0);
+    }
+}
