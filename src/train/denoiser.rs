@@ -499,7 +499,9 @@ fn train_nonlinear(
             ModelKind::Nonlinear,
             layers,
         )?;
-        if m.layers.iter().map(|l| l.k).collect::<Vec<_>>() != cfg.kernels || m.layers[0].cout != cfg.channels {
+        if m.layers.iter().map(|l| l.k).collect::<Vec<_>>() != cfg.kernels
+            || m.layers[0].cout != cfg.channels
+        {
             bail!("--init weights have another shape");
         }
         let data = varmap
