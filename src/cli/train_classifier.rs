@@ -42,7 +42,8 @@ pub struct TrainClassifierArgs {
     pub augment: Augment,
     /// Take the Ref-CNN from this safetensors file (e.g. the shipped
     /// assets/classifier.safetensors, trained on the same split) instead of training it;
-    /// --ref-epochs is then ignored. Not allowed with --cv-folds (the teacher of each fold
+    /// --ref-epochs is then only recorded in the description (give the epochs that file was
+    /// trained with). Not allowed with --cv-folds (the teacher of each fold
     /// must not have seen the held-out groups).
     #[arg(long, value_name = "FILE")]
     pub ref_weights: Option<PathBuf>,

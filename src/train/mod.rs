@@ -386,6 +386,14 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
         val_groups.iter().map(|g| g.len()).collect::<Vec<_>>()
     );
     let train_idx: Vec<usize> = (0..samples.len()).filter(|&i| !is_val[i]).collect();
+    anyhow::ensure!(
+        (0.0..1.0).contains(&cfg.recipe.ema),
+        "--ema must be in [0, 1)"
+    );
+    anyhow::ensure!(
+        cfg.recipe.mixup >= 0.0 && cfg.recipe.lr > 0.0,
+        "--mixup must be ≥ 0 and --approx-lr > 0"
+    );
     if let Some(k) = cfg.cv_folds {
         anyhow::ensure!(
             cfg.ref_weights.is_none(),
@@ -549,7 +557,13 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
                 "AdamW (weight decay 1e-4), batch {}, cosine learning-rate decay with warm-up; class-balanced cross-entropy (weights n/(3 n_k)) with label smoothing {LABEL_SMOOTHING}; augmentation before per-image standardisation. Ref-CNN: peak learning rate {LR_REF}, basic augmentation (horizontal flip, rotation +-12 deg, scale 0.88-1.12, shift +-16 px, bilinear, zero fill; gamma e^U(-0.25,0.25); uniform noise sigma <= 0.02). Approx-CNN: {}; strong augmentation adds window jitter (black point U(-0.1,0.1), white point U(0.85,1.1)), gamma e^U(-0.4,0.4), Gaussian blur sigma U(0.3,1.5) on half the images, noise sigma <= 0.04, rotation +-15 deg, scale 0.85-1.18, shift +-20 px; plus {RANGE_WEIGHT} * range penalty mean(relu(|y| - {PRE_LIMIT})^2) on both pre-activations and mean(relu(|z| - {LOGIT_LIMIT})^2) on logits; fixed epochs, no model selection on validation; recipe chosen by group-wise cross-validation on the training groups",
                 cfg.batch,
                 cfg.recipe.describe()
-            ),
+            ) + &cfg.ref_weights.as_ref().map_or_else(String::new, |p| {
+                format!(
+                    "; the Ref-CNN was not retrained in this run: taken from {} (trained earlier on the same training groups with the recipe above, {} epochs)",
+                    p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned()),
+                    cfg.ref_epochs
+                )
+            }),
             runtime_seconds,
             machine: machine(),
         },
@@ -767,6 +781,11 @@ fn cross_validate(
             .filter(|&j| fold[j] == f)
             .map(|j| train_idx[j])
             .collect();
+        anyhow::ensure!(
+            !held.is_empty() && !fit.is_empty(),
+            "fold {} is empty: --cv-folds {k} is more than the training groups allow",
+            f + 1
+        );
         let mut held_groups: [std::collections::BTreeSet<usize>; NUM_CLASSES] = Default::default();
         let mut held_n = [0usize; NUM_CLASSES];
         for &i in &held {
@@ -824,4 +843,57 @@ fn eval_candle(
         out.extend(probs_of(&f(&x)?)?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(label: usize) -> Sample {
+        Sample {
+            rel_path: String::new(),
+            label,
+            pixels: Vec::new(),
+            size: 0,
+        }
+    }
+
+    #[test]
+    fn cv_folds_keep_groups_whole_and_spread_each_class() {
+        // Class 0: groups 0 (4 images), 1 (3), 2 (1); class 1: groups 3 (2), 4 (2), 5 (2).
+        let sizes = [
+            (0, 0, 4),
+            (0, 1, 3),
+            (0, 2, 1),
+            (1, 3, 2),
+            (1, 4, 2),
+            (1, 5, 2),
+        ];
+        let (mut samples, mut groups) = (Vec::new(), Vec::new());
+        for (label, g, n) in sizes {
+            for _ in 0..n {
+                samples.push(sample(label));
+                groups.push(g);
+            }
+        }
+        let idx: Vec<usize> = (0..samples.len()).collect();
+        let fold = cv_folds(&samples, &groups, &idx, 3);
+        for i in 0..idx.len() {
+            for j in 0..idx.len() {
+                if groups[i] == groups[j] {
+                    assert_eq!(fold[i], fold[j], "group split across folds");
+                }
+            }
+        }
+        // Every fold holds out one group of each class.
+        for f in 0..3 {
+            for class in 0..2 {
+                let held: std::collections::BTreeSet<usize> = (0..idx.len())
+                    .filter(|&i| fold[i] == f && samples[i].label == class)
+                    .map(|i| groups[i])
+                    .collect();
+                assert_eq!(held.len(), 1, "fold {f} class {class}: {held:?}");
+            }
+        }
+    }
 }
