@@ -8,6 +8,7 @@ pub mod phantom;
 pub mod simulate_ldct;
 #[cfg(feature = "train")]
 pub mod train_classifier;
+#[cfg(feature = "train")]
 pub mod train_denoiser;
 
 use std::sync::OnceLock;
