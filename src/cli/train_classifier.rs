@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::train::{ApproxRecipe, Augment};
+
 /// Arguments of `train-classifier`.
 #[derive(Debug, Args)]
 pub struct TrainClassifierArgs {
@@ -22,6 +24,35 @@ pub struct TrainClassifierArgs {
     /// Approx-CNN epochs.
     #[arg(long, default_value_t = 30)]
     pub approx_epochs: usize,
+    /// Approx-CNN peak learning rate (cosine decay with warm-up).
+    #[arg(long, default_value_t = crate::train::LR_APPROX)]
+    pub approx_lr: f64,
+    /// Train the Approx-CNN on the hard labels only instead of distilling it from the Ref-CNN.
+    #[arg(long)]
+    pub no_distill: bool,
+    /// Mixup for the Approx-CNN: Beta(α, α) mixing weight; 0 turns it off.
+    #[arg(long, default_value_t = 0.0)]
+    pub mixup: f64,
+    /// Exponential moving average of the Approx-CNN weights (decay per step, e.g. 0.995);
+    /// the average is exported. 0 keeps the last weights.
+    #[arg(long, default_value_t = 0.0)]
+    pub ema: f64,
+    /// Augmentation strength for the Approx-CNN (the Ref-CNN always uses `basic`).
+    #[arg(long, value_enum, default_value_t = Augment::Basic)]
+    pub augment: Augment,
+    /// Take the Ref-CNN from this safetensors file (e.g. the shipped
+    /// assets/classifier.safetensors, trained on the same split) instead of training it;
+    /// --ref-epochs is then only recorded in the description (give the epochs that file was
+    /// trained with). Not allowed with --cv-folds (the teacher of each fold
+    /// must not have seen the held-out groups).
+    #[arg(long, value_name = "FILE")]
+    pub ref_weights: Option<PathBuf>,
+    /// Instead of training the shipped model: group-wise K-fold cross-validation of the
+    /// recipe on the training groups only (the validation groups are never used). Each class's
+    /// training groups are spread over the folds; per-fold and pooled out-of-fold AUCs go to
+    /// stderr, the pooled metrics as one JSON line to stdout. Nothing is written to --out.
+    #[arg(long, value_name = "K")]
+    pub cv_folds: Option<usize>,
     /// Mini-batch size.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
@@ -40,9 +71,18 @@ pub fn run(args: &TrainClassifierArgs) -> anyhow::Result<()> {
         out: args.out.clone(),
         seed: args.seed,
         ref_epochs: args.ref_epochs,
-        approx_epochs: args.approx_epochs,
         batch: args.batch,
         group_threshold: args.group_threshold,
         val_fraction: args.val_fraction,
+        recipe: ApproxRecipe {
+            epochs: args.approx_epochs,
+            distill: !args.no_distill,
+            mixup: args.mixup,
+            ema: args.ema,
+            augment: args.augment,
+            lr: args.approx_lr,
+        },
+        cv_folds: args.cv_folds,
+        ref_weights: args.ref_weights.clone(),
     })
 }

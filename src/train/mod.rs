@@ -44,14 +44,80 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Ref-CNN epochs.
     pub ref_epochs: usize,
-    /// Approx-CNN epochs.
-    pub approx_epochs: usize,
     /// Mini-batch size.
     pub batch: usize,
     /// Thumbnail correlation at or above which two slices of a class are linked.
     pub group_threshold: f64,
     /// Fraction of each class's images put in validation (whole groups).
     pub val_fraction: f64,
+    /// How the Approx-CNN is trained.
+    pub recipe: ApproxRecipe,
+    /// `Some(k)`: group-wise k-fold cross-validation on the training groups only (the
+    /// validation groups are not touched); reports the folds and writes nothing.
+    pub cv_folds: Option<usize>,
+    /// Reuse the Ref-CNN from this safetensors file instead of training it.
+    pub ref_weights: Option<PathBuf>,
+}
+
+/// Augmentation strength.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Augment {
+    /// Flip, rotation ±12°, scale 0.88–1.12, shift ±16 px, gamma e^U(−0.25, 0.25), uniform
+    /// noise σ ≤ 0.02.
+    Basic,
+    /// Flip, rotation ±15°, scale 0.85–1.18, shift ±20 px, window jitter (black point
+    /// U(−0.1, 0.1), white point U(0.85, 1.1), clipped), gamma e^U(−0.4, 0.4), Gaussian blur
+    /// σ U(0.3, 1.5) on half the images, uniform noise σ ≤ 0.04.
+    Strong,
+}
+
+/// Settings of the Approx-CNN training (the Ref-CNN recipe is fixed).
+#[derive(Debug, Clone)]
+pub struct ApproxRecipe {
+    /// Epochs.
+    pub epochs: usize,
+    /// Distil from the Ref-CNN (0.5 hard + 0.5 soft loss); otherwise hard labels only.
+    pub distill: bool,
+    /// Mixup Beta(α, α) parameter; 0 turns mixup off.
+    pub mixup: f64,
+    /// Exponential moving average of the weights (decay per step); 0 keeps the last weights.
+    pub ema: f64,
+    /// Augmentation strength.
+    pub augment: Augment,
+    /// Peak learning rate.
+    pub lr: f64,
+}
+
+impl ApproxRecipe {
+    fn describe(&self) -> String {
+        let mut parts = vec![format!(
+            "{} epochs, peak learning rate {}, {} augmentation",
+            self.epochs,
+            self.lr,
+            match self.augment {
+                Augment::Basic => "basic",
+                Augment::Strong => "strong",
+            }
+        )];
+        parts.push(if self.distill {
+            format!(
+                "distilled from the Ref-CNN ({HARD_WEIGHT} * hard CE + {} * T^2 * soft CE at T = {TEMPERATURE})",
+                1.0 - HARD_WEIGHT
+            )
+        } else {
+            "hard labels only (no distillation)".into()
+        });
+        if self.mixup > 0.0 {
+            parts.push(format!("mixup Beta({0}, {0})", self.mixup));
+        }
+        if self.ema > 0.0 {
+            parts.push(format!(
+                "exponential moving average of the weights (decay {} per step) exported",
+                self.ema
+            ));
+        }
+        parts.join("; ")
+    }
 }
 
 /// Soft-target temperature for distillation.
@@ -67,22 +133,66 @@ const RANGE_WEIGHT: f64 = 0.05;
 /// Label smoothing of the hard targets.
 const LABEL_SMOOTHING: f64 = 0.1;
 const LR_REF: f64 = 3e-3;
-const LR_APPROX: f64 = 4e-3;
+/// Default peak learning rate of the Approx-CNN.
+pub const LR_APPROX: f64 = 4e-3;
 
-/// Random affine (horizontal flip, rotation ±12°, scale 0.88–1.12, shift ±16 px; bilinear,
-/// zero fill), gamma e^U(−0.25, 0.25) and uniform noise (σ ≤ 0.02) on a [0, 1] image, then
-/// per-image standardisation.
-fn augment(p: &[f32], rng: &mut ChaCha8Rng) -> Vec<f32> {
+/// Separable Gaussian blur of an `n`×`n` image (zero outside).
+fn blur(img: &[f32], n: usize, sigma: f32) -> Vec<f32> {
+    let r = (2.0 * sigma).ceil() as isize;
+    let k: Vec<f32> = (-r..=r)
+        .map(|d| (-(d * d) as f32 / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let ks: f32 = k.iter().sum();
+    let k: Vec<f32> = k.iter().map(|v| v / ks).collect();
+    let pass = |src: &[f32], horizontal: bool| -> Vec<f32> {
+        let mut out = vec![0f32; n * n];
+        for y in 0..n {
+            for x in 0..n {
+                let mut acc = 0.0;
+                for (t, w) in k.iter().enumerate() {
+                    let d = t as isize - r;
+                    let (yy, xx) = if horizontal {
+                        (y as isize, x as isize + d)
+                    } else {
+                        (y as isize + d, x as isize)
+                    };
+                    if yy >= 0 && xx >= 0 && (yy as usize) < n && (xx as usize) < n {
+                        acc += w * src[yy as usize * n + xx as usize];
+                    }
+                }
+                out[y * n + x] = acc;
+            }
+        }
+        out
+    };
+    pass(&pass(img, true), false)
+}
+
+/// Random augmentation of a [0, 1] image (see [`Augment`]; bilinear affine with zero fill),
+/// then per-image standardisation.
+fn augment(p: &[f32], strength: Augment, rng: &mut ChaCha8Rng) -> Vec<f32> {
     let n = INPUT_SIZE;
+    let strong = strength == Augment::Strong;
+    let (rot, s_lo, s_hi, sh, g, noise) = if strong {
+        (15.0f32, 0.85f32, 1.18f32, 20.0f32, 0.4f32, 0.04f32)
+    } else {
+        (12.0, 0.88, 1.12, 16.0, 0.25, 0.02)
+    };
     let flip = rng.random_bool(0.5);
-    let angle = rng.random_range(-12.0f32..12.0).to_radians();
-    let scale = rng.random_range(0.88f32..1.12);
-    let (tx, ty) = (
-        rng.random_range(-16.0f32..16.0),
-        rng.random_range(-16.0f32..16.0),
-    );
-    let gamma = rng.random_range(-0.25f32..0.25).exp();
-    let amp = rng.random_range(0.0f32..0.02) * 3f32.sqrt();
+    let angle = rng.random_range(-rot..rot).to_radians();
+    let scale = rng.random_range(s_lo..s_hi);
+    let (tx, ty) = (rng.random_range(-sh..sh), rng.random_range(-sh..sh));
+    let gamma = rng.random_range(-g..g).exp();
+    let amp = rng.random_range(0.0f32..noise) * 3f32.sqrt();
+    let (lo, hi) = if strong {
+        (
+            rng.random_range(-0.1f32..0.1),
+            rng.random_range(0.85f32..1.1),
+        )
+    } else {
+        (0.0, 1.0)
+    };
+    let sigma = (strong && rng.random_bool(0.5)).then(|| rng.random_range(0.3f32..1.5));
     let (cs, sn) = (angle.cos() / scale, angle.sin() / scale);
     let c = (n as f32 - 1.0) / 2.0;
     let mut out = vec![0f32; n * n];
@@ -107,8 +217,14 @@ fn augment(p: &[f32], rng: &mut ChaCha8Rng) -> Vec<f32> {
             };
             let val = (1.0 - fy) * ((1.0 - fx) * at(y0, x0) + fx * at(y0, x0 + 1))
                 + fy * ((1.0 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1));
-            out[y * n + x] = val.max(0.0).powf(gamma) + amp * rng.random_range(-1.0f32..1.0);
+            out[y * n + x] = ((val - lo) / (hi - lo)).clamp(0.0, 1.0).powf(gamma);
         }
+    }
+    if let Some(sigma) = sigma {
+        out = blur(&out, n, sigma);
+    }
+    for v in &mut out {
+        *v += amp * rng.random_range(-1.0f32..1.0);
     }
     preprocess(&out)
 }
@@ -116,22 +232,29 @@ fn augment(p: &[f32], rng: &mut ChaCha8Rng) -> Vec<f32> {
 fn batch_tensor(
     samples: &[Sample],
     idx: &[usize],
-    aug: Option<&mut ChaCha8Rng>,
+    aug: Option<(Augment, &mut ChaCha8Rng)>,
     dev: &Device,
 ) -> anyhow::Result<Tensor> {
-    let mut flat = Vec::with_capacity(idx.len() * INPUT_SIZE * INPUT_SIZE);
-    match aug {
-        Some(rng) => {
-            for &i in idx {
-                flat.extend(augment(&samples[i].pixels, rng));
-            }
+    let images: Vec<Vec<f32>> = match aug {
+        Some((strength, rng)) => {
+            let seeds: Vec<u64> = idx.iter().map(|_| rng.random()).collect();
+            idx.par_iter()
+                .zip(seeds)
+                .map(|(&i, seed)| {
+                    augment(
+                        &samples[i].pixels,
+                        strength,
+                        &mut ChaCha8Rng::seed_from_u64(seed),
+                    )
+                })
+                .collect()
         }
-        None => {
-            for &i in idx {
-                flat.extend(preprocess(&samples[i].pixels));
-            }
-        }
-    }
+        None => idx
+            .par_iter()
+            .map(|&i| preprocess(&samples[i].pixels))
+            .collect(),
+    };
+    let flat: Vec<f32> = images.concat();
     Ok(Tensor::from_vec(
         flat,
         (idx.len(), 1, INPUT_SIZE, INPUT_SIZE),
@@ -187,7 +310,7 @@ fn auc_line(probs: &[[f64; NUM_CLASSES]], labels: &[usize]) -> String {
         })
         .collect();
     format!(
-        "val AUC [{}] bal.acc {:.3}",
+        "AUC [{}] bal.acc {:.3}",
         aucs.join(", "),
         metrics::balanced_accuracy(probs, labels)
     )
@@ -263,100 +386,44 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
         val_groups.iter().map(|g| g.len()).collect::<Vec<_>>()
     );
     let train_idx: Vec<usize> = (0..samples.len()).filter(|&i| !is_val[i]).collect();
+    anyhow::ensure!(
+        (0.0..1.0).contains(&cfg.recipe.ema),
+        "--ema must be in [0, 1)"
+    );
+    anyhow::ensure!(
+        cfg.recipe.mixup >= 0.0 && cfg.recipe.lr > 0.0,
+        "--mixup must be ≥ 0 and --approx-lr > 0"
+    );
+    if let Some(k) = cfg.cv_folds {
+        anyhow::ensure!(
+            cfg.ref_weights.is_none(),
+            "--ref-weights cannot be combined with --cv-folds: each fold trains its own Ref-CNN"
+        );
+        return cross_validate(cfg, samples, &groups, &train_idx, k, &dev);
+    }
     let val_idx: Vec<usize> = (0..samples.len()).filter(|&i| is_val[i]).collect();
     let val_labels: Vec<usize> = val_idx.iter().map(|&i| samples[i].label).collect();
-    let total_train: usize = n_train.iter().sum();
-    let class_w: [f64; NUM_CLASSES] =
-        std::array::from_fn(|k| total_train as f64 / (NUM_CLASSES * n_train[k].max(1)) as f64);
 
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed);
-    let steps_per_epoch = train_idx.len().div_ceil(cfg.batch);
-
-    // ---- Ref-CNN ----
-    let refnet = RefNet::new(cfg.seed, &dev)?;
-    let mut opt = AdamW::new(
-        refnet.vars(),
-        ParamsAdamW {
-            lr: LR_REF,
-            weight_decay: 1e-4,
-            ..Default::default()
-        },
-    )?;
-    let total_steps = steps_per_epoch * cfg.ref_epochs;
-    let mut step = 0;
-    for epoch in 0..cfg.ref_epochs {
-        let te = Instant::now();
-        let mut order = train_idx.clone();
-        order.shuffle(&mut rng);
-        let mut loss_sum = 0.0;
-        for chunk in order.chunks(cfg.batch) {
-            opt.set_learning_rate(cosine_lr(LR_REF, step, total_steps));
-            let x = batch_tensor(samples, chunk, Some(&mut rng), &dev)?;
-            let (t, wsum) = weighted_targets(samples, chunk, &class_w, &dev)?;
-            let logits = refnet.forward(&x)?;
-            let loss = ((log_softmax(&logits, D::Minus1)? * t)?.sum_all()? / -wsum)?;
-            opt.backward_step(&loss)?;
-            loss_sum += f64::from(loss.to_scalar::<f32>()?);
-            step += 1;
+    let refnet = match &cfg.ref_weights {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let (_, rw) = weights::load(&bytes)
+                .with_context(|| format!("loading the Ref-CNN from {}", path.display()))?;
+            eprintln!("Ref-CNN taken from {} (not retrained)", path.display());
+            RefNet::from_weights(&rw, &dev)?
         }
-        let probs = eval_candle(samples, &val_idx, &dev, |x| Ok(refnet.forward(x)?))?;
-        eprintln!(
-            "ref epoch {:>2}: loss {:.4} {} ({:.0}s)",
-            epoch + 1,
-            loss_sum / steps_per_epoch as f64,
-            auc_line(&probs, &val_labels),
-            te.elapsed().as_secs_f64()
-        );
-    }
-
-    // ---- Approx-CNN, distilled from the Ref-CNN ----
-    let net = ApproxNet::new(cfg.seed.wrapping_add(1), &dev)?;
-    let mut opt = AdamW::new(
-        net.vars(),
-        ParamsAdamW {
-            lr: LR_APPROX,
-            weight_decay: 1e-4,
-            ..Default::default()
-        },
+        None => train_ref(cfg, samples, &train_idx, &mut rng, &dev)?,
+    };
+    let net = train_approx(
+        cfg,
+        samples,
+        &train_idx,
+        cfg.recipe.distill.then_some(&refnet),
+        &mut rng,
+        &dev,
     )?;
-    let total_steps = steps_per_epoch * cfg.approx_epochs;
-    let mut step = 0;
-    for epoch in 0..cfg.approx_epochs {
-        let te = Instant::now();
-        let mut order = train_idx.clone();
-        order.shuffle(&mut rng);
-        let (mut loss_sum, mut pen_sum) = (0.0, 0.0);
-        for chunk in order.chunks(cfg.batch) {
-            opt.set_learning_rate(cosine_lr(LR_APPROX, step, total_steps));
-            let x = batch_tensor(samples, chunk, Some(&mut rng), &dev)?;
-            let (t, wsum) = weighted_targets(samples, chunk, &class_w, &dev)?;
-            let teacher = softmax(&(refnet.forward(&x)?.detach() / TEMPERATURE)?, D::Minus1)?;
-            let out = net.forward(&x)?;
-            let hard = ((log_softmax(&out.logits, D::Minus1)? * t)?.sum_all()? / -wsum)?;
-            let soft = ((log_softmax(&(&out.logits / TEMPERATURE)?, D::Minus1)? * teacher)?
-                .sum(D::Minus1)?
-                .mean_all()?
-                * (-TEMPERATURE * TEMPERATURE))?;
-            let pen = ((range_penalty(&out.pre1, PRE_LIMIT)?
-                + range_penalty(&out.pre2, PRE_LIMIT)?)?
-                + range_penalty(&out.logits, LOGIT_LIMIT)?)?;
-            let loss = ((hard * HARD_WEIGHT)? + (soft * (1.0 - HARD_WEIGHT))?)?;
-            let loss = (loss + (&pen * RANGE_WEIGHT)?)?;
-            opt.backward_step(&loss)?;
-            loss_sum += f64::from(loss.to_scalar::<f32>()?);
-            pen_sum += f64::from(pen.to_scalar::<f32>()?);
-            step += 1;
-        }
-        let probs = eval_candle(samples, &val_idx, &dev, |x| Ok(net.forward(x)?.logits))?;
-        eprintln!(
-            "approx epoch {:>2}: loss {:.4} range-penalty {:.4} {} ({:.0}s)",
-            epoch + 1,
-            loss_sum / steps_per_epoch as f64,
-            pen_sum / steps_per_epoch as f64,
-            auc_line(&probs, &val_labels),
-            te.elapsed().as_secs_f64()
-        );
-    }
 
     // ---- Export, then evaluate the exported weights with the plain-Rust forward passes ----
     let mut meta = std::collections::HashMap::new();
@@ -482,15 +549,21 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
             seed: cfg.seed,
             epochs: [
                 ("reference".to_string(), cfg.ref_epochs),
-                ("approx".to_string(), cfg.approx_epochs),
+                ("approx".to_string(), cfg.recipe.epochs),
             ]
             .into_iter()
             .collect(),
             recipe: format!(
-                "AdamW (weight decay 1e-4), batch {}, cosine learning-rate decay with warm-up (ref {LR_REF}, approx {LR_APPROX}); class-balanced cross-entropy (weights n/(3 n_k)) with label smoothing {LABEL_SMOOTHING}; augmentation: horizontal flip, rotation +-12 deg, scale 0.88-1.12, shift +-16 px (bilinear, zero fill), gamma e^U(-0.25,0.25), uniform noise sigma <= 0.02, before per-image standardisation; Approx-CNN distilled from the Ref-CNN (loss {HARD_WEIGHT} * hard CE + {} * T^2 * soft CE at T = {TEMPERATURE}) plus {RANGE_WEIGHT} * range penalty mean(relu(|y| - {PRE_LIMIT})^2) on both pre-activations and mean(relu(|z| - {LOGIT_LIMIT})^2) on logits; fixed epochs, last epoch kept (no model selection on validation)",
+                "AdamW (weight decay 1e-4), batch {}, cosine learning-rate decay with warm-up; class-balanced cross-entropy (weights n/(3 n_k)) with label smoothing {LABEL_SMOOTHING}; augmentation before per-image standardisation. Ref-CNN: peak learning rate {LR_REF}, basic augmentation (horizontal flip, rotation +-12 deg, scale 0.88-1.12, shift +-16 px, bilinear, zero fill; gamma e^U(-0.25,0.25); uniform noise sigma <= 0.02). Approx-CNN: {}; strong augmentation adds window jitter (black point U(-0.1,0.1), white point U(0.85,1.1)), gamma e^U(-0.4,0.4), Gaussian blur sigma U(0.3,1.5) on half the images, noise sigma <= 0.04, rotation +-15 deg, scale 0.85-1.18, shift +-20 px; plus {RANGE_WEIGHT} * range penalty mean(relu(|y| - {PRE_LIMIT})^2) on both pre-activations and mean(relu(|z| - {LOGIT_LIMIT})^2) on logits; fixed epochs, no model selection on validation; recipe chosen by group-wise cross-validation on the training groups",
                 cfg.batch,
-                1.0 - HARD_WEIGHT
-            ),
+                cfg.recipe.describe()
+            ) + &cfg.ref_weights.as_ref().map_or_else(String::new, |p| {
+                format!(
+                    "; the Ref-CNN was not retrained in this run: taken from {} (trained earlier on the same training groups with the recipe above, {} epochs)",
+                    p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned()),
+                    cfg.ref_epochs
+                )
+            }),
             runtime_seconds,
             machine: machine(),
         },
@@ -512,6 +585,252 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn class_weights(samples: &[Sample], idx: &[usize]) -> [f64; NUM_CLASSES] {
+    let mut n = [0usize; NUM_CLASSES];
+    idx.iter().for_each(|&i| n[samples[i].label] += 1);
+    std::array::from_fn(|k| idx.len() as f64 / (NUM_CLASSES * n[k].max(1)) as f64)
+}
+
+/// Trains the Ref-CNN on `train_idx` (fixed recipe).
+fn train_ref(
+    cfg: &TrainConfig,
+    samples: &[Sample],
+    train_idx: &[usize],
+    rng: &mut ChaCha8Rng,
+    dev: &Device,
+) -> anyhow::Result<RefNet> {
+    let class_w = class_weights(samples, train_idx);
+    let steps_per_epoch = train_idx.len().div_ceil(cfg.batch);
+    let refnet = RefNet::new(cfg.seed, dev)?;
+    let mut opt = AdamW::new(
+        refnet.vars(),
+        ParamsAdamW {
+            lr: LR_REF,
+            weight_decay: 1e-4,
+            ..Default::default()
+        },
+    )?;
+    let total_steps = steps_per_epoch * cfg.ref_epochs;
+    let mut step = 0;
+    for epoch in 0..cfg.ref_epochs {
+        let te = Instant::now();
+        let mut order = train_idx.to_vec();
+        order.shuffle(rng);
+        let mut loss_sum = 0.0;
+        for chunk in order.chunks(cfg.batch) {
+            opt.set_learning_rate(cosine_lr(LR_REF, step, total_steps));
+            let x = batch_tensor(samples, chunk, Some((Augment::Basic, &mut *rng)), dev)?;
+            let (t, wsum) = weighted_targets(samples, chunk, &class_w, dev)?;
+            let logits = refnet.forward(&x)?;
+            let loss = ((log_softmax(&logits, D::Minus1)? * t)?.sum_all()? / -wsum)?;
+            opt.backward_step(&loss)?;
+            loss_sum += f64::from(loss.to_scalar::<f32>()?);
+            step += 1;
+        }
+        eprintln!(
+            "ref epoch {:>2}: loss {:.4} ({:.0}s)",
+            epoch + 1,
+            loss_sum / steps_per_epoch as f64,
+            te.elapsed().as_secs_f64()
+        );
+    }
+    Ok(refnet)
+}
+
+/// Trains the Approx-CNN on `train_idx` with `cfg.recipe`, distilled from `teacher` if given.
+/// With weight averaging on, the returned network holds the averaged weights.
+fn train_approx(
+    cfg: &TrainConfig,
+    samples: &[Sample],
+    train_idx: &[usize],
+    teacher: Option<&RefNet>,
+    rng: &mut ChaCha8Rng,
+    dev: &Device,
+) -> anyhow::Result<ApproxNet> {
+    let recipe = &cfg.recipe;
+    let class_w = class_weights(samples, train_idx);
+    let steps_per_epoch = train_idx.len().div_ceil(cfg.batch);
+    let net = ApproxNet::new(cfg.seed.wrapping_add(1), dev)?;
+    let mut opt = AdamW::new(
+        net.vars(),
+        ParamsAdamW {
+            lr: recipe.lr,
+            weight_decay: 1e-4,
+            ..Default::default()
+        },
+    )?;
+    let mut ema = (recipe.ema > 0.0).then(|| net.values()).transpose()?;
+    let beta = (recipe.mixup > 0.0)
+        .then(|| rand_distr::Beta::new(recipe.mixup, recipe.mixup))
+        .transpose()?;
+    let total_steps = steps_per_epoch * recipe.epochs;
+    let mut step = 0;
+    for epoch in 0..recipe.epochs {
+        let te = Instant::now();
+        let mut order = train_idx.to_vec();
+        order.shuffle(rng);
+        let (mut loss_sum, mut pen_sum) = (0.0, 0.0);
+        for chunk in order.chunks(cfg.batch) {
+            opt.set_learning_rate(cosine_lr(recipe.lr, step, total_steps));
+            let mut x = batch_tensor(samples, chunk, Some((recipe.augment, &mut *rng)), dev)?;
+            let (mut t, wsum) = weighted_targets(samples, chunk, &class_w, dev)?;
+            if let Some(beta) = &beta {
+                // Mix each image with another of the batch; the weighted targets mix alike
+                // (their total weight is unchanged by the permutation).
+                let lam = rand_distr::Distribution::sample(beta, rng);
+                let mut perm: Vec<u32> = (0..chunk.len() as u32).collect();
+                perm.shuffle(rng);
+                let perm = Tensor::from_vec(perm, chunk.len(), dev)?;
+                x = ((&x * lam)? + (x.index_select(&perm, 0)? * (1.0 - lam))?)?;
+                t = ((&t * lam)? + (t.index_select(&perm, 0)? * (1.0 - lam))?)?;
+            }
+            let out = net.forward(&x)?;
+            let hard = ((log_softmax(&out.logits, D::Minus1)? * t)?.sum_all()? / -wsum)?;
+            let loss = match teacher {
+                Some(refnet) => {
+                    let soft_t =
+                        softmax(&(refnet.forward(&x)?.detach() / TEMPERATURE)?, D::Minus1)?;
+                    let soft = ((log_softmax(&(&out.logits / TEMPERATURE)?, D::Minus1)?
+                        * soft_t)?
+                        .sum(D::Minus1)?
+                        .mean_all()?
+                        * (-TEMPERATURE * TEMPERATURE))?;
+                    ((hard * HARD_WEIGHT)? + (soft * (1.0 - HARD_WEIGHT))?)?
+                }
+                None => hard,
+            };
+            let pen = ((range_penalty(&out.pre1, PRE_LIMIT)?
+                + range_penalty(&out.pre2, PRE_LIMIT)?)?
+                + range_penalty(&out.logits, LOGIT_LIMIT)?)?;
+            let loss = (loss + (&pen * RANGE_WEIGHT)?)?;
+            opt.backward_step(&loss)?;
+            if let Some(avg) = ema.as_mut() {
+                // Bias-free warm-up: early on the average follows the weights closely.
+                let d = recipe.ema.min((1 + step) as f64 / (10 + step) as f64);
+                for (a, v) in avg.iter_mut().zip(net.vars()) {
+                    *a = ((&*a * d)? + (v.as_tensor().detach() * (1.0 - d))?)?;
+                }
+            }
+            loss_sum += f64::from(loss.to_scalar::<f32>()?);
+            pen_sum += f64::from(pen.to_scalar::<f32>()?);
+            step += 1;
+        }
+        eprintln!(
+            "approx epoch {:>2}: loss {:.4} range-penalty {:.4} ({:.0}s)",
+            epoch + 1,
+            loss_sum / steps_per_epoch as f64,
+            pen_sum / steps_per_epoch as f64,
+            te.elapsed().as_secs_f64()
+        );
+    }
+    if let Some(avg) = ema {
+        net.set_values(&avg)?;
+    }
+    Ok(net)
+}
+
+/// Splits the training indices into `k` folds by whole groups: per class, groups in
+/// decreasing size (ties by id) each go to the fold that has the fewest images of that class
+/// so far, so every class's groups are spread over the folds.
+pub fn cv_folds(samples: &[Sample], groups: &[usize], train_idx: &[usize], k: usize) -> Vec<usize> {
+    let mut fold_of_group: BTreeMap<usize, usize> = BTreeMap::new();
+    for class in 0..NUM_CLASSES {
+        let mut sizes: BTreeMap<usize, usize> = BTreeMap::new();
+        for &i in train_idx.iter().filter(|&&i| samples[i].label == class) {
+            *sizes.entry(groups[i]).or_default() += 1;
+        }
+        let mut order: Vec<(usize, usize)> = sizes.into_iter().collect();
+        order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut load = vec![0usize; k];
+        for (g, n) in order {
+            let f = (0..k).min_by_key(|&f| (load[f], f)).unwrap_or(0);
+            load[f] += n;
+            fold_of_group.insert(g, f);
+        }
+    }
+    train_idx
+        .iter()
+        .map(|&i| fold_of_group.get(&groups[i]).copied().unwrap_or(0))
+        .collect()
+}
+
+/// Group-wise k-fold cross-validation of the Approx-CNN recipe on the training groups.
+fn cross_validate(
+    cfg: &TrainConfig,
+    samples: &[Sample],
+    groups: &[usize],
+    train_idx: &[usize],
+    k: usize,
+    dev: &Device,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(k >= 2, "--cv-folds must be at least 2");
+    let t0 = Instant::now();
+    let fold = cv_folds(samples, groups, train_idx, k);
+    eprintln!(
+        "cross-validation: {k} folds; recipe: {}",
+        cfg.recipe.describe()
+    );
+    let (mut oof_probs, mut oof_labels, mut oof_groups) = (Vec::new(), Vec::new(), Vec::new());
+    let mut rows = Vec::new();
+    for f in 0..k {
+        let fit: Vec<usize> = (0..train_idx.len())
+            .filter(|&j| fold[j] != f)
+            .map(|j| train_idx[j])
+            .collect();
+        let held: Vec<usize> = (0..train_idx.len())
+            .filter(|&j| fold[j] == f)
+            .map(|j| train_idx[j])
+            .collect();
+        anyhow::ensure!(
+            !held.is_empty() && !fit.is_empty(),
+            "fold {} is empty: --cv-folds {k} is more than the training groups allow",
+            f + 1
+        );
+        let mut held_groups: [std::collections::BTreeSet<usize>; NUM_CLASSES] = Default::default();
+        let mut held_n = [0usize; NUM_CLASSES];
+        for &i in &held {
+            held_groups[samples[i].label].insert(groups[i]);
+            held_n[samples[i].label] += 1;
+        }
+        eprintln!(
+            "fold {}: train {} images, held out {:?} images in {:?} groups",
+            f + 1,
+            fit.len(),
+            held_n,
+            held_groups.iter().map(|g| g.len()).collect::<Vec<_>>()
+        );
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed ^ (f as u64 + 1));
+        let teacher = if cfg.recipe.distill {
+            Some(train_ref(cfg, samples, &fit, &mut rng, dev)?)
+        } else {
+            None
+        };
+        let net = train_approx(cfg, samples, &fit, teacher.as_ref(), &mut rng, dev)?;
+        let probs = eval_candle(samples, &held, dev, |x| Ok(net.forward(x)?.logits))?;
+        let labels: Vec<usize> = held.iter().map(|&i| samples[i].label).collect();
+        let line = auc_line(&probs, &labels);
+        eprintln!("fold {} held-out approx {line}", f + 1);
+        rows.push(line);
+        oof_probs.extend(probs);
+        oof_labels.extend(labels);
+        oof_groups.extend(held.iter().map(|&i| groups[i]));
+    }
+    eprintln!(
+        "cross-validation summary ({:.0}s)",
+        t0.elapsed().as_secs_f64()
+    );
+    for (f, r) in rows.iter().enumerate() {
+        eprintln!("  fold {}: {r}", f + 1);
+    }
+    eprintln!(
+        "  pooled out-of-fold: {}",
+        auc_line(&oof_probs, &oof_labels)
+    );
+    let m = metrics::evaluate(&oof_probs, &oof_labels, &oof_groups);
+    println!("{}", serde_json::to_string(&m)?);
+    Ok(())
+}
+
 fn eval_candle(
     samples: &[Sample],
     idx: &[usize],
@@ -524,4 +843,57 @@ fn eval_candle(
         out.extend(probs_of(&f(&x)?)?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(label: usize) -> Sample {
+        Sample {
+            rel_path: String::new(),
+            label,
+            pixels: Vec::new(),
+            size: 0,
+        }
+    }
+
+    #[test]
+    fn cv_folds_keep_groups_whole_and_spread_each_class() {
+        // Class 0: groups 0 (4 images), 1 (3), 2 (1); class 1: groups 3 (2), 4 (2), 5 (2).
+        let sizes = [
+            (0, 0, 4),
+            (0, 1, 3),
+            (0, 2, 1),
+            (1, 3, 2),
+            (1, 4, 2),
+            (1, 5, 2),
+        ];
+        let (mut samples, mut groups) = (Vec::new(), Vec::new());
+        for (label, g, n) in sizes {
+            for _ in 0..n {
+                samples.push(sample(label));
+                groups.push(g);
+            }
+        }
+        let idx: Vec<usize> = (0..samples.len()).collect();
+        let fold = cv_folds(&samples, &groups, &idx, 3);
+        for i in 0..idx.len() {
+            for j in 0..idx.len() {
+                if groups[i] == groups[j] {
+                    assert_eq!(fold[i], fold[j], "group split across folds");
+                }
+            }
+        }
+        // Every fold holds out one group of each class.
+        for f in 0..3 {
+            for class in 0..2 {
+                let held: std::collections::BTreeSet<usize> = (0..idx.len())
+                    .filter(|&i| fold[i] == f && samples[i].label == class)
+                    .map(|i| groups[i])
+                    .collect();
+                assert_eq!(held.len(), 1, "fold {f} class {class}: {held:?}");
+            }
+        }
+    }
 }

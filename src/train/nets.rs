@@ -126,6 +126,38 @@ impl RefNet {
         Ok(Self { convs, fc })
     }
 
+    /// From exported weights (e.g. a shipped file), to use as a fixed teacher.
+    pub fn from_weights(w: &RefCnnWeights, dev: &Device) -> Result<Self> {
+        let conv = |c: &Conv2d| -> Result<ConvVar> {
+            Ok(ConvVar {
+                w: Var::from_vec(
+                    c.weight.clone(),
+                    (c.out_channels, c.in_channels, c.kernel, c.kernel),
+                    dev,
+                )?,
+                b: Var::from_vec(c.bias.clone(), c.out_channels, dev)?,
+                out: c.out_channels,
+                inp: c.in_channels,
+                k: c.kernel,
+                stride: c.stride,
+                pad: c.padding,
+            })
+        };
+        Ok(Self {
+            convs: w.convs.iter().map(conv).collect::<Result<_>>()?,
+            fc: LinearVar {
+                w: Var::from_vec(
+                    w.fc.weight.clone(),
+                    (w.fc.out_features, w.fc.in_features),
+                    dev,
+                )?,
+                b: Var::from_vec(w.fc.bias.clone(), w.fc.out_features, dev)?,
+                out: w.fc.out_features,
+                inp: w.fc.in_features,
+            },
+        })
+    }
+
     /// Trainable variables.
     pub fn vars(&self) -> Vec<Var> {
         let mut v: Vec<Var> = self
@@ -265,9 +297,44 @@ impl ApproxNet {
         ]
     }
 
+    /// Current values of [`Self::vars`] (detached copies), e.g. to start a weight average.
+    pub fn values(&self) -> Result<Vec<Tensor>> {
+        self.vars()
+            .iter()
+            .map(|v| v.as_tensor().detach().copy())
+            .collect()
+    }
+
+    /// Overwrites the variables with `values` (same order and shapes as [`Self::vars`]).
+    pub fn set_values(&self, values: &[Tensor]) -> Result<()> {
+        for (var, val) in self.vars().iter().zip(values) {
+            var.set(val)?;
+        }
+        Ok(())
+    }
+
+    /// The patchify convolution (8×8, stride 8, no padding) as one matrix product over the
+    /// non-overlapping patches: the same function as `conv2d`, with a much cheaper backward pass.
+    fn patchify(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, _, h, w) = x.dims4()?;
+        let (gh, gw) = (h / K1, w / K1);
+        let patches = x
+            .reshape((b, gh, K1, gw, K1))?
+            .permute((0, 1, 3, 2, 4))?
+            .contiguous()?
+            .reshape((b, gh * gw, K1 * K1))?;
+        let w1 = self.conv1.w.reshape((C1, K1 * K1))?;
+        patches
+            .broadcast_matmul(&w1.t()?)?
+            .broadcast_add(&self.conv1.b)?
+            .permute((0, 2, 1))?
+            .contiguous()?
+            .reshape((b, C1, gh, gw))
+    }
+
     /// Forward pass for inputs `[B, 1, 256, 256]`.
     pub fn forward(&self, x: &Tensor) -> Result<ApproxOut> {
-        let pre1 = self.conv1.forward(x)?;
+        let pre1 = self.patchify(x)?;
         let h = self.act1.forward(&pre1)?.avg_pool2d(2)?;
         let pre2 = self.conv2.forward(&h)?;
         let h = self.act2.forward(&pre2)?.flatten_from(2)?.mean(D::Minus1)?;
@@ -294,4 +361,22 @@ pub fn range_penalty(x: &Tensor, limit: f64) -> Result<Tensor> {
         .sqr()?
         .to_dtype(DType::F32)?
         .mean_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patchify_matches_conv2d() -> Result<()> {
+        let dev = Device::Cpu;
+        let net = ApproxNet::new(3, &dev)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let x = Tensor::from_vec(normal(&mut rng, 2 * 256 * 256, 1.0), (2, 1, 256, 256), &dev)?;
+        let fast = net.patchify(&x)?;
+        let conv = net.conv1.forward(&x)?;
+        let diff: f32 = (fast - conv)?.abs()?.max_all()?.to_scalar()?;
+        assert!(diff < 1e-4, "max difference {diff}");
+        Ok(())
+    }
 }
