@@ -6,6 +6,7 @@
 //! shuffle of the pending evaluation; the client only ever returns fresh ciphertexts.
 
 use super::ProtocolError;
+use super::admission::{admit_parameters, missing_rotations};
 use super::messages::{Message, Task};
 use super::server::key_memory_bytes;
 use crate::ckks::{Ciphertext, Encoder, Evaluator, Parameters, Plaintext, wire};
@@ -109,24 +110,11 @@ impl DenoiseServer {
         params: &[u8],
         eval_keys: &[u8],
     ) -> Result<Message, ProtocolError> {
-        let params = wire::decode_parameters(params)?;
-        let allowed = ALLOWED_PRESETS
-            .iter()
-            .filter_map(|p| Parameters::preset(p).ok())
-            .any(|p| p == params);
-        if !allowed {
-            return Err(ProtocolError::NotAllowed);
-        }
+        let params = admit_parameters(params, &ALLOWED_PRESETS)?;
         let keys = wire::decode_evaluation_keys(&params, eval_keys)?;
         let model = self.model(kind);
         let (_, tile_w) = TilePlan::shape_for(params.slots(), model.radius())?;
-        let missing: Vec<i64> = model_rotations(model, tile_w)
-            .into_iter()
-            .filter(|&k| {
-                keys.galois_key(params.ring_q().galois_element_for_rotation(k))
-                    .is_none()
-            })
-            .collect();
+        let missing = missing_rotations(&params, &keys, &model_rotations(model, tile_w));
         if !missing.is_empty() {
             return Err(ProtocolError::Refused(format!(
                 "evaluation keys incomplete (missing rotations {missing:?})"

@@ -5,6 +5,7 @@
 //! ciphertexts only. It imports no secret-key type, and no wire format can carry one
 //! (`ckks::wire` has no secret-key encoder), so the server cannot receive it.
 
+pub mod admission;
 pub mod client;
 pub mod denoise_client;
 pub mod denoise_local;

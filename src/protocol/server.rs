@@ -4,6 +4,7 @@
 //! format can carry a secret key, so it cannot receive one.
 
 use super::ProtocolError;
+use super::admission::{admit_parameters, missing_rotations};
 use super::messages::{Message, Task};
 use crate::ckks::{Encoder, EvaluationKeys, Evaluator, Parameters, Plaintext, wire};
 use crate::model::backend::CkksBackend;
@@ -69,22 +70,9 @@ impl Server {
     }
 
     fn setup(&mut self, params: &[u8], eval_keys: &[u8]) -> Result<Message, ProtocolError> {
-        let params = wire::decode_parameters(params)?;
-        let allowed = ALLOWED_PRESETS
-            .iter()
-            .filter_map(|p| Parameters::preset(p).ok())
-            .any(|p| p == params);
-        if !allowed {
-            return Err(ProtocolError::NotAllowed);
-        }
+        let params = admit_parameters(params, &ALLOWED_PRESETS)?;
         let keys = wire::decode_evaluation_keys(&params, eval_keys)?;
-        let missing: Vec<i64> = packing::rotations()
-            .into_iter()
-            .filter(|&k| {
-                keys.galois_key(params.ring_q().galois_element_for_rotation(k))
-                    .is_none()
-            })
-            .collect();
+        let missing = missing_rotations(&params, &keys, &packing::rotations());
         let conjugation = keys
             .galois_key(params.ring_q().galois_element_conjugate())
             .is_some();
