@@ -56,9 +56,9 @@ fn shipped_models_load_and_match_their_description() {
 fn shipped_models_meet_the_quality_targets_at_quarter_dose() {
     let d = builtin_description().unwrap();
     // Issue targets: ≥ 3 dB (linear, met) and ≥ 5 dB (nonlinear, not yet met: the shipped
-    // network reaches ≈ 4 dB on the group-wise validation set). The floor below is what the
+    // network reaches ≈ 4.8 dB on the group-wise validation set). The floor below is what the
     // shipped weights must not fall under.
-    for (kind, target) in [(ModelKind::Linear, 3.0), (ModelKind::Nonlinear, 4.0)] {
+    for (kind, target) in [(ModelKind::Linear, 3.0), (ModelKind::Nonlinear, 4.5)] {
         let m = d
             .model(kind)
             .unwrap()

@@ -44,6 +44,21 @@ pub struct TrainDenoiserArgs {
     /// Continue training the nonlinear network from a previous output folder.
     #[arg(long)]
     pub init: Option<PathBuf>,
+    /// Kidney training images per training group (further slices of the same scan).
+    #[arg(long, default_value_t = 1)]
+    pub per_group: usize,
+    /// Training doses (one per image, cycled; every one for every image with --all-doses).
+    #[arg(long, value_delimiter = ',', default_value = "0.1,0.25,0.25,0.5")]
+    pub train_doses: Vec<f64>,
+    /// Simulate every training image at every training dose.
+    #[arg(long)]
+    pub all_doses: bool,
+    /// Use candle's conv2d (slower on the CPU) instead of views + matrix products.
+    #[arg(long)]
+    pub candle_conv: bool,
+    /// Stop the nonlinear training after this many minutes (the LR decay follows the budget).
+    #[arg(long)]
+    pub max_minutes: Option<f64>,
 }
 
 pub fn run(args: &TrainDenoiserArgs) -> anyhow::Result<()> {
@@ -73,6 +88,11 @@ pub fn run(args: &TrainDenoiserArgs) -> anyhow::Result<()> {
         lr: args.lr,
         seed: args.seed,
         init: args.init.clone(),
+        per_group: args.per_group,
+        train_doses: args.train_doses.clone(),
+        all_doses: args.all_doses,
+        im2col: !args.candle_conv,
+        max_seconds: args.max_minutes.map(|m| m * 60.0),
         ..TrainConfig::default()
     };
     train(&cfg, &mut |line| eprintln!("{line}"))?;

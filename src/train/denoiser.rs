@@ -8,7 +8,8 @@
 //! near-twin in training.
 //!
 //! - linear model: the K×K filter minimising the MSE, solved exactly (normal equations);
-//! - nonlinear model: 3×3 conv stack with ReLU trained with AdamW on random patches (candle).
+//! - nonlinear model: conv stack with ReLU trained with AdamW on random patches (candle; the
+//!   convolutions as shifted views + matrix products, flips/rotations as augmentation).
 //!
 //! Both are evaluated with the plain-Rust reference on the validation images and written to
 //! `assets/denoiser.safetensors` + `assets/denoiser.json`.
@@ -57,6 +58,15 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Start the nonlinear network from these weights (a previous run's output folder).
     pub init: Option<PathBuf>,
+    /// Kidney training images per training group (other slices of the same scan; the split
+    /// stays by group, validation is unchanged).
+    pub per_group: usize,
+    /// Simulate every training image at every training dose (else one dose per image, cycled).
+    pub all_doses: bool,
+    /// Convolutions as shifted views + matrix products (faster on the CPU; same network).
+    pub im2col: bool,
+    /// Wall-clock budget of the nonlinear training (the LR schedule follows it).
+    pub max_seconds: Option<f64>,
 }
 
 impl Default for TrainConfig {
@@ -80,6 +90,10 @@ impl Default for TrainConfig {
             lr: 2e-3,
             seed: 7,
             init: None,
+            per_group: 1,
+            all_doses: false,
+            im2col: true,
+            max_seconds: None,
         }
     }
 }
@@ -220,11 +234,27 @@ fn kidney_split(
     let val_groups = cfg.val_images.min(n_groups / 5);
     let mut val = Vec::new();
     let mut train = Vec::new();
+    let mut extra = Vec::new();
     for (k, &gid) in ids.iter().enumerate() {
         if k < val_groups {
             val.push(to_image(pick(gid, &mut rng))?);
         } else if train.len() < cfg.train_images {
-            train.push(to_image(pick(gid, &mut rng))?);
+            let first = pick(gid, &mut rng);
+            train.push(to_image(first)?);
+            extra.push((gid, first));
+        }
+    }
+    // Further slices of the training groups (drawn after the validation picks, so the
+    // validation set does not depend on `per_group`).
+    for (gid, first) in extra {
+        let mut others: Vec<usize> = (0..files.len())
+            .filter(|&i| groups[i] == gid && i != first)
+            .collect();
+        others.shuffle(&mut rng);
+        for &i in others.iter().take(cfg.per_group.saturating_sub(1)) {
+            if train.len() < cfg.train_images {
+                train.push(to_image(i)?);
+            }
         }
     }
     Ok((train, val, n_groups, files.len()))
@@ -305,20 +335,27 @@ fn pairs(
     doses: &[f64],
     seed: u64,
     per_image: bool,
+    dose_seed_stride: u64,
 ) -> anyhow::Result<Vec<Pair>> {
-    // per_image: one dose per image (cycled); else every dose for every image.
-    let jobs: Vec<(usize, f64)> = if per_image {
+    // per_image: one dose per image (cycled); else every dose for every image, the j-th dose
+    // with noise seed `seed + i + j · dose_seed_stride`.
+    let jobs: Vec<(usize, f64, u64)> = if per_image {
         imgs.iter()
             .enumerate()
-            .map(|(i, _)| (i, doses[i % doses.len()]))
+            .map(|(i, _)| (i, doses[i % doses.len()], seed + i as u64))
             .collect()
     } else {
         (0..imgs.len())
-            .flat_map(|i| doses.iter().map(move |&d| (i, d)))
+            .flat_map(|i| {
+                doses
+                    .iter()
+                    .enumerate()
+                    .map(move |(j, &d)| (i, d, seed + i as u64 + j as u64 * dose_seed_stride))
+            })
             .collect()
     };
     jobs.par_iter()
-        .map(|&(i, d)| simulate(cache, &imgs[i], d, seed + i as u64))
+        .map(|&(i, d, s)| simulate(cache, &imgs[i], d, s))
         .collect()
 }
 
@@ -457,6 +494,62 @@ impl Net {
         Ok(h)
     }
 
+    /// The same network on a channel-major batch `(C, B, H, W)`, each convolution written as
+    /// shifted views + one matrix product (candle's CPU `conv_transpose2d`, used for the
+    /// input gradient of `conv2d`, is a slow direct loop).
+    fn forward_cbhw(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let mut h = x.clone();
+        let last = self.convs.len() - 1;
+        for (i, c) in self.convs.iter().enumerate() {
+            let k = self.kernels[i];
+            let (cin, b, hh, ww) = h.dims4()?;
+            let (oh, ow) = (hh + 1 - k, ww + 1 - k);
+            let w = c.weight();
+            let cout = w.dim(0)?;
+            let bias = c
+                .bias()
+                .ok_or_else(|| candle_core::Error::Msg("conv without bias".into()))?
+                .reshape((cout, 1, 1, 1))?;
+            h = if cout < cin {
+                // Few outputs: one product per tap on the unshifted input, then the shifted
+                // (cout-channel) results are summed.
+                let w = w.permute((2, 3, 0, 1))?.reshape((k * k * cout, cin))?;
+                let z =
+                    w.matmul(&h.reshape((cin, b * hh * ww))?)?
+                        .reshape((k * k, cout, b, hh, ww))?;
+                let mut acc: Option<Tensor> = None;
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let t = z.get(ky * k + kx)?.narrow(2, ky, oh)?.narrow(3, kx, ow)?;
+                        acc = Some(match acc {
+                            None => t,
+                            Some(a) => (a + t)?,
+                        });
+                    }
+                }
+                acc.ok_or_else(|| candle_core::Error::Msg("empty kernel".into()))?
+                    .broadcast_add(&bias)?
+            } else {
+                let mut taps = Vec::with_capacity(k * k);
+                for ky in 0..k {
+                    for kx in 0..k {
+                        taps.push(h.narrow(2, ky, oh)?.narrow(3, kx, ow)?);
+                    }
+                }
+                // Rows ordered (ky, kx, c).
+                let cols = Tensor::cat(&taps, 0)?.reshape((k * k * cin, b * oh * ow))?;
+                let w = w.permute((0, 2, 3, 1))?.reshape((cout, k * k * cin))?;
+                w.matmul(&cols)?
+                    .reshape((cout, b, oh, ow))?
+                    .broadcast_add(&bias)?
+            };
+            if i != last {
+                h = h.relu()?;
+            }
+        }
+        Ok(h)
+    }
+
     fn export(&self, channels: usize) -> anyhow::Result<Denoiser> {
         let n = self.convs.len();
         let layers = self
@@ -485,7 +578,7 @@ fn train_nonlinear(
     train: &[Pair],
     cfg: &TrainConfig,
     log: &mut dyn FnMut(String),
-) -> anyhow::Result<Denoiser> {
+) -> anyhow::Result<(Denoiser, usize)> {
     let dev = Device::Cpu;
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
@@ -533,6 +626,7 @@ fn train_nonlinear(
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed);
     let start = Instant::now();
     let mut ema = None::<f64>;
+    let mut done = 0;
     for step in 0..cfg.steps {
         let mut xs = Vec::with_capacity(cfg.batch * pin * pin);
         let mut ts = Vec::with_capacity(cfg.batch * p * p);
@@ -541,11 +635,20 @@ fn train_nonlinear(
             // Inputs padded by r zeros beyond the image, as at inference.
             let y0 = rng.random_range(0..=pr.rows - p) as i64 - r as i64;
             let x0 = rng.random_range(0..=pr.cols - p) as i64 - r as i64;
-            let flip = rng.random_bool(0.5);
-            for y in 0..pin as i64 {
-                for x in 0..pin as i64 {
-                    let xx = if flip { pin as i64 - 1 - x } else { x };
-                    let (iy, ix) = (y0 + y, x0 + xx);
+            // One of the 8 flips/rotations of the square patch (it commutes with the centre
+            // crop, so input and target stay aligned).
+            let t = rng.random_range(0..8u8);
+            let map = |y: usize, x: usize, n: usize| -> (usize, usize) {
+                let (a, b) = if t & 4 != 0 { (x, y) } else { (y, x) };
+                (
+                    if t & 1 != 0 { n - 1 - a } else { a },
+                    if t & 2 != 0 { n - 1 - b } else { b },
+                )
+            };
+            for y in 0..pin {
+                for x in 0..pin {
+                    let (sy, sx) = map(y, x, pin);
+                    let (iy, ix) = (y0 + sy as i64, x0 + sx as i64);
                     let inside = iy >= 0 && ix >= 0 && iy < pr.rows as i64 && ix < pr.cols as i64;
                     xs.push(if inside {
                         pr.low[iy as usize * pr.cols + ix as usize]
@@ -554,31 +657,41 @@ fn train_nonlinear(
                     });
                 }
             }
-            for y in 0..p as i64 {
-                for x in 0..p as i64 {
-                    let xx = if flip {
-                        pin as i64 - 1 - (x + r as i64)
-                    } else {
-                        x + r as i64
-                    };
-                    let (iy, ix) = ((y0 + y + r as i64) as usize, (x0 + xx) as usize);
+            for y in 0..p {
+                for x in 0..p {
+                    let (sy, sx) = map(y, x, p);
+                    let iy = (y0 + (sy + r) as i64) as usize;
+                    let ix = (x0 + (sx + r) as i64) as usize;
                     let i = iy * pr.cols + ix;
                     ts.push(pr.low[i] - pr.clean[i]);
                 }
             }
         }
-        let x = Tensor::from_vec(xs, (cfg.batch, 1, pin, pin), &dev)?;
-        let t = Tensor::from_vec(ts, (cfg.batch, 1, p, p), &dev)?;
-        let loss = (net.forward(&x)? - t)?.sqr()?.mean_all()?;
-        // Cosine decay to 5% of the base rate.
-        let frac = step as f64 / cfg.steps.max(1) as f64;
+        let loss = if cfg.im2col {
+            let x = Tensor::from_vec(xs, (1, cfg.batch, pin, pin), &dev)?;
+            let t = Tensor::from_vec(ts, (1, cfg.batch, p, p), &dev)?;
+            (net.forward_cbhw(&x)? - t)?.sqr()?.mean_all()?
+        } else {
+            let x = Tensor::from_vec(xs, (cfg.batch, 1, pin, pin), &dev)?;
+            let t = Tensor::from_vec(ts, (cfg.batch, 1, p, p), &dev)?;
+            (net.forward(&x)? - t)?.sqr()?.mean_all()?
+        };
+        // Cosine decay to 5% of the base rate, over the steps or the time budget, whichever
+        // runs out first.
+        let mut frac = step as f64 / cfg.steps.max(1) as f64;
+        if let Some(budget) = cfg.max_seconds {
+            frac = frac.max(start.elapsed().as_secs_f64() / budget);
+        }
+        let stop = frac >= 1.0;
+        let frac = frac.min(1.0);
         opt.set_learning_rate(
             cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * frac).cos())),
         );
         opt.backward_step(&loss)?;
         let l = f64::from(loss.to_scalar::<f32>()?);
         ema = Some(ema.map_or(l, |e| 0.98 * e + 0.02 * l));
-        if step % 100 == 0 || step + 1 == cfg.steps {
+        done = step + 1;
+        if step % 100 == 0 || step + 1 == cfg.steps || stop {
             log(format!(
                 "step {step:5}  loss {:.3e}  (ema {:.3e})  {:.0} s",
                 l,
@@ -586,8 +699,11 @@ fn train_nonlinear(
                 start.elapsed().as_secs_f64()
             ));
         }
+        if stop {
+            break;
+        }
     }
-    net.export(cfg.channels)
+    Ok((net.export(cfg.channels)?, done))
 }
 
 /// PSNR/SSIM per dose of a model on validation pairs; also the largest |pre-activation|.
@@ -699,7 +815,8 @@ pub fn run(cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Des
         &train_imgs,
         &cfg.train_doses,
         cfg.seed * 1000,
-        true,
+        !cfg.all_doses,
+        1_000_000,
     )?;
     let val = pairs(
         &cfg.cache,
@@ -707,6 +824,7 @@ pub fn run(cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Des
         &cfg.val_doses,
         cfg.seed * 1000 + 500,
         false,
+        0,
     )?;
     log(format!("simulated in {:.0} s", t0.elapsed().as_secs_f64()));
 
@@ -716,6 +834,7 @@ pub fn run(cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Des
         &[cfg.linear_dose],
         cfg.seed * 1000,
         true,
+        0,
     )?;
     let linear = fit_linear(&linear_pairs, cfg.linear_k)?;
     let lin_desc = describe(&linear, &val)?;
@@ -731,7 +850,7 @@ pub fn run(cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Des
         ));
     }
     let t1 = Instant::now();
-    let nonlinear = train_nonlinear(&train, cfg, log)?;
+    let (nonlinear, steps_done) = train_nonlinear(&train, cfg, log)?;
     let train_seconds = t1.elapsed().as_secs_f64();
     let nl_desc = describe(&nonlinear, &val)?;
     for m in &nl_desc.validation {
@@ -764,8 +883,9 @@ pub fn run(cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Des
             "validation_doses": cfg.val_doses,
             "linear": format!("{0}×{0} filter + bias, exact least squares on the noise (every 2nd pixel) at dose {1}", cfg.linear_k, cfg.linear_dose),
             "nonlinear": {
-                "optimizer": "AdamW, cosine decay", "lr": cfg.lr, "steps": cfg.steps, "batch": cfg.batch,
-                "patch": cfg.patch, "augmentation": "horizontal flip", "channels": cfg.channels,
+                "optimizer": "AdamW, cosine decay", "lr": cfg.lr, "steps": steps_done, "batch": cfg.batch,
+                "patch": cfg.patch, "augmentation": "the 8 flips/rotations",
+                "per_group": cfg.per_group, "all_doses": cfg.all_doses, "init": cfg.init.as_ref().map(|p| p.display().to_string()), "channels": cfg.channels,
                 "kernels": cfg.kernels, "seconds": train_seconds, "seed": cfg.seed
             },
         }),
@@ -785,4 +905,34 @@ pub fn run(cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Des
         t0.elapsed().as_secs_f64()
     ));
     Ok(desc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_major_forward_matches_conv2d() {
+        let dev = Device::Cpu;
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
+        let net = Net::new(&vb, 4, &[5, 3, 3, 5]).unwrap();
+        let (b, n) = (3, 14);
+        let x = Tensor::randn(0f32, 1.0, (b, 1, n, n), &dev).unwrap();
+        let a = net.forward(&x).unwrap();
+        let c = net
+            .forward_cbhw(&x.transpose(0, 1).unwrap().contiguous().unwrap())
+            .unwrap()
+            .transpose(0, 1)
+            .unwrap();
+        let d: f32 = (a - c)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar()
+            .unwrap();
+        assert!(d < 1e-5, "{d}");
+    }
 }
