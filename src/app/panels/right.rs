@@ -538,22 +538,7 @@ fn classify_overhead(app: &PrivactApp, ui: &mut egui::Ui) {
                     "–".into(),
                 ),
             }
-            match o {
-                Some(o) => overhead_row(
-                    ui,
-                    "Time: model",
-                    fmt_seconds(o.reference_seconds),
-                    fmt_seconds(o.total_seconds()),
-                    fmt_ratio(o.total_seconds(), o.reference_seconds.max(1e-6)),
-                ),
-                None => overhead_row(
-                    ui,
-                    "Time: model",
-                    "after a run".into(),
-                    "–".into(),
-                    "–".into(),
-                ),
-            }
+            time_row(ui, o.map(|o| (o.reference_seconds, o.total_seconds())));
         });
     ui.weak("Plaintext time: the same circuit evaluated on plaintext slots in this process.");
 }
@@ -631,25 +616,30 @@ fn denoise_overhead(app: &PrivactApp, ui: &mut egui::Ui) {
                 fmt_bytes(result),
                 fmt_ratio(result as f64, plain_bytes as f64),
             );
-            match o {
-                Some(o) => overhead_row(
-                    ui,
-                    "Time: model",
-                    fmt_seconds(o.plain_seconds),
-                    fmt_seconds(o.total_seconds()),
-                    fmt_ratio(o.total_seconds(), o.plain_seconds.max(1e-6)),
-                ),
-                None => overhead_row(
-                    ui,
-                    "Time: model",
-                    "after a run".into(),
-                    "–".into(),
-                    "–".into(),
-                ),
-            }
+            time_row(ui, o.map(|o| (o.plain_seconds, o.total_seconds())));
         });
     ui.weak(
         "Sizes are exact from the parameters, the model's shape and the tile plan; a run \
          replaces them with the measured bytes. Plaintext time: the same model in this process.",
     );
+}
+
+/// The overhead table's time row: the plaintext model vs the whole encrypted run.
+fn time_row(ui: &mut egui::Ui, seconds: Option<(f64, f64)>) {
+    match seconds {
+        Some((plain, encrypted)) => overhead_row(
+            ui,
+            "Time: model",
+            fmt_seconds(plain),
+            fmt_seconds(encrypted),
+            fmt_ratio(encrypted, plain.max(1e-6)),
+        ),
+        None => overhead_row(
+            ui,
+            "Time: model",
+            "after a run".into(),
+            "–".into(),
+            "–".into(),
+        ),
+    }
 }
