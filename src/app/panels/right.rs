@@ -477,6 +477,20 @@ fn overhead(app: &PrivactApp, ui: &mut egui::Ui) {
 }
 
 /// One row of an overhead table: label, plaintext, encrypted, ratio.
+/// The overhead table: a header row, then the rows `add_rows` draws with `overhead_row`.
+fn overhead_grid(ui: &mut egui::Ui, add_rows: impl FnOnce(&mut egui::Ui)) {
+    egui::Grid::new("overhead")
+        .num_columns(4)
+        .striped(true)
+        .show(ui, |ui| {
+            for h in ["", "Plaintext", "Encrypted", "Ratio"] {
+                ui.label(RichText::new(h).strong());
+            }
+            ui.end_row();
+            add_rows(ui);
+        });
+}
+
 fn overhead_row(ui: &mut egui::Ui, label: &str, plain: String, enc: String, ratio: String) {
     ui.label(label);
     ui.label(plain);
@@ -490,56 +504,49 @@ fn classify_overhead(app: &PrivactApp, ui: &mut egui::Ui) {
     let plain_bytes = st.image.as_ref().map_or(0, |i| i.plaintext_bytes);
     let plan = app.params.as_ref().ok().map(|i| &i.plan);
     let o = st.pipeline.outcome.as_ref();
-    egui::Grid::new("overhead")
-        .num_columns(4)
-        .striped(true)
-        .show(ui, |ui| {
-            for h in ["", "Plaintext", "Encrypted", "Ratio"] {
-                ui.label(RichText::new(h).strong());
-            }
-            ui.end_row();
-            let req = o
-                .map(|o| o.request_bytes)
-                .or(plan.map(|p| p.request_bytes))
-                .unwrap_or(0);
-            overhead_row(
+    overhead_grid(ui, |ui| {
+        let req = o
+            .map(|o| o.request_bytes)
+            .or(plan.map(|p| p.request_bytes))
+            .unwrap_or(0);
+        overhead_row(
+            ui,
+            "Upload: image",
+            fmt_bytes(plain_bytes),
+            fmt_bytes(req),
+            fmt_ratio(req as f64, plain_bytes as f64),
+        );
+        let keys = o
+            .map(|o| o.setup_bytes)
+            .or(plan.map(|p| p.setup_bytes))
+            .unwrap_or(0);
+        overhead_row(
+            ui,
+            "Upload: keys (per session)",
+            "0 B".into(),
+            fmt_bytes(keys),
+            "–".into(),
+        );
+        let answer_plain = (packing::CLASSES * 8) as u64;
+        let answer = format!("{} ({} logits)", fmt_bytes(answer_plain), packing::CLASSES);
+        match o {
+            Some(o) => overhead_row(
                 ui,
-                "Upload: image",
-                fmt_bytes(plain_bytes),
-                fmt_bytes(req),
-                fmt_ratio(req as f64, plain_bytes as f64),
-            );
-            let keys = o
-                .map(|o| o.setup_bytes)
-                .or(plan.map(|p| p.setup_bytes))
-                .unwrap_or(0);
-            overhead_row(
+                "Download: answer",
+                answer,
+                fmt_bytes(o.response_bytes),
+                fmt_ratio(o.response_bytes as f64, answer_plain as f64),
+            ),
+            None => overhead_row(
                 ui,
-                "Upload: keys (per session)",
-                "0 B".into(),
-                fmt_bytes(keys),
+                "Download: answer",
+                answer,
+                "after a run".into(),
                 "–".into(),
-            );
-            let answer_plain = (packing::CLASSES * 8) as u64;
-            let answer = format!("{} ({} logits)", fmt_bytes(answer_plain), packing::CLASSES);
-            match o {
-                Some(o) => overhead_row(
-                    ui,
-                    "Download: answer",
-                    answer,
-                    fmt_bytes(o.response_bytes),
-                    fmt_ratio(o.response_bytes as f64, answer_plain as f64),
-                ),
-                None => overhead_row(
-                    ui,
-                    "Download: answer",
-                    answer,
-                    "after a run".into(),
-                    "–".into(),
-                ),
-            }
-            time_row(ui, o.map(|o| (o.reference_seconds, o.total_seconds())));
-        });
+            ),
+        }
+        time_row(ui, o.map(|o| (o.reference_seconds, o.total_seconds())));
+    });
     ui.weak("Plaintext time: the same circuit evaluated on plaintext slots in this process.");
 }
 
@@ -554,70 +561,63 @@ fn denoise_overhead(app: &PrivactApp, ui: &mut egui::Ui) {
     let measured = |planned: u64, m: Option<u64>| m.unwrap_or(planned);
     let round_up: u64 = plan.rounds.iter().map(|r| r.upload).sum();
     let round_down: u64 = plan.rounds.iter().map(|r| r.download).sum();
-    egui::Grid::new("overhead")
-        .num_columns(4)
-        .striped(true)
-        .show(ui, |ui| {
-            for h in ["", "Plaintext", "Encrypted", "Ratio"] {
-                ui.label(RichText::new(h).strong());
-            }
-            ui.end_row();
-            let req = plan.request_bytes;
-            overhead_row(
-                ui,
-                &format!("Upload: image ({} tiles)", plan.tiles),
-                fmt_bytes(plain_bytes),
-                fmt_bytes(req),
-                fmt_ratio(req as f64, plain_bytes as f64),
+    overhead_grid(ui, |ui| {
+        let req = plan.request_bytes;
+        overhead_row(
+            ui,
+            &format!("Upload: image ({} tiles)", plan.tiles),
+            fmt_bytes(plain_bytes),
+            fmt_bytes(req),
+            fmt_ratio(req as f64, plain_bytes as f64),
+        );
+        let keys = measured(plan.setup_bytes, o.map(|o| o.run.eval_key_bytes));
+        overhead_row(
+            ui,
+            "Upload: keys (per session)",
+            "0 B".into(),
+            fmt_bytes(keys),
+            "–".into(),
+        );
+        if !plan.rounds.is_empty() {
+            let up = measured(
+                round_up,
+                o.map(|o| o.run.rounds.iter().map(|r| r.upload).sum()),
             );
-            let keys = measured(plan.setup_bytes, o.map(|o| o.run.eval_key_bytes));
+            let down = measured(
+                round_down,
+                o.map(|o| o.run.rounds.iter().map(|r| r.download).sum()),
+            );
             overhead_row(
                 ui,
-                "Upload: keys (per session)",
+                &format!("Upload: {} rounds of activations", plan.rounds.len()),
                 "0 B".into(),
-                fmt_bytes(keys),
+                fmt_bytes(up),
                 "–".into(),
             );
-            if !plan.rounds.is_empty() {
-                let up = measured(
-                    round_up,
-                    o.map(|o| o.run.rounds.iter().map(|r| r.upload).sum()),
-                );
-                let down = measured(
-                    round_down,
-                    o.map(|o| o.run.rounds.iter().map(|r| r.download).sum()),
-                );
-                overhead_row(
-                    ui,
-                    &format!("Upload: {} rounds of activations", plan.rounds.len()),
-                    "0 B".into(),
-                    fmt_bytes(up),
-                    "–".into(),
-                );
-                overhead_row(
-                    ui,
-                    &format!("Download: {} rounds of pre-activations", plan.rounds.len()),
-                    "0 B".into(),
-                    fmt_bytes(down),
-                    "–".into(),
-                );
-            }
-            let result = measured(
-                plan.result_bytes,
-                o.map(|o| {
-                    let rounds: u64 = o.run.rounds.iter().map(|r| r.download).sum();
-                    o.run.download_bytes.saturating_sub(rounds)
-                }),
-            );
             overhead_row(
                 ui,
-                "Download: denoised image",
-                fmt_bytes(plain_bytes),
-                fmt_bytes(result),
-                fmt_ratio(result as f64, plain_bytes as f64),
+                &format!("Download: {} rounds of pre-activations", plan.rounds.len()),
+                "0 B".into(),
+                fmt_bytes(down),
+                "–".into(),
             );
-            time_row(ui, o.map(|o| (o.plain_seconds, o.total_seconds())));
-        });
+        }
+        let result = measured(
+            plan.result_bytes,
+            o.map(|o| {
+                let rounds: u64 = o.run.rounds.iter().map(|r| r.download).sum();
+                o.run.download_bytes.saturating_sub(rounds)
+            }),
+        );
+        overhead_row(
+            ui,
+            "Download: denoised image",
+            fmt_bytes(plain_bytes),
+            fmt_bytes(result),
+            fmt_ratio(result as f64, plain_bytes as f64),
+        );
+        time_row(ui, o.map(|o| (o.plain_seconds, o.total_seconds())));
+    });
     ui.weak(
         "Sizes are exact from the parameters, the model's shape and the tile plan; a run \
          replaces them with the measured bytes. Plaintext time: the same model in this process.",
