@@ -313,3 +313,20 @@ fn predicted_sizes_equal_encoded_sizes() {
         wire::encode_evaluation_keys(p, &f.keys).len()
     );
 }
+
+/// Fuzz finding (wire_decoders, session 2): a ciphertext whose header flags had unknown bits
+/// set was accepted and re-encoded differently. Only the flags the encoder writes are valid.
+#[test]
+fn non_canonical_header_flags_are_refused() {
+    let f = fixture();
+    let good = wire::encode_ciphertext(&f.params, &f.ct);
+    assert!(wire::decode_ciphertext(&f.params, &good).is_ok());
+    for flags in [11u8, 2, 0x80] {
+        let mut bad = good.clone();
+        bad[6] = flags; // flags (u16, little-endian) follow magic, version and kind
+        assert!(
+            wire::decode_ciphertext(&f.params, &bad).is_err(),
+            "flags {flags:#x} accepted"
+        );
+    }
+}

@@ -129,6 +129,7 @@ fn read_header(
     r: &mut Reader,
     expected: Kind,
     fingerprint: Option<u64>,
+    allowed_flags: &[u16],
 ) -> Result<(u16, u64), WireError> {
     if r.take(4).map_err(|_| WireError::BadMagic)? != MAGIC {
         return Err(WireError::BadMagic);
@@ -143,6 +144,11 @@ fn read_header(
         return Err(WireError::WrongKind { expected, found });
     }
     let flags = r.u16()?;
+    // Flags the encoder would not write for this kind are refused, so every accepted
+    // encoding is the canonical one (re-encoding gives the same bytes).
+    if !allowed_flags.contains(&flags) {
+        return Err(WireError::Invalid("header flags not valid for this kind"));
+    }
     let fp = r.u64()?;
     if let Some(expected) = fingerprint.filter(|&e| e != fp) {
         return Err(WireError::ParameterMismatch {
@@ -191,7 +197,7 @@ pub fn encode_parameters(params: &Parameters) -> Vec<u8> {
 /// Rebuilds (and so re-validates, including the security bound) the parameters.
 pub fn decode_parameters(bytes: &[u8]) -> Result<Parameters, WireError> {
     let mut r = Reader::new(bytes);
-    let (_, fp) = read_header(&mut r, Kind::Parameters, None)?;
+    let (_, fp) = read_header(&mut r, Kind::Parameters, None, &[0])?;
     let log_n = u32::from(r.u8()?);
     let log_default_scale = u32::from(r.u8()?);
     let (nq, np) = (r.u8()? as usize, r.u8()? as usize);
@@ -239,7 +245,12 @@ pub fn encode_ciphertext(params: &Parameters, ct: &Ciphertext) -> Vec<u8> {
 
 pub fn decode_ciphertext(params: &Parameters, bytes: &[u8]) -> Result<Ciphertext, WireError> {
     let mut r = Reader::new(bytes);
-    let (flags, _) = read_header(&mut r, Kind::Ciphertext, Some(params.fingerprint()))?;
+    let (flags, _) = read_header(
+        &mut r,
+        Kind::Ciphertext,
+        Some(params.fingerprint()),
+        &[0, FLAG_SEEDED],
+    )?;
     let level = r.u8()? as usize;
     let degree = r.u8()? as usize;
     let scale = r.f64()?;
@@ -297,7 +308,12 @@ pub fn encode_public_key(params: &Parameters, pk: &PublicKey) -> Vec<u8> {
 
 pub fn decode_public_key(params: &Parameters, bytes: &[u8]) -> Result<PublicKey, WireError> {
     let mut r = Reader::new(bytes);
-    read_header(&mut r, Kind::PublicKey, Some(params.fingerprint()))?;
+    read_header(
+        &mut r,
+        Kind::PublicKey,
+        Some(params.fingerprint()),
+        &[FLAG_SEEDED],
+    )?;
     let seed = r.seed()?;
     let rq = params.ring_q();
     let b = read_poly(&mut r, rq, rq.len())?;
@@ -346,7 +362,12 @@ pub fn decode_relinearization_key(
     bytes: &[u8],
 ) -> Result<RelinearizationKey, WireError> {
     let mut r = Reader::new(bytes);
-    read_header(&mut r, Kind::RelinearizationKey, Some(params.fingerprint()))?;
+    read_header(
+        &mut r,
+        Kind::RelinearizationKey,
+        Some(params.fingerprint()),
+        &[FLAG_SEEDED],
+    )?;
     let key = read_switching_key(&mut r, params)?;
     r.finish()?;
     Ok(RelinearizationKey(key))
@@ -371,7 +392,12 @@ pub fn encode_galois_key(params: &Parameters, key: &GaloisKey) -> Vec<u8> {
 
 pub fn decode_galois_key(params: &Parameters, bytes: &[u8]) -> Result<GaloisKey, WireError> {
     let mut r = Reader::new(bytes);
-    read_header(&mut r, Kind::GaloisKey, Some(params.fingerprint()))?;
+    read_header(
+        &mut r,
+        Kind::GaloisKey,
+        Some(params.fingerprint()),
+        &[FLAG_SEEDED],
+    )?;
     let galois_element = read_galois_element(&mut r, params)?;
     let key = read_switching_key(&mut r, params)?;
     r.finish()?;
@@ -401,7 +427,12 @@ pub fn decode_evaluation_keys(
     bytes: &[u8],
 ) -> Result<EvaluationKeys, WireError> {
     let mut r = Reader::new(bytes);
-    read_header(&mut r, Kind::EvaluationKeys, Some(params.fingerprint()))?;
+    read_header(
+        &mut r,
+        Kind::EvaluationKeys,
+        Some(params.fingerprint()),
+        &[FLAG_SEEDED],
+    )?;
     let relin = match r.u8()? {
         0 => None,
         1 => Some(RelinearizationKey(read_switching_key(&mut r, params)?)),
