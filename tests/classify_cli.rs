@@ -1,8 +1,10 @@
 //! `privact classify` and `privact evaluate` as a user runs them: the JSON contract of issue 4,
 //! the encrypted mode end to end, and clear errors for bad input.
 
+mod common;
+
+use common::{kidney_ct, temp_dir};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn privact(args: &[&str]) -> (i32, String, String) {
@@ -15,28 +17,6 @@ fn privact(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("privact-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn data_root() -> Option<PathBuf> {
-    let root = std::env::var_os("PRIVACT_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    let kidney = root.join("kidney-ct");
-    if kidney.is_dir() {
-        Some(kidney)
-    } else {
-        eprintln!(
-            "SKIPPED: the kidney CT data set is absent ({}); set PRIVACT_DATA",
-            kidney.display()
-        );
-        None
-    }
 }
 
 #[test]
@@ -107,7 +87,7 @@ fn bad_inputs_give_one_clear_error_line() {
 
 #[test]
 fn encrypted_evaluation_reports_agreement_with_approx() {
-    let Some(kidney) = data_root() else { return };
+    let Some(kidney) = kidney_ct() else { return };
     let (code, out, err) = privact(&[
         "evaluate",
         kidney.to_str().unwrap(),

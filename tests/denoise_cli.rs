@@ -1,6 +1,8 @@
 //! The `denoise` command on the built-in phantom (no data needed) and, when the kidney data
 //! set is present, on validation images (skipped with a message otherwise).
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -90,17 +92,9 @@ fn denoise_plain_and_encrypted_linear_on_the_phantom() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn data_dir() -> Option<PathBuf> {
-    let p = std::env::var_os("PRIVACT_DATA")
-        .map(|d| PathBuf::from(d).join("kidney-ct"))
-        .unwrap_or_else(|| PathBuf::from("../shared/data/kidney-ct"));
-    p.is_dir().then_some(p)
-}
-
 #[test]
 fn quarter_dose_gains_on_validation_kidney_images() {
-    let Some(root) = data_dir() else {
-        eprintln!("SKIPPED: kidney-CT data not found (set PRIVACT_DATA or provide ../shared/data)");
+    let Some(root) = common::kidney_ct() else {
         return;
     };
     let d = privact::model::denoiser::weights::builtin_description().unwrap();

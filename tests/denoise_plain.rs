@@ -3,6 +3,7 @@
 //! sees in the interactive rounds.
 
 use privact::model::backend::{SimBackend, SimCt};
+use privact::model::denoiser::data::max_abs_diff as max_diff;
 use privact::model::denoiser::he::{Interactive, LinearHe, MaskPolicy, Step, model_rotations};
 use privact::model::denoiser::weights::{
     builtin, builtin_description, from_safetensors, specs, to_safetensors,
@@ -28,14 +29,6 @@ fn test_image(rows: usize, cols: usize) -> Vec<f32> {
                 .clamp(0.0, 1.0)
         })
         .collect()
-}
-
-fn max_diff(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
 }
 
 #[test]

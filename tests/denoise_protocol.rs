@@ -2,6 +2,7 @@
 //! against plaintext, masked rounds, what the client sees, hostile messages.
 
 use privact::model::backend::{SimBackend, SimCt};
+use privact::model::denoiser::data::max_abs_diff as max_diff;
 use privact::model::denoiser::he::{Interactive, MaskPolicy, Step};
 use privact::model::denoiser::weights::{builtin, specs};
 use privact::model::denoiser::{Denoiser, ModelKind, TilePlan};
@@ -20,14 +21,6 @@ fn image(rows: usize, cols: usize) -> Vec<f32> {
                 .clamp(0.0, 1.0)
         })
         .collect()
-}
-
-fn max_diff(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
 }
 
 fn models() -> (Denoiser, Denoiser) {

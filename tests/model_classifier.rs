@@ -1,7 +1,7 @@
 //! Tests of the shipped kidney-CT classifier: weights, forward passes, preprocessing, metrics,
 //! and (when the shared data is present) the recorded validation AUCs.
 
-use std::path::PathBuf;
+mod common;
 
 use privact::model::classifier::weights::{self, REF_CONVS, approx_arch};
 use privact::model::classifier::{
@@ -404,21 +404,9 @@ fn metrics_on_hand_examples() {
     assert!((p[0] - 0.5).abs() < 1e-12 && p[2] < 1e-100);
 }
 
-fn data_root() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("PRIVACT_DATA").map(|d| PathBuf::from(d).join("kidney-ct")),
-        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/kidney-ct")),
-    ];
-    candidates.into_iter().flatten().find(|p| p.is_dir())
-}
-
 #[test]
 fn shipped_models_reach_recorded_validation_auc() {
-    let Some(root) = data_root() else {
-        println!(
-            "skipping: shared data not found at $PRIVACT_DATA/kidney-ct or {}/../shared/data/kidney-ct",
-            env!("CARGO_MANIFEST_DIR")
-        );
+    let Some(root) = common::kidney_ct() else {
         return;
     };
     let c = shipped().expect("shipped classifier loads");

@@ -12,6 +12,7 @@ pub mod wire;
 
 pub use params::{Parameters, ParametersLiteral, ParamsError};
 pub use rlwe::{
-    Ciphertext, Decryptor, Encryptor, EvaluationKeys, KeyGenerator, Plaintext, PublicKey, SecretKey,
+    Ciphertext, Decryptor, Encryptor, EvaluationKeys, GaloisKey, KeyGenerator, Plaintext,
+    PublicKey, SecretKey,
 };
 pub use scheme::{Encoder, EvalError, Evaluator};

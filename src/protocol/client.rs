@@ -2,17 +2,15 @@
 //! values never leave this side.
 
 use super::ProtocolError;
+use super::client_keys::ClientKeys;
 use super::ledger::{Ledger, Side};
 use super::messages::{Message, Task};
-use crate::ckks::{Decryptor, Encoder, Encryptor, KeyGenerator, Parameters, SecretKey, wire};
+use crate::ckks::{Parameters, wire};
 use crate::model::classifier::packing;
 use std::time::Instant;
 
 pub struct ClassifierClient {
-    params: Parameters,
-    pub(super) sk: SecretKey,
-    keygen: KeyGenerator,
-    encoder: Encoder,
+    pub(super) keys: ClientKeys,
     pub ledger: Ledger,
 }
 
@@ -50,37 +48,27 @@ impl ClassifierClient {
     /// Fresh keys for a new session (OS-seeded randomness).
     pub fn new(preset: &str) -> Result<Self, ProtocolError> {
         let start = Instant::now();
-        let params = Parameters::preset(preset)?;
-        let mut keygen = KeyGenerator::new(&params);
-        let sk = keygen.gen_secret_key();
-        let encoder = Encoder::new(&params);
+        let keys = ClientKeys::new(preset)?;
         let mut ledger = Ledger::default();
         ledger.record("Secret key", Side::Client, start.elapsed(), 0);
-        Ok(Self {
-            params,
-            sk,
-            keygen,
-            encoder,
-            ledger,
-        })
+        Ok(Self { keys, ledger })
     }
 
     pub fn params(&self) -> &Parameters {
-        &self.params
+        self.keys.params()
     }
 
     /// Parameters plus relinearisation and exactly the Galois keys the packing plan needs.
     pub fn setup_message(&mut self) -> Vec<u8> {
         let start = Instant::now();
-        let keys = self.keygen.gen_evaluation_keys(
-            &self.sk,
-            &packing::rotations(),
-            packing::NEEDS_CONJUGATION,
-        );
-        let eval_keys = wire::encode_evaluation_keys(&self.params, &keys);
+        let keys = self
+            .keys
+            .evaluation_keys(&packing::rotations(), packing::NEEDS_CONJUGATION);
+        let params = self.keys.params();
+        let eval_keys = wire::encode_evaluation_keys(params, &keys);
         let msg = Message::Setup {
             task: Task::ClassifyKidney,
-            params: wire::encode_parameters(&self.params),
+            params: wire::encode_parameters(params),
             eval_keys,
         }
         .encode();
@@ -92,16 +80,17 @@ impl ClassifierClient {
     /// Lays out, encodes and encrypts a preprocessed 256×256 image (seeded, bit-packed).
     pub fn encrypt_image(&mut self, image: &[f32]) -> Result<Vec<u8>, ProtocolError> {
         let start = Instant::now();
-        let mut enc = Encryptor::new(&self.params, &self.sk);
+        let params = self.keys.params();
+        let mut enc = self.keys.encryptor();
         let inputs = packing::input_layout(image)
             .iter()
             .map(|v| {
                 Ok(wire::encode_ciphertext(
-                    &self.params,
-                    &enc.encrypt(&self.encoder.encode_complex(
+                    params,
+                    &enc.encrypt(&self.keys.encoder().encode_complex(
                         v,
                         packing::LEVELS_NEEDED,
-                        self.params.default_scale(),
+                        params.default_scale(),
                     )?),
                 ))
             })
@@ -134,10 +123,8 @@ impl ClassifierClient {
             std::time::Duration::from_secs_f64(server_seconds.max(0.0)),
             response.len(),
         );
-        let ct = wire::decode_ciphertext(&self.params, &logits_bytes)?;
-        let values = self
-            .encoder
-            .decode(&Decryptor::new(&self.params, &self.sk).decrypt(&ct));
+        let ct = wire::decode_ciphertext(self.keys.params(), &logits_bytes)?;
+        let values = self.keys.decrypt(&ct);
         let logits: [f64; packing::CLASSES] =
             std::array::from_fn(|i| values.get(i).copied().unwrap_or(f64::NAN));
         self.ledger

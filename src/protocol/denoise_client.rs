@@ -3,11 +3,10 @@
 //! back to the server is always a fresh encryption (new seed, new noise).
 
 use super::ProtocolError;
+use super::client_keys::ClientKeys;
 use super::ledger::{Ledger, Side};
 use super::messages::{Message, Task};
-use crate::ckks::{
-    Decryptor, Encoder, Encryptor, EvaluationKeys, KeyGenerator, Parameters, SecretKey, wire,
-};
+use crate::ckks::{EvaluationKeys, Parameters, wire};
 use crate::model::denoiser::he::rotations;
 use crate::model::denoiser::weights::LayerSpec;
 use crate::model::denoiser::{ModelKind, TilePlan};
@@ -18,10 +17,7 @@ use std::time::{Duration, Instant};
 pub const PRESET: &str = "depth1-n12";
 
 pub struct DenoiseClient {
-    params: Parameters,
-    pub(super) sk: SecretKey,
-    keygen: KeyGenerator,
-    encoder: Encoder,
+    pub(super) keys: ClientKeys,
     kind: ModelKind,
     layers: Vec<LayerSpec>,
     radius: usize,
@@ -45,19 +41,13 @@ impl DenoiseClient {
     /// Fresh keys for a new session; `layers` is the public shape of the model.
     pub fn new(kind: ModelKind, layers: &[LayerSpec]) -> Result<Self, ProtocolError> {
         let start = Instant::now();
-        let params = Parameters::preset(PRESET)?;
-        let mut keygen = KeyGenerator::new(&params);
-        let sk = keygen.gen_secret_key();
-        let encoder = Encoder::new(&params);
+        let keys = ClientKeys::new(PRESET)?;
         let radius = layers.iter().map(|l| l.k / 2).sum();
-        let (tile_h, tile_w) = TilePlan::shape_for(params.slots(), radius)?;
+        let (tile_h, tile_w) = TilePlan::shape_for(keys.params().slots(), radius)?;
         let mut ledger = Ledger::default();
         ledger.record("Secret key", Side::Client, start.elapsed(), 0);
         Ok(Self {
-            params,
-            sk,
-            keygen,
-            encoder,
+            keys,
             kind,
             layers: layers.to_vec(),
             radius,
@@ -71,7 +61,7 @@ impl DenoiseClient {
     }
 
     pub fn params(&self) -> &Parameters {
-        &self.params
+        self.keys.params()
     }
 
     /// Audit hook: keep every (masked) vector this client decrypts in the rounds, so tests
@@ -110,11 +100,10 @@ impl DenoiseClient {
 
     pub fn setup_message(&mut self) -> Vec<u8> {
         let start = Instant::now();
-        let rq = self.params.ring_q();
         let mut galois = std::collections::BTreeMap::new();
         for k in self.rotations() {
-            let g = rq.galois_element_for_rotation(k);
-            galois.insert(g, self.keygen.gen_galois_key(&self.sk, g));
+            let g = self.keys.params().ring_q().galois_element_for_rotation(k);
+            galois.insert(g, self.keys.galois_key(g));
         }
         let keys = EvaluationKeys {
             relin: None,
@@ -125,8 +114,8 @@ impl DenoiseClient {
                 ModelKind::Linear => Task::DenoiseLinear,
                 ModelKind::Nonlinear => Task::DenoiseNonlinear,
             },
-            params: wire::encode_parameters(&self.params),
-            eval_keys: wire::encode_evaluation_keys(&self.params, &keys),
+            params: wire::encode_parameters(self.keys.params()),
+            eval_keys: wire::encode_evaluation_keys(self.keys.params(), &keys),
         }
         .encode();
         self.ledger
@@ -135,15 +124,15 @@ impl DenoiseClient {
     }
 
     fn encrypt_all(&self, vectors: &[Vec<f64>]) -> Result<Vec<Vec<u8>>, ProtocolError> {
-        let level = self.params.max_level();
-        let scale = self.params.default_scale();
+        let params = self.keys.params();
+        let (level, scale) = (params.max_level(), params.default_scale());
         vectors
             .par_iter()
             .map_init(
-                || Encryptor::new(&self.params, &self.sk),
+                || self.keys.encryptor(),
                 |enc, v| {
-                    let pt = self.encoder.encode(v, level, scale)?;
-                    Ok(wire::encode_ciphertext(&self.params, &enc.encrypt(&pt)))
+                    let pt = self.keys.encoder().encode(v, level, scale)?;
+                    Ok(wire::encode_ciphertext(params, &enc.encrypt(&pt)))
                 },
             )
             .collect()
@@ -152,10 +141,8 @@ impl DenoiseClient {
     fn decrypt_all(&self, cts: &[Vec<u8>]) -> Result<Vec<Vec<f64>>, ProtocolError> {
         cts.par_iter()
             .map(|b| {
-                let ct = wire::decode_ciphertext(&self.params, b)?;
-                Ok(self
-                    .encoder
-                    .decode(&Decryptor::new(&self.params, &self.sk).decrypt(&ct)))
+                let ct = wire::decode_ciphertext(self.keys.params(), b)?;
+                Ok(self.keys.decrypt(&ct))
             })
             .collect()
     }

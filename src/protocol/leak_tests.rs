@@ -12,7 +12,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 /// Byte patterns the secret key would leave in a message if it leaked.
 fn secret_key_fingerprints(client: &ClassifierClient) -> Vec<(&'static str, Vec<u8>)> {
-    fingerprints_of(&client.sk, client.params())
+    fingerprints_of(&client.keys.sk, client.params())
 }
 
 fn fingerprints_of(
@@ -140,7 +140,7 @@ fn leak_denoising_messages_never_carry_the_secret_key() {
         }
     }
     assert_eq!(sent.len(), 3, "setup, request, one round of activations");
-    for (what, pattern) in fingerprints_of(&client.sk, client.params()) {
+    for (what, pattern) in fingerprints_of(&client.keys.sk, client.params()) {
         for (i, m) in sent.iter().enumerate() {
             assert!(!contains(m, &pattern), "{what} found in message {i}");
         }

@@ -1,12 +1,13 @@
 //! The two roles and what travels between them. Everything crosses as bytes (`messages`), over
 //! a byte `transport`, so a network transport can replace the in-process channel unchanged.
 //!
-//! `client` holds the secret key; `server` is written against bytes, evaluation keys and
+//! `client_keys` holds the secret key for both client roles (`client`, `denoise_client`); `server` is written against bytes, evaluation keys and
 //! ciphertexts only. It imports no secret-key type, and no wire format can carry one
 //! (`ckks::wire` has no secret-key encoder), so the server cannot receive it.
 
 pub mod admission;
 pub mod client;
+pub mod client_keys;
 pub mod denoise_client;
 pub mod denoise_local;
 pub mod denoise_server;

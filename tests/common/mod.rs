@@ -17,6 +17,17 @@ pub fn shared_data() -> Option<PathBuf> {
     }
 }
 
+/// The kidney-CT folder of the shared data, or `None` with a "skipping" message.
+pub fn kidney_ct() -> Option<PathBuf> {
+    let p = shared_data()?.join("kidney-ct");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("skipping: kidney-CT data not found at {}", p.display());
+        None
+    }
+}
+
 /// A fresh temporary directory for one test.
 pub fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(

@@ -177,51 +177,43 @@ fn tags(app: &PrivactApp, info: &DicomInfo, ui: &mut egui::Ui, intents: &mut Vec
             format!("{x:.4} {unit}").replace(".0000", "")
         })
     };
-    egui::Grid::new("tags")
-        .num_columns(2)
-        .striped(true)
-        .show(ui, |ui| {
-            let mut row = |k: &str, v: String| {
-                ui.label(k);
-                ui.label(v);
-                ui.end_row();
-            };
-            row(
-                "Modality",
-                info.modality.clone().unwrap_or_else(|| "—".into()),
-            );
-            row("Size", format!("{} × {}", info.columns, info.rows));
-            row(
-                "Bits",
-                format!(
-                    "{} stored / {} allocated",
-                    info.bits_stored, info.bits_allocated
-                ),
-            );
-            row(
-                "Pixel spacing",
-                info.pixel_spacing_mm
-                    .map_or("—".into(), |s| format!("{:.3} × {:.3} mm", s[0], s[1])),
-            );
-            row("Slice thickness", opt(info.slice_thickness_mm, "mm"));
-            row("kVp", opt(info.kvp, ""));
-            row(
-                "Rescale",
-                format!(
-                    "slope {}, intercept {}",
-                    opt(info.rescale_slope, "").trim(),
-                    opt(info.rescale_intercept, "").trim()
-                ),
-            );
-            row(
-                "Window in file",
-                match (info.window_width, info.window_center) {
-                    (Some(w), Some(c)) => format!("W{w:.0} L{c:.0}"),
-                    _ => "—".into(),
-                },
-            );
-            row("Transfer syntax", info.transfer_syntax.clone());
-        });
+    super::key_value_grid(ui, "tags", |row| {
+        row(
+            "Modality",
+            info.modality.clone().unwrap_or_else(|| "—".into()),
+        );
+        row("Size", format!("{} × {}", info.columns, info.rows));
+        row(
+            "Bits",
+            format!(
+                "{} stored / {} allocated",
+                info.bits_stored, info.bits_allocated
+            ),
+        );
+        row(
+            "Pixel spacing",
+            info.pixel_spacing_mm
+                .map_or("—".into(), |s| format!("{:.3} × {:.3} mm", s[0], s[1])),
+        );
+        row("Slice thickness", opt(info.slice_thickness_mm, "mm"));
+        row("kVp", opt(info.kvp, ""));
+        row(
+            "Rescale",
+            format!(
+                "slope {}, intercept {}",
+                opt(info.rescale_slope, "").trim(),
+                opt(info.rescale_intercept, "").trim()
+            ),
+        );
+        row(
+            "Window in file",
+            match (info.window_width, info.window_center) {
+                (Some(w), Some(c)) => format!("W{w:.0} L{c:.0}"),
+                _ => "—".into(),
+            },
+        );
+        row("Transfer syntax", info.transfer_syntax.clone());
+    });
 }
 
 fn ldct(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {

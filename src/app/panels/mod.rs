@@ -180,3 +180,21 @@ pub fn side_badge(ui: &mut egui::Ui, side: crate::protocol::Side) {
     };
     ui.colored_label(color, text);
 }
+
+/// A striped two-column "label: value" table; `rows` adds one row per call of `row`.
+pub fn key_value_grid(
+    ui: &mut egui::Ui,
+    id: &str,
+    rows: impl FnOnce(&mut dyn FnMut(&str, String)),
+) {
+    egui::Grid::new(id)
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            rows(&mut |k: &str, v: String| {
+                ui.label(k);
+                ui.label(v);
+                ui.end_row();
+            });
+        });
+}

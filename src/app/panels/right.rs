@@ -307,43 +307,35 @@ fn parameter_card(app: &PrivactApp, ui: &mut egui::Ui) {
                     .denoise_outcome()
                     .map(|o| format!("{:.1} bits (vs the plaintext model)", o.precision_bits())),
             };
-            egui::Grid::new("params")
-                .num_columns(2)
-                .striped(true)
-                .show(ui, |ui| {
-                    let mut row = |k: &str, v: String| {
-                        ui.label(k);
-                        ui.label(v);
-                        ui.end_row();
-                    };
-                    row("Preset", preset.into());
-                    row(
-                        "Ring degree N",
-                        format!("{} (2^{})", group_thousands(p.n() as u64), p.log_n()),
-                    );
-                    row("Slots", group_thousands(p.slots() as u64));
-                    row(
-                        "Levels",
-                        format!("{} available, {levels_used}", p.max_level()),
-                    );
-                    row("Scale", format!("2^{:.0}", p.default_scale().log2()));
-                    row(
-                        "Modulus",
-                        format!(
-                            "log Q = {:.0} bits, log QP = {:.0} bits",
-                            p.log_q(),
-                            p.log_qp()
-                        ),
-                    );
-                    row(
-                        "Security",
-                        format!("{}-bit (HomomorphicEncryption.org)", p.security_bits()),
-                    );
-                    row(
-                        "Precision after decryption",
-                        precision.unwrap_or_else(|| "after a run".into()),
-                    );
-                });
+            super::key_value_grid(ui, "params", |row| {
+                row("Preset", preset.into());
+                row(
+                    "Ring degree N",
+                    format!("{} (2^{})", group_thousands(p.n() as u64), p.log_n()),
+                );
+                row("Slots", group_thousands(p.slots() as u64));
+                row(
+                    "Levels",
+                    format!("{} available, {levels_used}", p.max_level()),
+                );
+                row("Scale", format!("2^{:.0}", p.default_scale().log2()));
+                row(
+                    "Modulus",
+                    format!(
+                        "log Q = {:.0} bits, log QP = {:.0} bits",
+                        p.log_q(),
+                        p.log_qp()
+                    ),
+                );
+                row(
+                    "Security",
+                    format!("{}-bit (HomomorphicEncryption.org)", p.security_bits()),
+                );
+                row(
+                    "Precision after decryption",
+                    precision.unwrap_or_else(|| "after a run".into()),
+                );
+            });
         });
 }
 
