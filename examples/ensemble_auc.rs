@@ -1,5 +1,5 @@
 //! Diagnostic: validation AUCs of Approx-CNNs from several training output folders, each alone
-//! and as a logit-averaged ensemble. `cargo run --release --example ensemble_auc -- DATA DIR...`
+//! and as a logit-averaged ensemble, on the validation images that none of them trained on. `cargo run --release --example ensemble_auc -- DATA DIR...`
 use privact::model::classifier::{Classifier, approx, metrics, preprocess, softmax};
 use std::path::PathBuf;
 
@@ -17,11 +17,30 @@ fn main() -> anyhow::Result<()> {
             )?)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let files = &models[0].description.training.validation_files;
+    // Only images that no model trained on: the validation files common to every model's split.
+    let files: Vec<_> = models[0]
+        .description
+        .training
+        .validation_files
+        .iter()
+        .filter(|f| {
+            models.iter().all(|m| {
+                m.description
+                    .training
+                    .validation_files
+                    .iter()
+                    .any(|g| g.path == f.path)
+            })
+        })
+        .collect();
+    println!(
+        "{} validation images common to every model's split",
+        files.len()
+    );
     let mut labels = Vec::new();
     let mut each: Vec<Vec<[f64; 3]>> = vec![Vec::new(); models.len()];
     let mut mean = Vec::new();
-    for f in files {
+    for f in &files {
         let x = preprocess::load_model_input(&root.join(&f.path))?;
         let mut sum = [0.0; 3];
         for (m, out) in models.iter().zip(each.iter_mut()) {
