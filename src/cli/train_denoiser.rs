@@ -39,8 +39,13 @@ pub struct TrainDenoiserArgs {
     pub patch: usize,
     #[arg(long, default_value_t = 2e-3)]
     pub lr: f64,
+    /// Seed of the nonlinear training (initialisation, batch order).
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Seed of the data: split, images per group, simulated noise. Keep it fixed to compare or
+    /// continue runs on the same validation images.
+    #[arg(long, default_value_t = 7)]
+    pub split_seed: u64,
     /// Continue training the nonlinear network from a previous output folder.
     #[arg(long)]
     pub init: Option<PathBuf>,
@@ -87,6 +92,7 @@ pub fn run(args: &TrainDenoiserArgs) -> anyhow::Result<()> {
         patch: args.patch,
         lr: args.lr,
         seed: args.seed,
+        split_seed: args.split_seed,
         init: args.init.clone(),
         per_group: args.per_group,
         train_doses: args.train_doses.clone(),

@@ -55,7 +55,11 @@ pub struct TrainConfig {
     pub batch: usize,
     pub patch: usize,
     pub lr: f64,
+    /// Seed of the nonlinear training (initialisation, batches).
     pub seed: u64,
+    /// Seed of the data: the group split, the images picked per group and the simulated noise.
+    /// Kept apart from `seed` so continued or repeated training keeps the same validation set.
+    pub split_seed: u64,
     /// Start the nonlinear network from these weights (a previous run's output folder).
     pub init: Option<PathBuf>,
     /// Kidney training images per training group (other slices of the same scan; the split
@@ -89,6 +93,7 @@ impl Default for TrainConfig {
             patch: 40,
             lr: 2e-3,
             seed: 7,
+            split_seed: 7,
             init: None,
             per_group: 1,
             all_doses: false,
@@ -210,7 +215,7 @@ fn kidney_split(
     ids.sort_unstable();
     ids.dedup();
     let n_groups = ids.len();
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.split_seed);
     ids.shuffle(&mut rng);
     // One image per group, so both sets are as diverse as possible.
     let pick = |gid: usize, rng: &mut ChaCha8Rng| {
@@ -814,7 +819,7 @@ pub fn run(cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Des
         &cfg.cache,
         &train_imgs,
         &cfg.train_doses,
-        cfg.seed * 1000,
+        cfg.split_seed * 1000,
         !cfg.all_doses,
         1_000_000,
     )?;
@@ -822,7 +827,7 @@ pub fn run(cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Des
         &cfg.cache,
         &val_imgs,
         &cfg.val_doses,
-        cfg.seed * 1000 + 500,
+        cfg.split_seed * 1000 + 500,
         false,
         0,
     )?;
@@ -832,7 +837,7 @@ pub fn run(cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Des
         &cfg.cache,
         &train_imgs,
         &[cfg.linear_dose],
-        cfg.seed * 1000,
+        cfg.split_seed * 1000,
         true,
         0,
     )?;
@@ -886,7 +891,7 @@ pub fn run(cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Des
                 "optimizer": "AdamW, cosine decay", "lr": cfg.lr, "steps": steps_done, "batch": cfg.batch,
                 "patch": cfg.patch, "augmentation": "the 8 flips/rotations",
                 "per_group": cfg.per_group, "all_doses": cfg.all_doses, "init": cfg.init.as_ref().map(|p| p.display().to_string()), "channels": cfg.channels,
-                "kernels": cfg.kernels, "seconds": train_seconds, "seed": cfg.seed
+                "kernels": cfg.kernels, "seconds": train_seconds, "seed": cfg.seed, "split_seed": cfg.split_seed
             },
         }),
     };

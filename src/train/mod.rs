@@ -40,8 +40,11 @@ pub struct TrainConfig {
     pub data: PathBuf,
     /// Output folder for `classifier.safetensors` and `classifier.json`.
     pub out: PathBuf,
-    /// Seed for split, initialisation, shuffling and augmentation.
+    /// Seed for initialisation, shuffling and augmentation.
     pub seed: u64,
+    /// Seed that breaks ties in the group-wise split: kept apart from `seed` so runs with
+    /// different training seeds are validated on the same groups.
+    pub split_seed: u64,
     /// Ref-CNN epochs.
     pub ref_epochs: usize,
     /// Mini-batch size.
@@ -347,7 +350,7 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
     );
 
     let groups = data::group(samples, cfg.group_threshold);
-    let is_val = data::split(samples, &groups, cfg.val_fraction, cfg.seed);
+    let is_val = data::split(samples, &groups, cfg.val_fraction, cfg.split_seed);
     let mut groups_per_class = [
         std::collections::BTreeSet::new(),
         Default::default(),
@@ -539,7 +542,7 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
                 "group-wise, stratified per class: 32x32 thumbnails (8x8 block means, standardised); within a class, pairs with Pearson correlation >= {} are linked and merged by union-find into groups of near-identical slices; whole groups in a seeded random order go to validation until {:.0}% of the class's images are reached; seed {}",
                 cfg.group_threshold,
                 cfg.val_fraction * 100.0,
-                cfg.seed
+                cfg.split_seed
             ),
             groups_per_class: per(&std::array::from_fn(|k| groups_per_class[k].len())),
             train_images: per(&n_train),
