@@ -48,10 +48,10 @@ fn shipped_models_load_and_match_their_description() {
 #[test]
 fn shipped_models_meet_the_quality_targets_at_quarter_dose() {
     let d = builtin_description().unwrap();
-    // Issue targets: ≥ 3 dB (linear, met) and ≥ 5 dB (nonlinear, not yet met: the shipped
-    // network reaches ≈ 4.8 dB on the group-wise validation set). The floor below is what the
-    // shipped weights must not fall under.
-    for (kind, target) in [(ModelKind::Linear, 3.0), (ModelKind::Nonlinear, 4.5)] {
+    // Issue targets: ≥ 3 dB (linear) and ≥ 5 dB (nonlinear) on the group-wise validation set,
+    // as measured by the trainer and recorded in the description (+3.26 / +5.07 dB).
+    // `tests/denoise_cli.rs` re-measures gains on validation slices with fresh noise.
+    for (kind, target) in [(ModelKind::Linear, 3.0), (ModelKind::Nonlinear, 5.0)] {
         let m = d
             .model(kind)
             .unwrap()
