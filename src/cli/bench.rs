@@ -1,5 +1,6 @@
 //! `privact bench`: medians of single-threaded CKKS primitive timings at the top level, plus
-//! the serialized sizes of ciphertexts and keys.
+//! the serialized sizes of ciphertexts and keys; with `--pipelines`, the end-to-end encrypted
+//! classification and denoising of one slice (`bench_pipelines`).
 
 use crate::ckks::{
     Ciphertext, Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters, wire,
@@ -23,6 +24,13 @@ pub struct BenchArgs {
     /// Threads (1 = the single-threaded figures the SEAL comparison uses).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Time the products instead: encrypted classification and linear / interactive
+    /// denoising of one 256×256 slice with the shipped models (all cores).
+    #[arg(long)]
+    pub pipelines: bool,
+    /// Timed slices per pipeline with --pipelines (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    pub slices: usize,
 }
 
 #[derive(Serialize)]
@@ -129,6 +137,15 @@ fn bench_set(name: &str, repeats: usize, threads: usize) -> anyhow::Result<SetRe
 }
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    if args.pipelines {
+        let reports = super::bench_pipelines::run_all(args.slices)?;
+        if args.json {
+            println!("{}", serde_json::to_string(&reports)?);
+        } else {
+            super::bench_pipelines::print_table(&reports);
+        }
+        return Ok(());
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.max(1))
         .build()?;

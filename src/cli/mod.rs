@@ -1,6 +1,7 @@
 //! Command-line front ends: each subcommand lives in its own file and returns `anyhow::Result`.
 
 pub mod bench;
+pub mod bench_pipelines;
 pub mod classify;
 pub mod denoise;
 pub mod inspect;
