@@ -44,30 +44,62 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
+/// Upload bytes, download bytes and ReLU rounds of one slice.
+type SliceCost = (u64, u64, usize);
+
+/// Runs `slice` `slices` times; the median wall time and the last run's costs.
+fn time_slices(
+    slices: usize,
+    mut slice: impl FnMut() -> anyhow::Result<SliceCost>,
+) -> anyhow::Result<(f64, SliceCost)> {
+    let mut times = Vec::with_capacity(slices);
+    let mut last = (0, 0, 0);
+    for _ in 0..slices {
+        let t = Instant::now();
+        last = slice()?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    Ok((median(times), last))
+}
+
+impl PipelineReport {
+    fn new(
+        name: &'static str,
+        setup_seconds: f64,
+        eval_key_bytes: u64,
+        slices: usize,
+        (median, (upload_bytes, download_bytes, rounds)): (f64, SliceCost),
+    ) -> Self {
+        Self {
+            name,
+            setup_seconds,
+            eval_key_bytes,
+            slice_seconds_median: median,
+            slices,
+            upload_bytes,
+            download_bytes,
+            rounds,
+        }
+    }
+}
+
 fn classification(slices: usize) -> anyhow::Result<PipelineReport> {
     let weights = ApproxParams::from(&shipped()?.approx);
     let image = crate::model::classifier::preprocess::preprocess(&synthetic_slice());
     let t = Instant::now();
     let mut session = LocalSession::start(packing::PRESET, weights, &mut |_| {})?;
     let setup_seconds = t.elapsed().as_secs_f64();
-    let mut times = Vec::new();
-    let (mut up, mut down) = (0, 0);
-    for _ in 0..slices {
-        let t = Instant::now();
+    let timed = time_slices(slices, || {
         let run = session.classify(&image, &mut |_| {})?;
-        times.push(t.elapsed().as_secs_f64());
-        (up, down) = (run.upload_bytes, run.download_bytes);
-    }
-    Ok(PipelineReport {
-        name: "classification (kidney CT, 3 classes)",
+        Ok((run.upload_bytes, run.download_bytes, 0))
+    })?;
+    Ok(PipelineReport::new(
+        "classification (kidney CT, 3 classes)",
         setup_seconds,
-        eval_key_bytes: session.eval_key_bytes,
-        slice_seconds_median: median(times),
+        session.eval_key_bytes,
         slices,
-        upload_bytes: up,
-        download_bytes: down,
-        rounds: 0,
-    })
+        timed,
+    ))
 }
 
 fn denoising(kind: ModelKind, slices: usize) -> anyhow::Result<PipelineReport> {
@@ -76,27 +108,21 @@ fn denoising(kind: ModelKind, slices: usize) -> anyhow::Result<PipelineReport> {
     let t = Instant::now();
     let mut session = DenoiseSession::start(kind, linear, nonlinear, MaskPolicy::DEFAULT)?;
     let setup_seconds = t.elapsed().as_secs_f64();
-    let mut times = Vec::new();
-    let (mut up, mut down, mut rounds) = (0, 0, 0);
-    for _ in 0..slices {
-        let t = Instant::now();
+    let timed = time_slices(slices, || {
         let run = session.denoise(&image, SIDE, SIDE)?;
-        times.push(t.elapsed().as_secs_f64());
-        (up, down, rounds) = (run.upload_bytes, run.download_bytes, run.rounds.len());
-    }
-    Ok(PipelineReport {
-        name: match kind {
-            ModelKind::Linear => "denoising, linear (one shot)",
-            ModelKind::Nonlinear => "denoising, nonlinear (interactive)",
-        },
+        Ok((run.upload_bytes, run.download_bytes, run.rounds.len()))
+    })?;
+    let name = match kind {
+        ModelKind::Linear => "denoising, linear (one shot)",
+        ModelKind::Nonlinear => "denoising, nonlinear (interactive)",
+    };
+    Ok(PipelineReport::new(
+        name,
         setup_seconds,
-        eval_key_bytes: session.eval_key_bytes,
-        slice_seconds_median: median(times),
+        session.eval_key_bytes,
         slices,
-        upload_bytes: up,
-        download_bytes: down,
-        rounds,
-    })
+        timed,
+    ))
 }
 
 /// All three pipelines, `slices` timed slices each (at least one).
