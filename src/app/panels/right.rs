@@ -496,11 +496,13 @@ fn classify_overhead(app: &PrivactApp, ui: &mut egui::Ui) {
     let plain_bytes = st.image.as_ref().map_or(0, |i| i.plaintext_bytes);
     let plan = app.params.as_ref().ok().map(|i| &i.plan);
     let o = st.pipeline.outcome.as_ref();
+    // Measured bytes once a job ran, the exact plan before.
+    let measured_or_planned = |m: fn(&job::ClassifyOutcome) -> u64,
+                               p: fn(&job::SizePlan) -> u64| {
+        o.map(|o| m(o)).or(plan.map(p)).unwrap_or(0)
+    };
     overhead_grid(ui, |ui| {
-        let req = o
-            .map(|o| o.request_bytes)
-            .or(plan.map(|p| p.request_bytes))
-            .unwrap_or(0);
+        let req = measured_or_planned(|o| o.request_bytes, |p| p.request_bytes);
         overhead_row(
             ui,
             "Upload: image",
@@ -508,10 +510,7 @@ fn classify_overhead(app: &PrivactApp, ui: &mut egui::Ui) {
             fmt_bytes(req),
             fmt_ratio(req as f64, plain_bytes as f64),
         );
-        let keys = o
-            .map(|o| o.setup_bytes)
-            .or(plan.map(|p| p.setup_bytes))
-            .unwrap_or(0);
+        let keys = measured_or_planned(|o| o.setup_bytes, |p| p.setup_bytes);
         overhead_row(
             ui,
             "Upload: keys (per session)",
