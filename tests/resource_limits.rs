@@ -2,6 +2,10 @@
 //! field and list counts and lengths *before* allocating, servers refuse oversized requests and
 //! report what a session's keys cost in memory.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::path::Path;
+
 use privact::ckks::wire::{self, WireError};
 use privact::ckks::{KeyGenerator, Parameters, ParametersLiteral, ParamsError};
 use privact::model::classifier::he::ApproxParams;
@@ -12,6 +16,43 @@ use privact::protocol::denoise_server::{DenoiseServer, MAX_TILES};
 use privact::protocol::messages::{MAGIC, MAX_FIELDS, MAX_LIST, VERSION};
 use privact::protocol::server::{Server, key_memory_bytes};
 use privact::protocol::{Message, MessageError};
+
+/// Counts live and peak heap bytes per thread, so one test can bound what a
+/// call allocates while other tests run in parallel.
+struct PeakPerThread;
+
+thread_local! {
+    static LIVE: Cell<usize> = const { Cell::new(0) };
+    static PEAK: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator; only adds bookkeeping in
+// const-initialised thread-locals, which never allocate.
+unsafe impl GlobalAlloc for PeakPerThread {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let live = LIVE.with(|l| {
+            l.set(l.get() + layout.size());
+            l.get()
+        });
+        PEAK.with(|p| p.set(p.get().max(live)));
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.with(|l| l.set(l.get().saturating_sub(layout.size())));
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: PeakPerThread = PeakPerThread;
+
+/// Peak heap bytes this thread held while running `f`, above what it held before.
+fn peak_bytes_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let before = LIVE.with(Cell::get);
+    PEAK.with(|p| p.set(before));
+    let out = f();
+    (out, PEAK.with(Cell::get) - before)
+}
 
 fn refusal(reply: &[u8]) -> String {
     match Message::decode(reply) {
@@ -127,7 +168,7 @@ fn resource_limit_server_reports_the_memory_its_session_keys_take() {
         params: wire::encode_parameters(&params),
         eval_keys: eval_keys.clone(),
     };
-    let mut server = Server::new(ApproxParams::synthetic(3));
+    let mut server = Server::new(vec![ApproxParams::synthetic(3)]);
     let reported = match Message::decode(&server.handle(&setup.encode())) {
         Ok(Message::SetupAck { key_memory_bytes }) => key_memory_bytes,
         other => panic!("expected SetupAck, got {other:?}"),
@@ -143,4 +184,26 @@ fn resource_limit_server_reports_the_memory_its_session_keys_take() {
     // One key per Galois element plus relinearisation.
     let per_key = reported / (keys.galois.len() as u64 + 1);
     assert_eq!(per_key * (keys.galois.len() as u64 + 1), reported);
+}
+
+/// Fuzz finding (dicom_loader, session 3): a file meta group length (0002,0000)
+/// that claims more bytes than the group holds made dicom-object start the data
+/// set elsewhere than the loader's pre-scan, where a 0xA4000000-byte UL value
+/// was allocated (> 2 GB RSS from 597 bytes). The loader now only lets the
+/// standard reader walk meta groups whose length matches the scan.
+#[test]
+fn resource_limit_dicom_meta_group_length_cannot_move_the_data_set_past_the_scan() {
+    let bytes =
+        include_bytes!("../fuzz/seeds/dicom_loader/regression-meta-group-length-overclaims");
+    let label = Path::new("overclaiming-meta.dcm");
+    let (result, peak) =
+        peak_bytes_during(|| privact::imaging::load_bytes(bytes, label, &Default::default()));
+    // The data set holds no pixel data: a clear error, and memory on the
+    // order of the file, not of the lengths it claims.
+    let err = result.expect_err("a data set without pixel data cannot load");
+    assert!(err.to_string().contains("overclaiming-meta.dcm"), "{err}");
+    assert!(
+        peak < 16 << 20,
+        "peak heap {peak} bytes for a 597-byte file"
+    );
 }

@@ -180,13 +180,15 @@ fn actual_encoding(dataset: &[u8], declared: Encoding) -> Encoding {
 }
 
 fn parse(bytes: &[u8]) -> Result<Parsed, ErrorKind> {
+    // `have_meta`: a meta group the standard reader will walk to exactly
+    // where this scan puts the data set.
     let (ts_uid, dataset_start, have_meta) = match meta_start(bytes) {
         Some(ms) => {
             let rest = bytes.get(ms..).unwrap_or_default();
             let meta = scan::scan_meta(rest, ms as u64)?;
             let ds = ms + meta.len;
             match meta.transfer_syntax {
-                Some(uid) => (uid, ds, true),
+                Some(uid) => (uid, ds, meta.group_length_matches),
                 None => {
                     // Meta group without a transfer syntax: guess from the data set.
                     let enc = sniff(bytes.get(ds..).unwrap_or_default()).ok_or_else(|| {

@@ -388,12 +388,18 @@ pub struct MetaScan {
     pub len: usize,
     /// Transfer syntax UID, if present.
     pub transfer_syntax: Option<String>,
+    /// Whether (0002,0000) exists and counts exactly the group-2 bytes after
+    /// it. Readers that trust the group length (dicom-object does) would
+    /// otherwise start the data set somewhere this scan never checked.
+    pub group_length_matches: bool,
 }
 
 /// Walks the group-2 elements starting at `data[0]` (just after "DICM").
 pub fn scan_meta(data: &[u8], base: u64) -> Result<MetaScan, ErrorKind> {
     let mut pos = 0usize;
     let mut out = MetaScan::default();
+    // (declared length, where the counted elements start)
+    let mut group_length: Option<(u32, usize)> = None;
     while let Some(0x0002) = u16_at(data, pos, true) {
         let h = read_header(data, pos, Encoding::EXPLICIT_LE)
             .ok_or_else(|| truncated(base + pos as u64, "incomplete file meta header"))?;
@@ -402,6 +408,9 @@ pub fn scan_meta(data: &[u8], base: u64) -> Result<MetaScan, ErrorKind> {
             .checked_add(h.len as usize)
             .filter(|&e| e <= data.len() && h.len != UNDEFINED)
             .ok_or_else(|| truncated(base + pos as u64, "file meta element runs past the end"))?;
+        if h.tag == Tag(0x0002, 0x0000) && h.len == 4 {
+            group_length = u32_at(data, value_pos, true).map(|g| (g, value_end));
+        }
         if h.tag == Tag(0x0002, 0x0010) {
             let raw = data.get(value_pos..value_end).unwrap_or_default();
             let s = String::from_utf8_lossy(raw)
@@ -415,6 +424,7 @@ pub fn scan_meta(data: &[u8], base: u64) -> Result<MetaScan, ErrorKind> {
         pos = value_end;
     }
     out.len = pos;
+    out.group_length_matches = group_length.is_some_and(|(g, from)| from + g as usize == pos);
     Ok(out)
 }
 
@@ -444,6 +454,26 @@ mod tests {
             ErrorKind::Truncated { offset, .. } => assert_eq!(offset, 132 + 10),
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn meta_group_length_must_count_exactly_the_group() {
+        let ts = elem_explicit((0x0002, 0x0010), b"UI", b"1.2.840.10008.1.2\0");
+        let meta = |claimed: u32| {
+            let mut v = elem_explicit((0x0002, 0x0000), b"UL", &claimed.to_le_bytes());
+            v.extend_from_slice(&ts);
+            v.extend_from_slice(&[0x08, 0x00, 0x60, 0x00, 2, 0, 0, 0, b'C', b'T']);
+            v
+        };
+        let exact = scan_meta(&meta(ts.len() as u32), 0).unwrap();
+        assert_eq!(exact.len, 12 + ts.len());
+        assert!(exact.group_length_matches);
+        assert!(
+            !scan_meta(&meta(ts.len() as u32 + 8), 0)
+                .unwrap()
+                .group_length_matches
+        );
+        assert!(!scan_meta(&ts, 0).unwrap().group_length_matches);
     }
 
     #[test]
