@@ -1,6 +1,6 @@
 //! Diagnostic: validation AUCs of Approx-CNNs from several training output folders, each alone
 //! and as a logit-averaged ensemble, on the validation images that none of them trained on. `cargo run --release --example ensemble_auc -- DATA DIR...`
-use privact::model::classifier::{Classifier, approx, metrics, preprocess, softmax};
+use privact::model::classifier::{Classifier, metrics, preprocess, softmax};
 use std::path::PathBuf;
 
 fn main() -> anyhow::Result<()> {
@@ -44,7 +44,7 @@ fn main() -> anyhow::Result<()> {
         let x = preprocess::load_model_input(&root.join(&f.path))?;
         let mut sum = [0.0; 3];
         for (m, out) in models.iter().zip(each.iter_mut()) {
-            let z = approx::forward(&m.approx, &x)?;
+            let z = m.approx_logits(&x)?;
             let p = softmax(&z);
             out.push([p[0], p[1], p[2]]);
             for k in 0..3 {

@@ -38,6 +38,9 @@ enum Command {
     /// Train the kidney-CT classifier (Ref-CNN and Approx-CNN) and write its assets.
     #[cfg(feature = "train")]
     TrainClassifier(privact::cli::train_classifier::TrainClassifierArgs),
+    /// Join classifier training runs (same split, different seeds) into an Approx-CNN ensemble.
+    #[cfg(feature = "train")]
+    AssembleClassifier(privact::cli::assemble_classifier::AssembleClassifierArgs),
     /// Open the desktop app (the default), optionally with a file and a job to start.
     Gui(GuiArgs),
 }
@@ -100,6 +103,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::SimulateLdct(args)) => privact::cli::simulate_ldct::run(&args),
         #[cfg(feature = "train")]
         Some(Command::TrainClassifier(args)) => privact::cli::train_classifier::run(&args),
+        #[cfg(feature = "train")]
+        Some(Command::AssembleClassifier(args)) => privact::cli::assemble_classifier::run(&args),
         Some(Command::Denoise(args)) => privact::cli::denoise::run(&args),
         #[cfg(feature = "train")]
         Some(Command::TrainDenoiser(args)) => privact::cli::train_denoiser::run(&args),

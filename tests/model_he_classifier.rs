@@ -95,14 +95,34 @@ fn direct_logits(p: &ApproxParams, img: &[f32]) -> Vec<f64> {
         .collect()
 }
 
+/// Mean of the members' direct logits: what an ensemble must compute.
+fn direct_mean_logits(members: &[ApproxParams], img: &[f32]) -> Vec<f64> {
+    let mut mean = vec![0.0; CLASSES];
+    for p in members {
+        for (m, z) in mean.iter_mut().zip(direct_logits(p, img)) {
+            *m += z / members.len() as f64;
+        }
+    }
+    mean
+}
+
 #[test]
 fn simulator_reproduces_the_direct_network_exactly() {
     let sim = SimBackend { slots: SLOTS };
-    for seed in [1, 2] {
-        let p = random_params(seed);
-        let img = random_image(seed + 10);
-        let want = direct_logits(&p, &img);
-        let model = PreparedClassifier::new(&sim, &p, LEVELS_NEEDED).unwrap();
+    let cases = [
+        (vec![random_params(1)], 11),
+        (vec![random_params(2)], 12),
+        // An ensemble: members' logits averaged through 1/K folded into each output layer.
+        (
+            vec![random_params(1), random_params(2), random_params(4)],
+            13,
+        ),
+    ];
+    for (members, image_seed) in cases {
+        let img = random_image(image_seed);
+        let want = direct_mean_logits(&members, &img);
+        let model = PreparedClassifier::new(&sim, &members, LEVELS_NEEDED).unwrap();
+        assert_eq!(model.members(), members.len());
         let inputs: Vec<SimCt> = packing::input_layout(&img)
             .into_iter()
             .map(|values| SimCt {
@@ -118,7 +138,8 @@ fn simulator_reproduces_the_direct_network_exactly() {
         for (k, (got, w)) in out.values.iter().zip(&want).enumerate().take(CLASSES) {
             assert!(
                 (got.re - w).abs() < 1e-9 * (1.0 + w.abs()),
-                "class {k}: {got} vs {w}"
+                "{} members, class {k}: {got} vs {w}",
+                members.len()
             );
             assert!(
                 got.im.abs() < 1e-9,
@@ -126,12 +147,16 @@ fn simulator_reproduces_the_direct_network_exactly() {
             );
         }
     }
+    assert!(matches!(
+        PreparedClassifier::new(&sim, &[], LEVELS_NEEDED),
+        Err(HeModelError::NoMembers)
+    ));
 }
 
 #[test]
 fn level_budget_is_checked_before_running() {
     let sim = SimBackend { slots: SLOTS };
-    let err = PreparedClassifier::new(&sim, &random_params(3), LEVELS_NEEDED - 1)
+    let err = PreparedClassifier::new(&sim, &[random_params(3)], LEVELS_NEEDED - 1)
         .err()
         .unwrap();
     assert_eq!(
@@ -145,7 +170,7 @@ fn level_budget_is_checked_before_running() {
     let mut p = random_params(3);
     p.act2[0][4] = 0.0;
     assert!(matches!(
-        PreparedClassifier::new(&sim, &p, LEVELS_NEEDED),
+        PreparedClassifier::new(&sim, &[random_params(1), p], LEVELS_NEEDED),
         Err(HeModelError::FlatActivation { .. })
     ));
 }
@@ -162,9 +187,10 @@ fn encrypted_inference_matches_the_direct_network() {
         eval: &eval,
         encoder: &encoder,
     };
-    let p = random_params(5);
+    // Two members: their logit ciphertexts add on the server.
+    let members = [random_params(5), random_params(7)];
     let img = random_image(6);
-    let model = PreparedClassifier::new(&backend, &p, LEVELS_NEEDED).unwrap();
+    let model = PreparedClassifier::new(&backend, &members, LEVELS_NEEDED).unwrap();
     let mut enc = Encryptor::new(&params, &sk);
     let inputs: Vec<_> = packing::input_layout(&img)
         .iter()
@@ -178,7 +204,7 @@ fn encrypted_inference_matches_the_direct_network() {
         .collect();
     let out = model.evaluate(&backend, &inputs).unwrap();
     let got = encoder.decode(&Decryptor::new(&params, &sk).decrypt(&out));
-    let want = direct_logits(&p, &img);
+    let want = direct_mean_logits(&members, &img);
     for k in 0..CLASSES {
         assert!(
             (got[k] - want[k]).abs() < 1e-3,

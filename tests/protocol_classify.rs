@@ -18,7 +18,8 @@ fn image() -> Vec<f32> {
 
 #[test]
 fn in_process_run_matches_the_plaintext_simulation() {
-    let weights = ApproxParams::synthetic(7);
+    // A two-member ensemble: the server adds the members' logit ciphertexts.
+    let weights = vec![ApproxParams::synthetic(7), ApproxParams::synthetic(9)];
     let img = image();
     let mut stages = Vec::new();
     let run = classify_in_process(&img, weights.clone(), |s| stages.push(s)).unwrap();
@@ -79,8 +80,12 @@ fn in_process_run_matches_the_plaintext_simulation() {
 #[test]
 fn one_session_classifies_many_slices() {
     use privact::protocol::local::LocalSession;
-    let mut session =
-        LocalSession::start(packing::PRESET, ApproxParams::synthetic(8), &mut |_| {}).unwrap();
+    let mut session = LocalSession::start(
+        packing::PRESET,
+        vec![ApproxParams::synthetic(8)],
+        &mut |_| {},
+    )
+    .unwrap();
     let a = session.classify(&image(), &mut |_| {}).unwrap();
     let flipped: Vec<f32> = (0..256 * 256)
         .map(|i| if (i / 256) < 128 { 1.5 } else { -0.5 })
@@ -111,7 +116,7 @@ fn one_session_classifies_many_slices() {
 
 #[test]
 fn server_refuses_bad_sessions_with_messages_not_panics() {
-    let mut server = Server::new(ApproxParams::synthetic(1));
+    let mut server = Server::new(vec![ApproxParams::synthetic(1)]);
     let refused = |reply: Vec<u8>| match Message::decode(&reply) {
         Ok(Message::Error { message }) => message,
         other => panic!("expected an error reply, got {other:?}"),

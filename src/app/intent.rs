@@ -307,7 +307,7 @@ impl PrivactApp {
         };
         // The classifier's own input transform: 256×256 model input, then standardisation.
         let image = preprocess(&to_model_input(slice));
-        let weights = Box::new(super::weights::weights_for_run().params);
+        let weights = super::weights::weights_for_run().params;
         match self.worker.submit(Job::Classify { image, weights }) {
             Ok(()) => {
                 st.pipeline.reset_for_run();

@@ -246,15 +246,17 @@ fn refused(found: &Message, expected: &'static str) -> JobError {
 /// Keys → encrypt → send → server evaluates on ciphertexts → receive → decrypt.
 pub fn classify(
     image: &[f32],
-    weights: &ApproxParams,
+    weights: &[ApproxParams],
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ClassifyOutcome, JobError> {
-    weights.validate()?;
+    for member in weights {
+        member.validate()?;
+    }
     // The server: its own thread, bytes in and out. Dropping our ends stops it.
     let (to_server, server_rx) = crossbeam_channel::unbounded::<Vec<u8>>();
     let (server_tx, from_server) = crossbeam_channel::unbounded::<Vec<u8>>();
-    let server_weights = weights.clone();
+    let server_weights = weights.to_vec();
     std::thread::Builder::new()
         .name("privact-server".into())
         .spawn(move || {
@@ -368,7 +370,10 @@ pub fn classify(
 }
 
 /// The HE-CNN's circuit evaluated on plaintext slot vectors (no encryption).
-pub fn plaintext_logits(image: &[f32], weights: &ApproxParams) -> Result<[f64; CLASSES], JobError> {
+pub fn plaintext_logits(
+    image: &[f32],
+    weights: &[ApproxParams],
+) -> Result<[f64; CLASSES], JobError> {
     let sim = SimBackend { slots: SLOTS };
     let model = PreparedClassifier::new(&sim, weights, LEVELS_NEEDED)?;
     let inputs: Vec<SimCt> = packing::input_layout(image)

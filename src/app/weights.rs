@@ -21,7 +21,8 @@ pub fn shipped() -> Option<&'static Classifier> {
 }
 
 pub struct Weights {
-    pub params: ApproxParams,
+    /// The HE-CNN's member networks (one for the demo weights).
+    pub params: Vec<ApproxParams>,
     /// True for the untrained demo weights: no diagnosis may be shown.
     pub demo: bool,
 }
@@ -30,11 +31,11 @@ pub struct Weights {
 pub fn weights_for_run() -> Weights {
     match shipped() {
         Some(c) => Weights {
-            params: ApproxParams::from(&c.approx),
+            params: c.he_members(),
             demo: false,
         },
         None => Weights {
-            params: ApproxParams::synthetic(DEMO_SEED),
+            params: vec![ApproxParams::synthetic(DEMO_SEED)],
             demo: true,
         },
     }

@@ -20,7 +20,7 @@ pub const DENOISE_WHAT: &str = "Encrypted denoising";
 pub enum Job {
     Classify {
         image: Vec<f32>,
-        weights: Box<ApproxParams>,
+        weights: Vec<ApproxParams>,
     },
     Ldct {
         hu: Vec<f32>,

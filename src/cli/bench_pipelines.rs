@@ -3,7 +3,6 @@
 //! classification (issue 4) and encrypted denoising, linear and interactive (issue 5).
 //! CKKS costs do not depend on pixel values, so a fixed synthetic slice is used.
 
-use crate::model::classifier::he::ApproxParams;
 use crate::model::classifier::{packing, shipped};
 use crate::model::denoiser::ModelKind;
 use crate::model::denoiser::he::MaskPolicy;
@@ -84,7 +83,7 @@ impl PipelineReport {
 }
 
 fn classification(slices: usize) -> anyhow::Result<PipelineReport> {
-    let weights = ApproxParams::from(&shipped()?.approx);
+    let weights = shipped()?.he_members();
     let image = crate::model::classifier::preprocess::preprocess(&synthetic_slice());
     let t = Instant::now();
     let mut session = LocalSession::start(packing::PRESET, weights, &mut |_| {})?;

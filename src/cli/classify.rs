@@ -68,7 +68,7 @@ impl Runner {
 
     fn session(&mut self) -> anyhow::Result<&mut LocalSession> {
         if self.session.is_none() {
-            let weights = (&self.model.approx).into();
+            let weights = self.model.he_members();
             let preset = self.model.description.parameter_preset.clone();
             self.session = Some(LocalSession::start(&preset, weights, &mut |_| {})?);
         }

@@ -1,5 +1,7 @@
 //! Command-line front ends: each subcommand lives in its own file and returns `anyhow::Result`.
 
+#[cfg(feature = "train")]
+pub mod assemble_classifier;
 pub mod bench;
 pub mod bench_pipelines;
 pub mod classify;

@@ -60,7 +60,7 @@ fn fingerprints_of(
 #[test]
 fn leak_secret_key_never_reaches_the_server() {
     let mut client = ClassifierClient::new(crate::model::classifier::packing::PRESET).unwrap();
-    let mut server = Server::new(ApproxParams::synthetic(1));
+    let mut server = Server::new(vec![ApproxParams::synthetic(1)]);
     let setup = client.setup_message();
     let image: Vec<f32> = (0..256 * 256)
         .map(|i| ((i % 251) as f32 / 251.0) - 0.5)

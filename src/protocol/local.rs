@@ -48,7 +48,7 @@ pub struct ClassificationRun {
 impl LocalSession {
     pub fn start(
         preset: &str,
-        weights: ApproxParams,
+        weights: Vec<ApproxParams>,
         progress: &mut dyn FnMut(Stage),
     ) -> Result<Self, ProtocolError> {
         let (client_end, mut server_end) = channel_pair();
@@ -159,7 +159,7 @@ impl Drop for LocalSession {
 /// One-shot convenience: a fresh session for a single slice.
 pub fn classify_in_process(
     image: &[f32],
-    weights: ApproxParams,
+    weights: Vec<ApproxParams>,
     mut progress: impl FnMut(Stage),
 ) -> Result<ClassificationRun, ProtocolError> {
     let mut session = LocalSession::start(

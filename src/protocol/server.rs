@@ -24,7 +24,8 @@ struct Session {
 }
 
 pub struct Server {
-    weights: ApproxParams,
+    /// The Approx-CNN member(s); the answer is their mean logits.
+    weights: Vec<ApproxParams>,
     session: Option<Session>,
 }
 
@@ -36,7 +37,7 @@ pub fn key_memory_bytes(params: &Parameters, keys: &EvaluationKeys) -> u64 {
 }
 
 impl Server {
-    pub fn new(weights: ApproxParams) -> Self {
+    pub fn new(weights: Vec<ApproxParams>) -> Self {
         Self {
             weights,
             session: None,

@@ -431,11 +431,15 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
     // ---- Export, then evaluate the exported weights with the plain-Rust forward passes ----
     let mut meta = std::collections::HashMap::new();
     meta.insert("model".to_string(), "privact-kidney-classifier".to_string());
-    let bytes = weights::to_safetensors(&net.export()?, &refnet.export()?, Some(meta))?;
+    let bytes = weights::to_safetensors(&[net.export()?], &refnet.export()?, Some(meta))?;
     std::fs::create_dir_all(&cfg.out)?;
     let wpath = cfg.out.join("classifier.safetensors");
     std::fs::write(&wpath, &bytes).with_context(|| format!("writing {}", wpath.display()))?;
-    let (aw, rw) = weights::load(&bytes)?;
+    let (members, rw) = weights::load(&bytes)?;
+    let aw = members
+        .into_iter()
+        .next()
+        .context("the exported file has no Approx-CNN")?;
     let runtime_seconds = t0.elapsed().as_secs_f64();
 
     let results: Vec<_> = (0..samples.len())
@@ -509,17 +513,24 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
     let mut params = BTreeMap::new();
     params.insert(
         "approx".into(),
-        count_params(weights::named_tensors(&aw, &rw), "approx."),
+        count_params(
+            weights::named_tensors(std::slice::from_ref(&aw), &rw),
+            "approx.",
+        ),
     );
     params.insert(
         "reference".into(),
-        count_params(weights::named_tensors(&aw, &rw), "ref."),
+        count_params(
+            weights::named_tensors(std::slice::from_ref(&aw), &rw),
+            "ref.",
+        ),
     );
     let data_root = cfg.data.file_name().map_or_else(
         || cfg.data.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
     let desc = ModelDescription {
+        ensemble: None,
         name: "privact-kidney-ct-classifier".into(),
         version: "1.0.0".into(),
         classes: CLASSES.iter().map(|c| c.to_string()).collect(),

@@ -30,6 +30,23 @@ pub fn forward(w: &ApproxCnnWeights, input: &[f32]) -> Result<[f64; NUM_CLASSES]
     Ok(forward_intermediates(w, input)?.logits)
 }
 
+/// Mean logits of an ensemble of Approx-CNNs (what the HE evaluator computes when it adds
+/// the members' logit ciphertexts, each scaled by 1/K).
+pub fn forward_mean(
+    members: &[ApproxCnnWeights],
+    input: &[f32],
+) -> Result<[f64; NUM_CLASSES], ClassifierError> {
+    check_input(input)?;
+    let mut mean = [0.0; NUM_CLASSES];
+    for w in members {
+        let z = forward(w, input)?;
+        for (m, z) in mean.iter_mut().zip(z) {
+            *m += z / members.len() as f64;
+        }
+    }
+    Ok(mean)
+}
+
 /// The Approx-CNN forward pass keeping every intermediate.
 pub fn forward_intermediates(
     w: &ApproxCnnWeights,

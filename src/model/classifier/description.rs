@@ -23,8 +23,33 @@ pub struct ModelDescription {
     pub training: TrainingInfo,
     /// Validation metrics for both networks.
     pub metrics: Metrics,
-    /// Largest |value| seen per Approx-CNN layer over all training and validation images.
+    /// Largest |value| seen per Approx-CNN layer over all training and validation images
+    /// (over every member of an ensemble).
     pub activation_ranges: ActivationRanges,
+    /// Present when the Approx-CNN is an ensemble: its members and how they combine.
+    /// `metrics.approx` is then the ensemble's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<EnsembleInfo>,
+}
+
+/// The members of an Approx-CNN ensemble, in weights-file order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EnsembleInfo {
+    /// How member outputs combine.
+    pub rule: String,
+    /// One entry per member.
+    pub members: Vec<EnsembleMember>,
+}
+
+/// One ensemble member's training run and its own validation metrics.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EnsembleMember {
+    /// Training seed (the only thing that differs between members).
+    pub seed: u64,
+    /// Wall time of its training run on the 2-core machine.
+    pub runtime_seconds: f64,
+    /// Its Approx-CNN metrics alone, on the shared validation split.
+    pub approx: ModelMetrics,
 }
 
 /// Model input.

@@ -39,6 +39,8 @@ pub enum HeModelError {
     FlatActivation { name: &'static str, a: f64 },
     #[error("the model needs {needed} levels, the input ciphertexts have {available}")]
     Levels { needed: usize, available: usize },
+    #[error("the model has no Approx-CNN member")]
+    NoMembers,
     #[error("expected {expected} input ciphertexts, got {found}")]
     InputCount { expected: usize, found: usize },
     #[error("the parameters give {found} slots; this packing needs {expected}")]
@@ -104,6 +106,17 @@ impl ApproxParams {
         }
     }
 
+    /// The same network with its logits multiplied by `factor` (output layer scaled), which
+    /// is exact: the mean over K members is the sum of members scaled by 1/K.
+    pub fn output_scaled(&self, factor: f64) -> Self {
+        let scale = |v: &[f64]| v.iter().map(|x| x * factor).collect();
+        Self {
+            fc_w: scale(&self.fc_w),
+            fc_b: scale(&self.fc_b),
+            ..self.clone()
+        }
+    }
+
     pub fn validate(&self) -> Result<(), HeModelError> {
         let shapes: [(&'static str, usize, usize); 12] = [
             ("conv1.weight", self.conv1_w.len(), C1 * PATCH * PATCH),
@@ -150,8 +163,63 @@ fn inside(u: usize, dy: i64) -> bool {
     (0..POOLED as i64).contains(&(u as i64 + dy))
 }
 
-/// Weights and biases laid out for the packing, with weights pre-encoded at their levels.
+/// The HE-CNN ready to run: every member's weights laid out for the packing and pre-encoded
+/// at their levels. Members share the input ciphertexts and the rotation keys; their logit
+/// ciphertexts (each member's output layer pre-scaled by 1/K) add up to the mean logits.
 pub struct PreparedClassifier<P> {
+    input_level: usize,
+    members: Vec<PreparedMember<P>>,
+}
+
+impl<P: Send + Sync> PreparedClassifier<P> {
+    /// Encodes every member's weight plaintexts for inputs encrypted at `input_level`.
+    pub fn new<B: SlotBackend<Pt = P>>(
+        backend: &B,
+        members: &[ApproxParams],
+        input_level: usize,
+    ) -> Result<Self, HeModelError> {
+        if members.is_empty() {
+            return Err(HeModelError::NoMembers);
+        }
+        let share = 1.0 / members.len() as f64;
+        let members = members
+            .iter()
+            .map(|p| PreparedMember::new(backend, &p.output_scaled(share), input_level))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            input_level,
+            members,
+        })
+    }
+
+    pub fn input_level(&self) -> usize {
+        self.input_level
+    }
+
+    /// Number of ensemble members.
+    pub fn members(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Evaluates the network on the 4 packed input ciphertexts; returns the (mean) logits in
+    /// slots 0..3.
+    pub fn evaluate<B: SlotBackend<Pt = P>>(
+        &self,
+        backend: &B,
+        inputs: &[B::Ct],
+    ) -> Result<B::Ct, HeModelError> {
+        let mut members = self.members.iter();
+        let first = members.next().ok_or(HeModelError::NoMembers)?;
+        let mut sum = first.evaluate(backend, inputs)?;
+        for m in members {
+            sum = backend.add(&sum, &m.evaluate(backend, inputs)?)?;
+        }
+        Ok(sum)
+    }
+}
+
+/// One network's weights and biases laid out for the packing.
+struct PreparedMember<P> {
     input_level: usize,
     /// conv1[r][j]: complex weights applied to input ciphertext j before the block rotation r·1024.
     conv1: Vec<Vec<P>>,
@@ -164,9 +232,9 @@ pub struct PreparedClassifier<P> {
     bias3: Vec<f64>,
 }
 
-impl<P: Send + Sync> PreparedClassifier<P> {
+impl<P: Send + Sync> PreparedMember<P> {
     /// Encodes every weight plaintext for inputs encrypted at `input_level`.
-    pub fn new<B: SlotBackend<Pt = P>>(
+    fn new<B: SlotBackend<Pt = P>>(
         backend: &B,
         p: &ApproxParams,
         input_level: usize,
@@ -298,10 +366,6 @@ impl<P: Send + Sync> PreparedClassifier<P> {
         })
     }
 
-    pub fn input_level(&self) -> usize {
-        self.input_level
-    }
-
     /// Σ_r rotate(parts[r], r·1024): the giant steps of channel mixing.
     fn gather_blocks<B: SlotBackend<Pt = P>>(
         backend: &B,
@@ -338,7 +402,7 @@ impl<P: Send + Sync> PreparedClassifier<P> {
     }
 
     /// Evaluates the network on the 4 packed input ciphertexts; returns the logits in slots 0..3.
-    pub fn evaluate<B: SlotBackend<Pt = P>>(
+    fn evaluate<B: SlotBackend<Pt = P>>(
         &self,
         backend: &B,
         inputs: &[B::Ct],

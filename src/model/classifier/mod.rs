@@ -6,7 +6,10 @@
 //!   plaintext reference.
 //! * **Approx-CNN** (`approx.*`, [`approx`]): the HE-friendly network that the encrypted evaluator
 //!   runs: 8×8/8 patchify conv → a·y²+b·y+c → 2×2 average pool → 3×3 conv (pad 1) →
-//!   a·y²+b·y+c → global average pool → fully connected (3 logits).
+//!   a·y²+b·y+c → global average pool → fully connected (3 logits). It may be an ensemble of
+//!   members trained with different seeds (`approx.0.*`, `approx.1.*`, …) whose logits are
+//!   averaged: one network's tumour AUC swings with its seed (MODEL_CARD › Seed variance),
+//!   the mean does not, and under HE the members share the input ciphertexts and keys.
 //!
 //! Both take the same input: a 256×256 slice scaled to [0, 1], then standardised per image
 //! ([`preprocess::preprocess`]). The assets are embedded in the binary ([`shipped`]), so they
@@ -14,6 +17,7 @@
 
 pub mod approx;
 pub mod description;
+pub mod ensemble;
 pub mod he;
 pub mod metrics;
 pub mod packing;
@@ -72,8 +76,8 @@ pub enum ClassifierError {
 pub struct Classifier {
     /// Name, version, input transform, training facts and validation metrics.
     pub description: ModelDescription,
-    /// The HE-friendly network.
-    pub approx: ApproxCnnWeights,
+    /// The HE-friendly network's members (at least one); its logits are their mean.
+    pub approx: Vec<ApproxCnnWeights>,
     /// The plaintext reference network.
     pub reference: RefCnnWeights,
 }
@@ -89,6 +93,15 @@ impl Classifier {
                 description.classes, CLASSES
             )));
         }
+        if let Some(e) = &description.ensemble
+            && e.members.len() != approx.len()
+        {
+            return Err(ClassifierError::Mismatch(format!(
+                "description lists {} ensemble members, the weights hold {}",
+                e.members.len(),
+                approx.len()
+            )));
+        }
         if description.input.size != INPUT_SIZE {
             return Err(ClassifierError::Mismatch(format!(
                 "description input size {} but the networks take {INPUT_SIZE}",
@@ -102,9 +115,15 @@ impl Classifier {
         })
     }
 
-    /// Approx-CNN logits for a preprocessed input (see [`preprocess::preprocess`]).
+    /// Approx-CNN logits (the members' mean) for a preprocessed input (see
+    /// [`preprocess::preprocess`]).
     pub fn approx_logits(&self, input: &[f32]) -> Result<[f64; NUM_CLASSES], ClassifierError> {
-        approx::forward(&self.approx, input)
+        approx::forward_mean(&self.approx, input)
+    }
+
+    /// The Approx-CNN members as the HE evaluator takes them.
+    pub fn he_members(&self) -> Vec<he::ApproxParams> {
+        self.approx.iter().map(he::ApproxParams::from).collect()
     }
 
     /// Ref-CNN logits for a preprocessed input (see [`preprocess::preprocess`]).

@@ -56,6 +56,12 @@ pub enum WeightsError {
         value: f32,
     },
     /// Writing a safetensors file failed.
+    /// More Approx-CNN members than [`MAX_APPROX_MEMBERS`].
+    #[error("the file holds more than {0} Approx-CNN members")]
+    TooManyMembers(usize),
+    /// Asked to write no member, or more than [`MAX_APPROX_MEMBERS`].
+    #[error("cannot write {0} Approx-CNN members (1 to {MAX_APPROX_MEMBERS})")]
+    MemberCount(usize),
     #[error("cannot serialise tensor `{name}`: {source}")]
     Serialize {
         /// Tensor name.
@@ -276,18 +282,53 @@ impl Reader<'_> {
     }
 }
 
-/// Parses both networks from a safetensors file.
-pub fn load(bytes: &[u8]) -> Result<(ApproxCnnWeights, RefCnnWeights), WeightsError> {
+/// Most Approx-CNN members a weights file may hold (an ensemble is a handful of seeds).
+pub const MAX_APPROX_MEMBERS: usize = 16;
+
+/// Tensor-name prefix of Approx-CNN member `k` of `count`: a single network is `approx`
+/// (what training writes), ensemble members are `approx.0`, `approx.1`, ….
+pub fn approx_prefix(k: usize, count: usize) -> String {
+    if count == 1 {
+        "approx".into()
+    } else {
+        format!("approx.{k}")
+    }
+}
+
+fn approx_member(r: &Reader<'_>, prefix: &str) -> Result<ApproxCnnWeights, WeightsError> {
+    use approx_arch::*;
+    Ok(ApproxCnnWeights {
+        conv1: r.conv(&format!("{prefix}.conv1"), C1, 1, K1, K1, 0)?,
+        act1: r.act(&format!("{prefix}.act1"), C1)?,
+        conv2: r.conv(&format!("{prefix}.conv2"), C2, C1, K2, 1, 1)?,
+        act2: r.act(&format!("{prefix}.act2"), C2)?,
+        fc: r.linear(&format!("{prefix}.fc"), NUM_CLASSES, C2)?,
+    })
+}
+
+/// Parses the Approx-CNN member(s) and the Ref-CNN from a safetensors file. There is always
+/// at least one member.
+pub fn load(bytes: &[u8]) -> Result<(Vec<ApproxCnnWeights>, RefCnnWeights), WeightsError> {
     let r = Reader {
         st: SafeTensors::deserialize(bytes)?,
     };
-    use approx_arch::*;
-    let approx = ApproxCnnWeights {
-        conv1: r.conv("approx.conv1", C1, 1, K1, K1, 0)?,
-        act1: r.act("approx.act1", C1)?,
-        conv2: r.conv("approx.conv2", C2, C1, K2, 1, 1)?,
-        act2: r.act("approx.act2", C2)?,
-        fc: r.linear("approx.fc", NUM_CLASSES, C2)?,
+    let names = r.st.names();
+    let has = |name: &str| names.contains(&name);
+    let approx = if has("approx.conv1.weight") {
+        vec![approx_member(&r, "approx")?]
+    } else {
+        let count = (0..=MAX_APPROX_MEMBERS)
+            .take_while(|k| has(&format!("approx.{k}.conv1.weight")))
+            .count();
+        if count > MAX_APPROX_MEMBERS {
+            return Err(WeightsError::TooManyMembers(MAX_APPROX_MEMBERS));
+        }
+        if count == 0 {
+            return Err(WeightsError::Missing("approx.conv1.weight".into()));
+        }
+        (0..count)
+            .map(|k| approx_member(&r, &approx_prefix(k, count)))
+            .collect::<Result<_, _>>()?
     };
     let mut convs = Vec::with_capacity(REF_CONVS.len());
     for (name, out, inp, k, s, p) in REF_CONVS {
@@ -301,9 +342,9 @@ pub fn load(bytes: &[u8]) -> Result<(ApproxCnnWeights, RefCnnWeights), WeightsEr
     Ok((approx, reference))
 }
 
-/// All tensors of both networks as (name, shape, values), in file order.
+/// All tensors of the networks as (name, shape, values), in file order.
 pub fn named_tensors(
-    approx: &ApproxCnnWeights,
+    approx: &[ApproxCnnWeights],
     reference: &RefCnnWeights,
 ) -> Vec<(String, Vec<usize>, Vec<f32>)> {
     let mut out = Vec::new();
@@ -319,12 +360,7 @@ pub fn named_tensors(
             c.bias.clone(),
         ));
     };
-    conv("approx.conv1", &approx.conv1, &mut out);
-    conv("approx.conv2", &approx.conv2, &mut out);
-    for (i, c) in reference.convs.iter().enumerate() {
-        conv(&format!("ref.conv{}", i + 1), c, &mut out);
-    }
-    for (prefix, l) in [("approx.fc", &approx.fc), ("ref.fc", &reference.fc)] {
+    let linear = |prefix: &str, l: &Linear, out: &mut Vec<_>| {
         out.push((
             format!("{prefix}.weight"),
             vec![l.out_features, l.in_features],
@@ -335,21 +371,34 @@ pub fn named_tensors(
             vec![l.out_features],
             l.bias.clone(),
         ));
-    }
-    for (prefix, a) in [("approx.act1", &approx.act1), ("approx.act2", &approx.act2)] {
-        for (s, v) in [("a", &a.a), ("b", &a.b), ("c", &a.c)] {
-            out.push((format!("{prefix}.{s}"), vec![v.len()], v.clone()));
+    };
+    for (k, a) in approx.iter().enumerate() {
+        let prefix = approx_prefix(k, approx.len());
+        conv(&format!("{prefix}.conv1"), &a.conv1, &mut out);
+        conv(&format!("{prefix}.conv2"), &a.conv2, &mut out);
+        linear(&format!("{prefix}.fc"), &a.fc, &mut out);
+        for (name, act) in [("act1", &a.act1), ("act2", &a.act2)] {
+            for (s, v) in [("a", &act.a), ("b", &act.b), ("c", &act.c)] {
+                out.push((format!("{prefix}.{name}.{s}"), vec![v.len()], v.clone()));
+            }
         }
     }
+    for (i, c) in reference.convs.iter().enumerate() {
+        conv(&format!("ref.conv{}", i + 1), c, &mut out);
+    }
+    linear("ref.fc", &reference.fc, &mut out);
     out
 }
 
 /// Serialises both networks to safetensors bytes (the inverse of [`load`]).
 pub fn to_safetensors(
-    approx: &ApproxCnnWeights,
+    approx: &[ApproxCnnWeights],
     reference: &RefCnnWeights,
     metadata: Option<HashMap<String, String>>,
 ) -> Result<Vec<u8>, WeightsError> {
+    if approx.is_empty() || approx.len() > MAX_APPROX_MEMBERS {
+        return Err(WeightsError::MemberCount(approx.len()));
+    }
     let tensors = named_tensors(approx, reference);
     let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
         .into_iter()
