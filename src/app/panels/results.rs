@@ -69,7 +69,13 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui) {
                     "HE-CNN (decrypted)",
                     "Plaintext (same circuit)",
                 ] {
-                    ui.label(RichText::new(h).strong());
+                    let header = ui.label(RichText::new(h).strong());
+                    if let (true, Some(c)) = (h == "Approx-CNN", weights::shipped()) {
+                        header.on_hover_text(format!(
+                            "Mean logits of {} networks trained with different seeds (the HE-CNN runs all of them)",
+                            c.approx.len()
+                        ));
+                    }
                 }
                 ui.end_row();
                 for (k, name) in CLASS_NAMES.iter().enumerate() {
