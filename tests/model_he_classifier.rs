@@ -1,6 +1,8 @@
 //! The HE-CNN packing against an independent direct implementation of the Approx-CNN:
 //! exactly (plain slot simulator) and under CKKS (encrypted end to end).
 
+mod common;
+
 use privact::ckks::{Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters};
 use privact::model::backend::{CkksBackend, SimBackend, SimCt};
 use privact::model::classifier::he::{ApproxParams, HeModelError, PreparedClassifier};
@@ -211,6 +213,86 @@ fn encrypted_inference_matches_the_direct_network() {
             "class {k}: HE {} vs plain {}",
             got[k],
             want[k]
+        );
+    }
+}
+
+/// The shipped model (all ensemble members) under CKKS against the exact slot simulator and the
+/// plain-Rust Approx-CNN, on a real validation slice when the shared data is present and on a
+/// smooth synthetic slice otherwise. Tolerance: 1e-3 on each logit (CKKS noise at scale 2^40
+/// after five levels is orders of magnitude below it).
+#[test]
+fn shipped_model_under_ckks_equals_the_simulator() {
+    let classifier = privact::model::classifier::shipped().expect("shipped classifier");
+    let members = classifier.he_members();
+    let image = match common::kidney_ct() {
+        Some(root) => {
+            let f = &classifier.description.training.validation_files[0];
+            privact::model::classifier::preprocess::load_model_input(&root.join(&f.path))
+                .expect("validation slice")
+        }
+        None => privact::model::classifier::preprocess::preprocess(
+            &(0..256 * 256)
+                .map(|i| {
+                    let (y, x) = ((i / 256) as f32, (i % 256) as f32);
+                    0.5 + 0.3 * (y * 0.05).sin() * (x * 0.07).cos()
+                })
+                .collect::<Vec<f32>>(),
+        ),
+    };
+    let plain = classifier.approx_logits(&image).expect("plain forward");
+
+    let sim = SimBackend { slots: SLOTS };
+    let simulated = PreparedClassifier::new(&sim, &members, LEVELS_NEEDED)
+        .unwrap()
+        .evaluate(
+            &sim,
+            &packing::input_layout(&image)
+                .into_iter()
+                .map(|values| SimCt {
+                    values,
+                    level: LEVELS_NEEDED,
+                })
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+
+    let params = Parameters::preset(packing::PRESET).unwrap();
+    let mut kg = KeyGenerator::new(&params);
+    let sk = kg.gen_secret_key();
+    let keys = kg.gen_evaluation_keys(&sk, &packing::rotations(), packing::NEEDS_CONJUGATION);
+    let eval = Evaluator::new(&params, Arc::new(keys));
+    let encoder = Encoder::new(&params);
+    let backend = CkksBackend {
+        eval: &eval,
+        encoder: &encoder,
+    };
+    let model = PreparedClassifier::new(&backend, &members, LEVELS_NEEDED).unwrap();
+    assert_eq!(model.members(), classifier.approx.len());
+    let mut enc = Encryptor::new(&params, &sk);
+    let inputs: Vec<_> = packing::input_layout(&image)
+        .iter()
+        .map(|v| {
+            enc.encrypt(
+                &encoder
+                    .encode_complex(v, LEVELS_NEEDED, params.default_scale())
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let out = model.evaluate(&backend, &inputs).unwrap();
+    let he = encoder.decode(&Decryptor::new(&params, &sk).decrypt(&out));
+    for k in 0..CLASSES {
+        let s = simulated.values[k].re;
+        assert!(
+            (s - plain[k]).abs() < 1e-6,
+            "class {k}: simulator {s} vs plain {}",
+            plain[k]
+        );
+        assert!(
+            (he[k] - s).abs() < 1e-3,
+            "class {k}: HE {} vs simulator {s}",
+            he[k]
         );
     }
 }

@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(m) = Message::decode(data) {
         assert_eq!(Message::decode(&m.encode()).ok(), Some(m));
     }
-    let mut server = Server::new(ApproxParams::synthetic(1));
+    let mut server = Server::new(vec![ApproxParams::synthetic(1)]);
     let reply = server.handle(data);
     assert!(Message::decode(&reply).is_ok(), "the server always answers with a valid message");
 });
