@@ -177,9 +177,10 @@ fn level_budget_is_checked_before_running() {
     ));
 }
 
-#[test]
-fn encrypted_inference_matches_the_direct_network() {
-    let params = Parameters::preset("depth7-n14").unwrap();
+/// Keys for `preset`, the members prepared under CKKS, `image` encrypted, evaluated and
+/// decrypted: the decoded logit slots.
+fn ckks_logits(preset: &str, members: &[ApproxParams], image: &[f32]) -> Vec<f64> {
+    let params = Parameters::preset(preset).unwrap();
     let mut kg = KeyGenerator::new(&params);
     let sk = kg.gen_secret_key();
     let keys = kg.gen_evaluation_keys(&sk, &packing::rotations(), packing::NEEDS_CONJUGATION);
@@ -189,12 +190,10 @@ fn encrypted_inference_matches_the_direct_network() {
         eval: &eval,
         encoder: &encoder,
     };
-    // Two members: their logit ciphertexts add on the server.
-    let members = [random_params(5), random_params(7)];
-    let img = random_image(6);
-    let model = PreparedClassifier::new(&backend, &members, LEVELS_NEEDED).unwrap();
+    let model = PreparedClassifier::new(&backend, members, LEVELS_NEEDED).unwrap();
+    assert_eq!(model.members(), members.len());
     let mut enc = Encryptor::new(&params, &sk);
-    let inputs: Vec<_> = packing::input_layout(&img)
+    let inputs: Vec<_> = packing::input_layout(image)
         .iter()
         .map(|v| {
             enc.encrypt(
@@ -205,7 +204,15 @@ fn encrypted_inference_matches_the_direct_network() {
         })
         .collect();
     let out = model.evaluate(&backend, &inputs).unwrap();
-    let got = encoder.decode(&Decryptor::new(&params, &sk).decrypt(&out));
+    encoder.decode(&Decryptor::new(&params, &sk).decrypt(&out))
+}
+
+#[test]
+fn encrypted_inference_matches_the_direct_network() {
+    // Two members: their logit ciphertexts add on the server.
+    let members = [random_params(5), random_params(7)];
+    let img = random_image(6);
+    let got = ckks_logits("depth7-n14", &members, &img);
     let want = direct_mean_logits(&members, &img);
     for k in 0..CLASSES {
         assert!(
@@ -257,31 +264,7 @@ fn shipped_model_under_ckks_equals_the_simulator() {
         )
         .unwrap();
 
-    let params = Parameters::preset(packing::PRESET).unwrap();
-    let mut kg = KeyGenerator::new(&params);
-    let sk = kg.gen_secret_key();
-    let keys = kg.gen_evaluation_keys(&sk, &packing::rotations(), packing::NEEDS_CONJUGATION);
-    let eval = Evaluator::new(&params, Arc::new(keys));
-    let encoder = Encoder::new(&params);
-    let backend = CkksBackend {
-        eval: &eval,
-        encoder: &encoder,
-    };
-    let model = PreparedClassifier::new(&backend, &members, LEVELS_NEEDED).unwrap();
-    assert_eq!(model.members(), classifier.approx.len());
-    let mut enc = Encryptor::new(&params, &sk);
-    let inputs: Vec<_> = packing::input_layout(&image)
-        .iter()
-        .map(|v| {
-            enc.encrypt(
-                &encoder
-                    .encode_complex(v, LEVELS_NEEDED, params.default_scale())
-                    .unwrap(),
-            )
-        })
-        .collect();
-    let out = model.evaluate(&backend, &inputs).unwrap();
-    let he = encoder.decode(&Decryptor::new(&params, &sk).decrypt(&out));
+    let he = ckks_logits(packing::PRESET, &members, &image);
     for k in 0..CLASSES {
         let s = simulated.values[k].re;
         assert!(

@@ -457,15 +457,7 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
         })
         .collect::<Result<_, _>>()?;
     let absmax = |v: &[f64]| v.iter().fold(0f64, |m, x| m.max(x.abs()));
-    let mut ranges = ActivationRanges {
-        images: samples.len(),
-        conv1_pre_activation: 0.0,
-        act1_output: 0.0,
-        conv2_pre_activation: 0.0,
-        act2_output: 0.0,
-        logits: 0.0,
-        input: 0.0,
-    };
+    let mut ranges = ActivationRanges::empty(samples.len());
     let (mut val_approx, mut val_ref, mut val_groups_v) = (Vec::new(), Vec::new(), Vec::new());
     let mut validation_files = Vec::new();
     for (i, (inter, r, input_max)) in results.iter().enumerate() {

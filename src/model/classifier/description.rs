@@ -177,3 +177,29 @@ pub struct ActivationRanges {
     /// max |input value| after preprocessing.
     pub input: f64,
 }
+
+impl ActivationRanges {
+    /// No value seen yet, over `images` images.
+    pub fn empty(images: usize) -> Self {
+        Self {
+            images,
+            conv1_pre_activation: 0.0,
+            act1_output: 0.0,
+            conv2_pre_activation: 0.0,
+            act2_output: 0.0,
+            logits: 0.0,
+            input: 0.0,
+        }
+    }
+
+    /// Widens every maximum to cover `other` too.
+    pub fn widen(&mut self, other: &ActivationRanges) {
+        self.images = self.images.max(other.images);
+        self.conv1_pre_activation = self.conv1_pre_activation.max(other.conv1_pre_activation);
+        self.act1_output = self.act1_output.max(other.act1_output);
+        self.conv2_pre_activation = self.conv2_pre_activation.max(other.conv2_pre_activation);
+        self.act2_output = self.act2_output.max(other.act2_output);
+        self.logits = self.logits.max(other.logits);
+        self.input = self.input.max(other.input);
+    }
+}

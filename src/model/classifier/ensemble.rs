@@ -62,8 +62,11 @@ pub fn assemble(
             })
             .collect(),
     });
-    description.activation_ranges =
-        widest(members.iter().map(|m| &m.description.activation_ranges));
+    let mut ranges = ActivationRanges::empty(0);
+    for m in &members {
+        ranges.widen(&m.description.activation_ranges);
+    }
+    description.activation_ranges = ranges;
     description.metrics.approx = ensemble_metrics;
     if let Some(n) = description.architecture.parameters.get_mut("approx") {
         *n *= members.len();
@@ -75,27 +78,4 @@ pub fn assemble(
         approx,
         reference,
     })
-}
-
-/// Per-layer maxima over several members' ranges.
-fn widest<'a>(ranges: impl Iterator<Item = &'a ActivationRanges>) -> ActivationRanges {
-    let mut out = ActivationRanges {
-        images: 0,
-        conv1_pre_activation: 0.0,
-        act1_output: 0.0,
-        conv2_pre_activation: 0.0,
-        act2_output: 0.0,
-        logits: 0.0,
-        input: 0.0,
-    };
-    for r in ranges {
-        out.images = out.images.max(r.images);
-        out.conv1_pre_activation = out.conv1_pre_activation.max(r.conv1_pre_activation);
-        out.act1_output = out.act1_output.max(r.act1_output);
-        out.conv2_pre_activation = out.conv2_pre_activation.max(r.conv2_pre_activation);
-        out.act2_output = out.act2_output.max(r.act2_output);
-        out.logits = out.logits.max(r.logits);
-        out.input = out.input.max(r.input);
-    }
-    out
 }
