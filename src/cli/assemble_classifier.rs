@@ -46,17 +46,12 @@ pub fn run(args: &AssembleClassifierArgs) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let first = members.first().context("no member given")?;
     let files = first.description.training.validation_files.clone();
+    let networks: Vec<_> = members.iter().flat_map(|m| m.approx.clone()).collect();
     let (mut probs, mut labels, mut groups) = (Vec::new(), Vec::new(), Vec::new());
     for f in &files {
         let x = preprocess::load_model_input(&args.data.join(&f.path))
             .with_context(|| format!("validation image {}", f.path))?;
-        let z = crate::model::classifier::approx::forward_mean(
-            &members
-                .iter()
-                .flat_map(|m| m.approx.clone())
-                .collect::<Vec<_>>(),
-            &x,
-        )?;
+        let z = crate::model::classifier::approx::forward_mean(&networks, &x)?;
         let p = softmax(&z);
         probs.push(std::array::from_fn::<f64, NUM_CLASSES, _>(|k| p[k]));
         labels.push(f.label);

@@ -181,6 +181,21 @@ impl<P: Send + Sync> PreparedClassifier<P> {
         if members.is_empty() {
             return Err(HeModelError::NoMembers);
         }
+        for p in members {
+            p.validate()?;
+        }
+        if backend.slots() != SLOTS {
+            return Err(HeModelError::Slots {
+                expected: SLOTS,
+                found: backend.slots(),
+            });
+        }
+        if input_level < LEVELS_NEEDED {
+            return Err(HeModelError::Levels {
+                needed: LEVELS_NEEDED,
+                available: input_level,
+            });
+        }
         let share = 1.0 / members.len() as f64;
         let members = members
             .iter()
@@ -208,6 +223,24 @@ impl<P: Send + Sync> PreparedClassifier<P> {
         backend: &B,
         inputs: &[B::Ct],
     ) -> Result<B::Ct, HeModelError> {
+        // Checked once here: every member reads the same inputs.
+        if inputs.len() != INPUT_CTS {
+            return Err(HeModelError::InputCount {
+                expected: INPUT_CTS,
+                found: inputs.len(),
+            });
+        }
+        if let Some(low) = inputs
+            .iter()
+            .map(|c| backend.level(c))
+            .min()
+            .filter(|&l| l < self.input_level)
+        {
+            return Err(HeModelError::Levels {
+                needed: self.input_level,
+                available: low,
+            });
+        }
         let mut members = self.members.iter();
         let first = members.next().ok_or(HeModelError::NoMembers)?;
         let mut sum = first.evaluate(backend, inputs)?;
@@ -218,9 +251,9 @@ impl<P: Send + Sync> PreparedClassifier<P> {
     }
 }
 
-/// One network's weights and biases laid out for the packing.
+/// One network's weights and biases laid out for the packing (its inputs, slots and levels
+/// are checked by [`PreparedClassifier`]).
 struct PreparedMember<P> {
-    input_level: usize,
     /// conv1[r][j]: complex weights applied to input ciphertext j before the block rotation r·1024.
     conv1: Vec<Vec<P>>,
     bias1: Vec<f64>,
@@ -239,19 +272,6 @@ impl<P: Send + Sync> PreparedMember<P> {
         p: &ApproxParams,
         input_level: usize,
     ) -> Result<Self, HeModelError> {
-        p.validate()?;
-        if backend.slots() != SLOTS {
-            return Err(HeModelError::Slots {
-                expected: SLOTS,
-                found: backend.slots(),
-            });
-        }
-        if input_level < LEVELS_NEEDED {
-            return Err(HeModelError::Levels {
-                needed: LEVELS_NEEDED,
-                available: input_level,
-            });
-        }
         let (beta1, gamma1) = fold(&p.act1);
         let (beta2, gamma2) = fold(&p.act2);
 
@@ -356,7 +376,6 @@ impl<P: Send + Sync> PreparedMember<P> {
                     .sum::<f64>();
         }
         Ok(Self {
-            input_level,
             conv1,
             bias1,
             conv2,
@@ -407,23 +426,6 @@ impl<P: Send + Sync> PreparedMember<P> {
         backend: &B,
         inputs: &[B::Ct],
     ) -> Result<B::Ct, HeModelError> {
-        if inputs.len() != INPUT_CTS {
-            return Err(HeModelError::InputCount {
-                expected: INPUT_CTS,
-                found: inputs.len(),
-            });
-        }
-        if let Some(low) = inputs
-            .iter()
-            .map(|c| backend.level(c))
-            .min()
-            .filter(|&l| l < self.input_level)
-        {
-            return Err(HeModelError::Levels {
-                needed: self.input_level,
-                available: low,
-            });
-        }
         // conv1 (patchify): no spatial rotations thanks to the client's layout.
         let ins: Vec<&B::Ct> = inputs.iter().collect();
         let parts = self
