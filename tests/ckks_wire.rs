@@ -330,3 +330,25 @@ fn non_canonical_header_flags_are_refused() {
         );
     }
 }
+
+/// Security review (issue 21, finding 8): seeded encodings name the PRNG that expands the
+/// seed (flags bits 8–15; 1 = ChaCha20), and no other PRNG id is accepted.
+#[test]
+fn seeded_encodings_name_their_prng_and_unknown_prngs_are_refused() {
+    let f = fixture();
+    let good = wire::encode_ciphertext(&f.params, &f.ct);
+    assert_eq!(good[4], wire::VERSION);
+    assert_eq!(
+        u16::from_le_bytes([good[6], good[7]]),
+        1 | (wire::SEED_PRNG_CHACHA20 << 8),
+        "seeded ciphertext, ChaCha20"
+    );
+    for prng in [0u8, 2, 0xff] {
+        let mut bad = good.clone();
+        bad[7] = prng;
+        assert!(
+            wire::decode_ciphertext(&f.params, &bad).is_err(),
+            "seed PRNG id {prng} accepted"
+        );
+    }
+}

@@ -114,8 +114,47 @@ struct Inner {
     fingerprint: u64,
 }
 
+thread_local! {
+    /// How many parameter sets this thread has built (prime search and NTT tables): lets
+    /// tests check that admission refuses before building anything.
+    static BUILDS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Presets built once per process (servers admit clients by comparing literals, then share
+/// the already-built set instead of searching primes and planning NTTs per session).
+static SHARED_PRESETS: std::sync::Mutex<Vec<(String, Parameters)>> =
+    std::sync::Mutex::new(Vec::new());
+
 impl Parameters {
+    /// Validates `literal` (128-bit bound, prime sizes, digit sizes), finds the primes and
+    /// builds the NTT tables. Refusals that need only the numbers come before any work.
     pub fn new(literal: ParametersLiteral) -> Result<Self, ParamsError> {
+        let built = Self::build(literal);
+        if built.is_ok() {
+            BUILDS.with(|b| b.set(b.get() + 1));
+        }
+        built
+    }
+
+    /// Parameter sets built on the calling thread so far (a test hook; see `BUILDS`).
+    pub fn builds_on_this_thread() -> u64 {
+        BUILDS.with(|b| b.get())
+    }
+
+    /// The named preset, built once per process and shared (cheap to clone).
+    pub fn preset_shared(name: &str) -> Result<Self, ParamsError> {
+        let mut cache = SHARED_PRESETS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, p)) = cache.iter().find(|(n, _)| n == name) {
+            return Ok(p.clone());
+        }
+        let p = Self::preset(name)?;
+        cache.push((name.to_string(), p.clone()));
+        Ok(p)
+    }
+
+    fn build(literal: ParametersLiteral) -> Result<Self, ParamsError> {
         let ParametersLiteral {
             log_n,
             log_q,

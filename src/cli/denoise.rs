@@ -161,7 +161,8 @@ pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
             )?;
             report.setup_seconds = Some(t.elapsed().as_secs_f64());
             let run = session.denoise_with(&input, rows, cols, &mut progress)?;
-            report.max_abs_diff_vs_plain = Some(max_abs_diff(&plain, &run.image));
+            // Reported to one significant digit, rounded up: a bound, not the error itself.
+            report.max_abs_diff_vs_plain = Some(one_digit_bound(max_abs_diff(&plain, &run.image)));
             report.rounds = run.rounds.len();
             report.round_bytes = run.rounds.clone();
             report.upload_bytes = run.upload_bytes;
@@ -172,7 +173,14 @@ pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
             report.slice_seconds = Some(run.seconds);
             report.ledger = run.ledger.steps.clone();
             report.setup_ledger = run.setup.steps.clone();
-            run.image
+            // Decrypted values leave the client only flooded and rounded (`protocol::release`):
+            // the metrics below and the file written are computed from the same released values.
+            let format = args
+                .out
+                .as_deref()
+                .and_then(OutputFormat::from_path)
+                .unwrap_or(OutputFormat::Dicom);
+            release_image(&run.image, format)?
         }
     };
     if let Some(clean) = &clean_hu {
@@ -233,14 +241,13 @@ fn write_output(
         bytes,
         path: &args.path,
     });
-    // Decrypted values leave the client only flooded and rounded to the stored grid
-    // (8-bit grey levels for PNG, 1 HU for DICOM): see `protocol::release`.
-    let released = release_image(output, format)?;
+    // An encrypted run's `output` was released (flooded, rounded) right after decryption;
+    // a plaintext run's was never encrypted. The format stores its own grid either way.
     let bytes = output_bytes(
         out,
         slice.rows,
         slice.cols,
-        &released,
+        output,
         source,
         spacing,
         &description,
@@ -248,6 +255,15 @@ fn write_output(
     write_atomic(out, &bytes)?;
     eprintln!("wrote {}", out.display());
     Ok(())
+}
+
+/// `x` rounded up to one significant digit (3.62e-5 → 4e-5).
+fn one_digit_bound(x: f64) -> f64 {
+    if !(x.is_finite() && x > 0.0) {
+        return x;
+    }
+    let p = 10f64.powf(x.log10().floor());
+    (x / p).ceil() * p
 }
 
 fn mb(b: u64) -> f64 {

@@ -2,20 +2,21 @@
 //! parameter sets, and evaluation keys that cover every rotation its model will apply.
 
 use super::ProtocolError;
-use crate::ckks::{EvaluationKeys, Parameters, wire};
+use crate::ckks::{EvaluationKeys, Parameters, ParametersLiteral, wire};
 
-/// Decodes the client's parameters and accepts them only if they equal one of `allowed`.
+/// Accepts the client's parameters only if their literal equals one of the `allowed` presets.
+/// The literal is compared before anything is built (no prime search, no NTT tables for a
+/// set the server will refuse); an admitted set is the process-wide shared build.
 pub fn admit_parameters(bytes: &[u8], allowed: &[&str]) -> Result<Parameters, ProtocolError> {
-    let params = wire::decode_parameters(bytes)?;
-    let listed = allowed
+    let (literal, claimed) = wire::decode_parameters_literal(bytes)?;
+    let name = allowed
         .iter()
-        .filter_map(|p| Parameters::preset(p).ok())
-        .any(|p| p == params);
-    if listed {
-        Ok(params)
-    } else {
-        Err(ProtocolError::NotAllowed)
-    }
+        .find(|p| ParametersLiteral::preset(p).is_ok_and(|l| l == literal))
+        .ok_or(ProtocolError::NotAllowed)?;
+    Ok(wire::check_fingerprint(
+        Parameters::preset_shared(name)?,
+        claimed,
+    )?)
 }
 
 /// The rotations in `needed` that `keys` has no Galois key for.

@@ -3,6 +3,7 @@
 
 use super::ProtocolError;
 use super::client_keys::ClientKeys;
+use super::expect::{Expected, decode_expected};
 use super::ledger::{Ledger, Side};
 use super::messages::{Message, Task};
 use crate::ckks::{Parameters, wire};
@@ -123,7 +124,19 @@ impl ClassifierClient {
             std::time::Duration::from_secs_f64(server_seconds.max(0.0)),
             response.len(),
         );
-        let ct = wire::decode_ciphertext(self.keys.params(), &logits_bytes)?;
+        // Only the one logit ciphertext the circuit produces: level 0, its exact scale.
+        let params = self.keys.params();
+        let expected = Expected {
+            count: 1..=1,
+            level: 0,
+            scale: packing::output_scale(params).ok_or(ProtocolError::OffProtocol(
+                "parameters without the model's levels",
+            ))?,
+        };
+        let ct = decode_expected(params, std::slice::from_ref(&logits_bytes), &expected)?
+            .into_iter()
+            .next()
+            .ok_or(ProtocolError::OffProtocol("no logit ciphertext"))?;
         let values = self.keys.decrypt(&ct);
         let logits: [f64; packing::CLASSES] =
             std::array::from_fn(|i| values.get(i).copied().unwrap_or(f64::NAN));

@@ -4,10 +4,11 @@
 
 use super::ProtocolError;
 use super::client_keys::ClientKeys;
+use super::expect::{Expected, decode_expected};
 use super::ledger::{Ledger, Side};
 use super::messages::{Message, Task};
-use crate::ckks::{EvaluationKeys, Parameters, wire};
-use crate::model::denoiser::he::rotations;
+use crate::ckks::{Ciphertext, EvaluationKeys, Parameters, wire};
+use crate::model::denoiser::he::{LEVELS_PER_LAYER, rotations};
 use crate::model::denoiser::weights::LayerSpec;
 use crate::model::denoiser::{ModelKind, TilePlan};
 use rayon::prelude::*;
@@ -15,6 +16,22 @@ use std::time::{Duration, Instant};
 
 /// The parameter set of every denoising session: one level per round is all it takes.
 pub const PRESET: &str = "depth1-n12";
+
+/// Upper clamp of the client's ReLU outputs. Honest masked pre-activations stay below
+/// `max_scale` (4) × the largest pre-activation of the shipped model (< 10) by far; the
+/// clamp makes decrypt → ReLU → encode total, so no decrypted value can make re-encoding
+/// fail and show the server a value-dependent abort.
+pub const RELU_CLAMP: f64 = 1024.0;
+
+/// The client's ReLU: total on every input (non-finite values become 0, the rest are
+/// clamped to [0, `RELU_CLAMP`]), so what it returns never depends on an error path.
+pub fn clamped_relu(x: f64) -> f64 {
+    if x.is_finite() {
+        x.clamp(0.0, RELU_CLAMP)
+    } else {
+        0.0
+    }
+}
 
 pub struct DenoiseClient {
     pub(super) keys: ClientKeys,
@@ -27,6 +44,9 @@ pub struct DenoiseClient {
     pub ledger: Ledger,
     record_seen: bool,
     seen: Vec<Vec<Vec<f64>>>,
+    /// The ReLU round the client waits for next (1-based); `relu_rounds() + 1` means the
+    /// result; 0 before an image was sent.
+    next_round: usize,
 }
 
 /// What the server returned after a request or a round.
@@ -57,6 +77,7 @@ impl DenoiseClient {
             ledger,
             record_seen: false,
             seen: Vec::new(),
+            next_round: 0,
         })
     }
 
@@ -138,13 +159,19 @@ impl DenoiseClient {
             .collect()
     }
 
-    fn decrypt_all(&self, cts: &[Vec<u8>]) -> Result<Vec<Vec<f64>>, ProtocolError> {
-        cts.par_iter()
-            .map(|b| {
-                let ct = wire::decode_ciphertext(self.keys.params(), b)?;
-                Ok(self.keys.decrypt(&ct))
-            })
-            .collect()
+    fn decrypt_all(&self, cts: &[Ciphertext]) -> Vec<Vec<f64>> {
+        cts.par_iter().map(|ct| self.keys.decrypt(ct)).collect()
+    }
+
+    /// What the server's reply for the pending step must hold: `count` ciphertexts, each one
+    /// convolution below the client's fresh level, at the default scale.
+    fn expected_reply(&self, count: usize) -> Expected {
+        let params = self.keys.params();
+        Expected::fresh(
+            params,
+            count..=count,
+            params.max_level().saturating_sub(LEVELS_PER_LAYER),
+        )
     }
 
     /// Tiles (halo = receptive-field radius), encodes and encrypts a `rows × cols` image in
@@ -160,6 +187,7 @@ impl DenoiseClient {
         let tiles = self.encrypt_all(&plan.layout(image)?)?;
         self.plan = Some(plan);
         self.seen.clear();
+        self.next_round = 1;
         let msg = Message::DenoiseRequest { tiles }.encode();
         self.ledger.record(
             "Tile, encode & encrypt",
@@ -193,14 +221,25 @@ impl DenoiseClient {
                     reply.len(),
                 );
                 let t = Instant::now();
-                let mut values = self.decrypt_all(&cts)?;
+                let round_index = round as usize;
+                if round_index != self.next_round || round_index > self.relu_rounds() {
+                    return Err(ProtocolError::OffProtocol("ReLU round out of order"));
+                }
+                let channels = self.layers[round_index - 1].cout;
+                let cts = decode_expected(
+                    self.keys.params(),
+                    &cts,
+                    &self.expected_reply(self.tiles() * channels),
+                )?;
+                let mut values = self.decrypt_all(&cts);
                 if self.record_seen {
                     self.seen.push(values.clone());
                 }
                 values
                     .par_iter_mut()
-                    .for_each(|v| v.iter_mut().for_each(|x| *x = x.max(0.0)));
+                    .for_each(|v| v.iter_mut().for_each(|x| *x = clamped_relu(*x)));
                 let cts = self.encrypt_all(&values)?;
+                self.next_round += 1;
                 let msg = Message::DenoiseActivations { round, cts }.encode();
                 self.ledger.record(
                     format!("Round {round}: decrypt, ReLU, re-encrypt"),
@@ -232,8 +271,19 @@ impl DenoiseClient {
                     expected: "DenoiseResult after a request",
                     found: "DenoiseResult",
                 })?;
-                let values = self.decrypt_all(&tiles)?;
+                if self.next_round != self.relu_rounds() + 1 {
+                    return Err(ProtocolError::OffProtocol(
+                        "result before the last ReLU round",
+                    ));
+                }
+                let cts = decode_expected(
+                    self.keys.params(),
+                    &tiles,
+                    &self.expected_reply(plan.tiles.len()),
+                )?;
+                let values = self.decrypt_all(&cts);
                 let image = plan.assemble(&values)?;
+                self.next_round = 0;
                 self.ledger
                     .record("Decrypt & reassemble", Side::Client, start.elapsed(), 0);
                 Ok(Reply::Done(image))

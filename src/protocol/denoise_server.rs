@@ -7,6 +7,7 @@
 
 use super::ProtocolError;
 use super::admission::{admit_parameters, missing_rotations};
+use super::expect::{Expected, decode_expected};
 use super::messages::{Message, Task};
 use super::server::key_memory_bytes;
 use crate::ckks::{Ciphertext, Encoder, Evaluator, Parameters, Plaintext, wire};
@@ -36,6 +37,9 @@ pub struct DenoiseServer {
     nonlinear: Denoiser,
     policy: MaskPolicy,
     session: Option<Session>,
+    /// The full text of the last failure, for the operator's log; the client only gets
+    /// `ProtocolError::public_reason`.
+    last_error: Option<String>,
 }
 
 impl DenoiseServer {
@@ -50,10 +54,17 @@ impl DenoiseServer {
             nonlinear,
             policy,
             session: None,
+            last_error: None,
         }
     }
 
-    /// Answers one message; failures become an `Error` message, never a panic.
+    /// The full text of the last request that failed (server-side log only).
+    pub fn last_error(&self) -> Option<&str> {
+        self.last_error.as_deref()
+    }
+
+    /// Answers one message; failures become an `Error` message with a fixed public reason
+    /// (details stay in `last_error`), never a panic.
     pub fn handle(&mut self, request: &[u8]) -> Vec<u8> {
         match self.try_handle(request) {
             Ok(reply) => reply.encode(),
@@ -62,10 +73,9 @@ impl DenoiseServer {
                 if let Some(s) = self.session.as_mut() {
                     s.pending = None;
                 }
-                Message::Error {
-                    message: e.to_string(),
-                }
-                .encode()
+                let message = e.public_reason().to_string();
+                self.last_error = Some(e.to_string());
+                Message::Error { message }.encode()
             }
         }
     }
@@ -116,8 +126,8 @@ impl DenoiseServer {
         let (_, tile_w) = TilePlan::shape_for(params.slots(), model.radius())?;
         let missing = missing_rotations(&params, &keys, &model_rotations(model, tile_w));
         if !missing.is_empty() {
-            return Err(ProtocolError::Refused(format!(
-                "evaluation keys incomplete (missing rotations {missing:?})"
+            return Err(ProtocolError::KeysIncomplete(format!(
+                "missing rotations {missing:?}"
             )));
         }
         let key_memory_bytes = key_memory_bytes(&params, &keys);
@@ -147,17 +157,17 @@ impl DenoiseServer {
         Ok(Message::SetupAck { key_memory_bytes })
     }
 
-    fn decode_all(params: &Parameters, cts: &[Vec<u8>]) -> Result<Vec<Ciphertext>, ProtocolError> {
-        if cts.is_empty() || cts.len() > MAX_TILES * 64 {
-            return Err(ProtocolError::Refused(format!(
-                "{} ciphertexts is not a valid request",
-                cts.len()
-            )));
-        }
-        Ok(cts
-            .iter()
-            .map(|b| wire::decode_ciphertext(params, b))
-            .collect::<Result<Vec<_>, _>>()?)
+    /// Fresh client encryptions only: top level, default scale, degree 1, `count` of them.
+    fn decode_fresh(
+        params: &Parameters,
+        cts: &[Vec<u8>],
+        count: std::ops::RangeInclusive<usize>,
+    ) -> Result<Vec<Ciphertext>, ProtocolError> {
+        decode_expected(
+            params,
+            cts,
+            &Expected::fresh(params, count, params.max_level()),
+        )
     }
 
     fn reply(s: &Session, step: Step<Ciphertext>, start: Instant) -> Message {
@@ -182,7 +192,7 @@ impl DenoiseServer {
     fn request(&mut self, tiles: &[Vec<u8>]) -> Result<Message, ProtocolError> {
         let start = Instant::now();
         if tiles.len() > MAX_TILES {
-            return Err(ProtocolError::Refused(format!(
+            return Err(ProtocolError::TooLarge(format!(
                 "{} tiles exceeds the limit of {MAX_TILES}",
                 tiles.len()
             )));
@@ -193,7 +203,7 @@ impl DenoiseServer {
             None => return Err(ProtocolError::NoSession),
         };
         let s = self.session.as_mut().ok_or(ProtocolError::NoSession)?;
-        let cts = Self::decode_all(&s.params, tiles)?;
+        let cts = Self::decode_fresh(&s.params, tiles, 1..=MAX_TILES)?;
         let backend = CkksBackend {
             eval: &s.eval,
             encoder: &s.encoder,
@@ -224,7 +234,8 @@ impl DenoiseServer {
                 state.pending_round()
             )));
         }
-        let cts = Self::decode_all(&s.params, cts)?;
+        let count = state.pending_count();
+        let cts = Self::decode_fresh(&s.params, cts, count..=count)?;
         let backend = CkksBackend {
             eval: &s.eval,
             encoder: &s.encoder,

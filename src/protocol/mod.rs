@@ -11,6 +11,7 @@ pub mod client_keys;
 pub mod denoise_client;
 pub mod denoise_local;
 pub mod denoise_server;
+pub mod expect;
 pub mod ledger;
 pub mod local;
 pub mod messages;
@@ -55,4 +56,36 @@ pub enum ProtocolError {
     /// The caller asked the run to stop (see `denoise_local::DenoiseEvent`).
     #[error("cancelled")]
     Cancelled,
+    /// Evaluation keys that do not cover the model's rotations (or lack relinearisation).
+    #[error("evaluation keys incomplete: {0}")]
+    KeysIncomplete(String),
+    /// More than the server's limits allow (tiles per request).
+    #[error("request too large: {0}")]
+    TooLarge(String),
+    /// The other side sent something this protocol step never produces (see `expect`).
+    #[error("refused a message that does not fit the protocol step: {0}")]
+    OffProtocol(&'static str),
+}
+
+impl ProtocolError {
+    /// What a server may tell the client about a failure: a fixed sentence per kind, never a
+    /// number or a value from the model (error texts once carried a bias at full precision).
+    /// The full error stays on the server (`Server::last_error`, for its operator's log).
+    pub fn public_reason(&self) -> &'static str {
+        match self {
+            Self::Message(_) | Self::Wire(_) => "malformed message",
+            Self::Params(_) | Self::NotAllowed => {
+                "parameter set is not on this server's allow-list"
+            }
+            Self::KeysIncomplete(_) => "evaluation keys incomplete for this server's model",
+            Self::TooLarge(_) => "request exceeds the limits of this server",
+            Self::NoSession => "no session: send the setup message first",
+            Self::Unexpected { .. } => "message not expected in this state of the session",
+            Self::OffProtocol(_) => "ciphertexts do not match what this request needs",
+            Self::Refused(_) => "request refused",
+            Self::Model(_) | Self::Denoiser(_) | Self::Eval(_) => "evaluation failed",
+            Self::Closed => "transport closed",
+            Self::Cancelled => "cancelled",
+        }
+    }
 }

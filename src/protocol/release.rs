@@ -88,11 +88,47 @@ impl ReleasePolicy {
     }
 }
 
-/// Floods and rounds decrypted values with OS-seeded randomness (the usual entry point).
+/// The per-process release key (OS-seeded, never stored): with it the flooding noise of a
+/// result is a deterministic function of that result, so exporting the same decryption
+/// twice writes the same values, and averaging many exports cannot strip the noise.
+fn session_release_key() -> &'static [u8; 32] {
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        use rand::{RngCore, SeedableRng};
+        let mut k = [0u8; 32];
+        rand_chacha::ChaCha20Rng::from_os_rng().fill_bytes(&mut k);
+        k
+    })
+}
+
+/// The flooding seed for `values` under `key`: SHA-256 over a domain label, the key, the
+/// policy and every value's bits.
+fn flooding_seed(key: &[u8; 32], policy: &ReleasePolicy, values: &[f64]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"privact/release/v1");
+    h.update(key);
+    h.update(policy.sigma.to_le_bytes());
+    h.update(policy.grid.to_le_bytes());
+    h.update((values.len() as u64).to_le_bytes());
+    for v in values {
+        h.update(v.to_bits().to_le_bytes());
+    }
+    h.finalize().into()
+}
+
+/// Floods and rounds decrypted values (the usual entry point). The noise is drawn from
+/// ChaCha20 seeded by a hash of the values and the per-process release key: the same result
+/// released twice gives identical output, different results get independent noise.
 pub fn release(values: &mut [f64], policy: &ReleasePolicy) {
+    release_with_key(values, policy, session_release_key());
+}
+
+/// `release` under an explicit key (tests).
+pub fn release_with_key(values: &mut [f64], policy: &ReleasePolicy, key: &[u8; 32]) {
     use rand::SeedableRng;
-    let mut rng = rand_chacha::ChaCha20Rng::from_os_rng();
-    policy.apply(values, &mut rng);
+    let seed = flooding_seed(key, policy, values);
+    policy.apply(values, &mut rand_chacha::ChaCha20Rng::from_seed(seed));
 }
 
 /// A decrypted [0, 1] image (abdomen-window scale) ready to be written as `format`: flooded
@@ -155,6 +191,36 @@ mod tests {
         .abs();
         // Without flooding the two would round to different grid points every time (d = 1).
         assert!(d < 0.1, "distributions differ by {d}");
+    }
+
+    #[test]
+    fn releasing_the_same_result_twice_gives_the_same_values() {
+        // Fresh noise per export would let a recipient average exports and remove it.
+        let p = ReleasePolicy::for_unit_image(256).unwrap();
+        let x: Vec<f64> = (0..5000).map(|i| (i as f64 * 0.377) % 1.0).collect();
+        let once = |key: &[u8; 32]| {
+            let mut v = x.clone();
+            release_with_key(&mut v, &p, key);
+            v
+        };
+        assert_eq!(once(&[1; 32]), once(&[1; 32]));
+        let (mut a, mut b) = (x.clone(), x.clone());
+        release(&mut a, &p);
+        release(&mut b, &p);
+        assert_eq!(a, b, "the process key is stable");
+        // Flooding is really applied (not plain rounding) and depends on the key.
+        assert_ne!(once(&[1; 32]), once(&[2; 32]));
+        let mut rounded = x.clone();
+        rounded
+            .iter_mut()
+            .for_each(|v| *v = (*v / p.grid()).round() * p.grid());
+        assert_ne!(once(&[1; 32]), rounded);
+        // A different result (one value changed by the error bound) gets other noise.
+        let mut y = x.clone();
+        y[0] += DECRYPTION_ERROR_BOUND;
+        let mut ry = y.clone();
+        release_with_key(&mut ry, &p, &[1; 32]);
+        assert_ne!(ry[1..], once(&[1; 32])[1..]);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use super::ProtocolError;
 use super::admission::{admit_parameters, missing_rotations};
+use super::expect::{Expected, decode_expected};
 use super::messages::{Message, Task};
 use crate::ckks::{Encoder, EvaluationKeys, Evaluator, Parameters, Plaintext, wire};
 use crate::model::backend::CkksBackend;
@@ -27,6 +28,9 @@ pub struct Server {
     /// The Approx-CNN member(s); the answer is their mean logits.
     weights: Vec<ApproxParams>,
     session: Option<Session>,
+    /// The full text of the last failure, for the operator's log; the client only gets
+    /// `ProtocolError::public_reason`.
+    last_error: Option<String>,
 }
 
 /// Bytes the evaluation keys occupy in memory (what a session costs the server).
@@ -41,17 +45,25 @@ impl Server {
         Self {
             weights,
             session: None,
+            last_error: None,
         }
     }
 
-    /// Answers one request; failures become an `Error` message, never a panic.
+    /// The full text of the last request that failed (server-side log only).
+    pub fn last_error(&self) -> Option<&str> {
+        self.last_error.as_deref()
+    }
+
+    /// Answers one request; failures become an `Error` message with a fixed public reason
+    /// (details stay in `last_error`), never a panic.
     pub fn handle(&mut self, request: &[u8]) -> Vec<u8> {
         match self.try_handle(request) {
             Ok(reply) => reply.encode(),
-            Err(e) => Message::Error {
-                message: e.to_string(),
+            Err(e) => {
+                let message = e.public_reason().to_string();
+                self.last_error = Some(e.to_string());
+                Message::Error { message }.encode()
             }
-            .encode(),
         }
     }
 
@@ -81,8 +93,8 @@ impl Server {
             || keys.relin.is_none()
             || (packing::NEEDS_CONJUGATION && !conjugation)
         {
-            return Err(ProtocolError::Refused(format!(
-                "evaluation keys incomplete (missing rotations {missing:?}, the conjugation key or the relinearisation key)"
+            return Err(ProtocolError::KeysIncomplete(format!(
+                "missing rotations {missing:?}, the conjugation key or the relinearisation key"
             )));
         }
         let key_memory_bytes = key_memory_bytes(&params, &keys);
@@ -108,17 +120,16 @@ impl Server {
     fn classify(&mut self, inputs: &[Vec<u8>]) -> Result<Message, ProtocolError> {
         let s = self.session.as_ref().ok_or(ProtocolError::NoSession)?;
         let start = Instant::now();
-        if inputs.len() != packing::INPUT_CTS {
-            return Err(ProtocolError::Refused(format!(
-                "expected {} ciphertexts, got {}",
-                packing::INPUT_CTS,
-                inputs.len()
-            )));
-        }
-        let cts = inputs
-            .iter()
-            .map(|b| wire::decode_ciphertext(&s.params, b))
-            .collect::<Result<Vec<_>, _>>()?;
+        // The model's plaintexts are made for exactly this level and scale.
+        let cts = decode_expected(
+            &s.params,
+            inputs,
+            &Expected::fresh(
+                &s.params,
+                packing::INPUT_CTS..=packing::INPUT_CTS,
+                packing::LEVELS_NEEDED,
+            ),
+        )?;
         let logits = s.model.evaluate(
             &CkksBackend {
                 eval: &s.eval,

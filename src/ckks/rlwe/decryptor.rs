@@ -3,6 +3,7 @@
 use super::ciphertext::{Ciphertext, Plaintext};
 use super::keys::SecretKey;
 use crate::ckks::params::Parameters;
+use zeroize::Zeroizing;
 
 pub struct Decryptor<'a> {
     params: Parameters,
@@ -20,7 +21,8 @@ impl<'a> Decryptor<'a> {
     pub fn decrypt(&self, ct: &Ciphertext) -> Plaintext {
         let rq = self.params.ring_q();
         let limbs = ct.level() + 1;
-        let s = self.sk.q.truncated(limbs);
+        // A copy of s: zeroized when dropped.
+        let s = Zeroizing::new(self.sk.q.truncated(limbs));
         // Horner: ((c_k·s + c_{k-1})·s + …) + c0.
         let mut acc = ct.parts[ct.degree()].clone();
         for part in ct.parts[..ct.degree()].iter().rev() {

@@ -5,6 +5,7 @@ use super::ciphertext::{Ciphertext, Plaintext};
 use super::keys::{PublicKey, SecretKey};
 use crate::ckks::params::Parameters;
 use crate::ckks::ring::{Ntt, Poly, Sampler};
+use zeroize::Zeroizing;
 
 /// Secret-key encryptor: c = (−a·s + e + m, a) with a expanded from a fresh seed.
 pub struct Encryptor<'a> {
@@ -29,11 +30,12 @@ impl<'a> Encryptor<'a> {
         // The seed always expands to a full-level a, so the wire decoder can regenerate it.
         let mut a = Sampler::from_seed(seed).uniform_ntt(rq, rq.len());
         a.truncate(limbs);
-        let e = self.sampler.gaussian(self.params.n());
+        // Temporaries that reveal s (a·s, the error, s itself) are zeroized when dropped.
+        let e = Zeroizing::new(self.sampler.gaussian(self.params.n()));
         let mut c0 = rq.ntt(rq.from_signed(&e, limbs));
         rq.add_assign(&mut c0, &pt.poly);
-        let mut a_s = a.clone();
-        rq.mul_assign(&mut a_s, &self.sk.q.truncated(limbs));
+        let mut a_s = Zeroizing::new(a.clone());
+        rq.mul_assign(&mut a_s, &Zeroizing::new(self.sk.q.truncated(limbs)));
         rq.sub_assign(&mut c0, &a_s);
         Ciphertext {
             parts: vec![c0, a],

@@ -6,6 +6,7 @@ use super::keys::{
 };
 use crate::ckks::params::Parameters;
 use crate::ckks::ring::{Ntt, Poly, Sampler};
+use zeroize::Zeroizing;
 
 pub struct KeyGenerator {
     params: Parameters,
@@ -29,8 +30,11 @@ impl KeyGenerator {
         }
     }
 
+    /// A uniform ternary secret. The generator re-keys its ChaCha20 state right after, so
+    /// the generator a session keeps (for Galois keys made later) cannot regenerate s.
     pub fn gen_secret_key(&mut self) -> SecretKey {
         let coeffs = self.sampler.ternary(self.params.n());
+        self.sampler.rekey();
         let (rq, rp) = (self.params.ring_q(), self.params.ring_p());
         let q = rq.ntt(rq.from_signed(&coeffs, rq.len()));
         let p = rp.ntt(rp.from_signed(&coeffs, rp.len()));
@@ -43,20 +47,20 @@ impl KeyGenerator {
         let seed = self.sampler.fresh_seed();
         let a = Sampler::from_seed(seed).uniform_ntt(rq, rq.len());
         let mut b = self.error_ntt_q(rq.len());
-        let mut a_s = a.clone();
+        let mut a_s = Zeroizing::new(a.clone());
         rq.mul_assign(&mut a_s, &sk.q);
         rq.sub_assign(&mut b, &a_s);
         PublicKey { b, a, seed }
     }
 
     pub fn gen_relinearization_key(&mut self, sk: &SecretKey) -> RelinearizationKey {
-        let mut s2 = sk.q.clone();
+        let mut s2 = Zeroizing::new(sk.q.clone());
         self.params.ring_q().mul_assign(&mut s2, &sk.q);
         RelinearizationKey(self.gen_switching_key(sk, &s2))
     }
 
     pub fn gen_galois_key(&mut self, sk: &SecretKey, galois_element: u64) -> GaloisKey {
-        let s_g = self.params.ring_q().automorphism_ntt(&sk.q, galois_element);
+        let s_g = Zeroizing::new(self.params.ring_q().automorphism_ntt(&sk.q, galois_element));
         GaloisKey {
             galois_element,
             key: self.gen_switching_key(sk, &s_g),
@@ -113,20 +117,20 @@ impl KeyGenerator {
             .into_iter()
             .enumerate()
             .map(|(d, (a_q, a_p))| {
-                let e = self.sampler.gaussian(params.n());
+                let e = Zeroizing::new(self.sampler.gaussian(params.n()));
                 let mut b_q = rq.ntt(rq.from_signed(&e, rq.len()));
                 let mut b_p = rp.ntt(rp.from_signed(&e, rp.len()));
-                let mut t = a_q.clone();
+                let mut t = Zeroizing::new(a_q.clone());
                 rq.mul_assign(&mut t, &sk.q);
                 rq.sub_assign(&mut b_q, &t);
-                let mut t = a_p.clone();
+                let mut t = Zeroizing::new(a_p.clone());
                 rp.mul_assign(&mut t, &sk.p);
                 rp.sub_assign(&mut b_p, &t);
                 for (i, &w) in p_mod_q.iter().enumerate().skip(d * alpha).take(alpha) {
                     let m = rq.modulus(i);
                     let ws = m.shoup(w);
-                    let src = s_prime.limb(i).to_vec();
-                    for (b, s) in b_q.limb_mut(i).iter_mut().zip(src) {
+                    let src = Zeroizing::new(s_prime.limb(i).to_vec());
+                    for (b, &s) in b_q.limb_mut(i).iter_mut().zip(src.iter()) {
                         *b = m.add(*b, m.mul_shoup(s, w, ws));
                     }
                 }
@@ -138,7 +142,7 @@ impl KeyGenerator {
 
     fn error_ntt_q(&mut self, limbs: usize) -> Poly<Ntt> {
         let rq = self.params.ring_q();
-        let e = self.sampler.gaussian(self.params.n());
+        let e = Zeroizing::new(self.sampler.gaussian(self.params.n()));
         rq.ntt(rq.from_signed(&e, limbs))
     }
 }

@@ -1,7 +1,8 @@
 //! Versioned binary wire formats for everything that crosses the client/server boundary.
 //!
-//! Layout: `"PVCT"`, version (u8), kind (u8), flags (u16), parameter fingerprint (u64), then a
-//! kind-specific body, all little-endian. Residues are bit-packed to ⌈log2 q_i⌉ bits. Uniform
+//! Layout: `"PVCT"`, version (u8), kind (u8), flags (u16: bit 0 seeded, bits 8–15 the seed
+//! PRNG, see `SEED_PRNG_CHACHA20`), parameter fingerprint (u64), then a kind-specific body,
+//! all little-endian. Residues are bit-packed to ⌈log2 q_i⌉ bits. Uniform
 //! halves (`a`) of fresh ciphertexts and keys travel as 32-byte seeds.
 //!
 //! Decoding checks magic, version, kind, the parameter fingerprint, every length (before
@@ -25,11 +26,20 @@ pub mod testing {
 }
 
 pub const MAGIC: [u8; 4] = *b"PVCT";
-pub const VERSION: u8 = 1;
+/// 2: the header names the seed PRNG (flags bits 8–15).
+pub const VERSION: u8 = 2;
 /// Upper bound on Galois keys in one message (2N/2 distinct rotations exist at most; models need tens).
 pub const MAX_GALOIS_KEYS: u32 = 512;
 
-const FLAG_SEEDED: u16 = 1;
+/// Flags bit 0: the uniform half (`a`) travels as a 32-byte seed.
+const FLAG_SEEDED_BIT: u16 = 1;
+/// Flags bits 8–15 name the PRNG that expands a seed. 1 = ChaCha20: the RFC 8439 block
+/// function with 20 rounds, keyed by the seed, stream 0 (`rand_chacha` 0.9
+/// `ChaCha20Rng::from_seed`), residues drawn limb by limb by rejecting ⌈log2 q_i⌉-bit words
+/// ≥ q_i. Any other PRNG id is refused, so a peer never expands a seed differently.
+pub const SEED_PRNG_CHACHA20: u16 = 1;
+/// The flags of every seeded encoding this version writes.
+const SEEDED_CHACHA20: u16 = FLAG_SEEDED_BIT | (SEED_PRNG_CHACHA20 << 8);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -194,8 +204,9 @@ pub fn encode_parameters(params: &Parameters) -> Vec<u8> {
     w.buf
 }
 
-/// Rebuilds (and so re-validates, including the security bound) the parameters.
-pub fn decode_parameters(bytes: &[u8]) -> Result<Parameters, WireError> {
+/// Reads the parameter literal and the fingerprint it claims, building nothing: a server
+/// compares the literal with its allow-list before it spends time on primes and NTT tables.
+pub fn decode_parameters_literal(bytes: &[u8]) -> Result<(ParametersLiteral, u64), WireError> {
     let mut r = Reader::new(bytes);
     let (_, fp) = read_header(&mut r, Kind::Parameters, None, &[0])?;
     let log_n = u32::from(r.u8()?);
@@ -204,16 +215,29 @@ pub fn decode_parameters(bytes: &[u8]) -> Result<Parameters, WireError> {
     let log_q = r.take(nq)?.iter().map(|&b| u32::from(b)).collect();
     let log_p = r.take(np)?.iter().map(|&b| u32::from(b)).collect();
     r.finish()?;
-    let params = Parameters::new(ParametersLiteral {
-        log_n,
-        log_q,
-        log_p,
-        log_default_scale,
-    })?;
-    if params.fingerprint() != fp {
+    Ok((
+        ParametersLiteral {
+            log_n,
+            log_q,
+            log_p,
+            log_default_scale,
+        },
+        fp,
+    ))
+}
+
+/// Rebuilds (and so re-validates, including the security bound) the parameters.
+pub fn decode_parameters(bytes: &[u8]) -> Result<Parameters, WireError> {
+    let (literal, fp) = decode_parameters_literal(bytes)?;
+    check_fingerprint(Parameters::new(literal)?, fp)
+}
+
+/// `params` if they are the ones whose fingerprint a message claimed.
+pub fn check_fingerprint(params: Parameters, claimed: u64) -> Result<Parameters, WireError> {
+    if params.fingerprint() != claimed {
         return Err(WireError::ParameterMismatch {
             expected: params.fingerprint(),
-            found: fp,
+            found: claimed,
         });
     }
     Ok(params)
@@ -226,7 +250,7 @@ pub fn encode_ciphertext(params: &Parameters, ct: &Ciphertext) -> Vec<u8> {
     let seeded = ct.seed.is_some() && ct.degree() == 1;
     let mut w = header(
         Kind::Ciphertext,
-        if seeded { FLAG_SEEDED } else { 0 },
+        if seeded { SEEDED_CHACHA20 } else { 0 },
         params.fingerprint(),
     );
     w.u8(ct.level() as u8);
@@ -249,7 +273,7 @@ pub fn decode_ciphertext(params: &Parameters, bytes: &[u8]) -> Result<Ciphertext
         &mut r,
         Kind::Ciphertext,
         Some(params.fingerprint()),
-        &[0, FLAG_SEEDED],
+        &[0, SEEDED_CHACHA20],
     )?;
     let level = r.u8()? as usize;
     let degree = r.u8()? as usize;
@@ -268,7 +292,7 @@ pub fn decode_ciphertext(params: &Parameters, bytes: &[u8]) -> Result<Ciphertext
         ));
     }
     let rq = params.ring_q();
-    let ct = if flags & FLAG_SEEDED != 0 {
+    let ct = if flags & FLAG_SEEDED_BIT != 0 {
         if degree != 1 {
             return Err(WireError::Invalid(
                 "only degree-1 ciphertexts can be seeded",
@@ -300,7 +324,7 @@ pub fn decode_ciphertext(params: &Parameters, bytes: &[u8]) -> Result<Ciphertext
 // ---------- keys ----------
 
 pub fn encode_public_key(params: &Parameters, pk: &PublicKey) -> Vec<u8> {
-    let mut w = header(Kind::PublicKey, FLAG_SEEDED, params.fingerprint());
+    let mut w = header(Kind::PublicKey, SEEDED_CHACHA20, params.fingerprint());
     w.bytes(&pk.seed);
     write_poly(&mut w, params.ring_q(), &pk.b);
     w.buf
@@ -312,7 +336,7 @@ pub fn decode_public_key(params: &Parameters, bytes: &[u8]) -> Result<PublicKey,
         &mut r,
         Kind::PublicKey,
         Some(params.fingerprint()),
-        &[FLAG_SEEDED],
+        &[SEEDED_CHACHA20],
     )?;
     let seed = r.seed()?;
     let rq = params.ring_q();
@@ -352,7 +376,11 @@ fn read_switching_key(r: &mut Reader, params: &Parameters) -> Result<SwitchingKe
 }
 
 pub fn encode_relinearization_key(params: &Parameters, key: &RelinearizationKey) -> Vec<u8> {
-    let mut w = header(Kind::RelinearizationKey, FLAG_SEEDED, params.fingerprint());
+    let mut w = header(
+        Kind::RelinearizationKey,
+        SEEDED_CHACHA20,
+        params.fingerprint(),
+    );
     write_switching_key(&mut w, params, &key.0);
     w.buf
 }
@@ -366,7 +394,7 @@ pub fn decode_relinearization_key(
         &mut r,
         Kind::RelinearizationKey,
         Some(params.fingerprint()),
-        &[FLAG_SEEDED],
+        &[SEEDED_CHACHA20],
     )?;
     let key = read_switching_key(&mut r, params)?;
     r.finish()?;
@@ -384,7 +412,7 @@ fn read_galois_element(r: &mut Reader, params: &Parameters) -> Result<u64, WireE
 }
 
 pub fn encode_galois_key(params: &Parameters, key: &GaloisKey) -> Vec<u8> {
-    let mut w = header(Kind::GaloisKey, FLAG_SEEDED, params.fingerprint());
+    let mut w = header(Kind::GaloisKey, SEEDED_CHACHA20, params.fingerprint());
     w.u64(key.galois_element);
     write_switching_key(&mut w, params, &key.key);
     w.buf
@@ -396,7 +424,7 @@ pub fn decode_galois_key(params: &Parameters, bytes: &[u8]) -> Result<GaloisKey,
         &mut r,
         Kind::GaloisKey,
         Some(params.fingerprint()),
-        &[FLAG_SEEDED],
+        &[SEEDED_CHACHA20],
     )?;
     let galois_element = read_galois_element(&mut r, params)?;
     let key = read_switching_key(&mut r, params)?;
@@ -409,7 +437,7 @@ pub fn decode_galois_key(params: &Parameters, bytes: &[u8]) -> Result<GaloisKey,
 
 /// All evaluation keys in one message (what the client uploads once per session).
 pub fn encode_evaluation_keys(params: &Parameters, keys: &EvaluationKeys) -> Vec<u8> {
-    let mut w = header(Kind::EvaluationKeys, FLAG_SEEDED, params.fingerprint());
+    let mut w = header(Kind::EvaluationKeys, SEEDED_CHACHA20, params.fingerprint());
     w.u8(u8::from(keys.relin.is_some()));
     if let Some(rk) = &keys.relin {
         write_switching_key(&mut w, params, &rk.0);
@@ -431,7 +459,7 @@ pub fn decode_evaluation_keys(
         &mut r,
         Kind::EvaluationKeys,
         Some(params.fingerprint()),
-        &[FLAG_SEEDED],
+        &[SEEDED_CHACHA20],
     )?;
     let relin = match r.u8()? {
         0 => None,

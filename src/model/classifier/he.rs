@@ -217,7 +217,7 @@ impl<P: Send + Sync> PreparedClassifier<P> {
     }
 
     /// Evaluates the network on the 4 packed input ciphertexts; returns the (mean) logits in
-    /// slots 0..3.
+    /// slots j·1024 + class for every block j (bias included in every copy; other slots 0).
     pub fn evaluate<B: SlotBackend<Pt = P>>(
         &self,
         backend: &B,
@@ -368,12 +368,18 @@ impl<P: Send + Sync> PreparedMember<P> {
                     .collect::<Result<Vec<_>, _>>()
             })
             .collect::<Result<Vec<_>, _>>()?;
+        // The logits end up in BLOCKS copies (slots j·1024 + class); the bias goes into
+        // every copy, so no copy shows the client the logits without their bias (which
+        // would reveal the bias itself). Every other slot is zero.
         let mut bias3 = vec![0.0; SLOTS];
-        for (cls, b) in bias3.iter_mut().enumerate().take(CLASSES) {
-            *b = p.fc_b[cls]
+        for cls in 0..CLASSES {
+            let b = p.fc_b[cls]
                 + (0..C2)
                     .map(|co| p.fc_w[cls * C2 + co] * gamma2[co])
                     .sum::<f64>();
+            for j in 0..BLOCKS {
+                bias3[j * BLOCK + cls] = b;
+            }
         }
         Ok(Self {
             conv1,
@@ -420,7 +426,8 @@ impl<P: Send + Sync> PreparedMember<P> {
         Ok(backend.add(ct, &backend.rotate(ct, k)?)?)
     }
 
-    /// Evaluates the network on the 4 packed input ciphertexts; returns the logits in slots 0..3.
+    /// Evaluates the network on the 4 packed input ciphertexts; returns the logits in slots
+    /// j·1024 + class for every block j (identical copies, bias included; other slots 0).
     fn evaluate<B: SlotBackend<Pt = P>>(
         &self,
         backend: &B,

@@ -35,6 +35,22 @@ pub const LEVELS_NEEDED: usize = 5;
 /// The parameter set with exactly those levels (see `ckks::params`).
 pub const PRESET: &str = "depth5-n14";
 
+/// The scale of the logit ciphertext for inputs encrypted at level `LEVELS_NEEDED` with the
+/// default scale: weights are encoded at the prime they are rescaled by, so plaintext
+/// layers keep the scale and each square maps s to s²/q_ℓ. The client accepts a response
+/// only at exactly this scale and level 0 (a server cannot choose what the client decrypts).
+pub fn output_scale(params: &crate::ckks::Parameters) -> Option<f64> {
+    let q = |level: usize| params.q().get(level).map(|&q| q as f64);
+    let l = LEVELS_NEEDED;
+    let mut s = params.default_scale();
+    s = s * q(l)? / q(l)?; // conv1
+    s = s * s / q(l - 1)?; // square
+    s = s * q(l - 2)? / q(l - 2)?; // conv2
+    s = s * s / q(l - 3)?; // square
+    s = s * q(l - 4)? / q(l - 4)?; // fully connected
+    Some(s)
+}
+
 /// Rotation amounts for the block giant steps (r·1024, r = 1..7).
 pub fn block_rotations() -> Vec<i64> {
     (1..BLOCKS as i64).map(|r| r * BLOCK as i64).collect()

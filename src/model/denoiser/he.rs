@@ -9,12 +9,15 @@
 //! {±1..±r, ±tile_w..±r·tile_w}, the same for every tile and layer. Each convolution uses one
 //! level, so the interactive protocol needs only one level per round.
 //!
-//! Masking (interactive nonlinear model): the pre-activation of output channel c is sent as
-//! `r_c ⊙ y_c` with a fresh random positive slot vector r_c (ReLU(r·y) = r·ReLU(y)). r_c is
-//! folded into that layer's plaintext weights and bias, and 1/r_c into the next layer's
-//! weights (a rotation of the mask is just a rotated plaintext), so masking costs no
-//! homomorphic operation. All (tile, channel) ciphertexts of a round are shuffled by a random
-//! permutation the server undoes on the way back.
+//! Masking (interactive nonlinear model): every pre-activation ciphertext the client will
+//! decrypt, one per (tile, channel), is sent as `r ⊙ y` with its own fresh random positive
+//! slot vector r (ReLU(r·y) = r·ReLU(y)); no two ciphertexts share a mask, so ratios between
+//! tiles cancel nothing. r is folded into that tile's plaintext weights and bias, and 1/r into
+//! the next layer's weights for the same tile (a rotation of the mask is a rotated
+//! plaintext), so masking costs no homomorphic operation and no level, only encodings per
+//! tile. All (tile, channel) ciphertexts of a round are shuffled together by a random
+//! permutation the server undoes on the way back. SECURITY.md says what the client still
+//! learns (the sign pattern, and magnitudes up to the mask range).
 
 use super::DenoiserError;
 use super::plain::{Conv, Denoiser};
@@ -58,10 +61,11 @@ pub fn residual_conv(conv: &Conv) -> Conv {
     c
 }
 
-/// Positive per-slot scales, one slot vector per channel.
+/// Positive per-slot scales of one tile: one slot vector per channel, `[channel][slot]`.
 pub type Masks = Vec<Vec<f64>>;
 
-/// Fresh masks: every slot of every channel gets r = e^u, u uniform in [−ln m, ln m].
+/// Fresh masks for one tile: every slot of every channel gets its own r = e^u, u uniform in
+/// [−ln m, ln m].
 pub fn random_masks(rng: &mut impl Rng, channels: usize, slots: usize, max_scale: f64) -> Masks {
     let l = max_scale.max(1.0).ln();
     (0..channels)
@@ -76,6 +80,19 @@ pub fn random_masks(rng: &mut impl Rng, channels: usize, slots: usize, max_scale
                 })
                 .collect()
         })
+        .collect()
+}
+
+/// Fresh, independent masks for every tile of a round: `[tile][channel][slot]`.
+pub fn random_tile_masks(
+    rng: &mut impl Rng,
+    tiles: usize,
+    channels: usize,
+    slots: usize,
+    max_scale: f64,
+) -> Vec<Masks> {
+    (0..tiles)
+        .map(|_| random_masks(rng, channels, slots, max_scale))
         .collect()
 }
 
@@ -318,8 +335,8 @@ pub struct Interactive<Ct> {
     tiles: usize,
     /// The input tiles, kept for the residual connection.
     residual: Vec<Ct>,
-    /// Masks carried by the activations the client will return.
-    masks: Option<Masks>,
+    /// Masks carried by the activations the client will return, `[tile][channel][slot]`.
+    masks: Option<Vec<Masks>>,
     /// `sent[j] = outputs[perm[j]]` with outputs indexed `tile · channels + channel`.
     perm: Vec<usize>,
 }
@@ -405,6 +422,11 @@ impl<Ct: Clone + Send + Sync> Interactive<Ct> {
         self.layer
     }
 
+    /// How many activation ciphertexts the pending round needs (tiles × channels).
+    pub fn pending_count(&self) -> usize {
+        self.perm.len()
+    }
+
     fn run_layer<B: SlotBackend<Ct = Ct>>(
         &mut self,
         backend: &B,
@@ -424,22 +446,43 @@ impl<Ct: Clone + Send + Sync> Interactive<Ct> {
         }
         let level = inputs.iter().map(|c| backend.level(c)).min().unwrap_or(0);
         let last = l + 1 == model.layers.len();
-        let out_masks = (!last && policy.scale)
-            .then(|| random_masks(rng, conv.cout, backend.slots(), policy.max_scale));
+        let out_masks = (!last && policy.scale).then(|| {
+            random_tile_masks(
+                rng,
+                self.tiles,
+                conv.cout,
+                backend.slots(),
+                policy.max_scale,
+            )
+        });
         let sign = if last { -1.0 } else { 1.0 };
-        let prepared = PreparedConv::new(
-            backend,
-            conv,
-            sign,
-            tile_w,
-            level,
-            self.masks.as_ref(),
-            out_masks.as_ref(),
-        )?;
-        let outputs = inputs
-            .par_chunks(conv.cin)
-            .map(|x| prepared.apply(backend, &x.iter().collect::<Vec<_>>()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let outputs = match (self.masks.as_ref(), out_masks.as_ref()) {
+            // Unmasked (tests only): one set of plaintexts serves every tile.
+            (None, None) => {
+                let prepared = PreparedConv::new(backend, conv, sign, tile_w, level, None, None)?;
+                inputs
+                    .par_chunks(conv.cin)
+                    .map(|x| prepared.apply(backend, &x.iter().collect::<Vec<_>>()))
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+            // Masks differ per tile, so each tile gets its own plaintexts.
+            (in_masks, out_masks) => inputs
+                .par_chunks(conv.cin)
+                .enumerate()
+                .map(|(t, x)| {
+                    PreparedConv::new(
+                        backend,
+                        conv,
+                        sign,
+                        tile_w,
+                        level,
+                        in_masks.map(|m| &m[t]),
+                        out_masks.map(|m| &m[t]),
+                    )?
+                    .apply(backend, &x.iter().collect::<Vec<_>>())
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
         self.layer += 1;
         self.masks = out_masks;
         if last {

@@ -1,0 +1,115 @@
+//! What each side accepts from the other: exactly the ciphertexts a protocol step calls for.
+//!
+//! Why: a party that decrypts (the client) or evaluates (the server) a ciphertext whose
+//! level, degree or scale it did not choose can be made to react to secret values. A server
+//! that sent a masked activation at a crafted scale could watch the client's re-encoding
+//! fail or not depending on a pixel (a decryption-reaction oracle); a client that sent its
+//! tiles at scale 2^100 drove the server's plaintext bias past the modulus and read the bias
+//! back from the error text. Both sides therefore pin every field to the one value the
+//! protocol step produces, and check counts before decoding anything (each decoded
+//! ciphertext expands about 3× in memory).
+
+use super::ProtocolError;
+use crate::ckks::{Ciphertext, Parameters, wire};
+use std::ops::RangeInclusive;
+
+/// Relative tolerance on scales: they are computed by the same operations on the same
+/// primes on both sides, so honest values agree to the last bits.
+const SCALE_TOLERANCE: f64 = 1e-9;
+
+/// The shape a step's ciphertexts must have.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expected {
+    /// How many ciphertexts the step carries (checked before any decoding).
+    pub count: RangeInclusive<usize>,
+    /// The exact level of each.
+    pub level: usize,
+    /// The exact scale of each (within `SCALE_TOLERANCE`).
+    pub scale: f64,
+}
+
+impl Expected {
+    /// `count` fresh encryptions from the client: degree 1 at `level`, default scale.
+    pub fn fresh(params: &Parameters, count: RangeInclusive<usize>, level: usize) -> Self {
+        Self {
+            count,
+            level,
+            scale: params.default_scale(),
+        }
+    }
+}
+
+/// Decodes `cts` if their number, and then each one's degree (1), level and scale, are
+/// exactly as expected; otherwise refuses with `ProtocolError::OffProtocol`.
+pub fn decode_expected(
+    params: &Parameters,
+    cts: &[Vec<u8>],
+    expected: &Expected,
+) -> Result<Vec<Ciphertext>, ProtocolError> {
+    if !expected.count.contains(&cts.len()) {
+        return Err(ProtocolError::OffProtocol("wrong number of ciphertexts"));
+    }
+    cts.iter()
+        .map(|bytes| {
+            let ct = wire::decode_ciphertext(params, bytes)?;
+            check(&ct, expected)?;
+            Ok(ct)
+        })
+        .collect()
+}
+
+/// Checks one decoded ciphertext against `expected` (degree, level, scale).
+pub fn check(ct: &Ciphertext, expected: &Expected) -> Result<(), ProtocolError> {
+    if ct.degree() != 1 {
+        return Err(ProtocolError::OffProtocol("ciphertext of degree ≠ 1"));
+    }
+    if ct.level() != expected.level {
+        return Err(ProtocolError::OffProtocol(
+            "ciphertext at an unexpected level",
+        ));
+    }
+    if !(((ct.scale - expected.scale) / expected.scale).abs() <= SCALE_TOLERANCE) {
+        return Err(ProtocolError::OffProtocol(
+            "ciphertext at an unexpected scale",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ckks::{Encoder, Encryptor, KeyGenerator};
+
+    #[test]
+    fn only_the_expected_count_level_and_scale_pass() {
+        let params = Parameters::preset("depth1-n12").unwrap();
+        let sk = KeyGenerator::from_seed(&params, [3; 32]).gen_secret_key();
+        let enc = Encoder::new(&params);
+        let mut e = Encryptor::new(&params, &sk);
+        let mut at = |level, scale| {
+            wire::encode_ciphertext(
+                &params,
+                &e.encrypt(&enc.encode(&[0.5], level, scale).unwrap()),
+            )
+        };
+        let ok = vec![at(1, params.default_scale()); 2];
+        let want = Expected::fresh(&params, 2..=2, 1);
+        assert_eq!(decode_expected(&params, &ok, &want).unwrap().len(), 2);
+        for (bad, what) in [
+            (vec![at(1, params.default_scale()); 3], "count"),
+            (vec![at(0, params.default_scale()); 2], "level"),
+            (vec![at(1, 2f64.powi(40)); 2], "scale"),
+            (
+                vec![at(1, params.default_scale() * (1.0 + 1e-6)); 2],
+                "scale",
+            ),
+        ] {
+            let err = decode_expected(&params, &bad, &want).unwrap_err();
+            assert!(
+                matches!(err, ProtocolError::OffProtocol(_)),
+                "{what}: {err}"
+            );
+        }
+    }
+}
