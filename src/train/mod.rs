@@ -8,6 +8,7 @@
 pub mod data;
 pub mod denoiser;
 pub mod nets;
+pub mod series_cv;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -60,6 +61,12 @@ pub struct TrainConfig {
     pub cv_folds: Option<usize>,
     /// Reuse the Ref-CNN from this safetensors file instead of training it.
     pub ref_weights: Option<PathBuf>,
+    /// `Some((kidney-ct-extra folder, cap))`: series-wise cross-validation on `data` plus
+    /// this folder (see [`series_cv`]), at most `cap` training slices per group (0: all).
+    pub series_cv: Option<(PathBuf, usize)>,
+    /// With `series_cv`: instead of cross-validating, train the final network on everything
+    /// with the recipe this `series_cv.json` cross-validated.
+    pub final_from: Option<PathBuf>,
 }
 
 /// Augmentation strength.
@@ -335,6 +342,12 @@ fn machine() -> String {
 
 /// Trains both networks and writes `classifier.safetensors` and `classifier.json` to `cfg.out`.
 pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
+    if let Some((extra, cap)) = &cfg.series_cv {
+        return match &cfg.final_from {
+            Some(report) => series_cv::train_final(cfg, extra, *cap, report),
+            None => series_cv::cross_validate(cfg, extra, *cap),
+        };
+    }
     let t0 = Instant::now();
     let dev = Device::Cpu;
     let ds = data::load(&cfg.data)?;
@@ -523,6 +536,7 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
     );
     let desc = ModelDescription {
         ensemble: None,
+        decision: None,
         name: "privact-kidney-ct-classifier".into(),
         version: "1.0.0".into(),
         classes: CLASSES.iter().map(|c| c.to_string()).collect(),
