@@ -67,11 +67,6 @@ pub struct TrainClassifierArgs {
     /// (0: all).
     #[arg(long, default_value_t = 40)]
     pub cap_per_series: usize,
-    /// With --series-cv: train the final network on every series with the recipe that this
-    /// series_cv.json cross-validated (the recipe options must match), writing
-    /// classifier.safetensors and classifier.json to --out.
-    #[arg(long, value_name = "SERIES_CV_JSON", requires = "series_cv")]
-    pub final_from: Option<PathBuf>,
     /// Mini-batch size.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
@@ -105,6 +100,5 @@ pub fn run(args: &TrainClassifierArgs) -> anyhow::Result<()> {
         cv_folds: args.cv_folds,
         ref_weights: args.ref_weights.clone(),
         series_cv: args.series_cv.clone().map(|d| (d, args.cap_per_series)),
-        final_from: args.final_from.clone(),
     })
 }

@@ -64,9 +64,6 @@ pub struct TrainConfig {
     /// `Some((kidney-ct-extra folder, cap))`: series-wise cross-validation on `data` plus
     /// this folder (see [`series_cv`]), at most `cap` training slices per group (0: all).
     pub series_cv: Option<(PathBuf, usize)>,
-    /// With `series_cv`: instead of cross-validating, train the final network on everything
-    /// with the recipe this `series_cv.json` cross-validated.
-    pub final_from: Option<PathBuf>,
 }
 
 /// Augmentation strength.
@@ -343,10 +340,7 @@ fn machine() -> String {
 /// Trains both networks and writes `classifier.safetensors` and `classifier.json` to `cfg.out`.
 pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
     if let Some((extra, cap)) = &cfg.series_cv {
-        return match &cfg.final_from {
-            Some(report) => series_cv::train_final(cfg, extra, *cap, report),
-            None => series_cv::cross_validate(cfg, extra, *cap),
-        };
+        return series_cv::cross_validate(cfg, extra, *cap);
     }
     let t0 = Instant::now();
     let dev = Device::Cpu;
