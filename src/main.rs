@@ -29,6 +29,8 @@ enum Command {
     /// Train the denoisers (feature `train`).
     #[cfg(feature = "train")]
     TrainDenoiser(privact::cli::train_denoiser::TrainDenoiserArgs),
+    /// Check images before classification: refuse non-CT, warn on non-abdominal slices.
+    CheckInput(privact::cli::check_input::CheckInputArgs),
     /// Describe an image file: modality, size, transfer syntax, value range, window.
     Inspect(privact::cli::inspect::InspectArgs),
     /// Write the synthetic abdominal CT phantom (the built-in sample).
@@ -99,6 +101,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Classify(args)) => privact::cli::classify::run_classify(&args),
         Some(Command::Evaluate(args)) => privact::cli::classify::run_evaluate(&args),
         Some(Command::Inspect(args)) => privact::cli::inspect::run(&args),
+        Some(Command::CheckInput(args)) => privact::cli::check_input::run(&args),
         Some(Command::Phantom(args)) => privact::cli::phantom::run(&args),
         Some(Command::SimulateLdct(args)) => privact::cli::simulate_ldct::run(&args),
         #[cfg(feature = "train")]

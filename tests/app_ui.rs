@@ -527,10 +527,14 @@ fn encrypted_classification_runs_on_the_worker_then_cancel_works() {
             .as_ref()
             .is_some_and(|b| b.len() > 100_000)
     );
+    // The built-in phantom is synthetic: its answer is shown as model output with a note,
+    // never as "Predicted class" beside a label naming its painted lesion.
     assert!(
-        has_containing(&h, "Predicted class: "),
-        "the trained model names a class"
+        has_containing(&h, "Model output: ") && has_containing(&h, "phantom is synthetic"),
+        "the phantom's answer is labelled as model output"
     );
+    assert!(!has_containing(&h, "Predicted class: "));
+    assert!(!has_containing(&h, "renal tumour"), "no lesion label");
     assert!(
         has_containing(&h, "Ref-CNN normal:") && has_containing(&h, "Approx-CNN tumour:"),
         "the plaintext networks are shown beside the HE-CNN"
@@ -560,4 +564,73 @@ fn encrypted_classification_runs_on_the_worker_then_cancel_works() {
         "the UI thread never blocks on the job (max frame {:.1} ms, job {job_ms:.0} ms)",
         app.state.max_frame_ms_during_job
     );
+}
+
+/// The shared data folder (`$PRIVACT_DATA` or `../shared/data`), if present.
+fn shared_data() -> Option<std::path::PathBuf> {
+    let p = std::env::var_os("PRIVACT_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
+        });
+    p.is_dir().then_some(p)
+}
+
+#[test]
+fn a_non_ct_image_is_refused_before_encryption() {
+    let Some(data) = shared_data() else { return };
+    let mr = data.join("dicom/pydicom-test-files/MR_small.dcm");
+    if !mr.exists() {
+        return;
+    }
+    let mut h = harness(Prefs::default());
+    loaded(&mut h);
+    h.state_mut().apply(Intent::LoadPath(mr));
+    step_until(&mut h, "the MR slice", Duration::from_secs(30), |h| {
+        h.state()
+            .state
+            .image
+            .as_ref()
+            .is_some_and(|i| i.label == "MR_small.dcm")
+    });
+    h.state_mut().apply(Intent::RunClassify);
+    h.step();
+    assert!(!h.state().busy(), "no job was started");
+    assert!(
+        h.state()
+            .state
+            .toasts
+            .iter()
+            .any(|t| t.message.contains("not a CT image") && t.message.contains("MR")),
+        "refusal toast"
+    );
+}
+
+#[test]
+fn a_slice_failing_the_input_check_gets_a_warning_instead_of_a_class() {
+    let dir = std::env::temp_dir().join(format!("privact-ui-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let blank = dir.join("blank.png");
+    image::GrayImage::from_pixel(128, 128, image::Luma([0u8]))
+        .save(&blank)
+        .unwrap();
+    let mut h = harness(Prefs::default());
+    loaded(&mut h);
+    h.state_mut().apply(Intent::LoadPath(blank));
+    step_until(&mut h, "the blank image", Duration::from_secs(30), |h| {
+        h.state()
+            .state
+            .image
+            .as_ref()
+            .is_some_and(|i| i.label == "blank.png")
+    });
+    h.state_mut().apply(Intent::RunClassify);
+    step_until(&mut h, "the results", Duration::from_secs(600), |h| {
+        has_containing(h, "HE normal:")
+    });
+    assert!(has_containing(&h, "Predicted class: none. Input check"));
+    assert!(!has_containing(&h, "Predicted class: normal"));
+    assert!(!has_containing(&h, "Predicted class: cyst"));
+    assert!(!has_containing(&h, "Predicted class: tumor"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

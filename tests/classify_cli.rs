@@ -107,3 +107,116 @@ fn encrypted_evaluation_reports_agreement_with_approx() {
         assert!((0.0..=1.0).contains(&auc), "{c} AUC {auc}");
     }
 }
+
+#[test]
+fn evaluation_reports_decisions_and_per_image_rows() {
+    let Some(kidney) = kidney_ct() else { return };
+    let (code, out, err) = privact(&[
+        "evaluate",
+        kidney.to_str().unwrap(),
+        "--mode",
+        "approx",
+        "--limit",
+        "4",
+        "--per-image",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let n = v["n"].as_u64().unwrap() as usize;
+    assert_eq!(n, 12);
+    let classes = ["normal", "cyst", "tumor"];
+    let counts: Vec<Vec<u64>> = v["confusion_matrix"]["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_u64().unwrap())
+                .collect()
+        })
+        .collect();
+    // Recompute the matrix from the per-image rows.
+    let images = v["images"].as_array().unwrap();
+    assert_eq!(images.len(), n);
+    let mut again = vec![vec![0u64; 3]; 3];
+    for im in images {
+        let truth = classes.iter().position(|c| im["truth"] == *c).unwrap();
+        let p: Vec<f64> = classes
+            .iter()
+            .map(|c| im["probabilities"][c].as_f64().unwrap())
+            .collect();
+        let best = (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
+        assert_eq!(im["predicted"], classes[best], "{im}");
+        assert!(
+            im["file"]
+                .as_str()
+                .unwrap()
+                .contains(["Normal", "Cyst", "Tumor"][truth])
+        );
+        again[truth][best] += 1;
+    }
+    assert_eq!(counts, again);
+    let recall: Vec<f64> = (0..3)
+        .map(|k| counts[k][k] as f64 / counts[k].iter().sum::<u64>() as f64)
+        .collect();
+    let bacc = v["balanced_accuracy"].as_f64().unwrap();
+    assert!((bacc - recall.iter().sum::<f64>() / 3.0).abs() < 1e-9);
+    for (k, c) in classes.iter().enumerate() {
+        let sens = v["per_class"][c]["sensitivity"].as_f64().unwrap();
+        assert!((sens - recall[k]).abs() < 1e-9);
+        let negatives: u64 = (0..3)
+            .filter(|&r| r != k)
+            .map(|r| counts[r].iter().sum::<u64>())
+            .sum();
+        let false_pos: u64 = (0..3).filter(|&r| r != k).map(|r| counts[r][k]).sum();
+        let spec = v["per_class"][c]["specificity"].as_f64().unwrap();
+        assert!((spec - (negatives - false_pos) as f64 / negatives as f64).abs() < 1e-9);
+    }
+}
+
+#[test]
+fn evaluation_with_series_groups_resamples_series() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let extra = data.join("kidney-ct-extra");
+    if !extra.is_dir() {
+        return;
+    }
+    let tsv = extra.join("series.tsv");
+    let (code, out, err) = privact(&[
+        "evaluate",
+        extra.to_str().unwrap(),
+        "--limit",
+        "3",
+        "--groups",
+        tsv.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["n"], 9);
+    assert!(
+        v["ci"].as_str().unwrap().contains("groups from --groups"),
+        "{}",
+        v["ci"]
+    );
+    // A file missing from the groups list is an error, not a silent single-image group.
+    let dir = temp_dir("groups");
+    let bad = dir.join("groups.tsv");
+    std::fs::write(&bad, "file\tseries\nTumor/none.jpg\tx\n").unwrap();
+    let (code, _, err) = privact(&[
+        "evaluate",
+        extra.to_str().unwrap(),
+        "--limit",
+        "1",
+        "--groups",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not listed"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

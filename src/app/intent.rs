@@ -305,12 +305,33 @@ impl PrivactApp {
             );
             return;
         };
+        // The input check runs before anything is encrypted: other modalities and colour
+        // images are refused; a slice that does not look like the training data is still
+        // classified (the pipeline is the demonstration) but the results name no class.
+        let warning = match crate::imaging::input_check::check_slice(slice) {
+            Ok(check) => check.warning(),
+            Err(refused) => {
+                st.error(
+                    "Encrypted classification",
+                    refused.to_string(),
+                    "The classifier takes axial abdominal CT slices (DICOM in HU, or 8-bit greyscale images).",
+                );
+                return;
+            }
+        };
         // The classifier's own input transform: 256×256 model input, then standardisation.
-        let image = preprocess(&to_model_input(slice));
+        let image = preprocess(&to_model_input(
+            &crate::imaging::input_check::as_hounsfield(slice),
+        ));
         let weights = super::weights::weights_for_run().params;
         match self.worker.submit(Job::Classify { image, weights }) {
             Ok(()) => {
                 st.pipeline.reset_for_run();
+                st.input_warning = warning;
+                st.input_is_phantom = st
+                    .image
+                    .as_ref()
+                    .is_some_and(|i| matches!(i.source, super::worker::Source::Builtin));
                 st.task = Task::Classify;
                 st.running = Some(JobKind::Classify);
                 st.cancel_requested = false;

@@ -254,6 +254,11 @@ pub struct AppState {
     pub phi_revealed: bool,
     /// The classification pipeline.
     pub pipeline: Pipeline,
+    /// The input check's warning for the slice of the last classification run (shown
+    /// instead of a predicted class); `None` when the check passed.
+    pub input_warning: Option<String>,
+    /// The last classification ran on the built-in (synthetic) phantom.
+    pub input_is_phantom: bool,
     pub denoise: DenoiseState,
     /// The task the right panel describes (the one last run or chosen).
     pub task: Task,
@@ -284,6 +289,8 @@ impl AppState {
             display: Display::Original,
             phi_revealed: false,
             pipeline: Pipeline::default(),
+            input_warning: None,
+            input_is_phantom: false,
             denoise: DenoiseState {
                 model: ModelKind::Linear,
                 pipeline: Pipeline::denoise(0),

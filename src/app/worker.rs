@@ -395,7 +395,9 @@ pub fn load_path(path: PathBuf) -> Event {
 
 /// The built-in synthetic phantom, through the same DICOM decoder as any file.
 pub fn load_phantom() -> Event {
-    let label = "Built-in phantom (synthetic abdomen, renal tumour)".to_string();
+    // The label names no lesion: the classifier was never trained on phantoms, and a label
+    // saying "tumour" beside a contradicting answer would read as a verdict on the model.
+    let label = "Built-in phantom (synthetic abdomen)".to_string();
     match crate::imaging::phantom::builtin_sample_dicom() {
         Ok(bytes) => match crate::imaging::load_bytes(
             &bytes,

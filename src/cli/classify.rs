@@ -2,6 +2,7 @@
 //! (plaintext HE-friendly) or encrypted mode.
 
 use crate::imaging;
+use crate::imaging::input_check;
 use crate::model::classifier::metrics::{auc, average_precision};
 use crate::model::classifier::{
     CLASSES, Classifier, NUM_CLASSES, argmax, preprocess::preprocess, shipped, softmax,
@@ -42,14 +43,29 @@ pub struct EvaluateArgs {
     /// At most N images per class, in sorted file-name order.
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Also list every image: file, truth, probabilities, predicted class, input-check warning.
+    #[arg(long)]
+    pub per_image: bool,
+    /// Tab-separated `Class/file<TAB>group` lines (e.g. kidney-ct-extra/series.tsv): the 95 %
+    /// intervals then resample whole groups (series), not single images.
+    #[arg(long, value_name = "TSV")]
+    pub groups: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
 
-/// File → the classifier's input (imaging transform, then per-image standardisation).
-pub fn model_input(path: &Path) -> anyhow::Result<Vec<f32>> {
+/// File → the classifier's input (imaging transform, then per-image standardisation), after
+/// the input check: non-CT, colour and non-HU CT images are refused (an error naming why);
+/// a slice that fails the plausibility rules comes back with its warning.
+pub fn checked_model_input(path: &Path) -> anyhow::Result<(Vec<f32>, Option<String>)> {
     let slice = imaging::load(path)?;
-    Ok(preprocess(&imaging::model_input::to_model_input(&slice)))
+    let check = input_check::check_file(path, &slice)
+        .map_err(|r| anyhow::anyhow!("{}: {r}", path.display()))?;
+    let slice = input_check::as_hounsfield(&slice);
+    Ok((
+        preprocess(&imaging::model_input::to_model_input(&slice)),
+        check.warning(),
+    ))
 }
 
 /// Runs one mode; an encrypted session is created on first use and reused.
@@ -100,12 +116,17 @@ impl Runner {
                     "eval_key_bytes": run.eval_key_bytes,
                     "server_key_memory_bytes": run.server_key_memory,
                 });
-                return Ok((run.result.probabilities, extra));
+                return Ok((self.model.decided(&run.result.probabilities), extra));
             }
         };
         let p = softmax(&logits);
+        let p = [p[0], p[1], p[2]];
         Ok((
-            [p[0], p[1], p[2]],
+            if mode == Mode::Reference {
+                p
+            } else {
+                self.model.decided(&p)
+            },
             json!({"ledger": [], "upload_bytes": 0, "download_bytes": 0, "eval_key_bytes": 0}),
         ))
     }
@@ -124,7 +145,7 @@ fn mode_name(mode: Mode) -> &'static str {
 }
 
 pub fn run_classify(args: &ClassifyArgs) -> anyhow::Result<()> {
-    let input = model_input(&args.path)?;
+    let (input, warning) = checked_model_input(&args.path)?;
     let mut runner = Runner::new()?;
     let (mut p, extra) = runner.probabilities(args.mode, &input)?;
     if args.mode == Mode::Encrypted {
@@ -136,7 +157,9 @@ pub fn run_classify(args: &ClassifyArgs) -> anyhow::Result<()> {
     let mut out = json!({
         "mode": mode_name(args.mode),
         "probabilities": {CLASSES[0]: p[0], CLASSES[1]: p[1], CLASSES[2]: p[2]},
-        "predicted": CLASSES[argmax(&p)],
+        // No class is named for a slice that failed the input check.
+        "predicted": if warning.is_some() { Value::Null } else { json!(CLASSES[argmax(&p)]) },
+        "warning": warning,
         "params": {
             "log_n": params.log_n(),
             "log_q": params.literal().log_q,
@@ -150,11 +173,14 @@ pub fn run_classify(args: &ClassifyArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{out}");
     } else {
-        println!(
-            "{} ({} mode)",
-            out["predicted"].as_str().unwrap_or("?"),
-            mode_name(args.mode)
-        );
+        match &warning {
+            Some(w) => println!("warning: {w} ({} mode)", mode_name(args.mode)),
+            None => println!(
+                "{} ({} mode)",
+                out["predicted"].as_str().unwrap_or("?"),
+                mode_name(args.mode)
+            ),
+        }
         for (k, name) in CLASSES.iter().enumerate() {
             println!("  {name:<7} {:.4}", p[k]);
         }
@@ -205,13 +231,75 @@ fn class_files(dir: &Path, limit: Option<usize>) -> anyhow::Result<Vec<(usize, P
     Ok(out)
 }
 
+/// `Class/file → group` from a TSV (header lines without a tab are skipped).
+fn read_groups(path: &Path) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut map = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        if let Some((file, group)) = line.split_once('\t')
+            && file != "file"
+        {
+            map.insert(file.trim().to_lowercase(), group.trim().to_string());
+        }
+    }
+    anyhow::ensure!(
+        !map.is_empty(),
+        "{}: no `file<TAB>group` lines",
+        path.display()
+    );
+    Ok(map)
+}
+
+/// Group id of every file for the bootstrap: from `groups` (keyed by `Class/file`, lower
+/// case), else one group per image.
+fn group_ids(
+    dir: &Path,
+    files: &[(usize, PathBuf)],
+    groups: Option<&std::collections::BTreeMap<String, String>>,
+) -> anyhow::Result<Vec<usize>> {
+    let mut ids: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    let mut out = Vec::with_capacity(files.len());
+    for (i, (_, f)) in files.iter().enumerate() {
+        let key = match groups {
+            None => format!("#{i}"),
+            Some(map) => {
+                let rel = f
+                    .strip_prefix(dir)
+                    .unwrap_or(f)
+                    .to_string_lossy()
+                    .replace('\\', "/")
+                    .to_lowercase();
+                map.get(&rel)
+                    .cloned()
+                    .with_context(|| format!("{rel} is not listed in the --groups file"))?
+            }
+        };
+        let next = ids.len();
+        out.push(*ids.entry(key).or_insert(next));
+    }
+    Ok(out)
+}
+
 pub fn run_evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
+    use crate::model::classifier::metrics;
     let files = class_files(&args.dir, args.limit)?;
+    let group_map = args.groups.as_deref().map(read_groups).transpose()?;
+    let groups = group_ids(&args.dir, &files, group_map.as_ref())?;
     let mut runner = Runner::new()?;
     let (mut probs, mut labels, mut times) = (Vec::new(), Vec::new(), Vec::new());
     let (mut agree, mut max_diff) = (0usize, 0.0f64);
+    let (mut rows, mut warned) = (Vec::new(), 0usize);
     for (label, path) in &files {
-        let input = model_input(path).with_context(|| format!("{}", path.display()))?;
+        let slice = imaging::load(path).with_context(|| format!("{}", path.display()))?;
+        // The input check is reported, not enforced, so that every image is scored.
+        let warning = match input_check::check_file(path, &slice) {
+            Ok(p) => p.warning(),
+            Err(r) => Some(r.to_string()),
+        };
+        warned += usize::from(warning.is_some());
+        let slice = input_check::as_hounsfield(&slice);
+        let input = preprocess(&imaging::model_input::to_model_input(&slice));
         let t = Instant::now();
         let (p, _) = runner.probabilities(args.mode, &input)?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
@@ -224,36 +312,78 @@ pub fn run_evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
                 .map(|(a, b)| (a - b).abs())
                 .fold(max_diff, f64::max);
         }
+        if args.per_image {
+            rows.push(json!({
+                "file": path.display().to_string(),
+                "truth": CLASSES[*label],
+                "probabilities": {CLASSES[0]: p[0], CLASSES[1]: p[1], CLASSES[2]: p[2]},
+                "predicted": CLASSES[argmax(&p)],
+                "warning": warning,
+            }));
+        }
         probs.push(p);
         labels.push(*label);
     }
     let n = probs.len();
+    let m = metrics::evaluate(&probs, &labels, &groups);
+    let confusion = &m.confusion_matrix;
     let mut per_class = serde_json::Map::new();
     for (k, name) in CLASSES.iter().enumerate() {
         let scores: Vec<f64> = probs.iter().map(|p| p[k]).collect();
         let positive: Vec<bool> = labels.iter().map(|&l| l == k).collect();
+        let (sens, spec) = metrics::sensitivity_specificity(confusion, k);
+        let cm = &m.per_class[*name];
         per_class.insert(
             name.to_string(),
-            json!({"auc": auc(&scores, &positive), "auprc": average_precision(&scores, &positive)}),
+            json!({
+                "n": positive.iter().filter(|&&b| b).count(),
+                "auc": auc(&scores, &positive),
+                "auc_ci95": cm.auc_ci95,
+                "auprc": average_precision(&scores, &positive),
+                "sensitivity": sens,
+                "specificity": spec,
+            }),
         );
     }
-    let correct = probs
+    let n_groups = groups
         .iter()
-        .zip(&labels)
-        .filter(|(p, l)| argmax(&p[..]) == **l)
-        .count();
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     let mut out = json!({
         "n": n,
         "mode": mode_name(args.mode),
+        "decision": match (&runner.model.description.decision, args.mode) {
+            (Some(rule), Mode::Approx | Mode::Encrypted) => format!(
+                "arg-max of softmax(ln p + {:?}) (the model's decision rule: {})",
+                rule.logit_bias, rule.method
+            ),
+            _ => "arg-max of the probabilities".to_string(),
+        },
         "per_class": per_class,
-        "accuracy": correct as f64 / n as f64,
-        "mean_ms": times.iter().sum::<f64>() / n as f64,
+        "accuracy": m.accuracy,
+        "balanced_accuracy": m.balanced_accuracy,
+        "balanced_accuracy_ci95": m.balanced_accuracy_ci95,
+        "confusion_matrix": {
+            "rows": "true class (normal, cyst, tumor)",
+            "columns": "predicted class (normal, cyst, tumor)",
+            "counts": confusion,
+        },
+        "ci": if group_map.is_some() {
+            format!("{} ({n_groups} groups from --groups)", metrics::CI_METHOD)
+        } else {
+            "95% percentile intervals from 2000 stratified bootstrap replicates of single images (no --groups given: adjacent slices are not independent, so these intervals are too narrow)".to_string()
+        },
+        "input_check_warnings": warned,
+        "mean_ms": times.iter().sum::<f64>() / n.max(1) as f64,
     });
-    if args.mode == Mode::Encrypted
-        && let Some(o) = out.as_object_mut()
-    {
-        o.insert("agreement".into(), json!(agree as f64 / n as f64));
-        o.insert("max_abs_prob_diff".into(), json!(max_diff));
+    if let Some(o) = out.as_object_mut() {
+        if args.mode == Mode::Encrypted {
+            o.insert("agreement".into(), json!(agree as f64 / n as f64));
+            o.insert("max_abs_prob_diff".into(), json!(max_diff));
+        }
+        if args.per_image {
+            o.insert("images".into(), Value::Array(rows));
+        }
     }
     if args.json {
         println!("{out}");

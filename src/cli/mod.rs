@@ -4,6 +4,7 @@
 pub mod assemble_classifier;
 pub mod bench;
 pub mod bench_pipelines;
+pub mod check_input;
 pub mod classify;
 pub mod denoise;
 pub mod inspect;

@@ -57,6 +57,16 @@ pub struct TrainClassifierArgs {
     /// stderr, the pooled metrics as one JSON line to stdout. Nothing is written to --out.
     #[arg(long, value_name = "K")]
     pub cv_folds: Option<usize>,
+    /// Series-wise cross-validation on --data plus this kidney-ct-extra folder (with its
+    /// series.tsv): one fold per extra tumour series, extra cyst/normal series spread over the
+    /// folds, --data always trained on; held-out series are also scored by the shipped model.
+    /// Writes series_cv.json to --out (no weights). Distillation needs --ref-weights.
+    #[arg(long, value_name = "DIR")]
+    pub series_cv: Option<PathBuf>,
+    /// With --series-cv: at most this many training slices per series/group, evenly spaced
+    /// (0: all).
+    #[arg(long, default_value_t = 40)]
+    pub cap_per_series: usize,
     /// Mini-batch size.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
@@ -89,5 +99,6 @@ pub fn run(args: &TrainClassifierArgs) -> anyhow::Result<()> {
         },
         cv_folds: args.cv_folds,
         ref_weights: args.ref_weights.clone(),
+        series_cv: args.series_cv.clone().map(|d| (d, args.cap_per_series)),
     })
 }

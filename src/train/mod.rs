@@ -8,6 +8,7 @@
 pub mod data;
 pub mod denoiser;
 pub mod nets;
+pub mod series_cv;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -60,6 +61,9 @@ pub struct TrainConfig {
     pub cv_folds: Option<usize>,
     /// Reuse the Ref-CNN from this safetensors file instead of training it.
     pub ref_weights: Option<PathBuf>,
+    /// `Some((kidney-ct-extra folder, cap))`: series-wise cross-validation on `data` plus
+    /// this folder (see [`series_cv`]), at most `cap` training slices per group (0: all).
+    pub series_cv: Option<(PathBuf, usize)>,
 }
 
 /// Augmentation strength.
@@ -335,6 +339,9 @@ fn machine() -> String {
 
 /// Trains both networks and writes `classifier.safetensors` and `classifier.json` to `cfg.out`.
 pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
+    if let Some((extra, cap)) = &cfg.series_cv {
+        return series_cv::cross_validate(cfg, extra, *cap);
+    }
     let t0 = Instant::now();
     let dev = Device::Cpu;
     let ds = data::load(&cfg.data)?;
@@ -523,6 +530,7 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
     );
     let desc = ModelDescription {
         ensemble: None,
+        decision: None,
         name: "privact-kidney-ct-classifier".into(),
         version: "1.0.0".into(),
         classes: CLASSES.iter().map(|c| c.to_string()).collect(),

@@ -155,6 +155,17 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui) {
         .unwrap_or(0);
     if demo {
         ui.label("Predicted class: none (demo weights: no diagnosis is made)");
+    } else if let Some(w) = &app.state.input_warning {
+        ui.colored_label(AMBER, format!("Predicted class: none. Input check: {w}."));
+    } else if app.state.input_is_phantom {
+        ui.label(format!(
+            "Model output: {} (not a diagnosis)",
+            CLASS_NAMES[best]
+        ));
+        ui.colored_label(
+            AMBER,
+            "The built-in phantom is synthetic; the classifier was trained on real CT only, so this shows the encrypted pipeline at work, not whether the phantom's painted lesion is recognised.",
+        );
     } else {
         ui.label(RichText::new(format!("Predicted class: {}", CLASS_NAMES[best])).strong());
     }

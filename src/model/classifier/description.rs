@@ -30,6 +30,20 @@ pub struct ModelDescription {
     /// `metrics.approx` is then the ensemble's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ensemble: Option<EnsembleInfo>,
+    /// Present when the predicted class is not the plain arg-max of the Approx-CNN's
+    /// probabilities: a logit bias chosen on training data only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<DecisionRule>,
+}
+
+/// Prior/threshold correction of the Approx-CNN's decision: the client adds `logit_bias` to
+/// `ln p` (equivalently to the decrypted logits) and reports softmax and arg-max of the sum.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DecisionRule {
+    /// Added per class (order of `classes`; the first is 0).
+    pub logit_bias: [f64; 3],
+    /// How and on which data it was chosen.
+    pub method: String,
 }
 
 /// The members of an Approx-CNN ensemble, in weights-file order.

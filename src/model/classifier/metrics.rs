@@ -95,6 +95,25 @@ pub fn balanced_accuracy(probs: &[[f64; NUM_CLASSES]], labels: &[usize]) -> f64 
     recalls.iter().sum::<f64>() / recalls.len().max(1) as f64
 }
 
+/// Sensitivity (recall) and specificity of class `k` from a confusion matrix (rows: truth,
+/// columns: prediction); `None` where the denominator is zero.
+pub fn sensitivity_specificity(confusion: &[Vec<usize>], k: usize) -> (Option<f64>, Option<f64>) {
+    let total: usize = confusion.iter().flatten().sum();
+    let positives: usize = confusion.get(k).map_or(0, |r| r.iter().sum());
+    let tp = confusion
+        .get(k)
+        .and_then(|r| r.get(k))
+        .copied()
+        .unwrap_or(0);
+    let predicted_k: usize = confusion.iter().filter_map(|r| r.get(k)).sum();
+    let negatives = total - positives;
+    let tn = negatives - (predicted_k - tp);
+    (
+        (positives > 0).then(|| tp as f64 / positives as f64),
+        (negatives > 0).then(|| tn as f64 / negatives as f64),
+    )
+}
+
 /// One-vs-rest AUC of class `k` from class probabilities.
 pub fn class_auc(probs: &[[f64; NUM_CLASSES]], labels: &[usize], k: usize) -> Option<f64> {
     let s: Vec<f64> = probs.iter().map(|p| p[k]).collect();

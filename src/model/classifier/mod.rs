@@ -121,6 +121,19 @@ impl Classifier {
         approx::forward_mean(&self.approx, input)
     }
 
+    /// Probabilities after the model's decision rule (softmax of `ln p + bias`); `p` itself
+    /// when the description has none. The predicted class is their arg-max.
+    pub fn decided(&self, p: &[f64; NUM_CLASSES]) -> [f64; NUM_CLASSES] {
+        let Some(rule) = &self.description.decision else {
+            return *p;
+        };
+        let z: Vec<f64> = (0..NUM_CLASSES)
+            .map(|k| p[k].max(1e-300).ln() + rule.logit_bias[k])
+            .collect();
+        let s = softmax(&z);
+        [s[0], s[1], s[2]]
+    }
+
     /// The Approx-CNN members as the HE evaluator takes them.
     pub fn he_members(&self) -> Vec<he::ApproxParams> {
         self.approx.iter().map(he::ApproxParams::from).collect()

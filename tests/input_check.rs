@@ -1,0 +1,290 @@
+//! The classifier's input check (issue 15): non-CT DICOM and colour images are refused before
+//! anything is encrypted; CT and 8-bit slices that do not look like an axial abdominal slice
+//! at kidney level get a warning instead of a class.
+
+mod common;
+
+use common::{kidney_ct, shared_data, temp_dir};
+use privact::imaging::input_check::{self, InputRefused};
+use privact::imaging::{self, Slice, Units};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn privact(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_privact"))
+        .args(args)
+        .output()
+        .expect("run privact");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    v.retain(|p| p.extension().is_some_and(|e| e == "dcm"));
+    v.sort();
+    v
+}
+
+/// Every DICOM file of `dicom/` and `dicom-extra/` that loads: (path, slice).
+fn corpus() -> Vec<(PathBuf, Slice)> {
+    let Some(data) = shared_data() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for sub in [
+        "dicom/pydicom-test-files",
+        "dicom/pydicom-data",
+        "dicom-extra",
+    ] {
+        for f in files_in(&data.join(sub)) {
+            if let Ok(s) = imaging::load(&f) {
+                out.push((f, s));
+            }
+        }
+    }
+    out
+}
+
+fn name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn non_ct_dicom_of_the_shared_corpus_is_refused() {
+    let files = corpus();
+    if files.is_empty() {
+        return;
+    }
+    let (mut refused, mut non_ct) = (Vec::new(), 0usize);
+    for (path, slice) in &files {
+        let info = slice.info.as_ref().expect("DICOM files carry tags");
+        let modality = info.modality.clone().unwrap_or_default();
+        let colour = info.samples_per_pixel > 1
+            || !info
+                .photometric_interpretation
+                .as_deref()
+                .unwrap_or("MONOCHROME2")
+                .starts_with("MONOCHROME");
+        let verdict = input_check::check_slice(slice);
+        if modality != "CT" || colour {
+            non_ct += 1;
+            match &verdict {
+                Err(InputRefused::NotCt { modality: m, .. }) => {
+                    assert_eq!(m, &modality, "{}", name(path));
+                    refused.push(name(path));
+                }
+                Err(InputRefused::Colour(_) | InputRefused::NoModality) => {
+                    refused.push(name(path));
+                }
+                other => panic!(
+                    "{} (modality {modality:?}, colour {colour}) was not refused: {other:?}",
+                    name(path)
+                ),
+            }
+            let msg = verdict.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(!msg.contains('\n'), "one line: {msg}");
+        }
+    }
+    // The files the issue names: MR, ultrasound, NM, radiographs, RGB secondary captures.
+    for expected in [
+        "MR_small.dcm",
+        "US1_UNCR.dcm",
+        "nm_sopclass_nm_j2k.dcm",
+        "RG1_UNCR.dcm",
+        "SC_rgb.dcm",
+        "OBXXXX1A.dcm",
+        "emri_small.dcm",
+    ] {
+        assert!(
+            refused.iter().any(|r| r == expected),
+            "{expected} not among the refused files {refused:?}"
+        );
+    }
+    assert!(non_ct >= 30, "only {non_ct} non-CT files found");
+}
+
+#[test]
+fn cli_refuses_non_ct_with_one_line_and_a_nonzero_exit() {
+    let Some(data) = shared_data() else { return };
+    for (file, needle) in [
+        ("dicom/pydicom-test-files/MR_small.dcm", "modality MR"),
+        ("dicom/pydicom-data/US1_UNCR.dcm", "modality US"),
+        ("dicom-extra/nm_sopclass_nm_j2k.dcm", "modality NM"),
+        ("dicom/pydicom-data/SC_rgb.dcm", "not a CT image"),
+    ] {
+        let path = data.join(file);
+        if !path.exists() {
+            continue;
+        }
+        for mode in ["approx", "encrypted"] {
+            let (code, out, err) =
+                privact(&["classify", path.to_str().unwrap(), "--mode", mode, "--json"]);
+            assert_eq!(code, 2, "{file}: {out} {err}");
+            assert!(out.is_empty(), "nothing is classified: {out}");
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(
+                err.starts_with("error: ") && err.contains(needle),
+                "{file}: {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn colour_raster_is_refused_and_grey_raster_is_not() {
+    let dir = temp_dir("input-check-colour");
+    let (w, h) = (64u32, 64u32);
+    let rgb =
+        image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 4) as u8, (y * 4) as u8, 128]));
+    let colour = dir.join("pattern.png");
+    rgb.save(&colour).unwrap();
+    let bytes = std::fs::read(&colour).unwrap();
+    assert!(matches!(
+        input_check::check_raster_colour(&bytes),
+        Err(InputRefused::Colour(_))
+    ));
+    let (code, _, err) = privact(&["classify", colour.to_str().unwrap(), "--mode", "approx"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("colour image"), "{err}");
+    // Equal channels are greyscale stored as RGB (as the kidney JPEGs' source was).
+    let grey = image::RgbImage::from_fn(w, h, |x, _| image::Rgb([(x * 4) as u8; 3]));
+    let gpath = dir.join("grey.png");
+    grey.save(&gpath).unwrap();
+    assert!(input_check::check_raster_colour(&std::fs::read(&gpath).unwrap()).is_ok());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A 256×256 8-bit slice from a function of (x, y) in [0, 1]².
+fn synthetic(f: impl Fn(f64, f64) -> f32) -> Slice {
+    let n = 256;
+    let v = (0..n * n)
+        .map(|i| f((i % n) as f64 / n as f64, (i / n) as f64 / n as f64))
+        .collect();
+    Slice::from_values(n, n, v, Units::Windowed8Bit)
+}
+
+#[test]
+fn implausible_slices_get_a_warning() {
+    let cases: Vec<(&str, Slice)> = vec![
+        ("blank", synthetic(|_, _| 0.0)),
+        ("white", synthetic(|_, _| 255.0)),
+        (
+            "noise",
+            synthetic(|x, y| {
+                (((x * 7919.0 + y * 104729.0).sin() * 43758.5).fract().abs() * 255.0) as f32
+            }),
+        ),
+        ("gradient", synthetic(|x, _| (x * 255.0) as f32)),
+        (
+            "small disc",
+            synthetic(|x, y| {
+                if (x - 0.5).hypot(y - 0.5) < 0.15 {
+                    120.0
+                } else {
+                    0.0
+                }
+            }),
+        ),
+    ];
+    for (what, s) in cases {
+        let p = input_check::check_slice(&s).expect("8-bit grey is not refused");
+        assert!(!p.passed(), "{what} passed: {:?}", p.features);
+        assert!(p.warning().is_some_and(|w| w.contains("kidney level")));
+    }
+}
+
+#[test]
+fn kidney_ct_slices_pass_and_the_cli_reports_no_warning() {
+    let Some(kidney) = kidney_ct() else { return };
+    let (mut n, mut passed) = (0usize, 0usize);
+    for class in ["Normal", "Cyst", "Tumor"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(kidney.join(class))
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        files.sort();
+        for f in files.iter().step_by(10) {
+            let s = imaging::load(f).unwrap();
+            n += 1;
+            passed += usize::from(input_check::check_file(f, &s).unwrap().passed());
+        }
+    }
+    assert!(n > 100);
+    let rate = passed as f64 / n as f64;
+    assert!(rate >= 0.95, "only {passed} of {n} kidney-ct slices pass");
+
+    let file = kidney.join("Tumor").join("Tumor- (1).jpg");
+    if file.exists() {
+        let (code, out, err) = privact(&[
+            "classify",
+            file.to_str().unwrap(),
+            "--mode",
+            "approx",
+            "--json",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert!(v["warning"].is_null(), "{v}");
+        assert!(v["predicted"].is_string(), "{v}");
+    }
+}
+
+#[test]
+fn a_failing_check_replaces_the_class_by_a_warning_in_the_json() {
+    let dir = temp_dir("input-check-json");
+    let blank = dir.join("blank.png");
+    image::GrayImage::from_pixel(128, 128, image::Luma([0u8]))
+        .save(&blank)
+        .unwrap();
+    let (code, out, err) = privact(&[
+        "classify",
+        blank.to_str().unwrap(),
+        "--mode",
+        "approx",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["predicted"].is_null(), "{v}");
+    assert!(
+        v["warning"].as_str().is_some_and(|w| w.contains("body")),
+        "{v}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ct_files_of_the_corpus_are_not_refused() {
+    let files = corpus();
+    let mut ct = 0;
+    for (path, slice) in &files {
+        let info = slice.info.as_ref().expect("tags");
+        let grey = info.samples_per_pixel <= 1
+            && info.photometric_interpretation.as_deref() == Some("MONOCHROME2");
+        if info.modality.as_deref() == Some("CT") && grey {
+            ct += 1;
+            // Rescale type "US" on a CT object means CT numbers: treated as HU.
+            if let Err(e) = input_check::check_slice(slice) {
+                panic!("{} refused: {e}", name(path));
+            }
+            assert_eq!(
+                input_check::as_hounsfield(slice).units,
+                Units::Hu,
+                "{}",
+                name(path)
+            );
+        }
+    }
+    if !files.is_empty() {
+        assert!(ct >= 5, "only {ct} CT files");
+    }
+}
