@@ -10,6 +10,10 @@
 //! (5, secret-key temporaries, and 6, deterministic release, are unit tests in
 //! `ckks::ring::sampler` and `protocol::release`.)
 
+// The attacks are small dense linear algebra (Jacobi rotations, Gaussian elimination), which
+// reads as textbook index loops.
+#![allow(clippy::needless_range_loop)]
+
 use privact::ckks::{Evaluator, Parameters, wire};
 use privact::model::backend::{SimBackend, SimCt};
 use privact::model::classifier::he::{ApproxParams, PreparedClassifier};

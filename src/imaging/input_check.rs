@@ -93,12 +93,10 @@ pub struct Features {
 }
 
 /// Rule thresholds (chosen on the kidney-ct training folder and synthetic negatives, then
-/// validated on other data; see MODEL_CARD.md › Input check).
+/// validated on other data; see MODEL_CARD.md › Input check). Set from the 1,551 images of
+/// `kidney-ct` (all four class folders): each limit lies outside the range those images span
+/// (their minimum/maximum in brackets), so the rules catch gross mismatches, not subtle ones.
 pub mod limits {
-    //! Set from the 1,551 images of `kidney-ct` (all four class folders): each limit lies
-    //! outside the range those images span (their minimum/maximum in brackets), so the
-    //! rules catch gross mismatches, not subtle ones.
-
     /// Body fraction of the image [0.085, 0.69]: below, too small or no body; above, a
     /// close-up.
     pub const BODY_FRACTION: (f64, f64) = (0.06, 0.90);

@@ -68,7 +68,9 @@ pub fn check(ct: &Ciphertext, expected: &Expected) -> Result<(), ProtocolError> 
             "ciphertext at an unexpected level",
         ));
     }
-    if !(((ct.scale - expected.scale) / expected.scale).abs() <= SCALE_TOLERANCE) {
+    let relative = ((ct.scale - expected.scale) / expected.scale).abs();
+    // NaN (an absurd scale) fails this test too.
+    if relative.is_nan() || relative > SCALE_TOLERANCE {
         return Err(ProtocolError::OffProtocol(
             "ciphertext at an unexpected scale",
         ));
