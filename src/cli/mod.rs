@@ -6,6 +6,7 @@ pub mod bench;
 pub mod bench_pipelines;
 pub mod classify;
 pub mod denoise;
+pub mod evaluate_denoise;
 pub mod inspect;
 pub mod phantom;
 pub mod simulate_ldct;

@@ -7,6 +7,7 @@
 
 pub mod dicom;
 pub mod error;
+pub mod hu;
 pub mod io;
 pub mod ldct;
 pub mod metrics;
