@@ -44,6 +44,9 @@ pub struct EvaluateDenoiseArgs {
     /// Only the pairs of these patients (comma-separated; `patient` column).
     #[arg(long, value_delimiter = ',')]
     pub patients: Vec<String>,
+    /// Score only the first N pairs (after --patients).
+    #[arg(long)]
+    pub max_pairs: Option<usize>,
 }
 
 /// Scores of one model on one pair.
@@ -169,6 +172,9 @@ pub fn run(args: &EvaluateDenoiseArgs) -> anyhow::Result<()> {
         if entries.is_empty() {
             anyhow::bail!("no pairs of patients {:?}", args.patients);
         }
+    }
+    if let Some(n) = args.max_pairs {
+        entries.truncate(n.max(1));
     }
     let kinds: Vec<ModelKind> = match args.model {
         Which::Linear => vec![ModelKind::Linear],

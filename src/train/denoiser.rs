@@ -1000,7 +1000,7 @@ pub fn run(cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Des
             "train_patients": mayo.as_ref().map(|m| m.train_patients.clone()),
             "mayo_sim_doses": cfg.mayo_sim_doses,
             "noise_weighting": cfg.noise_weighting,
-            "gain": "client-side α(σ̂) per model: least-squares residual gain per band of estimated input noise over the training pairs, non-decreasing, knot (0, 0)",
+            "gain": "client-side α(σ̂) per model: per band of estimated input noise over the training pairs, the least-squares residual gain capped so that no training pair of the band loses > 0.05 dB, made non-decreasing by lowering, knot (0, 0)",
             "train_doses": cfg.train_doses,
             "validation_doses": cfg.val_doses,
             "linear": if cfg.mayo.is_some() { format!("{0}×{0} filter + bias, exact weighted least squares on the noise over all training pairs", cfg.linear_k) } else { format!("{0}×{0} filter + bias, exact least squares on the noise (every 2nd pixel) at dose {1}", cfg.linear_k, cfg.linear_dose) },
@@ -1126,56 +1126,57 @@ fn load_mayo(dir: &Path, cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyh
     })
 }
 
-/// Gain curve α(σ̂) of a model: the least-squares residual gain per band of estimated input
-/// noise over the training pairs (bands of equal count), made non-decreasing in σ̂ (pool
-/// adjacent violators) and clamped to [0, 1.25], with a knot (0 HU, 0): no noise, no change.
+/// Gain curve α(σ̂) of a model: per band of estimated input noise over the training pairs
+/// (bands of equal count), the least-squares residual gain, capped so that no training pair
+/// of the band loses more than 0.05 dB against its target, then lowered to the smallest value
+/// at any higher σ̂ (non-decreasing in σ̂, never raised) and clamped to [0, 1.5]; plus a knot
+/// (0 HU, 0): no noise, no change.
 fn fit_gain(model: &Denoiser, train: &[Pair]) -> anyhow::Result<Vec<[f64; 2]>> {
+    // Per pair: σ̂, a = |x − t|², b = ⟨f, x − t⟩, c = |f|² with f = x − y the predicted noise;
+    // the error at gain α is a − 2αb + α²c.
     let mut rows = train
         .par_iter()
         .map(|p| {
             let out = model.denoise(&p.low, p.rows, p.cols)?;
-            let (mut num, mut den) = (0.0, 0.0);
+            let (mut a, mut b, mut c) = (0.0, 0.0, 0.0);
             for ((&x, &t), &y) in p.low.iter().zip(&p.clean).zip(&out) {
                 let f = f64::from(x) - y;
-                num += f * f64::from(x - t);
-                den += f * f;
+                let e = f64::from(x - t);
+                a += e * e;
+                b += f * e;
+                c += f * f;
             }
-            Ok((estimate_noise_hu(&p.low, p.rows, p.cols), num, den))
+            Ok((estimate_noise_hu(&p.low, p.rows, p.cols), a, b, c))
         })
-        .collect::<anyhow::Result<Vec<(f64, f64, f64)>>>()?;
-    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+        .collect::<anyhow::Result<Vec<(f64, f64, f64, f64)>>>()?;
+    rows.sort_by(|x, y| x.0.total_cmp(&y.0));
+    // Largest α with a − 2αb + α²c ≤ a·10^(0.005) (a loss of at most 0.05 dB).
+    let eps = 10f64.powf(0.005) - 1.0;
+    let alpha_max = |&(_, a, b, c): &(f64, f64, f64, f64)| -> f64 {
+        if c <= 1e-18 {
+            return 1.5;
+        }
+        (b + (b * b + eps * a * c).max(0.0).sqrt()) / c
+    };
     let bands = (rows.len() / 8).clamp(1, 8);
-    let mut knots: Vec<(f64, f64, f64)> = Vec::new(); // (σ, num, den)
-    for b in 0..bands {
-        let chunk = &rows[b * rows.len() / bands..(b + 1) * rows.len() / bands];
+    let mut knots: Vec<[f64; 2]> = Vec::new();
+    for k in 0..bands {
+        let chunk = &rows[k * rows.len() / bands..(k + 1) * rows.len() / bands];
         if chunk.is_empty() {
             continue;
         }
         let sigma = chunk[chunk.len() / 2].0;
-        let num: f64 = chunk.iter().map(|r| r.1).sum();
-        let den: f64 = chunk.iter().map(|r| r.2).sum();
-        knots.push((sigma, num, den));
+        let b: f64 = chunk.iter().map(|r| r.2).sum();
+        let c: f64 = chunk.iter().map(|r| r.3).sum();
+        let ls = b / c.max(1e-18);
+        let cap = chunk.iter().map(alpha_max).fold(f64::INFINITY, f64::min);
+        knots.push([sigma, ls.min(cap).clamp(0.0, 1.5)]);
     }
-    // Pool adjacent violators on α = num/den (weights den).
-    let mut blocks: Vec<(f64, f64, f64, usize)> = Vec::new(); // (σ sum, num, den, count)
-    for (sg, n, d) in knots {
-        blocks.push((sg, n, d, 1));
-        while blocks.len() >= 2 {
-            let l = blocks.len();
-            let (a, b) = (blocks[l - 2], blocks[l - 1]);
-            if a.1 / a.2.max(1e-12) > b.1 / b.2.max(1e-12) {
-                blocks.truncate(l - 2);
-                blocks.push((a.0 + b.0, a.1 + b.1, a.2 + b.2, a.3 + b.3));
-            } else {
-                break;
-            }
-        }
+    for k in (0..knots.len().saturating_sub(1)).rev() {
+        knots[k][1] = knots[k][1].min(knots[k + 1][1]);
     }
     let mut out = vec![[0.0, 0.0]];
-    for (sg, n, d, c) in blocks {
-        let alpha = (n / d.max(1e-12)).clamp(0.0, 1.25);
-        out.push([sg / c as f64, alpha]);
-    }
+    out.extend(knots);
     Ok(out)
 }
 
