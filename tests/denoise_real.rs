@@ -72,6 +72,13 @@ fn noisy_pair(dir: &Path) -> (PathBuf, PathBuf, Vec<f32>, Vec<f32>) {
     let (fd, qd) = (dir.join("fd.dcm"), dir.join("qd.dcm"));
     write_ct(&fd, n, &hu, d);
     write_ct(&qd, n, &noisy, d);
+    // The HU as stored (the files keep whole HU).
+    let back = |p: &Path| {
+        privact::imaging::hu::slice_to_hu(&privact::imaging::load(p).unwrap())
+            .unwrap()
+            .hu
+    };
+    let (noisy, hu) = (back(&qd), back(&fd));
     (qd, fd, noisy, hu)
 }
 
