@@ -119,7 +119,6 @@ pub fn run(args: &TrainDenoiserArgs) -> anyhow::Result<()> {
         mayo_sim_doses: args.mayo_sim_doses.clone(),
         val_doses: args.val_doses.clone(),
         noise_weighting: !args.no_noise_weighting,
-        ..TrainConfig::default()
     };
     train(&cfg, &mut |line| eprintln!("{line}"))?;
     Ok(())
