@@ -26,6 +26,8 @@ enum Command {
     Demo,
     /// Denoise a (simulated) low-dose CT slice, in plaintext or under CKKS.
     Denoise(privact::cli::denoise::DenoiseArgs),
+    /// Score the denoisers on a folder of real low-dose / full-dose pairs (pairs.tsv).
+    EvaluateDenoise(privact::cli::evaluate_denoise::EvaluateDenoiseArgs),
     /// Train the denoisers (feature `train`).
     #[cfg(feature = "train")]
     TrainDenoiser(privact::cli::train_denoiser::TrainDenoiserArgs),
@@ -109,6 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         #[cfg(feature = "train")]
         Some(Command::AssembleClassifier(args)) => privact::cli::assemble_classifier::run(&args),
         Some(Command::Denoise(args)) => privact::cli::denoise::run(&args),
+        Some(Command::EvaluateDenoise(args)) => privact::cli::evaluate_denoise::run(&args),
         #[cfg(feature = "train")]
         Some(Command::TrainDenoiser(args)) => privact::cli::train_denoiser::run(&args),
         Some(Command::Demo) => privact::cli::classify::run_demo(),

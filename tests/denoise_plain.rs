@@ -46,27 +46,41 @@ fn shipped_models_load_and_match_their_description() {
 }
 
 #[test]
-fn shipped_models_meet_the_quality_targets_at_quarter_dose() {
+fn shipped_models_meet_the_real_pair_targets_on_the_held_out_patient() {
     let d = builtin_description().unwrap();
-    // Issue targets: ≥ 3 dB (linear) and ≥ 5 dB (nonlinear) on the group-wise validation set,
-    // as measured by the trainer and recorded in the description (+3.26 / +5.07 dB).
-    // `tests/denoise_cli.rs` re-measures gains on validation slices with fresh noise.
-    for (kind, target) in [(ModelKind::Linear, 3.0), (ModelKind::Nonlinear, 5.0)] {
+    // Issue 14: on the held-out patient of ldct-mayo, per kernel, the nonlinear model gains
+    // ≥ 3 dB and the linear ≥ 1 dB of mean PSNR, SSIM rises and no pair gets worse; as
+    // measured by the trainer and recorded in the description (`privact evaluate-denoise
+    // ../shared/data/ldct-mayo --patients L143` re-measures them from the shipped weights).
+    for (kind, target) in [(ModelKind::Linear, 1.0), (ModelKind::Nonlinear, 3.0)] {
+        let real = d
+            .model(kind)
+            .unwrap()
+            .real_pairs
+            .clone()
+            .expect("real-pair scores in the description");
+        let summary = real["summary"].as_array().unwrap();
+        let kernels: Vec<_> = summary
+            .iter()
+            .filter(|s| s["group"].as_str().unwrap_or("").starts_with("kernel"))
+            .collect();
+        assert_eq!(kernels.len(), 2, "B30f and D45f: {summary:?}");
+        for s in kernels {
+            let f = |k: &str| s[k].as_f64().unwrap();
+            assert!(f("psnr_gain") >= target, "{}: {s}", kind.name());
+            assert!(f("worst_psnr_gain") > 0.0, "{}: {s}", kind.name());
+            assert!(f("ssim_out") > f("ssim_in"), "{}: {s}", kind.name());
+        }
+        // Simulated dose-1.0 inputs (kidney validation slices) lose at most 0.1 dB.
         let m = d
             .model(kind)
             .unwrap()
             .validation
             .iter()
-            .find(|m| (m.dose - 0.25).abs() < 1e-9)
+            .find(|m| (m.dose - 1.0).abs() < 1e-9)
             .cloned()
-            .expect("quarter-dose validation metrics in the description");
-        let gain = m.psnr_out - m.psnr_in;
-        assert!(
-            gain >= target,
-            "{}: PSNR gain {gain:.2} dB < {target} dB",
-            kind.name()
-        );
-        assert!(m.ssim_out > m.ssim_in);
+            .expect("dose-1.0 validation metrics in the description");
+        assert!(m.psnr_out >= m.psnr_in - 0.1, "{}: {m:?}", kind.name());
     }
 }
 

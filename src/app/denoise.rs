@@ -9,7 +9,7 @@
 use super::job::{JobError, Progress, StepId};
 use crate::ckks::Parameters;
 use crate::imaging::window::Window;
-use crate::model::denoiser::data::{Quality, from_unit, max_abs_diff, to_unit};
+use crate::model::denoiser::data::{Quality, finish, from_unit, max_abs_diff, to_unit};
 use crate::model::denoiser::he::MaskPolicy;
 use crate::model::denoiser::weights::{LayerSpec, builtin, specs};
 use crate::model::denoiser::{DenoiserError, ModelKind};
@@ -298,14 +298,16 @@ pub fn denoise(
     let t = Instant::now();
     let plain = model.denoise(&input, rows, cols)?;
     let plain_seconds = t.elapsed().as_secs_f64();
+    // The client's plaintext gain on the predicted noise (after decryption, no extra round).
+    let finished = finish(job.kind, &input, &run.image, rows, cols)?;
     let quality = match &job.clean_hu {
         Some(clean) => Some(
-            Quality::measure(&to_unit(clean), &input, &run.image, rows, cols)
+            Quality::measure(clean, &job.input_hu, &finished.image, rows, cols)
                 .map_err(|e| JobError::Imaging(e.to_string()))?,
         ),
         None => None,
     };
-    let output_hu = from_unit(&run.image);
+    let output_hu = from_unit(&finished.image);
     let input_in_window = from_unit(&input.iter().map(|&v| f64::from(v)).collect::<Vec<_>>());
     let difference_hu: Vec<f32> = output_hu
         .iter()

@@ -352,20 +352,23 @@ impl PrivactApp {
             );
             return;
         };
-        if slice.units != crate::imaging::Units::Hu {
-            st.error(
-                "Low-dose simulation",
-                "the image is not in Hounsfield units",
-                "The simulation needs a CT DICOM slice (the built-in phantom works).",
-            );
-            return;
-        }
-        let spacing_mm = slice.pixel_spacing_mm.map_or(0.7, |s| s[1]);
+        // The one HU conversion of every path (8-bit images through the inverse window).
+        let h = match crate::imaging::hu::slice_to_hu(slice) {
+            Ok(h) => h,
+            Err(e) => {
+                st.error(
+                    "Low-dose simulation",
+                    e.to_string(),
+                    "Open a CT slice in Hounsfield units (DICOM) or an 8-bit abdomen-windowed PNG/JPEG.",
+                );
+                return;
+            }
+        };
         let job = Job::Ldct {
-            hu: slice.values.clone(),
-            rows: slice.rows,
-            cols: slice.cols,
-            spacing_mm,
+            hu: h.hu,
+            rows: h.rows,
+            cols: h.cols,
+            spacing_mm: h.spacing_mm,
             dose: st.ldct.dose,
             seed: 0x5EED ^ st.generation,
         };

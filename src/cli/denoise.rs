@@ -14,8 +14,8 @@ use serde::Serialize;
 use crate::imaging::io::{ensure_distinct, write_atomic};
 use crate::imaging::{ImagingError, LoadOptions, ldct, load_with};
 use crate::model::denoiser::data::{
-    DicomSource, OutputFormat, Quality, max_abs_diff, output_bytes, output_description, to_hu,
-    to_unit,
+    DicomSource, OutputFormat, Quality, finish, finish_with, max_abs_diff, output_bytes,
+    output_description, to_hu, to_unit,
 };
 use crate::model::denoiser::he::MaskPolicy;
 use crate::model::denoiser::weights::builtin;
@@ -55,6 +55,12 @@ pub struct DenoiseArgs {
     /// Frame of a multi-frame DICOM (0-based).
     #[arg(long, default_value_t = 0)]
     pub frame: u32,
+    /// A full-dose scan of the same slice: report PSNR/SSIM of input and output against it.
+    #[arg(long, conflicts_with = "dose")]
+    pub reference: Option<PathBuf>,
+    /// Skip the client's noise-adaptive gain (show the raw model output).
+    #[arg(long)]
+    pub no_gain: bool,
 }
 
 fn parse_kind(s: &str) -> Result<ModelKind, String> {
@@ -69,6 +75,10 @@ struct Report {
     rows: usize,
     cols: usize,
     approximate_hu: bool,
+    reference: Option<PathBuf>,
+    /// Noise of the input estimated by the client (HU) and the gain it applied.
+    noise_estimate_hu: f64,
+    gain: f64,
     psnr_in: Option<f64>,
     psnr_out: Option<f64>,
     ssim_in: Option<f64>,
@@ -110,7 +120,13 @@ pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
                 .map_err(|k| ImagingError::new(&args.path, k))?;
             (sim.low_dose, Some(sim.clean))
         }
-        None => (h.hu.clone(), None),
+        None => match &args.reference {
+            Some(r) => (
+                h.hu.clone(),
+                Some(load_reference(r, rows, cols, args.frame)?),
+            ),
+            None => (h.hu.clone(), None),
+        },
     };
     let input = to_unit(&input_hu);
     let model = builtin(args.model)?;
@@ -128,6 +144,9 @@ pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
         rows,
         cols,
         approximate_hu: h.approximate,
+        reference: args.reference.clone(),
+        noise_estimate_hu: 0.0,
+        gain: 1.0,
         psnr_in: None,
         psnr_out: None,
         ssim_in: None,
@@ -183,8 +202,17 @@ pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
             release_image(&run.image, format)?
         }
     };
+    // The client's plaintext gain on the residual (after decryption; no extra round).
+    let finished = if args.no_gain {
+        finish_with(&[], &input, &output, rows, cols)
+    } else {
+        finish(args.model, &input, &output, rows, cols)?
+    };
+    report.noise_estimate_hu = finished.sigma_hu;
+    report.gain = finished.alpha;
+    let output = finished.image;
     if let Some(clean) = &clean_hu {
-        let q = Quality::measure(&to_unit(clean), &input, &output, rows, cols)?;
+        let q = Quality::measure(clean, &input_hu, &output, rows, cols)?;
         report.psnr_in = Some(q.psnr_in);
         report.psnr_out = Some(q.psnr_out);
         report.ssim_in = Some(q.ssim_in);
@@ -199,6 +227,26 @@ pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
         print_report(&report);
     }
     Ok(())
+}
+
+/// The reference scan in HU; it must have the input's size.
+fn load_reference(
+    path: &std::path::Path,
+    rows: usize,
+    cols: usize,
+    frame: u32,
+) -> anyhow::Result<Vec<f32>> {
+    let slice = load_with(path, &LoadOptions { frame })?;
+    let h = to_hu(&slice).with_context(|| path.display().to_string())?;
+    if (h.rows, h.cols) != (rows, cols) {
+        bail!(
+            "{}: reference is {}×{}, the input {rows}×{cols}",
+            path.display(),
+            h.rows,
+            h.cols
+        );
+    }
+    Ok(h.hu)
 }
 
 /// One stderr line per interactive round (the nonlinear model takes a while).
@@ -281,11 +329,19 @@ fn print_report(r: &Report) {
         r.rows,
         r.cols
     );
-    if let (Some(d), Some(pi), Some(po), Some(si), Some(so)) =
-        (r.dose, r.psnr_in, r.psnr_out, r.ssim_in, r.ssim_out)
+    println!(
+        "client: estimated input noise {:.1} HU, gain on the predicted noise {:.2}",
+        r.noise_estimate_hu, r.gain
+    );
+    if let (Some(pi), Some(po), Some(si), Some(so)) = (r.psnr_in, r.psnr_out, r.ssim_in, r.ssim_out)
     {
+        let against = match (r.dose, &r.reference) {
+            (Some(d), _) => format!("dose {d} vs clean reconstruction"),
+            (None, Some(p)) => format!("vs reference {}", p.display()),
+            (None, None) => String::new(),
+        };
         println!(
-            "dose {d}: PSNR {pi:.2} → {po:.2} dB ({:+.2}), SSIM {si:.4} → {so:.4} ({:+.4})",
+            "{against}: PSNR {pi:.2} → {po:.2} dB ({:+.2}), SSIM {si:.4} → {so:.4} ({:+.4}) (W400/L40, HU clipped to −160…240)",
             po - pi,
             so - si
         );

@@ -7,6 +7,7 @@ pub mod bench_pipelines;
 pub mod check_input;
 pub mod classify;
 pub mod denoise;
+pub mod evaluate_denoise;
 pub mod inspect;
 pub mod phantom;
 pub mod simulate_ldct;

@@ -10,10 +10,12 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 
 use crate::imaging::dicom::write::{CtDescription, ct_bytes, derived_bytes, random_uid};
+use crate::imaging::hu::{metric_unit, slice_to_hu};
 use crate::imaging::io::{ensure_distinct, write_atomic};
+use crate::imaging::ldct::{LdctParams, ReconKernel};
 use crate::imaging::raster::png_bytes;
 use crate::imaging::window::Window;
-use crate::imaging::{ImagingError, LoadOptions, Units, ldct, load_with, metrics};
+use crate::imaging::{ImagingError, LoadOptions, ldct, load_with, metrics};
 
 #[derive(clap::Args)]
 pub struct SimulateLdctArgs {
@@ -31,52 +33,69 @@ pub struct SimulateLdctArgs {
     /// Frame of a multi-frame DICOM (0-based).
     #[arg(long, default_value_t = 0)]
     pub frame: u32,
+    /// Reconstruction kernel: soft (B30f-like, default) or sharp (towards D45f).
+    #[arg(long, value_enum, default_value_t = KernelArg::Soft)]
+    pub kernel: KernelArg,
+    /// Print one JSON object on stdout (the quality of the simulated scan).
+    #[arg(long)]
+    pub json: bool,
 }
 
-/// Field of view assumed for 8-bit images without spacing.
-const ASSUMED_FOV_MM: f64 = 360.0;
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum KernelArg {
+    Soft,
+    Sharp,
+}
+
+impl From<KernelArg> for ReconKernel {
+    fn from(k: KernelArg) -> Self {
+        match k {
+            KernelArg::Soft => ReconKernel::Soft,
+            KernelArg::Sharp => ReconKernel::Sharp,
+        }
+    }
+}
 
 pub fn run(args: &SimulateLdctArgs) -> anyhow::Result<()> {
     ensure_distinct(&args.path, &args.out)?;
     let slice = load_with(&args.path, &LoadOptions { frame: args.frame })?;
-    let hu: Vec<f32> = match slice.units {
-        Units::Hu => slice.values.clone(),
-        Units::Windowed8Bit => {
-            eprintln!(
-                "note: 8-bit input mapped to approximate HU through the inverse Abdomen window (W400/L40)"
-            );
-            let w = Window::ABDOMEN;
-            slice
-                .values
-                .iter()
-                .map(|&v| ((f64::from(v) / 255.0 - 0.5) * w.width + w.center) as f32)
-                .collect()
-        }
-        Units::Raw => bail!(
-            "{}: values are not Hounsfield units (not a CT image with a HU rescale); cannot simulate dose",
-            args.path.display()
-        ),
-    };
-    let spacing = slice
-        .pixel_spacing_mm
-        .map(|s| (s[0] + s[1]) / 2.0)
-        .filter(|s| *s > 0.0)
-        .unwrap_or(ASSUMED_FOV_MM / slice.rows.max(slice.cols) as f64);
+    let h = slice_to_hu(&slice).map_err(|k| ImagingError::new(&args.path, k))?;
+    if h.approximate {
+        eprintln!(
+            "note: 8-bit input mapped to approximate HU through the inverse abdomen window (W400/L40), black = air"
+        );
+    }
+    let (hu, spacing) = (h.hu.clone(), h.spacing_mm);
     let t = std::time::Instant::now();
-    let sim = ldct::simulate(&hu, slice.rows, slice.cols, spacing, args.dose, args.seed)
-        .map_err(|k| ImagingError::new(&args.path, k))?;
+    let params = LdctParams::with_kernel(args.kernel.into());
+    let sim = ldct::simulate_with(
+        &params, &hu, slice.rows, slice.cols, spacing, args.dose, args.seed,
+    )
+    .map_err(|k| ImagingError::new(&args.path, k))?;
     let elapsed = t.elapsed();
     let w = Window::ABDOMEN;
-    let unit = |v: &[f32]| -> Vec<f32> { v.iter().map(|&x| w.apply_unit(f64::from(x))).collect() };
-    let (lo, cl) = (unit(&sim.low_dose), unit(&sim.clean));
+    // The metric of `privact denoise`: HU clipped to −160…240 over 400, 7 × 7 SSIM.
+    let (lo, cl) = (metric_unit(&sim.low_dose), metric_unit(&sim.clean));
+    let psnr = metrics::psnr(&cl, &lo, 1.0)?;
+    let ssim = metrics::ssim_skimage(&cl, &lo, slice.rows, slice.cols, 1.0)?;
+    let rmse = metrics::rmse(&sim.clean, &sim.low_dose)?;
     eprintln!(
-        "simulated dose {} in {:.2} s: vs clean reconstruction PSNR {:.2} dB, SSIM {:.4}, RMSE {:.1} HU (abdomen window)",
+        "simulated dose {} ({} kernel) in {:.2} s: vs clean reconstruction PSNR {psnr:.2} dB, SSIM {ssim:.4} (W400/L40), RMSE {rmse:.1} HU",
         args.dose,
+        params.kernel.name(),
         elapsed.as_secs_f64(),
-        metrics::psnr(&cl, &lo, 1.0)?,
-        metrics::ssim(&cl, &lo, slice.rows, slice.cols, 1.0)?,
-        metrics::rmse(&sim.clean, &sim.low_dose)?,
     );
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "dose": args.dose, "seed": args.seed, "kernel": params.kernel,
+                "approximate_hu": h.approximate, "rows": slice.rows, "cols": slice.cols,
+                "spacing_mm": spacing, "psnr_db": psnr, "ssim": ssim, "rmse_hu": rmse,
+                "seconds": elapsed.as_secs_f64(),
+            })
+        );
+    }
     let ext = args
         .out
         .extension()

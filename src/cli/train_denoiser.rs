@@ -64,6 +64,21 @@ pub struct TrainDenoiserArgs {
     /// Stop the nonlinear training after this many minutes (the LR decay follows the budget).
     #[arg(long)]
     pub max_minutes: Option<f64>,
+    /// Folder of real low-dose / full-dose pairs (`pairs.tsv`), e.g. ../shared/data/ldct-mayo.
+    #[arg(long)]
+    pub mayo: Option<PathBuf>,
+    /// Patients of --mayo held out of training and gain fitting (scored only).
+    #[arg(long, value_delimiter = ',')]
+    pub holdout: Vec<String>,
+    /// Doses simulated from the training patients' full-dose scans (one per scan, cycled).
+    #[arg(long, value_delimiter = ',', default_value = "0.1,0.25,0.5,1.0")]
+    pub mayo_sim_doses: Vec<f64>,
+    /// Validation doses of the kidney/phantom simulations.
+    #[arg(long, value_delimiter = ',', default_value = "0.1,0.25,0.5,1.0")]
+    pub val_doses: Vec<f64>,
+    /// Do not weight the loss by the inverse input noise.
+    #[arg(long)]
+    pub no_noise_weighting: bool,
 }
 
 pub fn run(args: &TrainDenoiserArgs) -> anyhow::Result<()> {
@@ -99,7 +114,11 @@ pub fn run(args: &TrainDenoiserArgs) -> anyhow::Result<()> {
         all_doses: args.all_doses,
         im2col: !args.candle_conv,
         max_seconds: args.max_minutes.map(|m| m * 60.0),
-        ..TrainConfig::default()
+        mayo: args.mayo.clone(),
+        holdout: args.holdout.clone(),
+        mayo_sim_doses: args.mayo_sim_doses.clone(),
+        val_doses: args.val_doses.clone(),
+        noise_weighting: !args.no_noise_weighting,
     };
     train(&cfg, &mut |line| eprintln!("{line}"))?;
     Ok(())

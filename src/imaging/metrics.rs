@@ -127,3 +127,78 @@ pub fn ssim(
         .sum();
     Ok(total / n as f64)
 }
+
+/// Side of the uniform SSIM window of scikit-image's `structural_similarity` default.
+pub const SKIMAGE_WIN: usize = 7;
+
+/// Box sums over every `win × win` window that fits ('valid'), divided by win².
+fn box_valid(x: &[f64], rows: usize, cols: usize, win: usize) -> Vec<f64> {
+    let (orows, ocols) = (rows + 1 - win, cols + 1 - win);
+    let inv = 1.0 / (win * win) as f64;
+    let mut h = vec![0.0; rows * ocols];
+    for r in 0..rows {
+        let row = &x[r * cols..(r + 1) * cols];
+        let mut s: f64 = row[..win].iter().sum();
+        h[r * ocols] = s;
+        for c in 1..ocols {
+            s += row[c + win - 1] - row[c - 1];
+            h[r * ocols + c] = s;
+        }
+    }
+    let mut out = vec![0.0; orows * ocols];
+    for c in 0..ocols {
+        let mut s: f64 = (0..win).map(|k| h[k * ocols + c]).sum();
+        out[c] = s * inv;
+        for r in 1..orows {
+            s += h[(r + win - 1) * ocols + c] - h[(r - 1) * ocols + c];
+            out[r * ocols + c] = s * inv;
+        }
+    }
+    out
+}
+
+/// Mean SSIM as scikit-image's `structural_similarity` computes it by default: 7 × 7 uniform
+/// window, sample covariances (× 49/48), K1 = 0.01, K2 = 0.03, averaged over the positions
+/// where the window fits (scikit-image filters the whole image and crops 3 pixels per side,
+/// which leaves exactly those). Comparable with the baselines in `ldct-mayo/pairs.tsv`.
+pub fn ssim_skimage(
+    a: &[f32],
+    b: &[f32],
+    rows: usize,
+    cols: usize,
+    data_range: f64,
+) -> Result<f64, MetricError> {
+    const W: usize = SKIMAGE_WIN;
+    check(a, b)?;
+    if a.len() != rows * cols {
+        return Err(MetricError::SizeMismatch(a.len(), rows * cols));
+    }
+    if rows < W || cols < W {
+        return Err(MetricError::TooSmall(W));
+    }
+    if data_range <= 0.0 || !data_range.is_finite() {
+        return Err(MetricError::BadRange(data_range));
+    }
+    let x: Vec<f64> = a.iter().map(|&v| f64::from(v)).collect();
+    let y: Vec<f64> = b.iter().map(|&v| f64::from(v)).collect();
+    let xx: Vec<f64> = x.iter().map(|v| v * v).collect();
+    let yy: Vec<f64> = y.iter().map(|v| v * v).collect();
+    let xy: Vec<f64> = x.iter().zip(&y).map(|(p, q)| p * q).collect();
+    let f = |v: &[f64]| box_valid(v, rows, cols, W);
+    let (mx, my, mxx, myy, mxy) = (f(&x), f(&y), f(&xx), f(&yy), f(&xy));
+    let np = (W * W) as f64;
+    let cov_norm = np / (np - 1.0);
+    let c1 = (0.01 * data_range).powi(2);
+    let c2 = (0.03 * data_range).powi(2);
+    let n = mx.len();
+    let total: f64 = (0..n)
+        .map(|i| {
+            let (ux, uy) = (mx[i], my[i]);
+            let vx = cov_norm * (mxx[i] - ux * ux);
+            let vy = cov_norm * (myy[i] - uy * uy);
+            let vxy = cov_norm * (mxy[i] - ux * uy);
+            ((2.0 * ux * uy + c1) * (2.0 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+        })
+        .sum();
+    Ok(total / n as f64)
+}

@@ -7,6 +7,7 @@
 
 pub mod dicom;
 pub mod error;
+pub mod hu;
 pub mod input_check;
 pub mod io;
 pub mod ldct;

@@ -25,10 +25,14 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+use crate::cli::evaluate_denoise::{PairScore, score_plain, summarise};
+use crate::imaging::hu::{HuSlice, metric_unit};
 use crate::imaging::io::write_atomic;
+use crate::imaging::ldct::ReconKernel;
+use crate::imaging::ldct::pairs::{PairEntry, load_pair, read_pairs};
 use crate::imaging::phantom::{Lesion, Phantom};
 use crate::imaging::{ldct, load, metrics};
-use crate::model::denoiser::data::{to_hu, to_unit};
+use crate::model::denoiser::data::{estimate_noise_hu, finish_with, from_unit, to_hu, to_unit};
 use crate::model::denoiser::weights::{
     Description, DoseMetrics, FORMAT, ModelDescription, specs, to_safetensors,
 };
@@ -71,6 +75,16 @@ pub struct TrainConfig {
     pub im2col: bool,
     /// Wall-clock budget of the nonlinear training (the LR schedule follows it).
     pub max_seconds: Option<f64>,
+    /// Folder of real low-dose / full-dose pairs (`pairs.tsv`, e.g. `ldct-mayo`).
+    pub mayo: Option<PathBuf>,
+    /// Patients of `mayo` kept out of training and gain fitting (scored only).
+    pub holdout: Vec<String>,
+    /// Doses simulated (calibrated, kernel matching the scan) from the training patients'
+    /// full-dose scans, one per scan, cycled.
+    pub mayo_sim_doses: Vec<f64>,
+    /// Weight each training pair's loss by (25 HU / σ̂)², σ̂ its estimated input noise, so the
+    /// noisy sharp-kernel scans do not dominate the soft-kernel ones.
+    pub noise_weighting: bool,
 }
 
 impl Default for TrainConfig {
@@ -99,6 +113,10 @@ impl Default for TrainConfig {
             all_doses: false,
             im2col: true,
             max_seconds: None,
+            mayo: None,
+            holdout: Vec::new(),
+            mayo_sim_doses: vec![0.1, 0.25, 0.5, 1.0],
+            noise_weighting: true,
         }
     }
 }
@@ -118,6 +136,7 @@ struct Image {
     cols: usize,
     hu: Vec<f32>,
     spacing: f64,
+    kernel: ReconKernel,
 }
 
 fn find(parent: &mut [usize], i: usize) -> usize {
@@ -234,6 +253,7 @@ fn kidney_split(
             cols: h.cols,
             hu: h.hu,
             spacing: h.spacing_mm,
+            kernel: ReconKernel::Soft,
         })
     };
     let val_groups = cfg.val_images.min(n_groups / 5);
@@ -284,6 +304,7 @@ fn phantoms() -> Vec<Image> {
                 cols: s.cols,
                 hu: s.values,
                 spacing: p.spacing_mm(),
+                kernel: ReconKernel::Soft,
             });
         }
     }
@@ -301,7 +322,12 @@ fn simulate(cache: &Path, img: &Image, dose: f64, seed: u64) -> anyhow::Result<P
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
-    let path = cache.join(format!("{key}-d{dose}-s{seed}.f32"));
+    let params = ldct::LdctParams::with_kernel(img.kernel);
+    let path = cache.join(format!(
+        "{key}-d{dose}-s{seed}-{}-i{}.f32",
+        img.kernel.name(),
+        params.i0_per_mm
+    ));
     let n = img.rows * img.cols;
     if let Ok(b) = std::fs::read(&path)
         && b.len() == 8 * n
@@ -318,8 +344,16 @@ fn simulate(cache: &Path, img: &Image, dose: f64, seed: u64) -> anyhow::Result<P
             clean: f[n..].to_vec(),
         });
     }
-    let r = ldct::simulate(&img.hu, img.rows, img.cols, img.spacing, dose, seed)
-        .map_err(|k| anyhow::anyhow!("{}: {k:?}", img.name))?;
+    let r = ldct::simulate_with(
+        &params,
+        &img.hu,
+        img.rows,
+        img.cols,
+        img.spacing,
+        dose,
+        seed,
+    )
+    .map_err(|k| anyhow::anyhow!("{}: {k:?}", img.name))?;
     let (low, clean) = (to_unit(&r.low_dose), to_unit(&r.clean));
     std::fs::create_dir_all(cache)?;
     let mut bytes = f32s_to_bytes(&low);
@@ -364,13 +398,25 @@ fn pairs(
         .collect()
 }
 
-/// Exact least-squares K×K filter (plus bias) predicting the noise low − clean.
-fn fit_linear(train: &[Pair], k: usize) -> anyhow::Result<Denoiser> {
+/// Loss weight of a pair: (25 HU / σ̂)² of its input, within [0.05, 20] (1 without weighting).
+fn pair_weight(p: &Pair, weighting: bool) -> f64 {
+    if !weighting {
+        return 1.0;
+    }
+    let s = estimate_noise_hu(&p.low, p.rows, p.cols).max(4.0);
+    (25.0 / s).powi(2).clamp(0.05, 20.0)
+}
+
+/// Exact weighted least-squares K×K filter (plus bias) predicting the noise low − clean.
+fn fit_linear(train: &[Pair], k: usize, weighting: bool) -> anyhow::Result<Denoiser> {
     let r = k / 2;
     let m = k * k + 1;
     let (ata, atb) = train
         .par_iter()
         .map(|p| {
+            let wt = pair_weight(p, weighting);
+            // Every 2nd pixel of a 256² image, sparser on larger ones (same count).
+            let step = (p.rows.max(p.cols) / 128).max(2);
             let mut ata = vec![0.0f64; m * m];
             let mut atb = vec![0.0f64; m];
             let mut a = vec![0.0f64; m];
@@ -381,8 +427,8 @@ fn fit_linear(train: &[Pair], k: usize) -> anyhow::Result<Denoiser> {
                     f64::from(p.low[y as usize * p.cols + x as usize])
                 }
             };
-            for y in (0..p.rows).step_by(2) {
-                for x in (0..p.cols).step_by(2) {
+            for y in (0..p.rows).step_by(step) {
+                for x in (0..p.cols).step_by(step) {
                     for ky in 0..k {
                         for kx in 0..k {
                             a[ky * k + kx] = at(
@@ -394,9 +440,10 @@ fn fit_linear(train: &[Pair], k: usize) -> anyhow::Result<Denoiser> {
                     a[m - 1] = 1.0;
                     let t = f64::from(p.low[y * p.cols + x] - p.clean[y * p.cols + x]);
                     for i in 0..m {
-                        atb[i] += a[i] * t;
+                        let wa = wt * a[i];
+                        atb[i] += wa * t;
                         for j in 0..=i {
-                            ata[i * m + j] += a[i] * a[j];
+                            ata[i * m + j] += wa * a[j];
                         }
                     }
                 }
@@ -629,14 +676,21 @@ fn train_nonlinear(
     let r: usize = cfg.kernels.iter().map(|k| k / 2).sum();
     let (p, pin) = (cfg.patch, cfg.patch + 2 * r);
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed);
+    let weights: Vec<f32> = train
+        .par_iter()
+        .map(|p| pair_weight(p, cfg.noise_weighting) as f32)
+        .collect();
     let start = Instant::now();
     let mut ema = None::<f64>;
     let mut done = 0;
     for step in 0..cfg.steps {
         let mut xs = Vec::with_capacity(cfg.batch * pin * pin);
         let mut ts = Vec::with_capacity(cfg.batch * p * p);
+        let mut ws = Vec::with_capacity(cfg.batch);
         for _ in 0..cfg.batch {
-            let pr = &train[rng.random_range(0..train.len())];
+            let pick = rng.random_range(0..train.len());
+            let pr = &train[pick];
+            ws.push(weights[pick]);
             // Inputs padded by r zeros beyond the image, as at inference.
             let y0 = rng.random_range(0..=pr.rows - p) as i64 - r as i64;
             let x0 = rng.random_range(0..=pr.cols - p) as i64 - r as i64;
@@ -672,14 +726,27 @@ fn train_nonlinear(
                 }
             }
         }
+        // Per-sample squared error, weighted (weights of mean 1 over the batch's picks).
         let loss = if cfg.im2col {
             let x = Tensor::from_vec(xs, (1, cfg.batch, pin, pin), &dev)?;
             let t = Tensor::from_vec(ts, (1, cfg.batch, p, p), &dev)?;
-            (net.forward_cbhw(&x)? - t)?.sqr()?.mean_all()?
+            let w = Tensor::from_vec(ws, (1, cfg.batch, 1, 1), &dev)?;
+            (net.forward_cbhw(&x)? - t)?
+                .sqr()?
+                .mean_keepdim(3)?
+                .mean_keepdim(2)?
+                .broadcast_mul(&w)?
+                .mean_all()?
         } else {
             let x = Tensor::from_vec(xs, (cfg.batch, 1, pin, pin), &dev)?;
             let t = Tensor::from_vec(ts, (cfg.batch, 1, p, p), &dev)?;
-            (net.forward(&x)? - t)?.sqr()?.mean_all()?
+            let w = Tensor::from_vec(ws, (cfg.batch, 1, 1, 1), &dev)?;
+            (net.forward(&x)? - t)?
+                .sqr()?
+                .mean_keepdim(3)?
+                .mean_keepdim(2)?
+                .broadcast_mul(&w)?
+                .mean_all()?
         };
         // Cosine decay to 5% of the base rate, over the steps or the time budget, whichever
         // runs out first.
@@ -715,7 +782,11 @@ fn train_nonlinear(
 /// (dose, PSNR in, PSNR out, SSIM in, SSIM out, max |pre-activation|) of one image.
 type Row = (f64, f64, f64, f64, f64, f64);
 
-pub fn evaluate(model: &Denoiser, val: &[Pair]) -> anyhow::Result<(Vec<DoseMetrics>, f64)> {
+pub fn evaluate(
+    model: &Denoiser,
+    gain: &[[f64; 2]],
+    val: &[Pair],
+) -> anyhow::Result<(Vec<DoseMetrics>, f64)> {
     let rows = val
         .par_iter()
         .map(|p| {
@@ -731,13 +802,21 @@ pub fn evaluate(model: &Denoiser, val: &[Pair]) -> anyhow::Result<(Vec<DoseMetri
             let out = model.forward_padded_with(&padded, h, w, &mut |_, v, _, _| {
                 max_pre = v.iter().fold(max_pre, |m, x| m.max(x.abs()));
             });
-            let out: Vec<f32> = out.iter().map(|&v| v.clamp(0.0, 1.0) as f32).collect();
+            let out = finish_with(gain, &p.low, &out, p.rows, p.cols).image;
+            // The metric: HU clipped to [−160, 240] over 400; 7 × 7 SSIM.
+            let to_metric = |u: &[f32]| {
+                metric_unit(&from_unit(
+                    &u.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(),
+                ))
+            };
+            let (clean, low) = (to_metric(&p.clean), to_metric(&p.low));
+            let out = metric_unit(&from_unit(&out));
             Ok((
                 p.dose,
-                metrics::psnr(&p.clean, &p.low, 1.0)?,
-                metrics::psnr(&p.clean, &out, 1.0)?,
-                metrics::ssim(&p.clean, &p.low, p.rows, p.cols, 1.0)?,
-                metrics::ssim(&p.clean, &out, p.rows, p.cols, 1.0)?,
+                metrics::psnr(&clean, &low, 1.0)?,
+                metrics::psnr(&clean, &out, 1.0)?,
+                metrics::ssim_skimage(&clean, &low, p.rows, p.cols, 1.0)?,
+                metrics::ssim_skimage(&clean, &out, p.rows, p.cols, 1.0)?,
                 max_pre,
             ))
         })
@@ -764,8 +843,8 @@ pub fn evaluate(model: &Denoiser, val: &[Pair]) -> anyhow::Result<(Vec<DoseMetri
     Ok((out, rows.iter().map(|r| r.5).fold(0.0, f64::max)))
 }
 
-fn describe(model: &Denoiser, val: &[Pair]) -> anyhow::Result<ModelDescription> {
-    let (validation, max_abs_preactivation) = evaluate(model, val)?;
+fn describe(model: &Denoiser, gain: &[[f64; 2]], val: &[Pair]) -> anyhow::Result<ModelDescription> {
+    let (validation, max_abs_preactivation) = evaluate(model, gain, val)?;
     Ok(ModelDescription {
         kind: model.kind,
         layers: specs(model),
@@ -777,6 +856,8 @@ fn describe(model: &Denoiser, val: &[Pair]) -> anyhow::Result<ModelDescription> 
             .sum(),
         max_abs_preactivation,
         validation,
+        gain: Some(gain.to_vec()),
+        real_pairs: None,
     })
 }
 
@@ -801,6 +882,7 @@ pub fn run(cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Des
         cols: i.cols,
         hu: i.hu.clone(),
         spacing: i.spacing,
+        kernel: i.kernel,
     }));
     val_imgs.extend(ph_val.iter().map(|i| Image {
         name: i.name.clone(),
@@ -808,6 +890,7 @@ pub fn run(cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Des
         cols: i.cols,
         hu: i.hu.clone(),
         spacing: i.spacing,
+        kernel: i.kernel,
     }));
     log(format!(
         "{n_files} kidney files in {n_groups} groups; {} training images ({} phantoms), {} validation images; simulating…",
@@ -832,17 +915,39 @@ pub fn run(cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Des
         0,
     )?;
     log(format!("simulated in {:.0} s", t0.elapsed().as_secs_f64()));
+    let mut train = train;
+    let mayo = match &cfg.mayo {
+        Some(dir) => {
+            let m = load_mayo(dir, cfg, log)?;
+            train.extend(m.train.iter().map(Pair::clone_pair));
+            train.extend(m.sims.iter().map(Pair::clone_pair));
+            log(format!(
+                "{} training pairs in all ({} real, {} simulated from the training patients' full-dose scans)",
+                train.len(),
+                m.train.len(),
+                m.sims.len()
+            ));
+            Some(m)
+        }
+        None => None,
+    };
 
-    let linear_pairs = pairs(
-        &cfg.cache,
-        &train_imgs,
-        &[cfg.linear_dose],
-        cfg.split_seed * 1000,
-        true,
-        0,
-    )?;
-    let linear = fit_linear(&linear_pairs, cfg.linear_k)?;
-    let lin_desc = describe(&linear, &val)?;
+    let linear = if mayo.is_some() {
+        fit_linear(&train, cfg.linear_k, cfg.noise_weighting)?
+    } else {
+        let linear_pairs = pairs(
+            &cfg.cache,
+            &train_imgs,
+            &[cfg.linear_dose],
+            cfg.split_seed * 1000,
+            true,
+            0,
+        )?;
+        fit_linear(&linear_pairs, cfg.linear_k, false)?
+    };
+    let lin_gain = fit_gain(&linear, &train)?;
+    log(format!("linear gain curve (σ̂ HU, α): {lin_gain:?}"));
+    let mut lin_desc = describe(&linear, &lin_gain, &val)?;
     for m in &lin_desc.validation {
         log(format!(
             "linear    dose {:.2}: PSNR {:.2} → {:.2} dB ({:+.2}), SSIM {:.3} → {:.3}",
@@ -857,7 +962,9 @@ pub fn run(cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Des
     let t1 = Instant::now();
     let (nonlinear, steps_done) = train_nonlinear(&train, cfg, log)?;
     let train_seconds = t1.elapsed().as_secs_f64();
-    let nl_desc = describe(&nonlinear, &val)?;
+    let nl_gain = fit_gain(&nonlinear, &train)?;
+    log(format!("nonlinear gain curve (σ̂ HU, α): {nl_gain:?}"));
+    let mut nl_desc = describe(&nonlinear, &nl_gain, &val)?;
     for m in &nl_desc.validation {
         log(format!(
             "nonlinear dose {:.2}: PSNR {:.2} → {:.2} dB ({:+.2}), SSIM {:.3} → {:.3}",
@@ -868,6 +975,10 @@ pub fn run(cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Des
             m.ssim_in,
             m.ssim_out
         ));
+    }
+    if let Some(m) = &mayo {
+        lin_desc.real_pairs = Some(score_heldout(&linear, &lin_gain, m, cfg, log)?);
+        nl_desc.real_pairs = Some(score_heldout(&nonlinear, &nl_gain, m, cfg, log)?);
     }
     let desc = Description {
         format: FORMAT.into(),
@@ -883,10 +994,16 @@ pub fn run(cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Des
             "grouping": format!("union-find over images whose 32×32 thumbnails correlate ≥ {}; one image per group; split by group", cfg.group_threshold),
             "train_images": train_imgs.iter().map(|i| i.name.clone()).collect::<Vec<_>>(),
             "validation_images": val_imgs.iter().map(|i| i.name.clone()).collect::<Vec<_>>(),
-            "simulation": "imaging::ldct::simulate: I0 = 1e5, σe = 10, 720 views, FBP ramp×Hann; target = noise-free reconstruction of the same geometry",
+            "simulation": format!("imaging::ldct (calibrated): I0 = {} photons per mm of detector per view, σe = 10, 720 views, FBP ramp×Hann (soft) or plain ramp (sharp, for D45f scans); target = noise-free reconstruction of the same geometry", ldct::CALIBRATED_I0_PER_MM),
+            "real_pairs": cfg.mayo.as_ref().map(|p| p.display().to_string()),
+            "heldout_patients": cfg.holdout,
+            "train_patients": mayo.as_ref().map(|m| m.train_patients.clone()),
+            "mayo_sim_doses": cfg.mayo_sim_doses,
+            "noise_weighting": cfg.noise_weighting,
+            "gain": "client-side α(σ̂) per model: per band of estimated input noise over the training pairs, the least-squares residual gain capped so that no training pair of the band loses > 0.05 dB, made non-decreasing by lowering, knot (0, 0)",
             "train_doses": cfg.train_doses,
             "validation_doses": cfg.val_doses,
-            "linear": format!("{0}×{0} filter + bias, exact least squares on the noise (every 2nd pixel) at dose {1}", cfg.linear_k, cfg.linear_dose),
+            "linear": if cfg.mayo.is_some() { format!("{0}×{0} filter + bias, exact weighted least squares on the noise over all training pairs", cfg.linear_k) } else { format!("{0}×{0} filter + bias, exact least squares on the noise (every 2nd pixel) at dose {1}", cfg.linear_k, cfg.linear_dose) },
             "nonlinear": {
                 "optimizer": "AdamW, cosine decay", "lr": cfg.lr, "steps": steps_done, "batch": cfg.batch,
                 "patch": cfg.patch, "augmentation": "the 8 flips/rotations",
@@ -910,6 +1027,276 @@ pub fn run(cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Des
         t0.elapsed().as_secs_f64()
     ));
     Ok(desc)
+}
+
+impl Pair {
+    fn clone_pair(&self) -> Pair {
+        Pair {
+            rows: self.rows,
+            cols: self.cols,
+            dose: self.dose,
+            low: self.low.clone(),
+            clean: self.clean.clone(),
+        }
+    }
+}
+
+/// The reconstruction kernel the simulation should use for a scan of kernel `name`.
+fn kernel_of(name: &str) -> ReconKernel {
+    if name.starts_with('B') || name.starts_with('b') {
+        ReconKernel::Soft
+    } else {
+        ReconKernel::Sharp
+    }
+}
+
+/// Real pairs split by patient.
+struct Mayo {
+    /// Real (QD, FD) pairs of the training patients, on [0, 1].
+    train: Vec<Pair>,
+    /// Calibrated simulations from the training patients' full-dose scans.
+    sims: Vec<Pair>,
+    /// The held-out patients' pairs, in HU.
+    heldout: Vec<(PairEntry, HuSlice, HuSlice)>,
+    train_patients: Vec<String>,
+}
+
+fn load_mayo(dir: &Path, cfg: &TrainConfig, log: &mut dyn FnMut(String)) -> anyhow::Result<Mayo> {
+    let entries = read_pairs(dir)?;
+    let loaded = entries
+        .par_iter()
+        .map(|e| load_pair(e).map(|(q, f)| (e.clone(), q, f)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (heldout, rest): (Vec<_>, Vec<_>) = loaded
+        .into_iter()
+        .partition(|(e, _, _)| cfg.holdout.contains(&e.patient));
+    let mut train_patients: Vec<String> = rest.iter().map(|(e, _, _)| e.patient.clone()).collect();
+    train_patients.sort();
+    train_patients.dedup();
+    log(format!(
+        "real pairs: {} training ({train_patients:?}), {} held out ({:?})",
+        rest.len(),
+        heldout.len(),
+        cfg.holdout
+    ));
+    let train: Vec<Pair> = rest
+        .iter()
+        .map(|(_, q, f)| Pair {
+            rows: q.rows,
+            cols: q.cols,
+            dose: 0.25,
+            low: to_unit(&q.hu),
+            clean: to_unit(&f.hu),
+        })
+        .collect();
+    let fd_imgs: Vec<Image> = rest
+        .iter()
+        .map(|(e, _, f)| Image {
+            name: format!(
+                "mayo-{}",
+                e.full
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            ),
+            rows: f.rows,
+            cols: f.cols,
+            hu: f.hu.clone(),
+            spacing: f.spacing_mm,
+            kernel: kernel_of(&e.kernel),
+        })
+        .collect();
+    let sims = if cfg.mayo_sim_doses.is_empty() {
+        Vec::new()
+    } else {
+        pairs(
+            &cfg.cache,
+            &fd_imgs,
+            &cfg.mayo_sim_doses,
+            cfg.split_seed * 1000 + 7000,
+            true,
+            0,
+        )?
+    };
+    Ok(Mayo {
+        train,
+        sims,
+        heldout,
+        train_patients,
+    })
+}
+
+/// Gain curve α(σ̂) of a model: per band of estimated input noise over the training pairs
+/// (bands of equal count), the least-squares residual gain, capped so that no training pair
+/// of the band loses more than 0.05 dB against its target, then lowered to the smallest value
+/// at any higher σ̂ (non-decreasing in σ̂, never raised) and clamped to [0, 1.5]; plus a knot
+/// (0 HU, 0): no noise, no change.
+fn fit_gain(model: &Denoiser, train: &[Pair]) -> anyhow::Result<Vec<[f64; 2]>> {
+    // Per pair: σ̂, a = |x − t|², b = ⟨f, x − t⟩, c = |f|² with f = x − y the predicted noise;
+    // the error at gain α is a − 2αb + α²c.
+    let mut rows = train
+        .par_iter()
+        .map(|p| {
+            let out = model.denoise(&p.low, p.rows, p.cols)?;
+            let (mut a, mut b, mut c) = (0.0, 0.0, 0.0);
+            for ((&x, &t), &y) in p.low.iter().zip(&p.clean).zip(&out) {
+                let f = f64::from(x) - y;
+                let e = f64::from(x - t);
+                a += e * e;
+                b += f * e;
+                c += f * f;
+            }
+            Ok((estimate_noise_hu(&p.low, p.rows, p.cols), a, b, c))
+        })
+        .collect::<anyhow::Result<Vec<(f64, f64, f64, f64)>>>()?;
+    rows.sort_by(|x, y| x.0.total_cmp(&y.0));
+    // Largest α with a − 2αb + α²c ≤ a·10^(0.005) (a loss of at most 0.05 dB).
+    let eps = 10f64.powf(0.005) - 1.0;
+    let alpha_max = |&(_, a, b, c): &(f64, f64, f64, f64)| -> f64 {
+        if c <= 1e-18 {
+            return 1.5;
+        }
+        (b + (b * b + eps * a * c).max(0.0).sqrt()) / c
+    };
+    let bands = (rows.len() / 8).clamp(1, 8);
+    let mut knots: Vec<[f64; 2]> = Vec::new();
+    for k in 0..bands {
+        let chunk = &rows[k * rows.len() / bands..(k + 1) * rows.len() / bands];
+        if chunk.is_empty() {
+            continue;
+        }
+        let sigma = chunk[chunk.len() / 2].0;
+        let b: f64 = chunk.iter().map(|r| r.2).sum();
+        let c: f64 = chunk.iter().map(|r| r.3).sum();
+        let ls = b / c.max(1e-18);
+        let cap = chunk.iter().map(alpha_max).fold(f64::INFINITY, f64::min);
+        knots.push([sigma, ls.min(cap).clamp(0.0, 1.5)]);
+    }
+    for k in (0..knots.len().saturating_sub(1)).rev() {
+        knots[k][1] = knots[k][1].min(knots[k + 1][1]);
+    }
+    let mut out = vec![[0.0, 0.0]];
+    out.extend(knots);
+    Ok(out)
+}
+
+/// Scores a model (with its gain) on the held-out real pairs, per kernel; also what it does to
+/// the unmodified full-dose scans and to dose-1.0 simulations of them.
+fn score_heldout(
+    model: &Denoiser,
+    gain: &[[f64; 2]],
+    m: &Mayo,
+    cfg: &TrainConfig,
+    log: &mut dyn FnMut(String),
+) -> anyhow::Result<serde_json::Value> {
+    let scores: Vec<PairScore> = m
+        .heldout
+        .par_iter()
+        .map(|(e, q, f)| score_plain(model, gain, e, &q.hu, &f.hu, q.rows, q.cols))
+        .collect::<anyhow::Result<_>>()?;
+    for s in &scores {
+        log(format!(
+            "{:<9} {} {}: PSNR {:.2} → {:.2} ({:+.2}), SSIM {:.4} → {:.4}, σ̂ {:.1}, α {:.2}",
+            model.kind.name(),
+            s.pair,
+            s.kernel,
+            s.psnr_in,
+            s.psnr_out,
+            s.psnr_out - s.psnr_in,
+            s.ssim_in,
+            s.ssim_out,
+            s.noise_estimate_hu,
+            s.gain
+        ));
+    }
+    let summary = summarise(&scores);
+    for s in &summary {
+        log(format!(
+            "HELD-OUT {:<9} {:<13} {} pairs: PSNR {:.2} → {:.2} ({:+.2}, worst {:+.2}), SSIM {:.4} → {:.4}",
+            s.model.name(),
+            s.group,
+            s.pairs,
+            s.psnr_in,
+            s.psnr_out,
+            s.psnr_gain,
+            s.worst_psnr_gain,
+            s.ssim_in,
+            s.ssim_out
+        ));
+    }
+    // Clean-input checks: the unmodified full-dose scan (PSNR of the output against the
+    // input itself: how little it changes) and a dose-1.0 simulation of it (against the
+    // simulation's clean reconstruction).
+    let clean_checks = m
+        .heldout
+        .par_iter()
+        .map(|(e, _, f)| {
+            let (rows, cols) = (f.rows, f.cols);
+            let input = to_unit(&f.hu);
+            let out = model.denoise(&input, rows, cols)?;
+            let fin = finish_with(gain, &input, &out, rows, cols);
+            let change = metrics::psnr(
+                &metric_unit(&f.hu),
+                &metric_unit(&from_unit(&fin.image)),
+                1.0,
+            )?;
+            let params = ldct::LdctParams::with_kernel(kernel_of(&e.kernel));
+            let sim = ldct::simulate_with(
+                &params,
+                &f.hu,
+                rows,
+                cols,
+                f.spacing_mm,
+                1.0,
+                cfg.split_seed * 1000 + 9000,
+            )
+            .map_err(|k| anyhow::anyhow!("{k}"))?;
+            let sin = to_unit(&sim.low_dose);
+            let sout = model.denoise(&sin, rows, cols)?;
+            let sfin = finish_with(gain, &sin, &sout, rows, cols);
+            let q = crate::model::denoiser::data::Quality::measure(
+                &sim.clean,
+                &sim.low_dose,
+                &sfin.image,
+                rows,
+                cols,
+            )?;
+            Ok(serde_json::json!({
+                "pair": e.name(), "kernel": e.kernel,
+                "full_dose_input_output_vs_input_psnr_db": change,
+                "full_dose_input_noise_estimate_hu": fin.sigma_hu, "full_dose_input_gain": fin.alpha,
+                "sim_dose1_psnr_in": q.psnr_in, "sim_dose1_psnr_out": q.psnr_out,
+                "sim_dose1_ssim_in": q.ssim_in, "sim_dose1_ssim_out": q.ssim_out,
+            }))
+        })
+        .collect::<anyhow::Result<Vec<serde_json::Value>>>()?;
+    let worst_sim1 = clean_checks
+        .iter()
+        .map(|c| {
+            c["sim_dose1_psnr_out"].as_f64().unwrap_or(f64::NAN)
+                - c["sim_dose1_psnr_in"].as_f64().unwrap_or(f64::NAN)
+        })
+        .fold(f64::INFINITY, f64::min);
+    let min_change = clean_checks
+        .iter()
+        .map(|c| {
+            c["full_dose_input_output_vs_input_psnr_db"]
+                .as_f64()
+                .unwrap_or(f64::NAN)
+        })
+        .fold(f64::INFINITY, f64::min);
+    log(format!(
+        "HELD-OUT {:<9} clean inputs: worst dose-1.0 simulation gain {worst_sim1:+.2} dB; full-dose scans change by ≥ {min_change:.1} dB PSNR (output vs input)",
+        model.kind.name()
+    ));
+    Ok(serde_json::json!({
+        "metric": "HU clipped to [-160, 240] scaled to [0, 1]; PSNR data range 1; SSIM 7x7 uniform window (scikit-image default); after the client's gain",
+        "train_patients": m.train_patients,
+        "heldout_patients": cfg.holdout,
+        "pairs": scores,
+        "summary": summary,
+        "clean_inputs": clean_checks,
+    }))
 }
 
 #[cfg(test)]

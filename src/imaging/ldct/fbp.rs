@@ -1,15 +1,15 @@
 //! Filtered back-projection for parallel beams: each view is convolved with
-//! the band-limited ramp (Kak & Slaney 3.29) apodised by a Hann window in
-//! frequency (via `rustfft`), then smeared back over the image.
+//! the band-limited ramp (Kak & Slaney 3.29), apodised by a Hann window in
+//! frequency for the soft kernel (none for the sharp one) (via `rustfft`), then smeared back over the image.
 
 use rayon::prelude::*;
 use rustfft::FftPlanner;
 use rustfft::num_complex::Complex;
 
-use super::Geometry;
+use super::{Geometry, ReconKernel};
 
-/// Frequency response of the ramp × Hann filter for FFT length `n` (bin size 1).
-fn filter_response(n: usize) -> Vec<f32> {
+/// Frequency response of the ramp × apodisation window for FFT length `n` (bin size 1).
+fn filter_response(n: usize, kernel: ReconKernel) -> Vec<f32> {
     // Spatial ramp h[k] (τ = 1): 1/4 at 0, −1/(π k)² at odd k, 0 at even k.
     let mut h = vec![Complex::new(0.0f64, 0.0); n];
     for (i, v) in h.iter_mut().enumerate() {
@@ -32,16 +32,21 @@ fn filter_response(n: usize) -> Vec<f32> {
         .enumerate()
         .map(|(i, c)| {
             let f = if i <= n / 2 { i } else { n - i } as f64 / (n as f64 / 2.0);
-            let hann = 0.5 * (1.0 + (std::f64::consts::PI * f).cos());
-            (c.re * hann) as f32
+            let window = match kernel {
+                // Hann: strong roll-off, a soft kernel (B30f-like noise).
+                ReconKernel::Soft => 0.5 * (1.0 + (std::f64::consts::PI * f).cos()),
+                // Band-limited ramp, no apodisation: a sharp kernel (D45f-like noise).
+                ReconKernel::Sharp => 1.0,
+            };
+            (c.re * window) as f32
         })
         .collect()
 }
 
 /// Filters every view of the sinogram (views × bins).
-fn filter(sino: &[f32], bins: usize) -> Vec<f32> {
+fn filter(sino: &[f32], bins: usize, kernel: ReconKernel) -> Vec<f32> {
     let n = (2 * bins).next_power_of_two();
-    let resp = filter_response(n);
+    let resp = filter_response(n, kernel);
     let mut planner = FftPlanner::<f32>::new();
     let fwd = planner.plan_fft_forward(n);
     let inv = planner.plan_fft_inverse(n);
@@ -70,15 +75,23 @@ fn filter(sino: &[f32], bins: usize) -> Vec<f32> {
 }
 
 /// Reconstructs μ (rows × cols) from a sinogram of line integrals (mm·μ).
-pub fn reconstruct(sino: &[f32], g: &Geometry) -> Vec<f32> {
-    let pair: Vec<[f32; 2]> = filter(sino, g.bins).into_iter().map(|v| [v, 0.0]).collect();
+pub fn reconstruct(sino: &[f32], g: &Geometry, kernel: ReconKernel) -> Vec<f32> {
+    let pair: Vec<[f32; 2]> = filter(sino, g.bins, kernel)
+        .into_iter()
+        .map(|v| [v, 0.0])
+        .collect();
     backproject(&pair, g).into_iter().map(|[a, _]| a).collect()
 }
 
 /// Reconstructs two sinograms of the same geometry in one pass (the clean and
 /// the noisy scan share every interpolation index).
-pub fn reconstruct_pair(a: &[f32], b: &[f32], g: &Geometry) -> (Vec<f32>, Vec<f32>) {
-    let (qa, qb) = rayon::join(|| filter(a, g.bins), || filter(b, g.bins));
+pub fn reconstruct_pair(
+    a: &[f32],
+    b: &[f32],
+    g: &Geometry,
+    kernel: ReconKernel,
+) -> (Vec<f32>, Vec<f32>) {
+    let (qa, qb) = rayon::join(|| filter(a, g.bins, kernel), || filter(b, g.bins, kernel));
     let pair: Vec<[f32; 2]> = qa.into_iter().zip(qb).map(|(x, y)| [x, y]).collect();
     backproject(&pair, g)
         .into_iter()

@@ -1,75 +1,32 @@
 //! From a loaded slice to the denoisers' intensity scale and back, the quality metrics, and
 //! the output files (shared by `privact denoise` and the desktop app).
 //!
-//! Models work on [0, 1] over the abdomen window (W400/L40). The kidney data set's JPEGs are
-//! 8-bit abdomen-windowed images: they are mapped back to **approximate** HU through the
-//! inverse window (so anything outside −160…240 HU was already clipped), with an assumed
-//! 360 mm field of view for the simulation's geometry. Pixels clipped at the bottom of the
-//! window (value 0) are taken as air (−1000 HU): they are mostly the air around the body, and
-//! treating them as −160 HU would fill the whole field of view with fat-like material and
-//! starve the simulated projections of photons. After windowing they are 0 again either way.
+//! Models work on [0, 1] over the abdomen window (W400/L40). Slices reach HU through the one
+//! conversion of [`crate::imaging::hu`] (8-bit images through the inverse window, black = air,
+//! 360 mm field of view assumed), which every path uses.
 
 use super::{DenoiserError, ModelKind};
 use crate::imaging::dicom::write::{CtDescription, ct_bytes, derived_bytes, random_uid};
+use crate::imaging::hu::metric_unit;
 use crate::imaging::metrics::{self, MetricError};
 use crate::imaging::raster::png_bytes;
 use crate::imaging::window::Window;
-use crate::imaging::{ErrorKind, ImagingError, Slice, Units};
+use crate::imaging::{ErrorKind, ImagingError, Slice};
 use std::path::Path;
 
-/// Field of view assumed for 8-bit images without pixel spacing.
-pub const ASSUMED_FOV_MM: f64 = 360.0;
+pub use crate::imaging::hu::{ASSUMED_FOV_MM, CLIPPED_LOW_HU, HuSlice, spacing_mm};
 
-/// A slice in HU with its pixel spacing, and how the HU were obtained.
-pub struct HuSlice {
-    pub rows: usize,
-    pub cols: usize,
-    pub hu: Vec<f32>,
-    pub spacing_mm: f64,
-    /// Set when the HU are an approximation (8-bit input through the inverse window).
-    pub approximate: bool,
-}
-
-/// HU given to 8-bit pixels clipped at the bottom of the window.
-pub const CLIPPED_LOW_HU: f32 = -1000.0;
-
-/// 8-bit value → approximate HU through the inverse abdomen window (0 → air).
+/// 8-bit value → approximate HU (the one conversion, [`crate::imaging::hu::windowed8_to_hu`]).
 pub fn unit8_to_hu(v: f32) -> f32 {
-    if v <= 0.0 {
-        return CLIPPED_LOW_HU;
-    }
-    let w = Window::ABDOMEN;
-    ((f64::from(v) / 255.0 - 0.5) * w.width + w.center) as f32
+    crate::imaging::hu::windowed8_to_hu(v)
 }
 
+/// The slice in HU through [`crate::imaging::hu::slice_to_hu`].
 pub fn to_hu(slice: &Slice) -> Result<HuSlice, DenoiserError> {
-    let (hu, approximate) = match slice.units {
-        Units::Hu => (slice.values.clone(), false),
-        Units::Windowed8Bit => (slice.values.iter().map(|&v| unit8_to_hu(v)).collect(), true),
-        Units::Raw => {
-            return Err(DenoiserError::Invalid {
-                model: "input".into(),
-                what: "values are not Hounsfield units (not a CT image with a HU rescale)".into(),
-            });
-        }
-    };
-    Ok(HuSlice {
-        rows: slice.rows,
-        cols: slice.cols,
-        hu,
-        spacing_mm: spacing_mm(slice),
-        approximate,
+    crate::imaging::hu::slice_to_hu(slice).map_err(|e| DenoiserError::Invalid {
+        model: "input".into(),
+        what: e.to_string(),
     })
-}
-
-/// Pixel spacing in mm (mean of rows and columns), or the assumed field of view over the
-/// larger side when the file has none.
-pub fn spacing_mm(slice: &Slice) -> f64 {
-    slice
-        .pixel_spacing_mm
-        .map(|s| (s[0] + s[1]) / 2.0)
-        .filter(|s| *s > 0.0 && s.is_finite())
-        .unwrap_or(ASSUMED_FOV_MM / slice.rows.max(slice.cols).max(1) as f64)
 }
 
 /// Series description of a written output, e.g. "Denoised (linear model, under CKKS) PrivaCT".
@@ -114,8 +71,10 @@ pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
         .fold(init, f64::max)
 }
 
-/// PSNR and SSIM of the low-dose input and of the denoised output against the clean
-/// reference, all on [0, 1] over the abdomen window.
+/// PSNR and SSIM of the low-dose input and of the denoised output against a reference, with
+/// the metric of the denoising issue and of `ldct-mayo/pairs.tsv`: HU clipped to [−160, 240]
+/// and scaled to [0, 1], PSNR with data range 1, SSIM as scikit-image's default (7 × 7 uniform
+/// window, [`metrics::ssim_skimage`]).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Quality {
     pub psnr_in: f64,
@@ -125,21 +84,139 @@ pub struct Quality {
 }
 
 impl Quality {
-    /// `reference` and `input` from [`to_unit`], `output` the model's (clamped here).
+    /// `reference_hu` and `input_hu` in HU, `output` the model's output on [0, 1] (clamped and
+    /// mapped back to HU here).
     pub fn measure(
-        reference: &[f32],
-        input: &[f32],
+        reference_hu: &[f32],
+        input_hu: &[f32],
         output: &[f64],
         rows: usize,
         cols: usize,
     ) -> Result<Quality, MetricError> {
-        let out = clamp_unit(output);
+        let r = metric_unit(reference_hu);
+        let i = metric_unit(input_hu);
+        let o = metric_unit(&from_unit(output));
         Ok(Quality {
-            psnr_in: metrics::psnr(reference, input, 1.0)?,
-            psnr_out: metrics::psnr(reference, &out, 1.0)?,
-            ssim_in: metrics::ssim(reference, input, rows, cols, 1.0)?,
-            ssim_out: metrics::ssim(reference, &out, rows, cols, 1.0)?,
+            psnr_in: metrics::psnr(&r, &i, 1.0)?,
+            psnr_out: metrics::psnr(&r, &o, 1.0)?,
+            ssim_in: metrics::ssim_skimage(&r, &i, rows, cols, 1.0)?,
+            ssim_out: metrics::ssim_skimage(&r, &o, rows, cols, 1.0)?,
         })
+    }
+}
+
+/// Robust noise level of an image on [0, 1] (abdomen window), in HU: 1.4826 × median |h| of
+/// the normalised 5-point Laplacian h = (4x − Σ neighbours)/√20 over soft-tissue pixels
+/// (−100…200 HU everywhere in the stencil). Plaintext, computed by the client on its own
+/// input; it never leaves the client. 0 when there are fewer than 64 such pixels.
+pub fn estimate_noise_hu(unit: &[f32], rows: usize, cols: usize) -> f64 {
+    const LO: f32 = 0.15;
+    const HI: f32 = 0.9;
+    if rows < 3 || cols < 3 || unit.len() != rows * cols {
+        return 0.0;
+    }
+    let mut h: Vec<f32> = Vec::new();
+    for y in 1..rows - 1 {
+        for x in 1..cols - 1 {
+            let c = unit[y * cols + x];
+            let n = [
+                unit[(y - 1) * cols + x],
+                unit[(y + 1) * cols + x],
+                unit[y * cols + x - 1],
+                unit[y * cols + x + 1],
+            ];
+            if (LO..=HI).contains(&c) && n.iter().all(|v| (LO..=HI).contains(v)) {
+                h.push((4.0 * c - n.iter().sum::<f32>()).abs());
+            }
+        }
+    }
+    if h.len() < 64 {
+        return 0.0;
+    }
+    let mid = h.len() / 2;
+    let (_, m, _) = h.select_nth_unstable_by(mid, f32::total_cmp);
+    f64::from(*m) / 20f64.sqrt() * 1.4826 * Window::ABDOMEN.width
+}
+
+/// The client's plaintext step after decryption: `out = x − α(σ̂)·(x − y)` where y = x − f(x)
+/// is the model output and α the piecewise-linear gain of the model description at the
+/// estimated noise σ̂ ([`estimate_noise_hu`]). α is a public function of the client's own
+/// input, applied after decryption, so no round and nothing on the wire changes.
+pub fn apply_gain(input: &[f32], model_output: &[f64], alpha: f64) -> Vec<f64> {
+    input
+        .iter()
+        .zip(model_output)
+        .map(|(&x, &y)| {
+            let x = f64::from(x);
+            x - alpha * (x - y)
+        })
+        .collect()
+}
+
+/// α at `sigma` of a gain curve given as (σ̂ in HU, α) knots sorted by σ̂; constant beyond the
+/// ends; 1 (the plain model) without knots.
+pub fn gain_at(knots: &[[f64; 2]], sigma: f64) -> f64 {
+    let (Some(first), Some(last)) = (knots.first(), knots.last()) else {
+        return 1.0;
+    };
+    if sigma <= first[0] {
+        return first[1];
+    }
+    if sigma >= last[0] {
+        return last[1];
+    }
+    for w in knots.windows(2) {
+        let ([s0, a0], [s1, a1]) = (w[0], w[1]);
+        if sigma <= s1 {
+            let t = if s1 > s0 {
+                (sigma - s0) / (s1 - s0)
+            } else {
+                1.0
+            };
+            return a0 + t * (a1 - a0);
+        }
+    }
+    last[1]
+}
+
+/// A denoised slice: the model output after the client's gain step.
+#[derive(Clone, Debug)]
+pub struct Finished {
+    /// Estimated noise of the input (HU).
+    pub sigma_hu: f64,
+    /// Gain applied to the model's residual.
+    pub alpha: f64,
+    /// The final image on [0, 1] (not clamped).
+    pub image: Vec<f64>,
+}
+
+/// Applies the shipped gain curve of `kind` (if any) to a model output.
+pub fn finish(
+    kind: ModelKind,
+    input: &[f32],
+    model_output: &[f64],
+    rows: usize,
+    cols: usize,
+) -> Result<Finished, DenoiserError> {
+    let d = super::weights::builtin_description()?;
+    let knots = d.model(kind)?.gain.clone().unwrap_or_default();
+    Ok(finish_with(&knots, input, model_output, rows, cols))
+}
+
+/// [`finish`] with an explicit gain curve.
+pub fn finish_with(
+    knots: &[[f64; 2]],
+    input: &[f32],
+    model_output: &[f64],
+    rows: usize,
+    cols: usize,
+) -> Finished {
+    let sigma_hu = estimate_noise_hu(input, rows, cols);
+    let alpha = gain_at(knots, sigma_hu);
+    Finished {
+        sigma_hu,
+        alpha,
+        image: apply_gain(input, model_output, alpha),
     }
 }
 

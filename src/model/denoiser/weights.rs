@@ -45,6 +45,13 @@ pub struct ModelDescription {
     pub max_abs_preactivation: f64,
     #[serde(default)]
     pub validation: Vec<DoseMetrics>,
+    /// The client's gain on the predicted noise as (estimated σ̂ in HU, α) knots:
+    /// `out = x − α(σ̂)·f(x)`, applied in plaintext after decryption (`data::finish`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gain: Option<Vec<[f64; 2]>>,
+    /// Scores on real low-dose / full-dose pairs (written by `train-denoiser --mayo`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub real_pairs: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
