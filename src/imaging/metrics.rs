@@ -87,6 +87,29 @@ fn filter_valid(x: &[f64], rows: usize, cols: usize, g: &[f64; WIN]) -> Vec<f64>
     out
 }
 
+/// The checks both SSIM variants make: equal lengths, `rows × cols` pixels, at least one
+/// `win × win` window, a positive finite data range.
+fn check_ssim_inputs(
+    a: &[f32],
+    b: &[f32],
+    rows: usize,
+    cols: usize,
+    win: usize,
+    data_range: f64,
+) -> Result<(), MetricError> {
+    check(a, b)?;
+    if a.len() != rows * cols {
+        return Err(MetricError::SizeMismatch(a.len(), rows * cols));
+    }
+    if rows < win || cols < win {
+        return Err(MetricError::TooSmall(win));
+    }
+    if data_range <= 0.0 || !data_range.is_finite() {
+        return Err(MetricError::BadRange(data_range));
+    }
+    Ok(())
+}
+
 /// Mean SSIM of two rows × cols images with intensities spanning `data_range`.
 pub fn ssim(
     a: &[f32],
@@ -95,16 +118,7 @@ pub fn ssim(
     cols: usize,
     data_range: f64,
 ) -> Result<f64, MetricError> {
-    check(a, b)?;
-    if a.len() != rows * cols {
-        return Err(MetricError::SizeMismatch(a.len(), rows * cols));
-    }
-    if rows < WIN || cols < WIN {
-        return Err(MetricError::TooSmall(WIN));
-    }
-    if data_range <= 0.0 || !data_range.is_finite() {
-        return Err(MetricError::BadRange(data_range));
-    }
+    check_ssim_inputs(a, b, rows, cols, WIN, data_range)?;
     let g = gaussian_1d();
     let x: Vec<f64> = a.iter().map(|&v| f64::from(v)).collect();
     let y: Vec<f64> = b.iter().map(|&v| f64::from(v)).collect();
@@ -169,16 +183,7 @@ pub fn ssim_skimage(
     data_range: f64,
 ) -> Result<f64, MetricError> {
     const W: usize = SKIMAGE_WIN;
-    check(a, b)?;
-    if a.len() != rows * cols {
-        return Err(MetricError::SizeMismatch(a.len(), rows * cols));
-    }
-    if rows < W || cols < W {
-        return Err(MetricError::TooSmall(W));
-    }
-    if data_range <= 0.0 || !data_range.is_finite() {
-        return Err(MetricError::BadRange(data_range));
-    }
+    check_ssim_inputs(a, b, rows, cols, W, data_range)?;
     let x: Vec<f64> = a.iter().map(|&v| f64::from(v)).collect();
     let y: Vec<f64> = b.iter().map(|&v| f64::from(v)).collect();
     let xx: Vec<f64> = x.iter().map(|v| v * v).collect();
