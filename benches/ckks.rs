@@ -27,9 +27,12 @@ fn primitives(c: &mut Criterion) {
             .encode(&values, level, params.default_scale())
             .expect("encode");
         let mut encryptor = Encryptor::new(&params, &sk);
-        let (a, b) = (encryptor.encrypt(&pt), encryptor.encrypt(&pt));
+        let (a, b) = (
+            encryptor.encrypt(&pt).expect("encrypt"),
+            encryptor.encrypt(&pt).expect("encrypt"),
+        );
         let rq = params.ring_q();
-        let mut limb = a.parts[0].limb(0).to_vec();
+        let mut limb = a.parts()[0].limb(0).to_vec();
 
         let mut g = c.benchmark_group("depth7-n14");
         g.sample_size(20);

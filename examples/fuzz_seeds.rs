@@ -20,7 +20,7 @@ fn main() -> anyhow::Result<()> {
     let pk = kg.gen_public_key(&sk);
     let keys = kg.gen_evaluation_keys(&sk, &[1], false);
     let pt = Encoder::new(&params).encode(&[0.25, -1.0, 3.0], 0, params.default_scale())?;
-    let ct = Encryptor::new(&params, &sk).encrypt(&pt);
+    let ct = Encryptor::new(&params, &sk).encrypt(&pt)?;
     let relin = keys
         .relin
         .as_ref()

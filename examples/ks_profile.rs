@@ -22,23 +22,23 @@ fn main() {
         let keys = kg.gen_evaluation_keys(&sk, &[1], false);
         let enc = Encoder::new(&params);
         let pt = enc.encode(&[1.0, 2.0], 7, params.default_scale()).unwrap();
-        let ct = Encryptor::new(&params, &sk).encrypt(&pt);
+        let ct = Encryptor::new(&params, &sk).encrypt(&pt).unwrap();
         let rq = params.ring_q();
-        let mut limb = ct.parts[0].limb(0).to_vec();
+        let mut limb = ct.parts()[0].limb(0).to_vec();
         t("ntt limb", || rq.ntt_limb(0, &mut limb));
-        t("intt poly(8)", || rq.intt(ct.parts[0].clone()));
-        let mut acc = ct.parts[0].clone();
+        t("intt poly(8)", || rq.intt(ct.parts()[0].clone()));
+        let mut acc = ct.parts()[0].clone();
         t("mul_acc poly(8)", || {
-            rq.mul_accumulate(&mut acc, &ct.parts[0], &ct.parts[1])
+            rq.mul_accumulate(&mut acc, &ct.parts()[0], &ct.parts()[1])
         });
         let key = &keys.relin.as_ref().unwrap().0;
-        let dec = t("decompose", || decompose(&params, &ct.parts[1]));
+        let dec = t("decompose", || decompose(&params, &ct.parts()[1]));
         let [(a, b), _] = t("inner_product", || inner_product(&params, &dec, key, None));
         t("inner_product perm", || {
             inner_product(&params, &dec, key, Some(5))
         });
         t("mod_down", || mod_down(&params, a.clone(), b.clone()));
-        t("automorphism", || rq.automorphism_ntt(&ct.parts[0], 5));
+        t("automorphism", || rq.automorphism_ntt(&ct.parts()[0], 5));
         let ev = Evaluator::new(&params, std::sync::Arc::new(keys));
         t("mul", || ev.mul(&ct, &ct).unwrap());
         let m = ev.mul(&ct, &ct).unwrap();

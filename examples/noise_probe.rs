@@ -12,11 +12,16 @@ fn main() {
     let a: Vec<f64> = (0..n)
         .map(|i| ((i * 7919) % 1000) as f64 / 500.0 - 1.0)
         .collect();
-    let ct = Encryptor::new(&params, &sk).encrypt(
-        &enc.encode(&a, params.max_level(), params.default_scale())
-            .unwrap(),
-    );
-    let dec = |c: &Ciphertext| enc.decode(&Decryptor::new(&params, &sk).decrypt(c));
+    let ct = Encryptor::new(&params, &sk)
+        .encrypt(
+            &enc.encode(&a, params.max_level(), params.default_scale())
+                .unwrap(),
+        )
+        .unwrap();
+    let dec = |c: &Ciphertext| {
+        enc.decode(&Decryptor::new(&params, &sk).decrypt(c).unwrap())
+            .unwrap()
+    };
     let err = |got: Vec<f64>, want: &dyn Fn(usize) -> f64| {
         (0..n)
             .map(|i| (got[i] - want(i)).abs())
@@ -39,8 +44,13 @@ fn main() {
         let rq = params.ring_q();
         let d = Decryptor::new(&params, &sk);
         let g = rq.galois_element_for_rotation(1);
-        let want = rq.intt(rq.automorphism_ntt(&d.decrypt(&ct).poly, g));
-        let got = rq.intt(d.decrypt(&eval.rotate(&ct, 1).unwrap()).poly);
+        let want = rq.intt(rq.automorphism_ntt(d.decrypt(&ct).unwrap().poly(), g));
+        let got = rq.intt(
+            d.decrypt(&eval.rotate(&ct, 1).unwrap())
+                .unwrap()
+                .poly()
+                .clone(),
+        );
         let m = rq.modulus(0);
         let mut mx = 0i64;
         let mut sum = 0f64;
@@ -54,9 +64,9 @@ fn main() {
             (sum / params.n() as f64).sqrt()
         );
         let relin = eval.relinearize(&eval.mul(&ct, &ct).unwrap()).unwrap();
-        let want = d.decrypt(&eval.mul(&ct, &ct).unwrap());
-        let got = d.decrypt(&relin);
-        let (w, g2) = (rq.intt(want.poly), rq.intt(got.poly));
+        let want = d.decrypt(&eval.mul(&ct, &ct).unwrap()).unwrap();
+        let got = d.decrypt(&relin).unwrap();
+        let (w, g2) = (rq.intt(want.poly().clone()), rq.intt(got.poly().clone()));
         let mut mx = 0i64;
         for i in 0..params.n() {
             let e = m.center(m.sub(g2.limb(0)[i], w.limb(0)[i]));

@@ -33,15 +33,18 @@ fn encode_decode_keeps_at_least_30_bits_at_scale_2_40() {
     let enc = Encoder::new(&params);
     let v = inputs(params.slots(), 1);
     let plain_bits = bits_of_precision(
-        &enc.decode(&enc.encode(&v, params.max_level(), 2f64.powi(40)).unwrap()),
+        &enc.decode(&enc.encode(&v, params.max_level(), 2f64.powi(40)).unwrap())
+            .unwrap(),
         &v,
     );
     assert!(plain_bits >= 30.0, "encode/decode: {plain_bits:.1} bits");
     let mut kg = KeyGenerator::new(&params);
     let sk = kg.gen_secret_key();
     let ct = Encryptor::new(&params, &sk)
-        .encrypt(&enc.encode(&v, params.max_level(), 2f64.powi(40)).unwrap());
-    let enc_bits = bits_of_precision(&enc.decode(&Decryptor::new(&params, &sk).decrypt(&ct)), &v);
+        .encrypt(&enc.encode(&v, params.max_level(), 2f64.powi(40)).unwrap())
+        .unwrap();
+    let decrypted = Decryptor::new(&params, &sk).decrypt(&ct).unwrap();
+    let enc_bits = bits_of_precision(&enc.decode(&decrypted).unwrap(), &v);
     assert!(enc_bits >= 25.0, "encrypt/decrypt: {enc_bits:.1} bits");
 }
 
@@ -55,19 +58,24 @@ fn depth7_chain_at_n14_keeps_at_least_15_bits() {
     let mut encryptor = Encryptor::new(&params, &sk);
     let slots = params.slots();
     let mut want = inputs(slots, 0);
-    let mut acc = encryptor.encrypt(
-        &enc.encode(&want, params.max_level(), params.default_scale())
-            .unwrap(),
-    );
+    let mut acc = encryptor
+        .encrypt(
+            &enc.encode(&want, params.max_level(), params.default_scale())
+                .unwrap(),
+        )
+        .unwrap();
     for depth in 1..=7 {
         let x = inputs(slots, depth);
-        let ct = encryptor.encrypt(&enc.encode(&x, acc.level(), acc.scale).unwrap());
+        let ct = encryptor
+            .encrypt(&enc.encode(&x, acc.level(), acc.scale()).unwrap())
+            .unwrap();
         acc = eval.mul_relin_rescale(&acc, &ct).unwrap();
         want.iter_mut().zip(&x).for_each(|(w, x)| *w *= x);
     }
     assert_eq!(acc.level(), 0, "all seven levels consumed");
     let bits = bits_of_precision(
-        &enc.decode(&Decryptor::new(&params, &sk).decrypt(&acc)),
+        &enc.decode(&Decryptor::new(&params, &sk).decrypt(&acc).unwrap())
+            .unwrap(),
         &want,
     );
     assert!(bits >= 15.0, "depth-7 chain: {bits:.1} bits");

@@ -201,10 +201,13 @@ fn ckks_logits(preset: &str, members: &[ApproxParams], image: &[f32]) -> Vec<f64
                     .encode_complex(v, LEVELS_NEEDED, params.default_scale())
                     .unwrap(),
             )
+            .unwrap()
         })
         .collect();
     let out = model.evaluate(&backend, &inputs).unwrap();
-    encoder.decode(&Decryptor::new(&params, &sk).decrypt(&out))
+    encoder
+        .decode(&Decryptor::new(&params, &sk).decrypt(&out).unwrap())
+        .unwrap()
 }
 
 #[test]

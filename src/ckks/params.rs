@@ -44,6 +44,10 @@ pub enum ParamsError {
     #[error("default scale 2^{0} is outside 10..=60")]
     Scale(u32),
     #[error(
+        "the base prime q0 ({q0_bits} bits) must exceed the default scale 2^{scale_bits}: after the last rescale a value times the scale has to fit q0 (SEAL and Lattigo choose q0 ≥ scale + the integer bits needed)"
+    )]
+    BasePrimeTooSmall { q0_bits: u32, scale_bits: u32 },
+    #[error(
         "key-switching digit of {digit_bits:.0} bits exceeds the special modulus P ({p_bits:.0} bits): add special primes"
     )]
     DigitTooLarge { digit_bits: f64, p_bits: f64 },
@@ -179,6 +183,12 @@ impl Parameters {
         {
             return Err(ParamsError::PrimeSize { bits });
         }
+        if log_q[0] <= *log_default_scale {
+            return Err(ParamsError::BasePrimeTooSmall {
+                q0_bits: log_q[0],
+                scale_bits: *log_default_scale,
+            });
+        }
         let nominal: u32 = log_q.iter().chain(log_p).sum();
         if nominal > max + 1 {
             return Err(ParamsError::Insecure {
@@ -279,6 +289,16 @@ impl Parameters {
     }
     pub fn log_q(&self) -> f64 {
         self.0.q.iter().map(|&x| (x as f64).log2()).sum()
+    }
+    /// log2(q_0⋯q_level): the room a scaled value has at `level` (levels above the chain
+    /// count as the full chain).
+    pub fn log_q_at(&self, level: usize) -> f64 {
+        self.0
+            .q
+            .iter()
+            .take(level + 1)
+            .map(|&x| (x as f64).log2())
+            .sum()
     }
     /// Identifies the exact prime chain; every wire object carries it.
     pub fn fingerprint(&self) -> u64 {

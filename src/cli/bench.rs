@@ -99,9 +99,9 @@ fn bench_set(name: &str, repeats: usize, threads: usize) -> anyhow::Result<SetRe
     let pt = encoder.encode(&values, level, scale)?;
     let mut encryptor = Encryptor::new(&params, &sk);
     let decryptor = Decryptor::new(&params, &sk);
-    let ct: Ciphertext = encryptor.encrypt(&pt);
-    let ct2 = encryptor.encrypt(&pt);
-    let decrypted = decryptor.decrypt(&ct);
+    let ct: Ciphertext = encryptor.encrypt(&pt)?;
+    let ct2 = encryptor.encrypt(&pt)?;
+    let decrypted = decryptor.decrypt(&ct)?;
     let weights = encoder.encode(&values, level, params.q()[level] as f64)?;
 
     let ops_ms = OpsMs {

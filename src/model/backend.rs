@@ -28,6 +28,9 @@ pub trait SlotBackend: Sync {
     fn add(&self, a: &Self::Ct, b: &Self::Ct) -> Result<Self::Ct, EvalError>;
     fn add_plain(&self, a: &Self::Ct, pt: &Self::Pt) -> Result<Self::Ct, EvalError>;
     fn mul_plain(&self, a: &Self::Ct, pt: &Self::Pt) -> Result<Self::Ct, EvalError>;
+    /// True for an all-zero plaintext: products with it are skipped, because under CKKS they
+    /// would be transparent ciphertexts (`EvalError::Transparent`) and add nothing.
+    fn is_zero(&self, pt: &Self::Pt) -> bool;
     fn mul_plain_then_add(
         &self,
         acc: &mut Self::Ct,
@@ -43,17 +46,18 @@ pub trait SlotBackend: Sync {
     /// Several rotations of one ciphertext (hoisted under CKKS).
     fn rotate_many(&self, a: &Self::Ct, ks: &[i64]) -> Result<Vec<Self::Ct>, EvalError>;
 
-    /// Σ_i a_i ⊙ pt_i, rescaled.
+    /// Σ_i a_i ⊙ pt_i, rescaled; zero plaintexts are skipped.
+    ///
+    /// Errors: `Transparent` when every plaintext is zero (the sum would be a known zero).
     fn dot_plain(&self, cts: &[&Self::Ct], pts: &[&Self::Pt]) -> Result<Self::Ct, EvalError> {
-        let (first, rest) = cts.split_first().ok_or(EvalError::NotEnoughLevels {
-            needed: 1,
-            available: 0,
-        })?;
-        let mut acc = self.mul_plain(first, pts[0])?;
-        for (ct, pt) in rest.iter().zip(&pts[1..]) {
-            self.mul_plain_then_add(&mut acc, ct, pt)?;
+        let mut acc: Option<Self::Ct> = None;
+        for (ct, pt) in cts.iter().zip(pts).filter(|(_, pt)| !self.is_zero(pt)) {
+            match acc.as_mut() {
+                None => acc = Some(self.mul_plain(ct, pt)?),
+                Some(a) => self.mul_plain_then_add(a, ct, pt)?,
+            }
         }
-        self.rescale(&acc)
+        self.rescale(&acc.ok_or(EvalError::Transparent("every weight is zero"))?)
     }
 }
 
@@ -98,7 +102,7 @@ impl SlotBackend for CkksBackend<'_> {
             .encode_complex(values, level, self.weight_scale(level)?)
     }
     fn encode_like(&self, values: &[f64], like: &Ciphertext) -> Result<Plaintext, EvalError> {
-        self.encoder.encode(values, like.level(), like.scale)
+        self.encoder.encode(values, like.level(), like.scale())
     }
     fn conjugate(&self, a: &Ciphertext) -> Result<Ciphertext, EvalError> {
         self.eval.conjugate(a)
@@ -111,6 +115,9 @@ impl SlotBackend for CkksBackend<'_> {
     }
     fn mul_plain(&self, a: &Ciphertext, pt: &Plaintext) -> Result<Ciphertext, EvalError> {
         self.eval.mul_plain(a, pt)
+    }
+    fn is_zero(&self, pt: &Plaintext) -> bool {
+        pt.is_zero()
     }
     fn mul_plain_then_add(
         &self,
@@ -221,6 +228,9 @@ impl SlotBackend for SimBackend {
             values: Self::zip(a, pt, |x, y| x * y),
             level: a.level,
         })
+    }
+    fn is_zero(&self, pt: &Self::Pt) -> bool {
+        pt.iter().all(|z| z.re == 0.0 && z.im == 0.0)
     }
     fn mul_plain_then_add(
         &self,

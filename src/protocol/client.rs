@@ -92,7 +92,7 @@ impl ClassifierClient {
                         v,
                         packing::LEVELS_NEEDED,
                         params.default_scale(),
-                    )?),
+                    )?)?,
                 ))
             })
             .collect::<Result<Vec<_>, ProtocolError>>()?;
@@ -137,7 +137,7 @@ impl ClassifierClient {
             .into_iter()
             .next()
             .ok_or(ProtocolError::OffProtocol("no logit ciphertext"))?;
-        let values = self.keys.decrypt(&ct);
+        let values = self.keys.decrypt(&ct)?;
         let logits: [f64; packing::CLASSES] =
             std::array::from_fn(|i| values.get(i).copied().unwrap_or(f64::NAN));
         self.ledger

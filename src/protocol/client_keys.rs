@@ -5,8 +5,8 @@
 
 use super::ProtocolError;
 use crate::ckks::{
-    Ciphertext, Decryptor, Encoder, Encryptor, EvaluationKeys, GaloisKey, KeyGenerator, Parameters,
-    SecretKey,
+    Ciphertext, Decryptor, Encoder, Encryptor, EvalError, EvaluationKeys, GaloisKey, KeyGenerator,
+    Parameters, SecretKey,
 };
 
 pub struct ClientKeys {
@@ -57,8 +57,11 @@ impl ClientKeys {
     }
 
     /// Decrypts and decodes to real slot values.
-    pub fn decrypt(&self, ct: &Ciphertext) -> Vec<f64> {
+    ///
+    /// Errors: `ParameterMismatch` for a ciphertext of another parameter set,
+    /// `ValueTooLarge` when a coefficient exceeds the range of f64.
+    pub fn decrypt(&self, ct: &Ciphertext) -> Result<Vec<f64>, EvalError> {
         self.encoder
-            .decode(&Decryptor::new(&self.params, &self.sk).decrypt(ct))
+            .decode(&Decryptor::new(&self.params, &self.sk).decrypt(ct)?)
     }
 }

@@ -153,14 +153,16 @@ impl DenoiseClient {
                 || self.keys.encryptor(),
                 |enc, v| {
                     let pt = self.keys.encoder().encode(v, level, scale)?;
-                    Ok(wire::encode_ciphertext(params, &enc.encrypt(&pt)))
+                    Ok(wire::encode_ciphertext(params, &enc.encrypt(&pt)?))
                 },
             )
             .collect()
     }
 
-    fn decrypt_all(&self, cts: &[Ciphertext]) -> Vec<Vec<f64>> {
-        cts.par_iter().map(|ct| self.keys.decrypt(ct)).collect()
+    fn decrypt_all(&self, cts: &[Ciphertext]) -> Result<Vec<Vec<f64>>, ProtocolError> {
+        cts.par_iter()
+            .map(|ct| Ok(self.keys.decrypt(ct)?))
+            .collect()
     }
 
     /// What the server's reply for the pending step must hold: `count` ciphertexts, each one
@@ -231,7 +233,7 @@ impl DenoiseClient {
                     &cts,
                     &self.expected_reply(self.tiles() * channels),
                 )?;
-                let mut values = self.decrypt_all(&cts);
+                let mut values = self.decrypt_all(&cts)?;
                 if self.record_seen {
                     self.seen.push(values.clone());
                 }
@@ -281,7 +283,7 @@ impl DenoiseClient {
                     &tiles,
                     &self.expected_reply(plan.tiles.len()),
                 )?;
-                let values = self.decrypt_all(&cts);
+                let values = self.decrypt_all(&cts)?;
                 let image = plan.assemble(&values)?;
                 self.next_round = 0;
                 self.ledger

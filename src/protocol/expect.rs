@@ -68,7 +68,7 @@ pub fn check(ct: &Ciphertext, expected: &Expected) -> Result<(), ProtocolError> 
             "ciphertext at an unexpected level",
         ));
     }
-    let relative = ((ct.scale - expected.scale) / expected.scale).abs();
+    let relative = ((ct.scale() - expected.scale) / expected.scale).abs();
     // NaN (an absurd scale) fails this test too.
     if relative.is_nan() || relative > SCALE_TOLERANCE {
         return Err(ProtocolError::OffProtocol(
@@ -92,7 +92,8 @@ mod tests {
         let mut at = |level, scale| {
             wire::encode_ciphertext(
                 &params,
-                &e.encrypt(&enc.encode(&[0.5], level, scale).unwrap()),
+                &e.encrypt(&enc.encode(&[0.5], level, scale).unwrap())
+                    .unwrap(),
             )
         };
         let ok = vec![at(1, params.default_scale()); 2];

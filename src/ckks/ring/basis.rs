@@ -127,6 +127,11 @@ impl BasisExtender {
                 .zip(&self.q_mod_target),
         ) {
             let out = &mut out[..n];
+            // The lazy kernels hold up to 2(K+1)·t in a u64; wider sums take the reduced path.
+            if u128::from(t.value()) * 2 * (k as u128 + 1) >= 1u128 << 64 {
+                accumulate_any(t, consts, qm, ys, overflow, out);
+                continue;
+            }
             match k {
                 1 => accumulate::<1>(t, consts, qm, ys, overflow, out),
                 2 => accumulate::<2>(t, consts, qm, ys, overflow, out),
@@ -155,8 +160,10 @@ impl BasisExtender {
 }
 
 /// out_i = Σ_j y_ij·c_j − u_i·Q_S mod t, with the source count K known at compile time so the
-/// inner sum unrolls. Lazy terms are < 2t; the negated overflow enters as 2t − x, so the sum of
-/// K + 1 terms stays below 2(K+1)·t < 2^64 and is reduced by halving steps at the end.
+/// inner sum unrolls. Each Shoup product is lazy, in [0, 2t); the negated overflow enters as
+/// 2t − x ∈ (0, 2t]; so the sum of K + 1 terms is below 2(K+1)·t, reduced by halving steps at
+/// the end. The caller uses this kernel only when 2(K+1)·t < 2^64 (with primes ≤ 50 bits, as
+/// in every preset, any K ≤ 4 qualifies by a wide margin; a 61-bit prime with K = 4 would not).
 #[inline(always)]
 fn accumulate<const K: usize>(
     t: &Modulus,

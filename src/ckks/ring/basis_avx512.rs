@@ -1,7 +1,11 @@
 //! AVX-512 IFMA kernel for basis extension: eight residues per instruction with 52-bit Shoup
 //! multiplication (`vpmadd52{lo,hi}uq`). Basis extension dominates hybrid key switching once
-//! the NTTs are vectorised, so this is where the CPU time goes. Chosen at run time; the
-//! portable path in `basis.rs` computes the identical result.
+//! the NTTs are vectorised, so this is where the CPU time goes. Chosen at run time. It computes
+//! the same extension as the portable path in `basis.rs` except, rarely, for the overflow count
+//! u = round(Σ y_j/s_j), which both take from a floating-point sum: a fused multiply-add can
+//! round a tie the other way, so u differs by one and the output by Q_S. Both are valid
+//! approximate extensions (x + u·Q_S, |u| small); key switching absorbs the difference as
+//! noise, so results agree to within the noise bound, not bit for bit.
 
 use super::basis::BasisExtender;
 

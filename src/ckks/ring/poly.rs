@@ -53,6 +53,11 @@ impl<R> Poly<R> {
         &mut self.data[i * self.n..(i + 1) * self.n]
     }
 
+    /// True when every residue is zero (early exit: O(1) for any non-zero polynomial).
+    pub fn is_zero(&self) -> bool {
+        self.data.iter().all(|&x| x == 0)
+    }
+
     pub fn data(&self) -> &[u64] {
         &self.data
     }

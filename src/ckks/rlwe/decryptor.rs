@@ -3,6 +3,7 @@
 use super::ciphertext::{Ciphertext, Plaintext};
 use super::keys::SecretKey;
 use crate::ckks::params::Parameters;
+use crate::ckks::scheme::EvalError;
 use zeroize::Zeroizing;
 
 pub struct Decryptor<'a> {
@@ -18,20 +19,22 @@ impl<'a> Decryptor<'a> {
         }
     }
 
-    pub fn decrypt(&self, ct: &Ciphertext) -> Plaintext {
+    /// Errors: `ParameterMismatch` for a ciphertext of another parameter set.
+    pub fn decrypt(&self, ct: &Ciphertext) -> Result<Plaintext, EvalError> {
+        if ct.params_id() != self.params.fingerprint() {
+            return Err(EvalError::ParameterMismatch);
+        }
         let rq = self.params.ring_q();
         let limbs = ct.level() + 1;
         // A copy of s: zeroized when dropped.
         let s = Zeroizing::new(self.sk.q.truncated(limbs));
         // Horner: ((c_k·s + c_{k-1})·s + …) + c0.
-        let mut acc = ct.parts[ct.degree()].clone();
-        for part in ct.parts[..ct.degree()].iter().rev() {
+        let parts = ct.parts();
+        let mut acc = parts[ct.degree()].clone();
+        for part in parts[..ct.degree()].iter().rev() {
             rq.mul_assign(&mut acc, &s);
             rq.add_assign(&mut acc, part);
         }
-        Plaintext {
-            poly: acc,
-            scale: ct.scale,
-        }
+        Ok(Plaintext::new(acc, ct.scale(), ct.params_id()))
     }
 }

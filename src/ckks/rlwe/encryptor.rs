@@ -5,6 +5,7 @@ use super::ciphertext::{Ciphertext, Plaintext};
 use super::keys::{PublicKey, SecretKey};
 use crate::ckks::params::Parameters;
 use crate::ckks::ring::{Ntt, Poly, Sampler};
+use crate::ckks::scheme::EvalError;
 use zeroize::Zeroizing;
 
 /// Secret-key encryptor: c = (−a·s + e + m, a) with a expanded from a fresh seed.
@@ -23,9 +24,11 @@ impl<'a> Encryptor<'a> {
         }
     }
 
-    pub fn encrypt(&mut self, pt: &Plaintext) -> Ciphertext {
+    /// Errors: `ParameterMismatch` for a plaintext of another parameter set.
+    pub fn encrypt(&mut self, pt: &Plaintext) -> Result<Ciphertext, EvalError> {
+        check_params(&self.params, pt)?;
         let rq = self.params.ring_q();
-        let limbs = pt.poly.limbs();
+        let limbs = pt.level() + 1;
         let seed = self.sampler.fresh_seed();
         // The seed always expands to a full-level a, so the wire decoder can regenerate it.
         let mut a = Sampler::from_seed(seed).uniform_ntt(rq, rq.len());
@@ -33,23 +36,33 @@ impl<'a> Encryptor<'a> {
         // Temporaries that reveal s (a·s, the error, s itself) are zeroized when dropped.
         let e = Zeroizing::new(self.sampler.gaussian(self.params.n()));
         let mut c0 = rq.ntt(rq.from_signed(&e, limbs));
-        rq.add_assign(&mut c0, &pt.poly);
+        rq.add_assign(&mut c0, pt.poly());
         let mut a_s = Zeroizing::new(a.clone());
         rq.mul_assign(&mut a_s, &Zeroizing::new(self.sk.q.truncated(limbs)));
         rq.sub_assign(&mut c0, &a_s);
-        Ciphertext {
-            parts: vec![c0, a],
-            scale: pt.scale,
-            seed: Some(seed),
-        }
+        Ok(Ciphertext::seeded(
+            vec![c0, a],
+            pt.scale(),
+            seed,
+            self.params.fingerprint(),
+        ))
     }
 
     /// An encryption of zero at `level` (used for masking and re-randomisation).
-    pub fn encrypt_zero(&mut self, level: usize, scale: f64) -> Ciphertext {
-        let pt = Plaintext {
-            poly: Poly::zero(self.params.n(), level + 1),
+    /// Errors: `LevelTooHigh` above the chain, `InvalidScale` for a scale < 1 or not finite.
+    pub fn encrypt_zero(&mut self, level: usize, scale: f64) -> Result<Ciphertext, EvalError> {
+        if level > self.params.max_level() {
+            return Err(EvalError::LevelTooHigh {
+                level,
+                max: self.params.max_level(),
+            });
+        }
+        crate::ckks::scheme::check_scale(&self.params, scale, level)?;
+        let pt = Plaintext::new(
+            Poly::zero(self.params.n(), level + 1),
             scale,
-        };
+            self.params.fingerprint(),
+        );
         self.encrypt(&pt)
     }
 }
@@ -70,9 +83,11 @@ impl PublicEncryptor {
         }
     }
 
-    pub fn encrypt(&mut self, pt: &Plaintext) -> Ciphertext {
+    /// Errors: `ParameterMismatch` for a plaintext of another parameter set.
+    pub fn encrypt(&mut self, pt: &Plaintext) -> Result<Ciphertext, EvalError> {
+        check_params(&self.params, pt)?;
         let rq = self.params.ring_q();
-        let limbs = pt.poly.limbs();
+        let limbs = pt.level() + 1;
         let u_coeffs = self.sampler.ternary(self.params.n());
         let u = rq.ntt(rq.from_signed(&u_coeffs, limbs));
         let noisy =
@@ -81,11 +96,18 @@ impl PublicEncryptor {
         let mut c1 = noisy(&mut self.sampler);
         rq.mul_accumulate(&mut c0, &u, &self.pk.b.truncated(limbs));
         rq.mul_accumulate(&mut c1, &u, &self.pk.a.truncated(limbs));
-        rq.add_assign(&mut c0, &pt.poly);
-        Ciphertext {
-            parts: vec![c0, c1],
-            scale: pt.scale,
-            seed: None,
-        }
+        rq.add_assign(&mut c0, pt.poly());
+        Ok(Ciphertext::new(
+            vec![c0, c1],
+            pt.scale(),
+            self.params.fingerprint(),
+        ))
     }
+}
+
+fn check_params(params: &Parameters, pt: &Plaintext) -> Result<(), EvalError> {
+    if pt.params_id() != params.fingerprint() || pt.level() > params.max_level() {
+        return Err(EvalError::ParameterMismatch);
+    }
+    Ok(())
 }

@@ -137,7 +137,11 @@ impl KeyGenerator {
                 KeyDigit { b_q, b_p, a_q, a_p }
             })
             .collect();
-        SwitchingKey { digits, seed }
+        SwitchingKey {
+            digits,
+            seed,
+            params_id: params.fingerprint(),
+        }
     }
 
     fn error_ntt_q(&mut self, limbs: usize) -> Poly<Ntt> {

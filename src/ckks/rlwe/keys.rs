@@ -49,6 +49,14 @@ pub struct KeyDigit {
 pub struct SwitchingKey {
     pub digits: Vec<KeyDigit>,
     pub seed: [u8; 32],
+    /// Fingerprint of the parameter set the key was made for; evaluators refuse others.
+    pub(crate) params_id: u64,
+}
+
+impl SwitchingKey {
+    pub fn params_id(&self) -> u64 {
+        self.params_id
+    }
 }
 
 /// Switches s² back to s after a ciphertext product.

@@ -13,6 +13,8 @@ use rayon::prelude::*;
 pub struct Decomposed {
     pub level: usize,
     pub digits: Vec<(Poly<Ntt>, Poly<Ntt>)>,
+    /// Fingerprint of the parameter set it was made with.
+    pub(crate) params_id: u64,
 }
 
 /// ModUp of every digit of `c` (NTT form, level ℓ = limbs − 1).
@@ -58,7 +60,11 @@ pub fn decompose(params: &Parameters, c: &Poly<Ntt>) -> Decomposed {
             (out_q, out_p)
         })
         .collect();
-    Decomposed { level, digits }
+    Decomposed {
+        level,
+        digits,
+        params_id: params.fingerprint(),
+    }
 }
 
 /// Σ_d digit_d ⊙ key_d over Q_ℓ ∪ P, optionally after permuting the digits by φ_g.

@@ -2,6 +2,7 @@
 //! of Cheon–Kim–Kim–Song (slot j is the evaluation at ζ^{5^j}, so X ↦ X^{5^k} rotates slots
 //! left by k).
 
+use super::bounds::{check_scale, max_coeff};
 use super::error::EvalError;
 use crate::ckks::params::Parameters;
 use crate::ckks::rlwe::Plaintext;
@@ -9,31 +10,50 @@ use num_complex::Complex64;
 
 pub struct Encoder {
     params: Parameters,
-    /// 5^j mod 2N for j < N/2.
-    rot_group: Vec<u64>,
-    /// exp(2πik / 2N) for k ≤ 2N.
-    roots: Vec<Complex64>,
+    /// Twiddles of the forward special FFT, stage by stage (len = 2, 4, …, N/2): for stage
+    /// `len`, entry j < len/2 is ζ^{5^j mod 4·len} scaled to the 2N-th roots.
+    fwd: Vec<Complex64>,
+    /// The conjugate twiddles of the inverse transform, in the same layout.
+    inv: Vec<Complex64>,
+    /// inv_q[j][k] = q_k^{-1} mod q_j (k < j), for the mixed-radix (Garner) CRT lift.
+    inv_q: Vec<Vec<u64>>,
 }
-
-/// Largest |coefficient| we encode; leaves headroom below 2^63 for rounding.
-const MAX_COEFF: f64 = 4.0e18;
 
 impl Encoder {
     pub fn new(params: &Parameters) -> Self {
-        let m = 2 * params.n() as u64;
-        let mut rot_group = Vec::with_capacity(params.slots());
-        let mut g = 1u64;
-        for _ in 0..params.slots() {
+        let (m, slots) = (2 * params.n(), params.slots());
+        let mut rot_group = Vec::with_capacity(slots);
+        let mut g = 1usize;
+        for _ in 0..slots {
             rot_group.push(g);
             g = g * 5 % m;
         }
-        let roots = (0..=m)
-            .map(|k| Complex64::from_polar(1.0, std::f64::consts::TAU * k as f64 / m as f64))
+        let root =
+            |k: usize| Complex64::from_polar(1.0, std::f64::consts::TAU * k as f64 / m as f64);
+        let (mut fwd, mut inv) = (Vec::with_capacity(slots), Vec::with_capacity(slots));
+        let mut len = 2;
+        while len <= slots {
+            let lenq = 4 * len;
+            for &r in &rot_group[..len / 2] {
+                fwd.push(root((r % lenq) * m / lenq));
+                inv.push(root((lenq - r % lenq) * m / lenq));
+            }
+            len *= 2;
+        }
+        let rq = params.ring_q();
+        let inv_q = (0..rq.len())
+            .map(|j| {
+                let mj = rq.modulus(j);
+                (0..j)
+                    .map(|k| mj.inv(mj.reduce(rq.modulus(k).value())).unwrap_or(0))
+                    .collect()
+            })
             .collect();
         Self {
             params: params.clone(),
-            rot_group,
-            roots,
+            fwd,
+            inv,
+            inv_q,
         }
     }
 
@@ -42,11 +62,16 @@ impl Encoder {
     }
 
     /// Encodes real values (padded with zeros to N/2 slots) at `level` and `scale`.
+    ///
+    /// Errors: `TooManyValues`, `LevelTooHigh`, `NonFinite`, `InvalidScale` /
+    /// `ScaleOutOfBounds` (the scale must be ≥ 1 and below Q_level), `ValueTooLarge` (a
+    /// coefficient of scale·values reaches Q_level/2 and would wrap).
     pub fn encode(&self, values: &[f64], level: usize, scale: f64) -> Result<Plaintext, EvalError> {
         let complex: Vec<Complex64> = values.iter().map(|&v| Complex64::new(v, 0.0)).collect();
         self.encode_complex(&complex, level, scale)
     }
 
+    /// As `encode`, for complex slot values.
     pub fn encode_complex(
         &self,
         values: &[Complex64],
@@ -69,10 +94,11 @@ impl Encoder {
         if values
             .iter()
             .any(|v| !v.re.is_finite() || !v.im.is_finite())
-            || !scale.is_finite()
         {
             return Err(EvalError::NonFinite);
         }
+        check_scale(&self.params, scale, level)?;
+        let bound = max_coeff(&self.params, level);
         let mut u = values.to_vec();
         u.resize(slots, Complex64::new(0.0, 0.0));
         self.special_ifft(&mut u);
@@ -80,74 +106,88 @@ impl Encoder {
         for (i, v) in u.iter().enumerate() {
             for (slot, x) in [(i, v.re), (i + slots, v.im)] {
                 let c = (x * scale).round();
-                if c.abs() > MAX_COEFF {
+                if c.abs() >= bound {
                     return Err(EvalError::ValueTooLarge(c));
                 }
                 coeffs[slot] = c as i64;
             }
         }
         let rq = self.params.ring_q();
-        Ok(Plaintext {
-            poly: rq.ntt(rq.from_signed(&coeffs, level + 1)),
+        Ok(Plaintext::new(
+            rq.ntt(rq.from_signed(&coeffs, level + 1)),
             scale,
-        })
+            self.params.fingerprint(),
+        ))
     }
 
     /// Decodes to real parts (the imaginary parts carry only noise for real inputs).
-    pub fn decode(&self, pt: &Plaintext) -> Vec<f64> {
-        self.decode_complex(pt).into_iter().map(|c| c.re).collect()
+    /// Errors as `decode_complex`.
+    pub fn decode(&self, pt: &Plaintext) -> Result<Vec<f64>, EvalError> {
+        Ok(self.decode_complex(pt)?.into_iter().map(|c| c.re).collect())
     }
 
-    /// Decoding reads the centred coefficients from at most two limbs (exact with u128 CRT):
-    /// once decrypted, |Δ·m + e| is far below q_0·q_1, so the upper limbs carry nothing more.
-    pub fn decode_complex(&self, pt: &Plaintext) -> Vec<Complex64> {
+    /// Decodes every slot, lifting each coefficient through all primes of the plaintext's
+    /// level (mixed-radix CRT with balanced digits, exact for |x| < Q_level/2).
+    ///
+    /// Errors: `ParameterMismatch` (another parameter set), `ValueTooLarge` (a coefficient
+    /// beyond the range of f64).
+    pub fn decode_complex(&self, pt: &Plaintext) -> Result<Vec<Complex64>, EvalError> {
+        if pt.params_id() != self.params.fingerprint() || pt.level() > self.params.max_level() {
+            return Err(EvalError::ParameterMismatch);
+        }
         let rq = self.params.ring_q();
-        let limbs = (pt.level() + 1).min(2);
-        let poly = rq.intt(pt.poly.truncated(limbs));
+        let limbs = pt.level() + 1;
+        let poly = rq.intt(pt.poly().clone());
         let n = self.params.n();
-        let coeff = |i: usize| -> f64 {
-            let m0 = rq.modulus(0);
-            let x0 = poly.limb(0)[i];
-            if limbs == 1 {
-                return m0.center(x0) as f64;
+        let mut digits = vec![0i64; limbs];
+        let mut coeff = |i: usize| -> f64 {
+            // Garner: digit j = (x − Σ_{k<j} d_k·W_k)/W_j mod q_j, centred.
+            for j in 0..limbs {
+                let mj = rq.modulus(j);
+                let mut x = poly.limb(j)[i];
+                for (k, &d) in digits[..j].iter().enumerate() {
+                    x = mj.mul(mj.sub(x, mj.reduce_i64(d)), self.inv_q[j][k]);
+                }
+                digits[j] = mj.center(x);
             }
-            let m1 = rq.modulus(1);
-            let (q0, q1) = (m0.value(), m1.value());
-            let q0_inv = m1.inv(m1.reduce(q0)).unwrap_or(0);
-            let k = m1.mul(m1.sub(poly.limb(1)[i], m1.reduce(x0)), q0_inv);
-            let x = x0 as u128 + q0 as u128 * k as u128;
-            let big_q = q0 as u128 * q1 as u128;
-            if x > big_q / 2 {
-                -((big_q - x) as f64)
-            } else {
-                x as f64
+            // Horner from the top digit: Σ d_j·q_0⋯q_{j−1}.
+            let mut acc = 0.0f64;
+            for j in (0..limbs).rev() {
+                acc = acc * rq.modulus(j).value() as f64 + digits[j] as f64;
             }
+            acc
         };
         let slots = n / 2;
-        let mut u: Vec<Complex64> = (0..slots)
-            .map(|i| Complex64::new(coeff(i) / pt.scale, coeff(i + slots) / pt.scale))
-            .collect();
+        let scale = pt.scale();
+        let mut u = Vec::with_capacity(slots);
+        for i in 0..slots {
+            let (re, im) = (coeff(i), coeff(i + slots));
+            if !re.is_finite() || !im.is_finite() {
+                return Err(EvalError::ValueTooLarge(f64::INFINITY));
+            }
+            u.push(Complex64::new(re / scale, im / scale));
+        }
         self.special_fft(&mut u);
-        u
+        Ok(u)
     }
 
     /// Coefficients → slots.
     fn special_fft(&self, vals: &mut [Complex64]) {
         let size = vals.len();
-        let m = 2 * self.params.n();
         bit_reverse(vals);
-        let mut len = 2;
+        let (mut len, mut base) = (2, 0);
         while len <= size {
-            let (lenh, lenq) = (len / 2, len * 4);
-            for i in (0..size).step_by(len) {
-                for j in 0..lenh {
-                    let idx = (self.rot_group[j] as usize % lenq) * m / lenq;
-                    let u = vals[i + j];
-                    let v = vals[i + j + lenh] * self.roots[idx];
-                    vals[i + j] = u + v;
-                    vals[i + j + lenh] = u - v;
+            let lenh = len / 2;
+            let tw = &self.fwd[base..base + lenh];
+            for chunk in vals.chunks_exact_mut(len) {
+                let (lo, hi) = chunk.split_at_mut(lenh);
+                for ((a, b), &w) in lo.iter_mut().zip(hi.iter_mut()).zip(tw) {
+                    let (u, v) = (*a, *b * w);
+                    *a = u + v;
+                    *b = u - v;
                 }
             }
+            base += lenh;
             len *= 2;
         }
     }
@@ -155,17 +195,17 @@ impl Encoder {
     /// Slots → coefficients (inverse of `special_fft`).
     fn special_ifft(&self, vals: &mut [Complex64]) {
         let size = vals.len();
-        let m = 2 * self.params.n();
         let mut len = size;
+        // Stage offsets in the twiddle tables: stage len starts at len/2 − 1.
         while len >= 2 {
-            let (lenh, lenq) = (len / 2, len * 4);
-            for i in (0..size).step_by(len) {
-                for j in 0..lenh {
-                    let idx = (lenq - self.rot_group[j] as usize % lenq) * m / lenq;
-                    let u = vals[i + j] + vals[i + j + lenh];
-                    let v = (vals[i + j] - vals[i + j + lenh]) * self.roots[idx];
-                    vals[i + j] = u;
-                    vals[i + j + lenh] = v;
+            let lenh = len / 2;
+            let tw = &self.inv[lenh - 1..lenh - 1 + lenh];
+            for chunk in vals.chunks_exact_mut(len) {
+                let (lo, hi) = chunk.split_at_mut(lenh);
+                for ((a, b), &w) in lo.iter_mut().zip(hi.iter_mut()).zip(tw) {
+                    let (u, v) = (*a + *b, (*a - *b) * w);
+                    *a = u;
+                    *b = v;
                 }
             }
             len /= 2;

@@ -3,7 +3,11 @@
 //!
 //! Levels are aligned automatically (the higher operand is dropped, which is exact); scales
 //! must agree, or the operation fails with `ScaleMismatch` rather than computing garbage.
+//! Every operand must belong to the evaluator's parameter set (`ParameterMismatch`), every
+//! resulting scale must fit its level (`ScaleOutOfBounds`, `InvalidScale`), and no operation
+//! returns a transparent ciphertext (`Transparent`).
 
+use super::bounds::{MAX_COEFF, check_scale, max_coeff};
 use super::error::EvalError;
 use crate::ckks::params::Parameters;
 use crate::ckks::ring::{Ntt, Poly};
@@ -41,6 +45,37 @@ impl Evaluator {
 
     pub fn keys(&self) -> &EvaluationKeys {
         &self.keys
+    }
+
+    fn own(&self, ct: &Ciphertext) -> Result<(), EvalError> {
+        if ct.params_id() != self.params.fingerprint() {
+            return Err(EvalError::ParameterMismatch);
+        }
+        Ok(())
+    }
+
+    fn own_plain(&self, pt: &Plaintext) -> Result<(), EvalError> {
+        if pt.params_id() != self.params.fingerprint() {
+            return Err(EvalError::ParameterMismatch);
+        }
+        Ok(())
+    }
+
+    fn own_key<'k>(&self, key: &'k SwitchingKey) -> Result<&'k SwitchingKey, EvalError> {
+        if key.params_id != self.params.fingerprint()
+            || key.digits.len() != self.params.digits_at(self.params.max_level())
+        {
+            return Err(EvalError::ParameterMismatch);
+        }
+        Ok(key)
+    }
+
+    /// Refuses a transparent result (c1 = 0); `what` names the operation for the message.
+    fn not_transparent(ct: Ciphertext, what: &'static str) -> Result<Ciphertext, EvalError> {
+        if ct.is_transparent() {
+            return Err(EvalError::Transparent(what));
+        }
+        Ok(ct)
     }
 
     fn check_scales(a: f64, b: f64) -> Result<(), EvalError> {
@@ -82,7 +117,11 @@ impl Evaluator {
         b: &Ciphertext,
         subtract: bool,
     ) -> Result<Ciphertext, EvalError> {
-        Self::check_scales(a.scale, b.scale)?;
+        self.own(a)?;
+        self.own(b)?;
+        Self::check_scales(a.scale(), b.scale())?;
+        // Aligning drops the higher operand: its scale must fit the lower level.
+        check_scale(&self.params, a.scale(), a.level().min(b.level()))?;
         let rq = self.params.ring_q();
         let (a, b) = Self::aligned(a, b);
         let (long, short, long_is_a) = if a.degree() >= b.degree() {
@@ -91,18 +130,18 @@ impl Evaluator {
             (b, a, false)
         };
         let mut out = long.into_owned();
-        out.seed = None;
+        let parts = out.parts_mut();
         if !long_is_a && subtract {
-            out.parts.iter_mut().for_each(|p| rq.neg_assign(p));
+            parts.iter_mut().for_each(|p| rq.neg_assign(p));
         }
-        for (o, s) in out.parts.iter_mut().zip(&short.parts) {
+        for (o, s) in parts.iter_mut().zip(short.parts()) {
             if subtract && long_is_a {
                 rq.sub_assign(o, s);
             } else {
                 rq.add_assign(o, s);
             }
         }
-        Ok(out)
+        Self::not_transparent(out, if subtract { "sub" } else { "add" })
     }
 
     /// In-place `acc += b` (levels must already match or `acc` is lowered).
@@ -111,46 +150,55 @@ impl Evaluator {
         Ok(())
     }
 
-    pub fn neg(&self, a: &Ciphertext) -> Ciphertext {
+    pub fn neg(&self, a: &Ciphertext) -> Result<Ciphertext, EvalError> {
+        self.own(a)?;
         let mut out = a.clone();
-        out.seed = None;
-        out.parts
+        out.parts_mut()
             .iter_mut()
             .for_each(|p| self.params.ring_q().neg_assign(p));
-        out
+        Ok(out)
     }
 
-    fn plain_at(pt: &Plaintext, level: usize) -> Result<Cow<'_, Poly<Ntt>>, EvalError> {
+    fn plain_at<'p>(
+        &self,
+        pt: &'p Plaintext,
+        level: usize,
+    ) -> Result<Cow<'p, Poly<Ntt>>, EvalError> {
+        self.own_plain(pt)?;
         match pt.level() {
-            l if l == level => Ok(Cow::Borrowed(&pt.poly)),
-            l if l > level => Ok(Cow::Owned(pt.poly.truncated(level + 1))),
-            l => Err(EvalError::NotEnoughLevels {
-                needed: level,
-                available: l,
+            l if l == level => Ok(Cow::Borrowed(pt.poly())),
+            l if l > level => Ok(Cow::Owned(pt.poly().truncated(level + 1))),
+            l => Err(EvalError::PlaintextLevelTooLow {
+                plaintext: l,
+                ciphertext: level,
             }),
         }
     }
 
     /// ct + pt (same scale); a plaintext above the ciphertext's level is dropped to it.
     pub fn add_plain(&self, ct: &Ciphertext, pt: &Plaintext) -> Result<Ciphertext, EvalError> {
-        Self::check_scales(ct.scale, pt.scale)?;
-        let p = Self::plain_at(pt, ct.level())?;
+        self.own(ct)?;
+        let p = self.plain_at(pt, ct.level())?;
+        Self::check_scales(ct.scale(), pt.scale())?;
         let mut out = ct.clone();
-        out.seed = None;
-        self.params.ring_q().add_assign(&mut out.parts[0], &p);
+        self.params.ring_q().add_assign(&mut out.parts_mut()[0], &p);
         Ok(out)
     }
 
     /// ct ⊙ pt; the scale becomes the product of scales (rescale afterwards).
+    /// Errors: `ParameterMismatch`, `PlaintextLevelTooLow`, `ScaleOutOfBounds` (the product
+    /// scale does not fit the level), `Transparent` (a zero plaintext).
     pub fn mul_plain(&self, ct: &Ciphertext, pt: &Plaintext) -> Result<Ciphertext, EvalError> {
-        let p = Self::plain_at(pt, ct.level())?;
+        self.own(ct)?;
+        let p = self.plain_at(pt, ct.level())?;
+        let scale = ct.scale() * pt.scale();
+        check_scale(&self.params, scale, ct.level())?;
         let mut out = ct.clone();
-        out.seed = None;
-        out.parts
+        out.parts_mut()
             .iter_mut()
             .for_each(|c| self.params.ring_q().mul_assign(c, &p));
-        out.scale = ct.scale * pt.scale;
-        Ok(out)
+        out.set_scale(scale);
+        Self::not_transparent(out, "mul_plain by a zero plaintext")
     }
 
     /// acc += ct ⊙ pt without an intermediate ciphertext (the core of linear layers).
@@ -160,24 +208,34 @@ impl Evaluator {
         ct: &Ciphertext,
         pt: &Plaintext,
     ) -> Result<(), EvalError> {
-        Self::check_scales(acc.scale, ct.scale * pt.scale)?;
+        self.own(acc)?;
+        self.own(ct)?;
+        self.own_plain(pt)?;
+        Self::check_scales(acc.scale(), ct.scale() * pt.scale())?;
         if acc.level() != ct.level() || acc.degree() < ct.degree() {
             let product = self.mul_plain(ct, pt)?;
             return self.add_assign(acc, &product);
         }
-        let p = Self::plain_at(pt, ct.level())?;
-        acc.seed = None;
-        for (a, c) in acc.parts.iter_mut().zip(&ct.parts) {
-            self.params.ring_q().mul_accumulate(a, c, &p);
+        let p = self.plain_at(pt, ct.level())?;
+        let rq = self.params.ring_q();
+        for (a, c) in acc.parts_mut().iter_mut().zip(ct.parts()) {
+            rq.mul_accumulate(a, c, &p);
+        }
+        if acc.is_transparent() {
+            return Err(EvalError::Transparent("mul_plain_then_add cancelled c1"));
         }
         Ok(())
     }
 
     /// Adds the real constant `c` to every slot.
     pub fn add_const(&self, ct: &Ciphertext, c: f64) -> Result<Ciphertext, EvalError> {
+        self.own(ct)?;
         let rq = self.params.ring_q();
-        let scaled = (c * ct.scale).round();
-        if !scaled.is_finite() || scaled.abs() > 4.0e18 {
+        let scaled = (c * ct.scale()).round();
+        if !scaled.is_finite() {
+            return Err(EvalError::NonFinite);
+        }
+        if scaled.abs() >= max_coeff(&self.params, ct.level()) {
             return Err(EvalError::ValueTooLarge(scaled));
         }
         let residues: Vec<u64> = rq
@@ -187,8 +245,7 @@ impl Evaluator {
             .map(|m| m.reduce_i64(scaled as i64))
             .collect();
         let mut out = ct.clone();
-        out.seed = None;
-        rq.add_scalar_ntt_assign(&mut out.parts[0], &residues);
+        rq.add_scalar_ntt_assign(&mut out.parts_mut()[0], &residues);
         Ok(out)
     }
 
@@ -200,38 +257,52 @@ impl Evaluator {
         c: f64,
         const_scale: f64,
     ) -> Result<Ciphertext, EvalError> {
+        if !const_scale.is_finite() || const_scale < 1.0 {
+            return Err(EvalError::InvalidScale(const_scale));
+        }
         let scaled = (c * const_scale).round();
-        if !scaled.is_finite() || scaled.abs() > 4.0e18 {
+        if !scaled.is_finite() {
+            return Err(EvalError::NonFinite);
+        }
+        if scaled.abs() > MAX_COEFF {
             return Err(EvalError::ValueTooLarge(scaled));
         }
-        let mut out = self.mul_int(ct, scaled as i64);
-        out.scale = ct.scale * const_scale;
+        let scale = ct.scale() * const_scale;
+        check_scale(&self.params, scale, ct.level())?;
+        let mut out = self.mul_int(ct, scaled as i64)?;
+        out.set_scale(scale);
         Ok(out)
     }
 
     /// Exact multiplication by an integer; the scale is unchanged.
-    pub fn mul_int(&self, ct: &Ciphertext, k: i64) -> Ciphertext {
+    ///
+    /// Errors: `ParameterMismatch`, `Transparent` (k = 0, or k ≡ 0 modulo every prime).
+    pub fn mul_int(&self, ct: &Ciphertext, k: i64) -> Result<Ciphertext, EvalError> {
+        self.own(ct)?;
         let rq = self.params.ring_q();
         let residues: Vec<u64> = rq.moduli().iter().map(|m| m.reduce_i64(k)).collect();
         let mut out = ct.clone();
-        out.seed = None;
-        out.parts
+        out.parts_mut()
             .iter_mut()
             .for_each(|p| rq.mul_scalar_assign(p, &residues));
-        out
+        Self::not_transparent(out, "multiplication by zero")
     }
 
     /// Tensor product (degree 2); follow with `relinearize` and `rescale`.
     pub fn mul(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext, EvalError> {
         for c in [a, b] {
+            self.own(c)?;
             if c.degree() != 1 {
                 return Err(EvalError::DegreeTooHigh(c.degree()));
             }
         }
         let rq = self.params.ring_q();
         let (a, b) = Self::aligned(a, b);
+        let scale = a.scale() * b.scale();
+        check_scale(&self.params, scale, a.level())?;
         let (n, limbs) = (self.params.n(), a.level() + 1);
-        let (a0, a1, b0, b1) = (&a.parts[0], &a.parts[1], &b.parts[0], &b.parts[1]);
+        let (pa, pb) = (a.parts(), b.parts());
+        let (a0, a1, b0, b1) = (&pa[0], &pa[1], &pb[0], &pb[1]);
         let mut d = [
             Poly::zero(n, limbs),
             Poly::zero(n, limbs),
@@ -241,37 +312,40 @@ impl Evaluator {
         rq.mul_accumulate(&mut d[1], a0, b1);
         rq.mul_accumulate(&mut d[1], a1, b0);
         rq.mul_accumulate(&mut d[2], a1, b1);
-        Ok(Ciphertext {
-            parts: d.into(),
-            scale: a.scale * b.scale,
-            seed: None,
-        })
+        Self::not_transparent(
+            Ciphertext::new(d.into(), scale, self.params.fingerprint()),
+            "product of transparent ciphertexts",
+        )
     }
 
     /// Degree 2 → 1 with the relinearisation key.
     pub fn relinearize(&self, ct: &Ciphertext) -> Result<Ciphertext, EvalError> {
+        self.own(ct)?;
         match ct.degree() {
             1 => return Ok(ct.clone()),
             2 => {}
             d => return Err(EvalError::DegreeTooHigh(d)),
         }
-        let key = &self
-            .keys
-            .relin
-            .as_ref()
-            .ok_or(EvalError::MissingRelinKey)?
-            .0;
-        let (d0, d1) = switch_key(&self.params, &ct.parts[2], key);
+        let key = self.own_key(
+            &self
+                .keys
+                .relin
+                .as_ref()
+                .ok_or(EvalError::MissingRelinKey)?
+                .0,
+        )?;
+        let parts = ct.parts();
+        let (d0, d1) = switch_key(&self.params, &parts[2], key);
         let rq = self.params.ring_q();
-        let mut c0 = ct.parts[0].clone();
-        let mut c1 = ct.parts[1].clone();
+        let mut c0 = parts[0].clone();
+        let mut c1 = parts[1].clone();
         rq.add_assign(&mut c0, &d0);
         rq.add_assign(&mut c1, &d1);
-        Ok(Ciphertext {
-            parts: vec![c0, c1],
-            scale: ct.scale,
-            seed: None,
-        })
+        Ok(Ciphertext::new(
+            vec![c0, c1],
+            ct.scale(),
+            self.params.fingerprint(),
+        ))
     }
 
     pub fn mul_relin(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext, EvalError> {
@@ -280,17 +354,25 @@ impl Evaluator {
 
     /// Divides by the top prime q_ℓ (rounding), consuming one level.
     pub fn rescale(&self, ct: &Ciphertext) -> Result<Ciphertext, EvalError> {
+        self.own(ct)?;
         let level = ct.level();
         if level == 0 {
             return Err(EvalError::NoLevelLeft);
         }
         let q_top = self.params.q()[level] as f64;
-        let parts = ct.parts.par_iter().map(|p| self.rescale_poly(p)).collect();
-        Ok(Ciphertext {
-            parts,
-            scale: ct.scale / q_top,
-            seed: None,
-        })
+        let scale = ct.scale() / q_top;
+        if scale < 1.0 {
+            return Err(EvalError::InvalidScale(scale));
+        }
+        let parts = ct
+            .parts()
+            .par_iter()
+            .map(|p| self.rescale_poly(p))
+            .collect();
+        Self::not_transparent(
+            Ciphertext::new(parts, scale, self.params.fingerprint()),
+            "rescale",
+        )
     }
 
     fn rescale_poly(&self, p: &Poly<Ntt>) -> Poly<Ntt> {
@@ -333,12 +415,14 @@ impl Evaluator {
 
     /// Drops `levels` levels without rescaling (exact; used to align operands).
     pub fn drop_levels(&self, ct: &Ciphertext, levels: usize) -> Result<Ciphertext, EvalError> {
+        self.own(ct)?;
         if levels > ct.level() {
             return Err(EvalError::NotEnoughLevels {
                 needed: levels,
                 available: ct.level(),
             });
         }
+        check_scale(&self.params, ct.scale(), ct.level() - levels)?;
         let mut out = ct.clone();
         out.drop_to_level(ct.level() - levels);
         Ok(out)
@@ -346,7 +430,7 @@ impl Evaluator {
 
     fn galois_key(&self, g: u64, rotation: i64) -> Result<&SwitchingKey, EvalError> {
         match self.keys.galois_key(g) {
-            Some(k) => Ok(&k.key),
+            Some(k) => self.own_key(&k.key),
             None if g == self.params.ring_q().galois_element_conjugate() && rotation == 0 => {
                 Err(EvalError::MissingConjugationKey)
             }
@@ -374,6 +458,7 @@ impl Evaluator {
         g: u64,
         rotation: i64,
     ) -> Result<Ciphertext, EvalError> {
+        self.own(ct)?;
         if ct.degree() != 1 {
             return Err(EvalError::DegreeTooHigh(ct.degree()));
         }
@@ -382,32 +467,50 @@ impl Evaluator {
         }
         let key = self.galois_key(g, rotation)?;
         let rq = self.params.ring_q();
-        let c1 = rq.automorphism_ntt(&ct.parts[1], g);
+        let parts = ct.parts();
+        let c1 = rq.automorphism_ntt(&parts[1], g);
         let (d0, d1) = switch_key(&self.params, &c1, key);
-        let mut c0 = rq.automorphism_ntt(&ct.parts[0], g);
+        let mut c0 = rq.automorphism_ntt(&parts[0], g);
         rq.add_assign(&mut c0, &d0);
-        Ok(Ciphertext {
-            parts: vec![c0, d1],
-            scale: ct.scale,
-            seed: None,
-        })
+        Ok(Ciphertext::new(
+            vec![c0, d1],
+            ct.scale(),
+            self.params.fingerprint(),
+        ))
     }
 
     /// Decomposes c1 once (the expensive ModUp) for any number of rotations.
     pub fn decompose(&self, ct: &Ciphertext) -> Result<Decomposed, EvalError> {
+        self.own(ct)?;
         if ct.degree() != 1 {
             return Err(EvalError::DegreeTooHigh(ct.degree()));
         }
-        Ok(decompose(&self.params, &ct.parts[1]))
+        Ok(decompose(&self.params, &ct.parts()[1]))
     }
 
     /// Rotation by `k` reusing a decomposition from `decompose` (hoisting).
+    ///
+    /// Errors: `DegreeTooHigh` (c2 would be dropped), `DecompositionMismatch` (`dec` was made
+    /// from a ciphertext at another level or of another parameter set), as `rotate`.
     pub fn rotate_hoisted(
         &self,
         ct: &Ciphertext,
         dec: &Decomposed,
         k: i64,
     ) -> Result<Ciphertext, EvalError> {
+        self.own(ct)?;
+        if ct.degree() != 1 {
+            return Err(EvalError::DegreeTooHigh(ct.degree()));
+        }
+        if dec.params_id != self.params.fingerprint() {
+            return Err(EvalError::ParameterMismatch);
+        }
+        if dec.level != ct.level() {
+            return Err(EvalError::DecompositionMismatch {
+                decomposed: dec.level,
+                ciphertext: ct.level(),
+            });
+        }
         let rq = self.params.ring_q();
         let g = rq.galois_element_for_rotation(k);
         if g == 1 {
@@ -419,13 +522,13 @@ impl Evaluator {
             || mod_down(&self.params, u0q, u0p),
             || mod_down(&self.params, u1q, u1p),
         );
-        let mut c0 = rq.automorphism_ntt(&ct.parts[0], g);
+        let mut c0 = rq.automorphism_ntt(&ct.parts()[0], g);
         rq.add_assign(&mut c0, &d0);
-        Ok(Ciphertext {
-            parts: vec![c0, d1],
-            scale: ct.scale,
-            seed: None,
-        })
+        Ok(Ciphertext::new(
+            vec![c0, d1],
+            ct.scale(),
+            self.params.fingerprint(),
+        ))
     }
 
     /// Many rotations of one ciphertext sharing one decomposition.
@@ -436,23 +539,68 @@ impl Evaluator {
             .collect()
     }
 
-    /// Σ_{i<n} rotate(ct, i·step) by log2(n) doublings (n a power of two); needs the keys
-    /// for step·2^j. Every slot ends up holding the sum of its n-strided neighbours.
+    /// Σ_{i<n} rotate(ct, i·step): every slot ends up holding the sum of its n step-strided
+    /// neighbours, for any n in 1..=slots, in ⌊log2 n⌋ doublings plus one rotation per further
+    /// set bit of n. Needs the Galois keys of `rotate_and_sum_rotations(n, step)` (for a
+    /// power of two n: step·2^j only).
+    ///
+    /// Errors: `InvalidCount` for n = 0 or n > slots; as `rotate` and `add`.
     pub fn rotate_and_sum(
         &self,
         ct: &Ciphertext,
         n: usize,
         step: i64,
     ) -> Result<Ciphertext, EvalError> {
+        let slots = self.params.slots();
+        if n == 0 || n > slots {
+            return Err(EvalError::InvalidCount { n, max: slots });
+        }
+        self.own(ct)?;
         let mut acc = ct.clone();
-        let mut shift = step;
-        let mut span = 1;
-        while span < n {
-            let rotated = self.rotate(&acc, shift)?;
+        for (len, plus_one) in sum_plan(n) {
+            let rotated = self.rotate(&acc, len * step)?;
             acc = self.add(&acc, &rotated)?;
-            shift *= 2;
-            span *= 2;
+            if plus_one {
+                let shifted = self.rotate(&acc, step)?;
+                acc = self.add(ct, &shifted)?;
+            }
         }
         Ok(acc)
     }
+}
+
+/// The rotations `Evaluator::rotate_and_sum(_, n, step)` performs (for key generation).
+pub fn rotate_and_sum_rotations(n: usize, step: i64) -> Vec<i64> {
+    let mut out: Vec<i64> = Vec::new();
+    for (len, plus_one) in sum_plan(n) {
+        out.push(len * step);
+        if plus_one {
+            out.push(step);
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Reads n's bits from the top: S_1 = x; doubling S_2m = S_m + rot(S_m, m) and, for a set
+/// bit, S_2m+1 = x + rot(S_2m, 1). Each entry is (m, whether the bit adds one).
+fn sum_plan(n: usize) -> Vec<(i64, bool)> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let top = usize::BITS - 1 - n.leading_zeros();
+    let mut len: i64 = 1;
+    (0..top)
+        .rev()
+        .map(|bit| {
+            let m = len;
+            len *= 2;
+            let plus_one = (n >> bit) & 1 == 1;
+            if plus_one {
+                len += 1;
+            }
+            (m, plus_one)
+        })
+        .collect()
 }

@@ -247,7 +247,7 @@ pub fn check_fingerprint(params: Parameters, claimed: u64) -> Result<Parameters,
 
 /// Seeded ciphertexts (fresh symmetric encryptions) omit `c1`: about half the bytes.
 pub fn encode_ciphertext(params: &Parameters, ct: &Ciphertext) -> Vec<u8> {
-    let seeded = ct.seed.is_some() && ct.degree() == 1;
+    let seeded = ct.seed().is_some() && ct.degree() == 1;
     let mut w = header(
         Kind::Ciphertext,
         if seeded { SEEDED_CHACHA20 } else { 0 },
@@ -255,14 +255,14 @@ pub fn encode_ciphertext(params: &Parameters, ct: &Ciphertext) -> Vec<u8> {
     );
     w.u8(ct.level() as u8);
     w.u8(ct.degree() as u8);
-    w.f64(ct.scale);
+    w.f64(ct.scale());
     let rq = params.ring_q();
-    match ct.seed.filter(|_| seeded) {
+    match ct.seed().filter(|_| seeded) {
         Some(seed) => {
             w.bytes(&seed);
-            write_poly(&mut w, rq, &ct.parts[0]);
+            write_poly(&mut w, rq, &ct.parts()[0]);
         }
-        None => ct.parts.iter().for_each(|p| write_poly(&mut w, rq, p)),
+        None => ct.parts().iter().for_each(|p| write_poly(&mut w, rq, p)),
     }
     w.buf
 }
@@ -291,6 +291,11 @@ pub fn decode_ciphertext(params: &Parameters, bytes: &[u8]) -> Result<Ciphertext
             "ciphertext scale must be finite and ≥ 1",
         ));
     }
+    if crate::ckks::scheme::check_scale(params, scale, level).is_err() {
+        return Err(WireError::Invalid(
+            "ciphertext scale does not fit the modulus of its level",
+        ));
+    }
     let rq = params.ring_q();
     let ct = if flags & FLAG_SEEDED_BIT != 0 {
         if degree != 1 {
@@ -302,21 +307,18 @@ pub fn decode_ciphertext(params: &Parameters, bytes: &[u8]) -> Result<Ciphertext
         let c0 = read_poly(&mut r, rq, level + 1)?;
         let mut c1 = Sampler::from_seed(seed).uniform_ntt(rq, rq.len());
         c1.truncate(level + 1);
-        Ciphertext {
-            parts: vec![c0, c1],
-            scale,
-            seed: Some(seed),
-        }
+        Ciphertext::seeded(vec![c0, c1], scale, seed, params.fingerprint())
     } else {
         let parts = (0..=degree)
             .map(|_| read_poly(&mut r, rq, level + 1))
             .collect::<Result<_, _>>()?;
-        Ciphertext {
-            parts,
-            scale,
-            seed: None,
-        }
+        Ciphertext::new(parts, scale, params.fingerprint())
     };
+    if ct.is_transparent() {
+        return Err(WireError::Invalid(
+            "transparent ciphertext (c1 = 0): its content is readable without the key",
+        ));
+    }
     r.finish()?;
     Ok(ct)
 }
@@ -372,7 +374,11 @@ fn read_switching_key(r: &mut Reader, params: &Parameters) -> Result<SwitchingKe
         .zip(expand_key_a(params, seed, digits))
         .map(|((b_q, b_p), (a_q, a_p))| KeyDigit { b_q, b_p, a_q, a_p })
         .collect();
-    Ok(SwitchingKey { digits, seed })
+    Ok(SwitchingKey {
+        digits,
+        seed,
+        params_id: params.fingerprint(),
+    })
 }
 
 pub fn encode_relinearization_key(params: &Parameters, key: &RelinearizationKey) -> Vec<u8> {

@@ -21,6 +21,7 @@
 
 use super::DenoiserError;
 use super::plain::{Conv, Denoiser};
+use crate::ckks::EvalError;
 use crate::model::backend::SlotBackend;
 use rand::Rng;
 use rand::seq::SliceRandom;
@@ -242,7 +243,10 @@ impl<P: Send + Sync> PreparedConv<P> {
                         let pts = &self.pts[co][(dy + r) as usize];
                         let mut acc: Option<B::Ct> = None;
                         for (ci, row) in pts.iter().enumerate() {
-                            for (j, pt) in row.iter().enumerate() {
+                            // Zero taps add nothing (and would be transparent products).
+                            for (j, pt) in
+                                row.iter().enumerate().filter(|(_, p)| !backend.is_zero(p))
+                            {
                                 let x = &rots[ci][j];
                                 match acc.as_mut() {
                                     None => acc = Some(backend.mul_plain(x, pt)?),
@@ -250,22 +254,21 @@ impl<P: Send + Sync> PreparedConv<P> {
                                 }
                             }
                         }
-                        let acc = acc.ok_or(DenoiserError::Count {
-                            expected: 1,
-                            found: 0,
-                        })?;
-                        Ok(if dy == 0 {
-                            acc
-                        } else {
-                            backend.rotate(&acc, dy * self.tile_w as i64)?
+                        // A row of zero taps contributes nothing.
+                        acc.map(|acc| {
+                            if dy == 0 {
+                                Ok(acc)
+                            } else {
+                                backend.rotate(&acc, dy * self.tile_w as i64)
+                            }
                         })
+                        .transpose()
                     })
-                    .collect::<Result<Vec<_>, DenoiserError>>()?;
-                let mut it = parts.into_iter();
-                let mut y = it.next().ok_or(DenoiserError::Count {
-                    expected: 1,
-                    found: 0,
-                })?;
+                    .collect::<Result<Vec<_>, EvalError>>()?;
+                let mut it = parts.into_iter().flatten();
+                let mut y = it
+                    .next()
+                    .ok_or(EvalError::Transparent("every weight of a channel is zero"))?;
                 for p in it {
                     y = backend.add(&y, &p)?;
                 }
