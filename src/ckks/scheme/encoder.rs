@@ -17,6 +17,8 @@ pub struct Encoder {
     inv: Vec<Complex64>,
     /// inv_q[j][k] = q_k^{-1} mod q_j (k < j), for the mixed-radix (Garner) CRT lift.
     inv_q: Vec<Vec<u64>>,
+    /// q_0 mod q_j, for checking a two-prime lift against the other residues.
+    q0_mod: Vec<u64>,
 }
 
 impl Encoder {
@@ -49,11 +51,15 @@ impl Encoder {
                     .collect()
             })
             .collect();
+        let q0_mod = (0..rq.len())
+            .map(|j| rq.modulus(j).reduce(rq.modulus(0).value()))
+            .collect();
         Self {
             params: params.clone(),
             fwd,
             inv,
             inv_q,
+            q0_mod,
         }
     }
 
@@ -140,7 +146,26 @@ impl Encoder {
         let poly = rq.intt(pt.poly().clone());
         let n = self.params.n();
         let mut digits = vec![0i64; limbs];
+        let (m0, q0) = (rq.modulus(0), rq.modulus(0).value());
         let mut coeff = |i: usize| -> f64 {
+            let d0 = m0.center(poly.limb(0)[i]);
+            if limbs == 1 {
+                return d0 as f64;
+            }
+            // Fast path: the two-prime value X2 = d0 + q0·d1 (|X2| < q0·q1/2). It is the
+            // coefficient iff it agrees with every other residue (CRT uniqueness below Q/2),
+            // which costs one product per prime instead of Garner's j per prime.
+            let m1 = rq.modulus(1);
+            let d1 =
+                m1.center(m1.mul(m1.sub(poly.limb(1)[i], m1.reduce_i64(d0)), self.inv_q[1][0]));
+            let agrees = (2..limbs).all(|j| {
+                let mj = rq.modulus(j);
+                let x2 = mj.add(mj.reduce_i64(d0), mj.mul(self.q0_mod[j], mj.reduce_i64(d1)));
+                x2 == poly.limb(j)[i]
+            });
+            if agrees {
+                return d0 as f64 + q0 as f64 * d1 as f64;
+            }
             // Garner: digit j = (x − Σ_{k<j} d_k·W_k)/W_j mod q_j, centred.
             for j in 0..limbs {
                 let mj = rq.modulus(j);
