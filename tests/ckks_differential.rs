@@ -10,7 +10,7 @@
 //! kept out by the generator, as an application must (SEAL and Lattigo leave it to the user).
 //!
 //! CI runs a few cases; the long run is
-//! `PRIVACT_DIFF_CASES=400 cargo test --release --test ckks_differential -- --nocapture`.
+//! `PRIVACT_DIFF_CASES=3000 cargo test --test ckks_differential -- --nocapture`.
 
 use num_complex::Complex64;
 use privact::ckks::scheme::{max_coeff, rotate_and_sum_rotations};

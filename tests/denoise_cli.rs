@@ -77,7 +77,23 @@ fn denoise_plain_and_encrypted_linear_on_the_phantom() {
         dcm.to_str().unwrap(),
     ]);
     assert!(o["psnr_in"].is_null());
-    assert!(privact::imaging::load(&dcm).is_ok());
+    // The export keeps the input's full HU range (air and bone), not the window's −160…240.
+    let source = privact::model::denoiser::data::to_hu(&privact::imaging::load(&input).unwrap())
+        .unwrap()
+        .hu;
+    let written = privact::model::denoiser::data::to_hu(&privact::imaging::load(&dcm).unwrap())
+        .unwrap()
+        .hu;
+    let range = |v: &[f32]| {
+        v.iter()
+            .fold((f32::MAX, f32::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+    };
+    let ((slo, shi), (wlo, whi)) = (range(&source), range(&written));
+    assert!(slo < -500.0 && shi > 500.0, "phantom spans {slo}…{shi} HU");
+    assert!(
+        (wlo - slo).abs() < 30.0 && (whi - shi).abs() < 30.0,
+        "export spans {wlo}…{whi} HU, input {slo}…{shi}"
+    );
     // Bad arguments are errors, not panics.
     let bad = bin()
         .args(["denoise", input_s, "--dose", "2"])

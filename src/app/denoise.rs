@@ -9,7 +9,7 @@
 use super::job::{JobError, Progress, StepId};
 use crate::ckks::Parameters;
 use crate::imaging::window::Window;
-use crate::model::denoiser::data::{Quality, finish, from_unit, max_abs_diff, to_unit};
+use crate::model::denoiser::data::{Quality, finish, full_range_hu, max_abs_diff, to_unit};
 use crate::model::denoiser::he::MaskPolicy;
 use crate::model::denoiser::weights::{LayerSpec, builtin, specs};
 use crate::model::denoiser::{DenoiserError, ModelKind};
@@ -84,10 +84,12 @@ pub struct DenoiseOutcome {
     pub approximate_hu: bool,
     /// The low-dose input as denoised (HU).
     pub input_hu: Vec<f32>,
-    /// The decrypted output in HU (through the inverse abdomen window, as `privact denoise`
-    /// writes it).
+    /// The decrypted output after the gain, on [0, 1] over the abdomen window.
+    pub output_unit: Vec<f64>,
+    /// The output over the input's full HU range (`full_range_hu`, as `privact denoise`
+    /// writes it): denoised inside W400/L40, the input's values outside it.
     pub output_hu: Vec<f32>,
-    /// Output − input, both inside the abdomen window (HU): what the denoiser removed.
+    /// Output − input (HU): what the denoiser removed.
     pub difference_hu: Vec<f32>,
     /// Half width of the symmetric window the difference is shown on (HU).
     pub difference_half_width: f64,
@@ -307,11 +309,10 @@ pub fn denoise(
         ),
         None => None,
     };
-    let output_hu = from_unit(&finished.image);
-    let input_in_window = from_unit(&input.iter().map(|&v| f64::from(v)).collect::<Vec<_>>());
+    let output_hu = full_range_hu(&job.input_hu, &finished.image);
     let difference_hu: Vec<f32> = output_hu
         .iter()
-        .zip(&input_in_window)
+        .zip(&job.input_hu)
         .map(|(o, i)| o - i)
         .collect();
     Ok(DenoiseOutcome {
@@ -325,6 +326,7 @@ pub fn denoise(
         input_hu: job.input_hu.clone(),
         difference_half_width: symmetric_half_width(&difference_hu),
         difference_hu,
+        output_unit: finished.image,
         output_hu,
         quality,
         max_abs_diff: max_abs_diff(&plain, &run.image),

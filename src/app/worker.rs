@@ -431,8 +431,10 @@ pub struct DenoisedExport {
     pub path: PathBuf,
     pub rows: usize,
     pub cols: usize,
-    /// The decrypted output on [0, 1].
+    /// The decrypted output after the client's gain, on [0, 1] (the abdomen window).
     pub output: Vec<f64>,
+    /// The input it was denoised from (HU): values outside the window are kept from it.
+    pub input_hu: Vec<f32>,
     /// Where a derived DICOM copies its tags from (`None`: a new CT object).
     pub source: Option<Source>,
     pub index: usize,
@@ -480,11 +482,12 @@ pub fn export_denoised(e: DenoisedExport) -> Event {
             };
         }
     };
+    let hu = crate::model::denoiser::data::full_range_hu(&e.input_hu, &released);
     let result = output_bytes(
         &e.path,
         e.rows,
         e.cols,
-        &released,
+        &hu,
         source
             .as_ref()
             .map(|(bytes, path)| DicomSource { bytes, path }),

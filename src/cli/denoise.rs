@@ -14,8 +14,8 @@ use serde::Serialize;
 use crate::imaging::io::{ensure_distinct, write_atomic};
 use crate::imaging::{ImagingError, LoadOptions, ldct, load_with};
 use crate::model::denoiser::data::{
-    DicomSource, OutputFormat, Quality, finish, finish_with, max_abs_diff, output_bytes,
-    output_description, to_hu, to_unit,
+    DicomSource, OutputFormat, Quality, finish, finish_with, full_range_hu, max_abs_diff,
+    output_bytes, output_description, to_hu, to_unit,
 };
 use crate::model::denoiser::he::MaskPolicy;
 use crate::model::denoiser::weights::builtin;
@@ -219,7 +219,13 @@ pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
         report.ssim_out = Some(q.ssim_out);
     }
     if let Some(out) = &args.out {
-        write_output(args, out, &slice, &output, h.spacing_mm)?;
+        write_output(
+            args,
+            out,
+            &slice,
+            &full_range_hu(&input_hu, &output),
+            h.spacing_mm,
+        )?;
     }
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -271,7 +277,7 @@ fn write_output(
     args: &DenoiseArgs,
     out: &std::path::Path,
     slice: &crate::imaging::Slice,
-    output: &[f64],
+    hu: &[f32],
     spacing: f64,
 ) -> anyhow::Result<()> {
     let description = output_description(args.model, args.mode == Mode::Encrypted);
@@ -295,7 +301,7 @@ fn write_output(
         out,
         slice.rows,
         slice.cols,
-        output,
+        hu,
         source,
         spacing,
         &description,

@@ -32,7 +32,7 @@ pub fn to_hu(slice: &Slice) -> Result<HuSlice, DenoiserError> {
 /// Series description of a written output, e.g. "Denoised (linear model, under CKKS) PrivaCT".
 pub fn output_description(kind: ModelKind, encrypted: bool) -> String {
     format!(
-        "Denoised ({} model, {}) PrivaCT",
+        "Denoised in W400/L40 ({} model, {}) PrivaCT",
         kind.name(),
         if encrypted { "under CKKS" } else { "plaintext" }
     )
@@ -50,6 +50,26 @@ pub fn from_unit(unit: &[f64]) -> Vec<f32> {
     let w = Window::ABDOMEN;
     unit.iter()
         .map(|&u| ((u.clamp(0.0, 1.0) - 0.5) * (w.width - 1.0) + w.center - 0.5) as f32)
+        .collect()
+}
+
+/// The denoised slice over the input's full HU range: the input plus the model's correction,
+/// `HU_in + (y − x)·(W − 1)` with x the input and y the output on the abdomen window W400/L40.
+/// Inside the window this is exactly the windowed output; outside it (air, bone, contrast) the
+/// input's values are kept, moved only by the model's correction at the window's edge — the
+/// networks model the window, not −1024…3071 HU (issue 20).
+///
+/// `input_hu` and `output_unit` have one value per pixel (equal lengths; extra values of the
+/// longer one are ignored).
+pub fn full_range_hu(input_hu: &[f32], output_unit: &[f64]) -> Vec<f32> {
+    let w = Window::ABDOMEN;
+    input_hu
+        .iter()
+        .zip(output_unit)
+        .map(|(&hu, &y)| {
+            let x = f64::from(w.apply_unit(f64::from(hu)));
+            (f64::from(hu) + (y - x) * (w.width - 1.0)) as f32
+        })
         .collect()
 }
 
@@ -247,20 +267,19 @@ pub struct DicomSource<'a> {
     pub path: &'a Path,
 }
 
-/// The bytes of a denoised `rows × cols` slice (`output` on [0, 1]) for `out`: a PNG through
-/// the abdomen window, or a DICOM — a derived image of a new series when `source` is a CT
+/// The bytes of a denoised `rows × cols` slice (`hu`, full range: see [`full_range_hu`]) for
+/// `out`: a PNG through the abdomen window, or a DICOM — a derived image of a new series when `source` is a CT
 /// DICOM, else a new CT object with pixel spacing `spacing_mm`. `description` becomes the
 /// series and derivation description.
 pub fn output_bytes(
     out: &Path,
     rows: usize,
     cols: usize,
-    output: &[f64],
+    hu: &[f32],
     source: Option<DicomSource<'_>>,
     spacing_mm: f64,
     description: &str,
 ) -> Result<Vec<u8>, ImagingError> {
-    let hu = from_unit(output);
     if hu.len() != rows * cols {
         return Err(ImagingError::new(
             out,
@@ -268,10 +287,10 @@ pub fn output_bytes(
         ));
     }
     match OutputFormat::from_path(out) {
-        Some(OutputFormat::Png) => png_bytes(rows, cols, &Window::ABDOMEN.apply_all(&hu))
+        Some(OutputFormat::Png) => png_bytes(rows, cols, &Window::ABDOMEN.apply_all(hu))
             .map_err(|k| ImagingError::new(out, k)),
         Some(OutputFormat::Dicom) => match source {
-            Some(s) => derived_bytes(s.bytes, s.path, rows, cols, &hu, description),
+            Some(s) => derived_bytes(s.bytes, s.path, rows, cols, hu, description),
             None => {
                 let d = CtDescription {
                     patient_name: "UNKNOWN".into(),
@@ -286,7 +305,7 @@ pub fn output_bytes(
                     window: (40.0, 400.0),
                     date: "20240101".into(),
                 };
-                ct_bytes(rows, cols, &hu, &d).map_err(|k| ImagingError::new(out, k))
+                ct_bytes(rows, cols, hu, &d).map_err(|k| ImagingError::new(out, k))
             }
         },
         None => Err(ImagingError::new(
@@ -314,7 +333,19 @@ mod tests {
             Some(OutputFormat::Dicom)
         );
         assert_eq!(OutputFormat::from_path(Path::new("a.jpg")), None);
-        let img = vec![0.5; 64 * 64];
+        // Full range: inside the window the windowed output, outside it the input moved only
+        // by the correction (here none: output = input's window value).
+        let input_hu = [-1000.0f32, -100.0, 40.0, 200.0, 1500.0];
+        let x: Vec<f64> = to_unit(&input_hu).iter().map(|&v| f64::from(v)).collect();
+        let same = full_range_hu(&input_hu, &x);
+        for (a, b) in same.iter().zip(&input_hu) {
+            assert!((a - b).abs() < 1e-3, "{a} vs {b}");
+        }
+        let y: Vec<f64> = x.iter().map(|v| v + 0.01).collect();
+        let moved = full_range_hu(&input_hu, &y);
+        assert!((moved[2] - from_unit(&[y[2]])[0]).abs() < 1e-3);
+        assert!((moved[0] - (-1000.0 + 3.99)).abs() < 1e-2 && (moved[4] - 1503.99).abs() < 1e-2);
+        let img = vec![40.0f32; 64 * 64];
         let png = output_bytes(Path::new("o.png"), 64, 64, &img, None, 0.7, "t").unwrap();
         assert_eq!(&png[1..4], b"PNG");
         let dcm = output_bytes(Path::new("o.dcm"), 64, 64, &img, None, 0.7, "t").unwrap();
