@@ -3,21 +3,8 @@
 
 mod common;
 
-use common::{kidney_ct, temp_dir};
+use common::{kidney_ct, privact, temp_dir};
 use serde_json::Value;
-use std::process::Command;
-
-fn privact(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_privact"))
-        .args(args)
-        .output()
-        .expect("run privact");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn encrypted_classification_json_has_the_documented_fields() {

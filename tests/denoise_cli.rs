@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::run_json;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -19,16 +21,6 @@ fn phantom_file(dir: &std::path::Path) -> PathBuf {
     let path = dir.join("phantom.dcm");
     std::fs::write(&path, p.dicom_bytes().unwrap()).unwrap();
     path
-}
-
-fn run_json(args: &[&str]) -> serde_json::Value {
-    let out = bin().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]

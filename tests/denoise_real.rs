@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::run_json;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -23,16 +25,6 @@ use rand_distr::{Distribution, Normal};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_privact"))
-}
-
-fn run_json(args: &[&str]) -> serde_json::Value {
-    let out = bin().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn phantom(size: usize) -> (Vec<f32>, usize, f64) {

@@ -4,24 +4,11 @@
 
 mod common;
 
-use common::{kidney_ct, shared_data, temp_dir};
+use common::{kidney_ct, privact, shared_data, temp_dir};
 use privact::imaging::input_check::{self, InputRefused};
 use privact::imaging::{self, Slice, Units};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn privact(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_privact"))
-        .args(args)
-        .output()
-        .expect("run privact");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn files_in(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)

@@ -231,7 +231,7 @@ pub fn run(args: &EvaluateDenoiseArgs) -> anyhow::Result<()> {
                 baseline_ssim: e.baseline_ssim,
             };
             if !args.json {
-                print_pair(&s);
+                println!("{s}");
             }
             scores.push(s);
         }
@@ -266,26 +266,29 @@ pub fn run(args: &EvaluateDenoiseArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_pair(s: &PairScore) {
-    let baseline = match (s.baseline_psnr, s.baseline_ssim) {
-        (Some(p), Some(q)) => format!(" (pairs.tsv: {p:.2} dB / {q:.4})"),
-        _ => String::new(),
-    };
-    let enc = s
-        .max_abs_diff_vs_plain
-        .map(|d| format!(", max |enc − plain| {d:.1e}"))
-        .unwrap_or_default();
-    println!(
-        "{:<9} {:<32} {:>5} PSNR {:.2} → {:.2} dB ({:+.2}), SSIM {:.4} → {:.4}, σ̂ {:.1} HU, α {:.2}{baseline}{enc}",
-        s.model.name(),
-        s.pair,
-        s.kernel,
-        s.psnr_in,
-        s.psnr_out,
-        s.psnr_out - s.psnr_in,
-        s.ssim_in,
-        s.ssim_out,
-        s.noise_estimate_hu,
-        s.gain
-    );
+/// One line per pair, as `evaluate-denoise` prints it and the trainer logs it.
+impl std::fmt::Display for PairScore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:<9} {:<32} {:>5} PSNR {:.2} → {:.2} dB ({:+.2}), SSIM {:.4} → {:.4}, σ̂ {:.1} HU, α {:.2}",
+            self.model.name(),
+            self.pair,
+            self.kernel,
+            self.psnr_in,
+            self.psnr_out,
+            self.psnr_out - self.psnr_in,
+            self.ssim_in,
+            self.ssim_out,
+            self.noise_estimate_hu,
+            self.gain
+        )?;
+        if let (Some(p), Some(q)) = (self.baseline_psnr, self.baseline_ssim) {
+            write!(f, " (pairs.tsv: {p:.2} dB / {q:.4})")?;
+        }
+        if let Some(d) = self.max_abs_diff_vs_plain {
+            write!(f, ", max |enc − plain| {d:.1e}")?;
+        }
+        Ok(())
+    }
 }

@@ -383,24 +383,11 @@ pub fn features(img: &[f32], side: usize) -> Features {
         stack.push(start);
         while let Some(p) = stack.pop() {
             size += 1;
-            let (y, x) = (p / side, p % side);
-            let mut visit = |q: usize| {
+            for q in neighbours4(p, side) {
                 if fg[q] && label[q] == 0 {
                     label[q] = next;
                     stack.push(q);
                 }
-            };
-            if x > 0 {
-                visit(p - 1);
-            }
-            if x + 1 < side {
-                visit(p + 1);
-            }
-            if y > 0 {
-                visit(p - side);
-            }
-            if y + 1 < side {
-                visit(p + side);
             }
         }
         if size > best_size {
@@ -420,24 +407,11 @@ pub fn features(img: &[f32], side: usize) -> Features {
         }
     }
     while let Some(p) = stack.pop() {
-        let (y, x) = (p / side, p % side);
-        let mut visit = |q: usize| {
+        for q in neighbours4(p, side) {
             if !in_comp[q] && !outside[q] {
                 outside[q] = true;
                 stack.push(q);
             }
-        };
-        if x > 0 {
-            visit(p - 1);
-        }
-        if x + 1 < side {
-            visit(p + 1);
-        }
-        if y > 0 {
-            visit(p - side);
-        }
-        if y + 1 < side {
-            visit(p + side);
         }
     }
     let (mut area, mut air, mut bright, mut soft) = (0usize, 0usize, 0usize, 0usize);
@@ -483,4 +457,17 @@ pub fn features(img: &[f32], side: usize) -> Features {
         soft_tissue: soft as f64 / a,
         outside_bright: out_bright as f64 / out_n.max(1) as f64,
     }
+}
+
+/// The 4-connected neighbours of pixel `p` in a `side × side` image (row-major).
+fn neighbours4(p: usize, side: usize) -> impl Iterator<Item = usize> {
+    let (y, x) = (p / side, p % side);
+    [
+        (x > 0).then(|| p - 1),
+        (x + 1 < side).then(|| p + 1),
+        (y > 0).then(|| p - side),
+        (y + 1 < side).then(|| p + side),
+    ]
+    .into_iter()
+    .flatten()
 }

@@ -1195,19 +1195,7 @@ fn score_heldout(
         .map(|(e, q, f)| score_plain(model, gain, e, &q.hu, &f.hu, q.rows, q.cols))
         .collect::<anyhow::Result<_>>()?;
     for s in &scores {
-        log(format!(
-            "{:<9} {} {}: PSNR {:.2} → {:.2} ({:+.2}), SSIM {:.4} → {:.4}, σ̂ {:.1}, α {:.2}",
-            model.kind.name(),
-            s.pair,
-            s.kernel,
-            s.psnr_in,
-            s.psnr_out,
-            s.psnr_out - s.psnr_in,
-            s.ssim_in,
-            s.ssim_out,
-            s.noise_estimate_hu,
-            s.gain
-        ));
+        log(s.to_string());
     }
     let summary = summarise(&scores);
     for s in &summary {

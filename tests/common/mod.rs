@@ -1,7 +1,9 @@
-//! Helpers shared by the imaging integration tests.
+//! Helpers shared by the integration tests: the shared data folders, temporary folders and
+//! running the `privact` binary.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::process::Command;
 
 /// The shared data folder: `$PRIVACT_DATA`, else `../shared/data` beside the
 /// package. `None` (with a message) when absent, so tests skip instead of failing.
@@ -37,4 +39,24 @@ pub fn temp_dir(name: &str) -> PathBuf {
     ));
     std::fs::create_dir_all(&d).expect("create temp dir");
     d
+}
+
+/// Runs the `privact` binary: (exit code, stdout, stderr).
+pub fn privact(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_privact"))
+        .args(args)
+        .output()
+        .expect("run privact");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs the `privact` binary, which must succeed, and parses its JSON stdout.
+pub fn run_json(args: &[&str]) -> serde_json::Value {
+    let (code, out, err) = privact(args);
+    assert_eq!(code, 0, "privact {args:?}: {err}");
+    serde_json::from_str(&out).expect("JSON on stdout")
 }
