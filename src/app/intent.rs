@@ -111,7 +111,7 @@ impl PrivactApp {
             Intent::Pan { dx, dy } => st.view = st.view.panned(dx, dy),
             Intent::ResetView => {
                 st.view = view::ViewTransform::default();
-                st.set_preset(self.prefs.last_preset.into());
+                st.open_with_preset(self.prefs.last_preset.into());
             }
             Intent::RevealPhi(on) => st.phi_revealed = on,
             Intent::MaskPhiByDefault(on) => {

@@ -278,7 +278,7 @@ impl PrivactApp {
                 st.denoise.pipeline.clear();
                 st.phi_revealed = !self.prefs.mask_phi_by_default;
                 st.view = view::ViewTransform::default();
-                st.set_preset(self.prefs.last_preset.into());
+                st.open_with_preset(self.prefs.last_preset.into());
                 match self.pending_run.take() {
                     Some(AutoRun::Classify) => self.apply(Intent::RunClassify),
                     Some(AutoRun::Denoise) => {

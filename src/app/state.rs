@@ -374,6 +374,31 @@ impl AppState {
         }
     }
 
+    /// The preset an image opens with: the user's preset for CT in HU; for anything else
+    /// (MR, US, 8-bit pictures) a CT window means nothing, so the file's own window, else Auto
+    /// (issue 20: an MR opened grey and saturated in the abdomen window).
+    pub fn preset_for_image(&self, preferred: Preset) -> Preset {
+        match self.slice() {
+            Some(s) if s.units != crate::imaging::Units::Hu && preferred.fixed().is_some() => {
+                let has_window = s
+                    .info
+                    .as_ref()
+                    .is_some_and(|i| i.window_center.is_some() && i.window_width.is_some());
+                if has_window {
+                    Preset::DicomDefault
+                } else {
+                    Preset::Auto
+                }
+            }
+            _ => preferred,
+        }
+    }
+
+    /// Opens the current image with `preset_for_image(preferred)`.
+    pub fn open_with_preset(&mut self, preferred: Preset) {
+        self.set_preset(self.preset_for_image(preferred));
+    }
+
     /// Applies a preset to the current image.
     pub fn set_preset(&mut self, p: Preset) {
         let dicom_default = self
@@ -390,6 +415,47 @@ impl AppState {
 mod tests {
     use super::*;
     use crate::protocol::local::Stage;
+
+    #[test]
+    fn non_ct_images_open_in_their_own_window_or_auto() {
+        use crate::imaging::{DicomInfo, Slice, Units};
+        let open = |slice: Slice| {
+            let mut st = AppState::new(Preset::Abdomen);
+            st.image = Some(super::super::worker::Loaded {
+                label: "x".into(),
+                slices: vec![slice],
+                plaintext_bytes: 0,
+                source: super::super::worker::Source::Builtin,
+            });
+            st.open_with_preset(Preset::Abdomen);
+            (st.preset, st.window)
+        };
+        let ramp: Vec<f32> = (0..100 * 100).map(|i| (i % 1000) as f32 * 3.0).collect();
+        // MR with its own window: W2000/L1000 is kept.
+        let mut mr = Slice::from_values(100, 100, ramp.clone(), Units::Raw);
+        mr.info = Some(DicomInfo {
+            window_center: Some(1000.0),
+            window_width: Some(2000.0),
+            ..DicomInfo::default()
+        });
+        let (preset, w) = open(mr);
+        assert_eq!(preset, Some(Preset::DicomDefault));
+        assert_eq!((w.center, w.width), (1000.0, 2000.0));
+        // An 8-bit picture without a window: Auto (1–99 % of its values).
+        let pic = Slice::from_values(
+            100,
+            100,
+            ramp.iter().map(|v| v / 12.0).collect(),
+            Units::Windowed8Bit,
+        );
+        let (preset, w) = open(pic);
+        assert_eq!(preset, Some(Preset::Auto));
+        assert!(w.width < 300.0 && w.center > 50.0, "{w:?}");
+        // CT in HU keeps the user's preset.
+        let (preset, w) = open(Slice::from_values(100, 100, ramp, Units::Hu));
+        assert_eq!(preset, Some(Preset::Abdomen));
+        assert_eq!((w.center, w.width), (40.0, 400.0));
+    }
 
     #[test]
     fn eta_counts_waiting_steps_and_stop_marks_running() {
