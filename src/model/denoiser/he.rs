@@ -142,6 +142,31 @@ impl<P: Send + Sync> PreparedConv<P> {
         check(out_masks, conv.cout)?;
         let r = conv.radius() as i64;
         let wrap = |i: i64| i.rem_euclid(slots as i64) as usize;
+        // The masks each tap needs, shifted once per (channel, offset) rather than per tap:
+        // out[co][dy + r][t] = r_out[co][t − dy·W], inv_in[ci][dx + r][t] = 1 / r_in[ci][t + dx].
+        let shifted = |m: &[f64], by: i64, invert: bool| -> Vec<f64> {
+            (0..slots as i64)
+                .map(|t| {
+                    let v = m[wrap(t + by)];
+                    if invert { 1.0 / v } else { v }
+                })
+                .collect()
+        };
+        let out: Option<Vec<Vec<Vec<f64>>>> = out_masks.map(|m| {
+            m.iter()
+                .map(|mc| {
+                    (-r..=r)
+                        .map(|dy| shifted(mc, -dy * tile_w as i64, false))
+                        .collect()
+                })
+                .collect()
+        });
+        let inv_in: Option<Vec<Vec<Vec<f64>>>> = in_masks.map(|m| {
+            m.iter()
+                .map(|mc| (-r..=r).map(|dx| shifted(mc, dx, true)).collect())
+                .collect()
+        });
+        let (out, inv_in) = (out.as_ref(), inv_in.as_ref());
         let pts = (0..conv.cout)
             .into_par_iter()
             .map(|co| {
@@ -153,21 +178,17 @@ impl<P: Send + Sync> PreparedConv<P> {
                                     .map(|dx| {
                                         let w = sign * conv.w(co, ci, dy, dx);
                                         // P[t] = w · r_out[t − dy·W] / r_in[t + dx]
-                                        let v: Vec<f64> =
-                                            if in_masks.is_none() && out_masks.is_none() {
-                                                vec![w; slots]
-                                            } else {
-                                                (0..slots as i64)
-                                                    .map(|t| {
-                                                        let o = out_masks.map_or(1.0, |m| {
-                                                            m[co][wrap(t - dy * tile_w as i64)]
-                                                        });
-                                                        let i = in_masks
-                                                            .map_or(1.0, |m| m[ci][wrap(t + dx)]);
-                                                        w * o / i
-                                                    })
-                                                    .collect()
-                                            };
+                                        let o = out.map(|o| &o[co][(dy + r) as usize]);
+                                        let i = inv_in.map(|i| &i[ci][(dx + r) as usize]);
+                                        let v: Vec<f64> = match (o, i) {
+                                            (None, None) => vec![w; slots],
+                                            (Some(o), None) | (None, Some(o)) => {
+                                                o.iter().map(|x| w * x).collect()
+                                            }
+                                            (Some(o), Some(i)) => {
+                                                o.iter().zip(i).map(|(x, y)| w * x * y).collect()
+                                            }
+                                        };
                                         backend.encode_weights(&v, level)
                                     })
                                     .collect::<Result<Vec<_>, _>>()
