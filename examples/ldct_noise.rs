@@ -3,21 +3,10 @@
 //! 0.7 mm) per dose and kernel. Real 3 mm B30f Mayo scans: σ ≈ 10–17 HU at full dose and
 //! 20–35 HU at quarter dose. `cargo run --release --example ldct_noise [I0_PER_MM]`.
 
-use privact::imaging::ldct::{LdctParams, ReconKernel, simulate_with};
+use privact::imaging::ldct::{LdctParams, ReconKernel, calibration_body, simulate_with};
 
 fn main() {
-    let (n, d) = (512usize, 0.7f64);
-    let c = (n as f64 - 1.0) / 2.0;
-    let hu: Vec<f32> = (0..n * n)
-        .map(|k| {
-            let (y, x) = (((k / n) as f64 - c) * d, ((k % n) as f64 - c) * d);
-            if (x / 150.0).powi(2) + (y / 110.0).powi(2) < 1.0 {
-                40.0
-            } else {
-                -1000.0
-            }
-        })
-        .collect();
+    let (hu, n, d) = calibration_body();
     let mut params = LdctParams::default();
     if let Some(i0) = std::env::args().nth(1).and_then(|a| a.parse().ok()) {
         params.i0_per_mm = i0;
@@ -30,11 +19,11 @@ fn main() {
                 eprintln!("simulation failed");
                 return;
             };
-            let h = 30usize;
+            let (h, noise) = (30usize, sim.noise());
             let mut xs = Vec::new();
             for i in n / 2 - h..=n / 2 + h {
                 for j in n / 2 - h..=n / 2 + h {
-                    xs.push(f64::from(sim.low_dose[i * n + j] - sim.clean[i * n + j]));
+                    xs.push(f64::from(noise[i * n + j]));
                 }
             }
             let m = xs.iter().sum::<f64>() / xs.len() as f64;

@@ -1,7 +1,7 @@
 //! Low-dose simulation on the phantom: the noiseless path reproduces the
 //! phantom within FBP error, and noise grows as dose falls.
 
-use privact::imaging::ldct::{LdctParams, simulate, simulate_with};
+use privact::imaging::ldct::{LdctParams, calibration_body, simulate, simulate_with};
 use privact::imaging::phantom::{LIVER_POINT, Lesion, Phantom, hu};
 
 /// Standard deviation of `v` in a square ROI of half-side `h` around (r, c).
@@ -54,12 +54,7 @@ fn clean_path_reproduces_phantom_and_noise_grows_as_dose_falls() {
     let mut sds = Vec::new();
     for dose in [1.0, 0.25, 0.1] {
         let sim = simulate(&s.values, n, n, d, dose, 7).unwrap();
-        let diff: Vec<f32> = sim
-            .low_dose
-            .iter()
-            .zip(&sim.clean)
-            .map(|(a, b)| a - b)
-            .collect();
+        let diff = sim.noise();
         let (m, sd) = roi_stats(&diff, n, r, c, 15);
         assert!(m.abs() < sd, "noise should be unbiased: mean {m} sd {sd}");
         sds.push(sd);
@@ -78,12 +73,7 @@ fn clean_path_reproduces_phantom_and_noise_grows_as_dose_falls() {
     };
     let sd_at = |dose: f64| {
         let sim = simulate_with(&quantum, &s.values, n, n, d, dose, 11).unwrap();
-        let diff: Vec<f32> = sim
-            .low_dose
-            .iter()
-            .zip(&sim.clean)
-            .map(|(a, b)| a - b)
-            .collect();
+        let diff = sim.noise();
         roi_stats(&diff, n, r, c, 15).1
     };
     let ratio = sd_at(0.25) / sd_at(1.0);
@@ -113,34 +103,11 @@ fn simulation_is_deterministic_and_validates_input() {
     assert!(simulate(&s.values, 64, 64, -1.0, 0.5, 1).is_err());
 }
 
-/// A uniform soft-tissue body: a 300 × 220 mm ellipse of 40 HU in air, 512 × 512 at 0.7 mm
-/// (the size and sampling of the Mayo 3 mm abdomen slices).
-fn soft_tissue_body() -> (Vec<f32>, usize, f64) {
-    let (n, d) = (512usize, 0.7f64);
-    let c = (n as f64 - 1.0) / 2.0;
-    let hu = (0..n * n)
-        .map(|k| {
-            let (y, x) = (((k / n) as f64 - c) * d, ((k % n) as f64 - c) * d);
-            if (x / 150.0).powi(2) + (y / 110.0).powi(2) < 1.0 {
-                40.0
-            } else {
-                -1000.0
-            }
-        })
-        .collect();
-    (hu, n, d)
-}
-
 /// σ (HU) of the simulated noise in a 61 × 61 ROI at the centre of the body.
 fn body_noise(params: &LdctParams, dose: f64) -> f64 {
-    let (hu, n, d) = soft_tissue_body();
+    let (hu, n, d) = calibration_body();
     let sim = simulate_with(params, &hu, n, n, d, dose, 21).unwrap();
-    let diff: Vec<f32> = sim
-        .low_dose
-        .iter()
-        .zip(&sim.clean)
-        .map(|(a, b)| a - b)
-        .collect();
+    let diff = sim.noise();
     roi_stats(&diff, n, n / 2, n / 2, 30).1
 }
 

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::denoise::Mode;
 use crate::imaging::ldct::pairs::{PairEntry, load_pair, read_pairs};
-use crate::model::denoiser::data::{Quality, finish, finish_with, max_abs_diff, to_unit};
+use crate::model::denoiser::data::{Finished, Quality, finish, finish_with, max_abs_diff, to_unit};
 use crate::model::denoiser::he::MaskPolicy;
 use crate::model::denoiser::weights::builtin;
 use crate::model::denoiser::{Denoiser, ModelKind};
@@ -67,6 +67,33 @@ pub struct PairScore {
     /// Baselines stored in pairs.tsv, when present.
     pub baseline_psnr: Option<f64>,
     pub baseline_ssim: Option<f64>,
+}
+
+impl PairScore {
+    /// The score of `kind` on `entry` from its measured quality and gain step.
+    fn new(
+        entry: &PairEntry,
+        kind: ModelKind,
+        q: &Quality,
+        f: &Finished,
+        max_abs_diff_vs_plain: Option<f64>,
+    ) -> Self {
+        PairScore {
+            pair: entry.name(),
+            patient: entry.patient.clone(),
+            kernel: entry.kernel.clone(),
+            model: kind,
+            psnr_in: q.psnr_in,
+            psnr_out: q.psnr_out,
+            ssim_in: q.ssim_in,
+            ssim_out: q.ssim_out,
+            noise_estimate_hu: f.sigma_hu,
+            gain: f.alpha,
+            max_abs_diff_vs_plain,
+            baseline_psnr: entry.baseline_psnr,
+            baseline_ssim: entry.baseline_ssim,
+        }
+    }
 }
 
 /// Mean and worst gain of a group of pair scores.
@@ -139,21 +166,7 @@ pub fn score_plain(
     let out = model.denoise(&input, rows, cols)?;
     let f = finish_with(gain, &input, &out, rows, cols);
     let q = Quality::measure(fd_hu, qd_hu, &f.image, rows, cols)?;
-    Ok(PairScore {
-        pair: entry.name(),
-        patient: entry.patient.clone(),
-        kernel: entry.kernel.clone(),
-        model: model.kind,
-        psnr_in: q.psnr_in,
-        psnr_out: q.psnr_out,
-        ssim_in: q.ssim_in,
-        ssim_out: q.ssim_out,
-        noise_estimate_hu: f.sigma_hu,
-        gain: f.alpha,
-        max_abs_diff_vs_plain: None,
-        baseline_psnr: entry.baseline_psnr,
-        baseline_ssim: entry.baseline_ssim,
-    })
+    Ok(PairScore::new(entry, model.kind, &q, &f, None))
 }
 
 #[derive(Serialize)]
@@ -215,21 +228,7 @@ pub fn run(args: &EvaluateDenoiseArgs) -> anyhow::Result<()> {
                 finish(kind, &input, &out, rows, cols)?
             };
             let q = Quality::measure(&fd.hu, &qd.hu, &f.image, rows, cols)?;
-            let s = PairScore {
-                pair: e.name(),
-                patient: e.patient.clone(),
-                kernel: e.kernel.clone(),
-                model: kind,
-                psnr_in: q.psnr_in,
-                psnr_out: q.psnr_out,
-                ssim_in: q.ssim_in,
-                ssim_out: q.ssim_out,
-                noise_estimate_hu: f.sigma_hu,
-                gain: f.alpha,
-                max_abs_diff_vs_plain: diff,
-                baseline_psnr: e.baseline_psnr,
-                baseline_ssim: e.baseline_ssim,
-            };
+            let s = PairScore::new(e, kind, &q, &f, diff);
             if !args.json {
                 println!("{s}");
             }

@@ -120,26 +120,42 @@ pub fn ssim(
 ) -> Result<f64, MetricError> {
     check_ssim_inputs(a, b, rows, cols, WIN, data_range)?;
     let g = gaussian_1d();
+    Ok(mean_ssim(a, b, data_range, None, |v| {
+        filter_valid(v, rows, cols, &g)
+    }))
+}
+
+/// The SSIM formula (K1 = 0.01, K2 = 0.03) averaged over every window position: `local_mean`
+/// takes an image (row-major) to its windowed means; `cov_norm`, when given, turns the
+/// windowed (co)variances into sample ones (scikit-image's N/(N − 1)).
+fn mean_ssim(
+    a: &[f32],
+    b: &[f32],
+    data_range: f64,
+    cov_norm: Option<f64>,
+    local_mean: impl Fn(&[f64]) -> Vec<f64>,
+) -> f64 {
     let x: Vec<f64> = a.iter().map(|&v| f64::from(v)).collect();
     let y: Vec<f64> = b.iter().map(|&v| f64::from(v)).collect();
     let xx: Vec<f64> = x.iter().map(|v| v * v).collect();
     let yy: Vec<f64> = y.iter().map(|v| v * v).collect();
     let xy: Vec<f64> = x.iter().zip(&y).map(|(p, q)| p * q).collect();
-    let f = |v: &[f64]| filter_valid(v, rows, cols, &g);
+    let f = &local_mean;
     let (mx, my, mxx, myy, mxy) = (f(&x), f(&y), f(&xx), f(&yy), f(&xy));
+    let norm = |v: f64| cov_norm.map_or(v, |k| k * v);
     let c1 = (0.01 * data_range).powi(2);
     let c2 = (0.03 * data_range).powi(2);
     let n = mx.len();
     let total: f64 = (0..n)
         .map(|i| {
             let (ux, uy) = (mx[i], my[i]);
-            let sx = mxx[i] - ux * ux;
-            let sy = myy[i] - uy * uy;
-            let sxy = mxy[i] - ux * uy;
-            ((2.0 * ux * uy + c1) * (2.0 * sxy + c2)) / ((ux * ux + uy * uy + c1) * (sx + sy + c2))
+            let vx = norm(mxx[i] - ux * ux);
+            let vy = norm(myy[i] - uy * uy);
+            let vxy = norm(mxy[i] - ux * uy);
+            ((2.0 * ux * uy + c1) * (2.0 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
         })
         .sum();
-    Ok(total / n as f64)
+    total / n as f64
 }
 
 /// Side of the uniform SSIM window of scikit-image's `structural_similarity` default.
@@ -184,26 +200,8 @@ pub fn ssim_skimage(
 ) -> Result<f64, MetricError> {
     const W: usize = SKIMAGE_WIN;
     check_ssim_inputs(a, b, rows, cols, W, data_range)?;
-    let x: Vec<f64> = a.iter().map(|&v| f64::from(v)).collect();
-    let y: Vec<f64> = b.iter().map(|&v| f64::from(v)).collect();
-    let xx: Vec<f64> = x.iter().map(|v| v * v).collect();
-    let yy: Vec<f64> = y.iter().map(|v| v * v).collect();
-    let xy: Vec<f64> = x.iter().zip(&y).map(|(p, q)| p * q).collect();
-    let f = |v: &[f64]| box_valid(v, rows, cols, W);
-    let (mx, my, mxx, myy, mxy) = (f(&x), f(&y), f(&xx), f(&yy), f(&xy));
     let np = (W * W) as f64;
-    let cov_norm = np / (np - 1.0);
-    let c1 = (0.01 * data_range).powi(2);
-    let c2 = (0.03 * data_range).powi(2);
-    let n = mx.len();
-    let total: f64 = (0..n)
-        .map(|i| {
-            let (ux, uy) = (mx[i], my[i]);
-            let vx = cov_norm * (mxx[i] - ux * ux);
-            let vy = cov_norm * (myy[i] - uy * uy);
-            let vxy = cov_norm * (mxy[i] - ux * uy);
-            ((2.0 * ux * uy + c1) * (2.0 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
-        })
-        .sum();
-    Ok(total / n as f64)
+    Ok(mean_ssim(a, b, data_range, Some(np / (np - 1.0)), |v| {
+        box_valid(v, rows, cols, W)
+    }))
 }

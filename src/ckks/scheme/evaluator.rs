@@ -47,24 +47,25 @@ impl Evaluator {
         &self.keys
     }
 
-    fn own(&self, ct: &Ciphertext) -> Result<(), EvalError> {
-        if ct.params_id() != self.params.fingerprint() {
+    /// `ParameterMismatch` unless `params_id` is this evaluator's parameter set.
+    fn same_params(&self, params_id: u64) -> Result<(), EvalError> {
+        if params_id != self.params.fingerprint() {
             return Err(EvalError::ParameterMismatch);
         }
         Ok(())
+    }
+
+    fn own(&self, ct: &Ciphertext) -> Result<(), EvalError> {
+        self.same_params(ct.params_id())
     }
 
     fn own_plain(&self, pt: &Plaintext) -> Result<(), EvalError> {
-        if pt.params_id() != self.params.fingerprint() {
-            return Err(EvalError::ParameterMismatch);
-        }
-        Ok(())
+        self.same_params(pt.params_id())
     }
 
     fn own_key<'k>(&self, key: &'k SwitchingKey) -> Result<&'k SwitchingKey, EvalError> {
-        if key.params_id != self.params.fingerprint()
-            || key.digits.len() != self.params.digits_at(self.params.max_level())
-        {
+        self.same_params(key.params_id)?;
+        if key.digits.len() != self.params.digits_at(self.params.max_level()) {
             return Err(EvalError::ParameterMismatch);
         }
         Ok(key)
@@ -502,9 +503,7 @@ impl Evaluator {
         if ct.degree() != 1 {
             return Err(EvalError::DegreeTooHigh(ct.degree()));
         }
-        if dec.params_id != self.params.fingerprint() {
-            return Err(EvalError::ParameterMismatch);
-        }
+        self.same_params(dec.params_id)?;
         if dec.level != ct.level() {
             return Err(EvalError::DecompositionMismatch {
                 decomposed: dec.level,
