@@ -79,6 +79,28 @@ fn round_field(f: &[u8]) -> Result<u32, MessageError> {
     u32::try_from(u64::from_le_bytes(b)).map_err(|_| MessageError::Invalid("round out of range"))
 }
 
+/// Longest server time a message may report (s): enough for any real run, and small enough
+/// that every consumer can turn it into a `Duration`.
+pub const MAX_SERVER_SECONDS: f64 = 1e9;
+
+/// A reported server time is finite and in [0, `MAX_SERVER_SECONDS`].
+fn valid_seconds(v: f64) -> bool {
+    (0.0..=MAX_SERVER_SECONDS).contains(&v)
+}
+
+fn seconds_field(f: &[u8]) -> Result<f64, MessageError> {
+    let b: [u8; 8] = f
+        .try_into()
+        .map_err(|_| MessageError::Invalid("scalar field must be 8 bytes"))?;
+    let v = f64::from_le_bytes(b);
+    if !valid_seconds(v) {
+        return Err(MessageError::Invalid(
+            "server time must be a finite number of seconds in [0, 1e9]",
+        ));
+    }
+    Ok(v)
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Message {
     /// Parameters and evaluation keys (never the secret key) for one session.
@@ -292,7 +314,7 @@ impl Message {
             3 => Message::ClassifyRequest { inputs: fields },
             4 => {
                 expect(2)?;
-                let server_seconds = f64::from_le_bytes(scalar(&fields[1])?);
+                let server_seconds = seconds_field(&fields[1])?;
                 Message::ClassifyResponse {
                     logits: fields.swap_remove(0),
                     server_seconds,
@@ -315,7 +337,7 @@ impl Message {
                 Message::DenoiseMasked {
                     round: round_field(&fields[0])?,
                     cts: unpack_list(&fields[1])?,
-                    server_seconds: f64::from_le_bytes(scalar(&fields[2])?),
+                    server_seconds: seconds_field(&fields[2])?,
                 }
             }
             8 => {
@@ -329,7 +351,7 @@ impl Message {
                 expect(2)?;
                 Message::DenoiseResult {
                     tiles: unpack_list(&fields[0])?,
-                    server_seconds: f64::from_le_bytes(scalar(&fields[1])?),
+                    server_seconds: seconds_field(&fields[1])?,
                 }
             }
             k => return Err(MessageError::Kind(k)),
@@ -352,7 +374,7 @@ impl Message {
         }
         let len = u64::from_le_bytes(bytes.get(n - 16..n - 8)?.try_into().ok()?);
         let v = f64::from_le_bytes(bytes.get(n - 8..)?.try_into().ok()?);
-        (len == 8 && v.is_finite()).then_some(v)
+        (len == 8 && valid_seconds(v)).then_some(v)
     }
 }
 
@@ -429,6 +451,42 @@ mod tests {
         }
         for len in 0..30 {
             assert_eq!(Message::peek_server_seconds(&vec![7; len]), None);
+        }
+    }
+
+    #[test]
+    fn server_times_that_no_duration_can_hold_are_refused() {
+        // A malicious server's +∞ crashed the denoising client (Duration::from_secs_f64);
+        // found by the protocol_messages fuzzer (seed regression-server-seconds-out-of-range).
+        for bad in [
+            f64::INFINITY,
+            f64::NAN,
+            -1.0,
+            1e300,
+            MAX_SERVER_SECONDS * 2.0,
+        ] {
+            for m in [
+                Message::ClassifyResponse {
+                    logits: vec![1],
+                    server_seconds: bad,
+                },
+                Message::DenoiseMasked {
+                    round: 1,
+                    cts: vec![vec![1]],
+                    server_seconds: bad,
+                },
+                Message::DenoiseResult {
+                    tiles: vec![vec![1]],
+                    server_seconds: bad,
+                },
+            ] {
+                let bytes = m.encode();
+                assert!(
+                    matches!(Message::decode(&bytes), Err(MessageError::Invalid(_))),
+                    "{bad} accepted"
+                );
+                assert_eq!(Message::peek_server_seconds(&bytes), None);
+            }
         }
     }
 
