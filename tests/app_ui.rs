@@ -38,7 +38,13 @@ fn step_until(
     while !done(h) {
         assert!(
             t.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
+            "timed out after {timeout:?} waiting for {what}; the app's last messages: {:?}",
+            h.state()
+                .state
+                .toasts
+                .iter()
+                .map(|t| format!("{}: {}", t.title, t.message))
+                .collect::<Vec<_>>()
         );
         std::thread::sleep(Duration::from_millis(20));
         h.step();
@@ -138,7 +144,7 @@ fn a_corrupt_file_shows_an_error_and_the_app_keeps_running() {
 
 /// The exact size plan of the built-in 512×512 phantom with `kind`.
 fn denoise_plan(kind: ModelKind) -> SizePlan {
-    SizePlan::new(&specs(&builtin(kind).unwrap()), 512, 512).unwrap()
+    SizePlan::new(kind, &specs(&builtin(kind).unwrap()), 512, 512).unwrap()
 }
 
 #[test]
@@ -376,7 +382,13 @@ fn nonlinear_interactive_denoising_runs_every_round_on_a_small_slice() {
         |h| h.state().state.denoise_outcome().is_some() && !h.state().busy(),
     );
     h.run_steps(3);
-    let plan = SizePlan::new(&specs(&builtin(ModelKind::Nonlinear).unwrap()), 128, 128).unwrap();
+    let plan = SizePlan::new(
+        ModelKind::Nonlinear,
+        &specs(&builtin(ModelKind::Nonlinear).unwrap()),
+        128,
+        128,
+    )
+    .unwrap();
     let o = h.state().state.denoise_outcome().expect("outcome");
     assert_eq!(o.run.rounds.len(), 3);
     assert_eq!(o.run.rounds, plan.rounds, "bytes per round as planned");

@@ -4,7 +4,9 @@
 
 use privact::model::backend::{SimBackend, SimCt};
 use privact::model::denoiser::data::max_abs_diff as max_diff;
-use privact::model::denoiser::he::{Interactive, LinearHe, MaskPolicy, Step, model_rotations};
+use privact::model::denoiser::he::{
+    INTERACTIVE_LEVELS, Interactive, LinearHe, MaskPolicy, Step, model_rotations,
+};
 use privact::model::denoiser::weights::{
     builtin, builtin_description, from_safetensors, specs, to_safetensors,
 };
@@ -154,11 +156,11 @@ fn tile_plan_covers_the_image_and_is_size_independent() {
     assert!(TilePlan::new(0, 256, 4, SLOTS).is_err());
 }
 
-fn sim_tiles(plan: &TilePlan, img: &[f32]) -> Vec<SimCt> {
+fn sim_tiles(plan: &TilePlan, img: &[f32], level: usize) -> Vec<SimCt> {
     plan.layout(img)
         .unwrap()
         .into_iter()
-        .map(|values| SimCt::real(&values, 1))
+        .map(|values| SimCt::real(&values, level))
         .collect()
 }
 
@@ -169,8 +171,8 @@ fn packed_linear_model_on_the_simulator_equals_plaintext() {
     let img = test_image(rows, cols);
     let plan = TilePlan::new(rows, cols, m.radius(), SLOTS).unwrap();
     let sim = SimBackend { slots: SLOTS };
-    let he = LinearHe::new(&sim, &m, plan.tile_w, 1).unwrap();
-    let out = he.evaluate(&sim, &sim_tiles(&plan, &img)).unwrap();
+    let he = LinearHe::new(&m, plan.tile_w, 1).unwrap();
+    let out = he.evaluate(&sim, &sim_tiles(&plan, &img, 1)).unwrap();
     assert!(out.iter().all(|c| c.level == 0), "one level consumed");
     let got = plan
         .assemble(&out.into_iter().map(|c| c.real_parts()).collect::<Vec<_>>())
@@ -191,8 +193,15 @@ fn run_interactive(
 ) -> (Vec<f64>, Vec<Vec<Vec<f64>>>) {
     let sim = SimBackend { slots: SLOTS };
     let mut rng = rand::rng();
-    let (mut state, mut step) =
-        Interactive::start(&sim, m, plan.tile_w, sim_tiles(plan, img), policy, &mut rng).unwrap();
+    let (mut state, mut step) = Interactive::start(
+        &sim,
+        m,
+        plan.tile_w,
+        sim_tiles(plan, img, INTERACTIVE_LEVELS),
+        policy,
+        &mut rng,
+    )
+    .unwrap();
     let mut seen = Vec::new();
     loop {
         match step {
@@ -204,7 +213,7 @@ fn run_interactive(
                     .into_iter()
                     .map(|c| {
                         let relu: Vec<f64> = c.real_parts().iter().map(|v| v.max(0.0)).collect();
-                        SimCt::real(&relu, 1)
+                        SimCt::real(&relu, INTERACTIVE_LEVELS)
                     })
                     .collect();
                 step = state

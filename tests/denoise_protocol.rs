@@ -3,7 +3,7 @@
 
 use privact::model::backend::{SimBackend, SimCt};
 use privact::model::denoiser::data::max_abs_diff as max_diff;
-use privact::model::denoiser::he::{Interactive, MaskPolicy, Step};
+use privact::model::denoiser::he::{INTERACTIVE_LEVELS, Interactive, MaskPolicy, Step};
 use privact::model::denoiser::weights::{builtin, specs};
 use privact::model::denoiser::{Denoiser, ModelKind, TilePlan};
 use privact::protocol::Message;
@@ -81,13 +81,14 @@ fn leak_free_nonlinear_rounds_are_lossless_and_the_client_never_sees_an_unmasked
 
     // What the client decrypted is never a true pre-activation: compare with the exact
     // unmasked values from the simulator.
-    let plan = TilePlan::new(rows, cols, nl.radius(), 2048).unwrap();
-    let sim = SimBackend { slots: 2048 };
+    let slots = s.client().params().slots();
+    let plan = TilePlan::new(rows, cols, nl.radius(), slots).unwrap();
+    let sim = SimBackend { slots };
     let tiles: Vec<SimCt> = plan
         .layout(&img)
         .unwrap()
         .into_iter()
-        .map(|values| SimCt::real(&values, 1))
+        .map(|values| SimCt::real(&values, INTERACTIVE_LEVELS))
         .collect();
     let mut rng = rand::rng();
     let (mut st, mut step) =
@@ -103,7 +104,7 @@ fn leak_free_nonlinear_rounds_are_lossless_and_the_client_never_sees_an_unmasked
             .into_iter()
             .map(|c| {
                 let relu: Vec<f64> = c.values.iter().map(|v| v.re.max(0.0)).collect();
-                SimCt::real(&relu, 1)
+                SimCt::real(&relu, INTERACTIVE_LEVELS)
             })
             .collect();
         step = st

@@ -18,7 +18,7 @@ use privact::ckks::{Evaluator, Parameters, wire};
 use privact::model::backend::{SimBackend, SimCt};
 use privact::model::classifier::he::{ApproxParams, PreparedClassifier};
 use privact::model::classifier::packing;
-use privact::model::denoiser::he::{Interactive, MaskPolicy, Step};
+use privact::model::denoiser::he::{INTERACTIVE_LEVELS, Interactive, MaskPolicy, Step};
 use privact::model::denoiser::weights::builtin;
 use privact::model::denoiser::{Denoiser, ModelKind, TilePlan};
 use privact::protocol::admission::admit_parameters;
@@ -60,7 +60,7 @@ fn round_one(model: &Denoiser, plan: &TilePlan, img: &[f32], policy: MaskPolicy)
         .layout(img)
         .unwrap()
         .into_iter()
-        .map(|v| SimCt::real(&v, 1))
+        .map(|v| SimCt::real(&v, INTERACTIVE_LEVELS))
         .collect();
     let policy = MaskPolicy {
         shuffle: false,
@@ -344,7 +344,11 @@ fn malicious_server_learns_nothing_from_the_clients_reactions() {
     let (rows, cols) = (32, 48);
     let dark = slice(rows, cols, 0.1);
     let bright = slice(rows, cols, 0.8);
-    let delta = Parameters::preset("depth1-n12").unwrap().default_scale();
+    let delta = Parameters::preset(privact::protocol::denoise_client::preset(
+        ModelKind::Nonlinear,
+    ))
+    .unwrap()
+    .default_scale();
     let mut answered = 0;
     // 2^4 and 2^5 at scale 1 separated a dark from a bright slice on the pre-fix client
     // (docs/security/prefix_replay.rs).

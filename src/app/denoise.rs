@@ -14,7 +14,7 @@ use crate::model::denoiser::he::MaskPolicy;
 use crate::model::denoiser::weights::{LayerSpec, builtin, specs};
 use crate::model::denoiser::{DenoiserError, ModelKind};
 use crate::protocol::ProtocolError;
-use crate::protocol::denoise_client::PRESET;
+use crate::protocol::denoise_client::preset;
 use crate::protocol::denoise_local::{CONTINUE, DenoiseEvent, DenoiseRun, DenoiseSession};
 use crate::protocol::ledger::Ledger;
 use crate::protocol::local::Stage;
@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 /// The denoising parameters and the public shape of both models (for the size plan, the
 /// parameter card and the key inventory, before any key exists).
 pub struct DenoiseInfo {
-    pub params: Parameters,
+    /// `[linear, nonlinear]`: each model's parameter set (`denoise_client::preset`).
+    params: [Parameters; 2],
     pub linear: Vec<LayerSpec>,
     pub nonlinear: Vec<LayerSpec>,
 }
@@ -34,10 +35,23 @@ impl DenoiseInfo {
     pub fn load() -> Result<DenoiseInfo, String> {
         let spec = |k| builtin(k).map(|m| specs(&m)).map_err(|e| e.to_string());
         Ok(DenoiseInfo {
-            params: Parameters::preset(PRESET).map_err(|e| e.to_string())?,
+            params: [ModelKind::Linear, ModelKind::Nonlinear]
+                .map(|k| Parameters::preset(preset(k)).map_err(|e| e.to_string()))
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()?
+                .try_into()
+                .map_err(|_| "two parameter sets".to_string())?,
             linear: spec(ModelKind::Linear)?,
             nonlinear: spec(ModelKind::Nonlinear)?,
         })
+    }
+
+    /// The parameter set `kind` runs on.
+    pub fn params(&self, kind: ModelKind) -> &Parameters {
+        match kind {
+            ModelKind::Linear => &self.params[0],
+            ModelKind::Nonlinear => &self.params[1],
+        }
     }
 
     pub fn layers(&self, kind: ModelKind) -> &[LayerSpec] {

@@ -159,7 +159,7 @@ impl PrivactApp {
         }
         let plan = match &self.denoise_info {
             Ok(info) => {
-                DenoiseSizePlan::with_params(&info.params, info.layers(key.0), key.1, key.2)
+                DenoiseSizePlan::with_params(info.params(key.0), info.layers(key.0), key.1, key.2)
                     .map_err(|e| e.to_string())
             }
             Err(e) => Err(e.clone()),

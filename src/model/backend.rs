@@ -37,6 +37,19 @@ pub trait SlotBackend: Sync {
         a: &Self::Ct,
         pt: &Self::Pt,
     ) -> Result<(), EvalError>;
+    /// For each row `w` of `weights`, `Σ_j cts[j] · w[j]` for weights shared by every slot,
+    /// at the scale `encode_weights` uses (so a rescale returns to the inputs' scale): no
+    /// plaintext is encoded or stored, and a row of zeros gives `None` (a convolution's taps
+    /// are such weights). Inputs share one level and scale.
+    fn weighted_sums(
+        &self,
+        cts: &[&Self::Ct],
+        weights: &[Vec<f64>],
+    ) -> Result<Vec<Option<Self::Ct>>, EvalError>;
+    /// `a + c` in every slot, at `a`'s scale.
+    fn add_scalar(&self, a: &Self::Ct, c: f64) -> Result<Self::Ct, EvalError>;
+    /// The same values at the lower `level` (no rescale: exact).
+    fn drop_to_level(&self, a: &Self::Ct, level: usize) -> Result<Self::Ct, EvalError>;
     fn rescale(&self, a: &Self::Ct) -> Result<Self::Ct, EvalError>;
     /// a² with relinearisation and rescaling (one level).
     fn square(&self, a: &Self::Ct) -> Result<Self::Ct, EvalError>;
@@ -126,6 +139,29 @@ impl SlotBackend for CkksBackend<'_> {
         pt: &Plaintext,
     ) -> Result<(), EvalError> {
         self.eval.mul_plain_then_add(acc, a, pt)
+    }
+    fn weighted_sums(
+        &self,
+        cts: &[&Ciphertext],
+        weights: &[Vec<f64>],
+    ) -> Result<Vec<Option<Ciphertext>>, EvalError> {
+        let level = cts.first().map_or(0, |c| c.level());
+        self.eval
+            .linear_combinations(cts, weights, self.weight_scale(level)?)
+    }
+    fn add_scalar(&self, a: &Ciphertext, c: f64) -> Result<Ciphertext, EvalError> {
+        self.eval.add_const(a, c)
+    }
+    fn drop_to_level(&self, a: &Ciphertext, level: usize) -> Result<Ciphertext, EvalError> {
+        self.eval.drop_levels(
+            a,
+            a.level()
+                .checked_sub(level)
+                .ok_or(EvalError::NotEnoughLevels {
+                    needed: level,
+                    available: a.level(),
+                })?,
+        )
     }
     fn rescale(&self, a: &Ciphertext) -> Result<Ciphertext, EvalError> {
         self.eval.rescale(a)
@@ -243,6 +279,48 @@ impl SlotBackend for SimBackend {
             .zip(a.values.par_iter().zip(pt.par_iter()))
             .for_each(|(s, (x, y))| *s += x * y);
         Ok(())
+    }
+    fn weighted_sums(
+        &self,
+        cts: &[&SimCt],
+        weights: &[Vec<f64>],
+    ) -> Result<Vec<Option<SimCt>>, EvalError> {
+        if cts.is_empty() || weights.iter().any(|w| w.len() != cts.len()) {
+            return Err(EvalError::TermCount {
+                ciphertexts: cts.len(),
+                weights: weights.first().map_or(0, Vec::len),
+            });
+        }
+        let level = cts.iter().map(|c| c.level).min().unwrap_or(0);
+        Ok(weights
+            .par_iter()
+            .map(|row| {
+                row.iter().any(|w| *w != 0.0).then(|| SimCt {
+                    values: (0..self.slots)
+                        .map(|s| cts.iter().zip(row).map(|(c, w)| c.values[s] * w).sum())
+                        .collect(),
+                    level,
+                })
+            })
+            .collect())
+    }
+    fn add_scalar(&self, a: &SimCt, c: f64) -> Result<SimCt, EvalError> {
+        Ok(SimCt {
+            values: a.values.par_iter().map(|x| x + c).collect(),
+            level: a.level,
+        })
+    }
+    fn drop_to_level(&self, a: &SimCt, level: usize) -> Result<SimCt, EvalError> {
+        if level > a.level {
+            return Err(EvalError::NotEnoughLevels {
+                needed: level,
+                available: a.level,
+            });
+        }
+        Ok(SimCt {
+            values: a.values.clone(),
+            level,
+        })
     }
     fn rescale(&self, a: &SimCt) -> Result<SimCt, EvalError> {
         let level = a.level.checked_sub(1).ok_or(EvalError::NoLevelLeft)?;

@@ -8,14 +8,21 @@ use super::expect::{Expected, decode_expected};
 use super::ledger::{Ledger, Side};
 use super::messages::{Message, Task};
 use crate::ckks::{Ciphertext, EvaluationKeys, Parameters, wire};
-use crate::model::denoiser::he::{LEVELS_PER_LAYER, rotations};
+use crate::model::denoiser::he::{REPLY_LEVEL, rotations};
 use crate::model::denoiser::weights::LayerSpec;
 use crate::model::denoiser::{ModelKind, TilePlan};
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
 
-/// The parameter set of every denoising session: one level per round is all it takes.
-pub const PRESET: &str = "depth1-n12";
+/// The parameter set of a denoising session. The linear model is one convolution: one
+/// level, the smallest secure ring. An interactive round unmasks, convolves and masks:
+/// three levels, which need N = 2^13 (`he::INTERACTIVE_LEVELS`).
+pub fn preset(kind: ModelKind) -> &'static str {
+    match kind {
+        ModelKind::Linear => "depth1-n12",
+        ModelKind::Nonlinear => "depth3-n13",
+    }
+}
 
 /// Upper clamp of the client's ReLU outputs. Honest masked pre-activations stay below
 /// `max_scale` (4) × the largest pre-activation of the shipped model (< 10) by far; the
@@ -61,7 +68,7 @@ impl DenoiseClient {
     /// Fresh keys for a new session; `layers` is the public shape of the model.
     pub fn new(kind: ModelKind, layers: &[LayerSpec]) -> Result<Self, ProtocolError> {
         let start = Instant::now();
-        let keys = ClientKeys::new(PRESET)?;
+        let keys = ClientKeys::new(preset(kind))?;
         let radius = layers.iter().map(|l| l.k / 2).sum();
         let (tile_h, tile_w) = TilePlan::shape_for(keys.params().slots(), radius)?;
         let mut ledger = Ledger::default();
@@ -116,7 +123,7 @@ impl DenoiseClient {
 
     /// Exactly the rotations the convolutions need (no relinearisation key: no ct×ct product).
     pub fn rotations(&self) -> Vec<i64> {
-        rotations(self.layers.iter().map(|l| l.k / 2), self.tile_w)
+        rotations(&self.layers, self.tile_w)
     }
 
     pub fn setup_message(&mut self) -> Vec<u8> {
@@ -165,15 +172,10 @@ impl DenoiseClient {
             .collect()
     }
 
-    /// What the server's reply for the pending step must hold: `count` ciphertexts, each one
-    /// convolution below the client's fresh level, at the default scale.
+    /// What the server's reply for the pending step must hold: `count` ciphertexts at
+    /// `REPLY_LEVEL` and the default scale.
     fn expected_reply(&self, count: usize) -> Expected {
-        let params = self.keys.params();
-        Expected::fresh(
-            params,
-            count..=count,
-            params.max_level().saturating_sub(LEVELS_PER_LAYER),
-        )
+        Expected::fresh(self.keys.params(), count..=count, REPLY_LEVEL)
     }
 
     /// Tiles (halo = receptive-field radius), encodes and encrypts a `rows × cols` image in

@@ -7,13 +7,13 @@
 //! this one loop. While the server computes, the callback hears `Waiting` about every 50 ms.
 
 use super::ProtocolError;
-use super::denoise_client::{DenoiseClient, PRESET, Reply};
+use super::denoise_client::{DenoiseClient, Reply, preset};
 use super::denoise_server::DenoiseServer;
 use super::ledger::{Ledger, Side};
 use super::messages::Message;
 use super::transport::{ChannelTransport, Transport, channel_pair};
 use crate::ckks::{Parameters, wire};
-use crate::model::denoiser::he::{LEVELS_PER_LAYER, MaskPolicy, rotations};
+use crate::model::denoiser::he::{MaskPolicy, REPLY_LEVEL, rotations};
 use crate::model::denoiser::weights::{LayerSpec, specs};
 use crate::model::denoiser::{Denoiser, ModelKind, TilePlan};
 use std::ops::ControlFlow;
@@ -142,10 +142,15 @@ pub struct SizePlan {
 }
 
 impl SizePlan {
-    /// The plan for a `rows × cols` slice and a model of shape `layers` on the denoising
-    /// preset.
-    pub fn new(layers: &[LayerSpec], rows: usize, cols: usize) -> Result<Self, ProtocolError> {
-        Self::with_params(&Parameters::preset(PRESET)?, layers, rows, cols)
+    /// The plan for a `rows × cols` slice and a model of shape `layers` on its denoising
+    /// preset (`denoise_client::preset`).
+    pub fn new(
+        kind: ModelKind,
+        layers: &[LayerSpec],
+        rows: usize,
+        cols: usize,
+    ) -> Result<Self, ProtocolError> {
+        Self::with_params(&Parameters::preset(preset(kind))?, layers, rows, cols)
     }
 
     pub fn with_params(
@@ -159,19 +164,15 @@ impl SizePlan {
         let tiles = TilePlan::with_shape(rows, cols, radius, tile_h, tile_w)?
             .tiles
             .len();
-        let rotations = rotations(layers.iter().map(|l| l.k / 2), tile_w);
+        let rotations = rotations(layers, tile_w);
         let rq = params.ring_q();
         let galois: std::collections::BTreeSet<_> = rotations
             .iter()
             .map(|&k| rq.galois_element_for_rotation(k))
             .collect();
         let fresh = wire::ciphertext_size(params, params.max_level(), true);
-        // Every convolution consumes one level; server outputs are not seeded.
-        let computed = wire::ciphertext_size(
-            params,
-            params.max_level().saturating_sub(LEVELS_PER_LAYER),
-            false,
-        );
+        // Server outputs leave at the lowest level and are not seeded.
+        let computed = wire::ciphertext_size(params, REPLY_LEVEL, false);
         // Envelope header; a list field (length, count, length-prefixed items); an 8-byte scalar.
         let header = 10;
         let list = |n: usize, each: usize| 8 + 4 + n * (8 + each);
@@ -518,7 +519,7 @@ mod tests {
         let (lin, nl) = models();
         let layers = specs(&nl);
         let (rows, cols) = (40, 70);
-        let plan = SizePlan::new(&layers, rows, cols).unwrap();
+        let plan = SizePlan::new(ModelKind::Nonlinear, &layers, rows, cols).unwrap();
         let mut events = Vec::new();
         let mut on = |e: &DenoiseEvent| {
             if *e != DenoiseEvent::Waiting {

@@ -7,18 +7,17 @@
 
 use super::ProtocolError;
 use super::admission::{admit_parameters, missing_rotations};
+use super::denoise_client::preset;
 use super::expect::{Expected, decode_expected};
 use super::messages::{Message, Task};
 use super::server::key_memory_bytes;
-use crate::ckks::{Ciphertext, Encoder, Evaluator, Parameters, Plaintext, wire};
+use crate::ckks::{Ciphertext, Encoder, Evaluator, Parameters, wire};
 use crate::model::backend::CkksBackend;
 use crate::model::denoiser::he::{Interactive, LinearHe, MaskPolicy, Step, model_rotations};
 use crate::model::denoiser::{Denoiser, ModelKind, TilePlan};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Parameter sets this server runs: every round needs one level only.
-pub const ALLOWED_PRESETS: [&str; 1] = ["depth1-n12"];
 /// Largest number of tiles in one request (a 2048×2048 slice needs < 4096).
 pub const MAX_TILES: usize = 4096;
 
@@ -28,7 +27,7 @@ struct Session {
     encoder: Encoder,
     kind: ModelKind,
     tile_w: usize,
-    linear: Option<LinearHe<Plaintext>>,
+    linear: Option<LinearHe>,
     pending: Option<Interactive<Ciphertext>>,
 }
 
@@ -120,7 +119,8 @@ impl DenoiseServer {
         params: &[u8],
         eval_keys: &[u8],
     ) -> Result<Message, ProtocolError> {
-        let params = admit_parameters(params, &ALLOWED_PRESETS)?;
+        // Each model runs on exactly one parameter set (`denoise_client::preset`).
+        let params = admit_parameters(params, &[preset(kind)])?;
         let keys = wire::decode_evaluation_keys(&params, eval_keys)?;
         let model = self.model(kind);
         let (_, tile_w) = TilePlan::shape_for(params.slots(), model.radius())?;
@@ -134,15 +134,7 @@ impl DenoiseServer {
         let eval = Evaluator::new(&params, Arc::new(keys));
         let encoder = Encoder::new(&params);
         let linear = match kind {
-            ModelKind::Linear => Some(LinearHe::new(
-                &CkksBackend {
-                    eval: &eval,
-                    encoder: &encoder,
-                },
-                model,
-                tile_w,
-                params.max_level(),
-            )?),
+            ModelKind::Linear => Some(LinearHe::new(model, tile_w, params.max_level())?),
             ModelKind::Nonlinear => None,
         };
         self.session = Some(Session {

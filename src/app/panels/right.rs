@@ -285,7 +285,10 @@ fn parameter_card(app: &PrivactApp, ui: &mut egui::Ui) {
                     }
                 },
                 Task::Denoise => match &app.denoise_info {
-                    Ok(i) => (denoise_client::PRESET, &i.params),
+                    Ok(i) => (
+                        denoise_client::preset(st.denoise.model),
+                        i.params(st.denoise.model),
+                    ),
                     Err(e) => {
                         ui.colored_label(RED, e);
                         return;
@@ -294,7 +297,10 @@ fn parameter_card(app: &PrivactApp, ui: &mut egui::Ui) {
             };
             let levels_used = match st.task {
                 Task::Classify => format!("{} used by the model", packing::LEVELS_NEEDED),
-                Task::Denoise => "1 per convolution (fresh ciphertexts every round)".to_string(),
+                Task::Denoise => match st.denoise.model {
+                    ModelKind::Linear => "1 for the one convolution".to_string(),
+                    ModelKind::Nonlinear => "3 per round (unmask, convolve, mask)".to_string(),
+                },
             };
             let precision = match st.task {
                 Task::Classify => st

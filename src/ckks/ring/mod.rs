@@ -3,6 +3,7 @@
 
 mod basis;
 mod basis_avx512;
+mod dot_avx512;
 mod poly;
 mod rns_ring;
 mod sampler;

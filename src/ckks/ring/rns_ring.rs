@@ -1,6 +1,7 @@
 //! The ring Z_Q[X]/(X^N+1) for one RNS basis: its moduli, their NTT plans and the
 //! index maps that turn Galois automorphisms into permutations of NTT slots.
 
+use super::dot_avx512;
 use super::poly::{Coeff, Ntt, Poly};
 use crate::ckks::math::Modulus;
 use rayon::prelude::*;
@@ -214,6 +215,99 @@ impl RnsRing {
             });
     }
 
+    /// `out[o] = Σ_j inputs[j] · scalars[o][j][i]` on limb `i` of the first `limbs` limbs
+    /// (scalars already reduced mod q_i): the taps of a convolution whose weights are
+    /// constants, as one matrix product with no plaintext polynomial to store or stream.
+    /// Products are summed in 128 bits and reduced once per coefficient (each is
+    /// < q² < 2^100, so 2^27 terms cannot overflow); a block of coefficients of every input
+    /// is reused for all outputs while it is in cache.
+    ///
+    /// Panics (a caller bug, never input-driven) if an input has fewer than `limbs` limbs,
+    /// a row of `scalars` does not match `inputs`, or there are 2^27 inputs or more.
+    pub fn linear_combinations<R: Send + Sync>(
+        &self,
+        inputs: &[&Poly<R>],
+        scalars: &[Vec<Vec<u64>>],
+        limbs: usize,
+    ) -> Vec<Poly<R>> {
+        assert!(inputs.len() < 1 << 27 && inputs.iter().all(|p| p.limbs() >= limbs));
+        assert!(
+            scalars
+                .iter()
+                .all(|row| { row.len() == inputs.len() && row.iter().all(|s| s.len() >= limbs) })
+        );
+        self.linear_combinations_on(inputs, scalars, limbs, dot_avx512::available())
+    }
+
+    /// `linear_combinations`, with the IFMA kernel allowed or not (tests compare the two).
+    fn linear_combinations_on<R: Send + Sync>(
+        &self,
+        inputs: &[&Poly<R>],
+        scalars: &[Vec<Vec<u64>>],
+        limbs: usize,
+        ifma: bool,
+    ) -> Vec<Poly<R>> {
+        /// Coefficients summed at once: the 128-bit accumulators stay in L1.
+        const CHUNK: usize = 64;
+        let n = self.n();
+        let ifma = ifma
+            && inputs.len() < dot_avx512::MAX_TERMS
+            && self
+                .moduli
+                .iter()
+                .all(|m| m.value() < dot_avx512::MAX_MODULUS);
+        // Limb-major results: limbs[i][o] is output o's limb i.
+        let per_limb: Vec<Vec<Vec<u64>>> = (0..limbs)
+            .into_par_iter()
+            .map(|i| {
+                let m = &self.moduli[i];
+                let xs: Vec<&[u64]> = inputs
+                    .iter()
+                    .map(|p| &p.data()[i * n..(i + 1) * n])
+                    .collect();
+                let ss: Vec<Vec<u64>> = scalars
+                    .iter()
+                    .map(|row| row.iter().map(|s| s[i]).collect())
+                    .collect();
+                let mut outs = vec![vec![0u64; n]; scalars.len()];
+                if ifma {
+                    let mut refs: Vec<&mut [u64]> =
+                        outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+                    // SAFETY: `available` checked the CPU; moduli, term count and lengths are
+                    // checked above, and residues are < 2q < 2^52.
+                    unsafe { dot_avx512::linear_combinations(m, &xs, &ss, &mut refs) };
+                    return outs;
+                }
+                let mut acc = [0u128; CHUNK];
+                for c in 0..n.div_ceil(CHUNK) {
+                    let range = c * CHUNK..((c + 1) * CHUNK).min(n);
+                    for (out, row) in outs.iter_mut().zip(&ss) {
+                        let acc = &mut acc[..range.len()];
+                        acc.fill(0);
+                        for (x, &s) in xs.iter().zip(row) {
+                            for (a, &x) in acc.iter_mut().zip(&x[range.clone()]) {
+                                *a += x as u128 * s as u128;
+                            }
+                        }
+                        for (o, &a) in out[range.clone()].iter_mut().zip(acc.iter()) {
+                            *o = m.reduce_u128(a);
+                        }
+                    }
+                }
+                outs
+            })
+            .collect();
+        (0..scalars.len())
+            .map(|o| {
+                let mut p = Poly::zero(n, limbs);
+                for (i, limb) in per_limb.iter().enumerate() {
+                    p.data_mut()[i * n..(i + 1) * n].copy_from_slice(&limb[o]);
+                }
+                p
+            })
+            .collect()
+    }
+
     /// Adds the constant polynomial `scalars` (per limb): in NTT form every slot gets it.
     pub fn add_scalar_ntt_assign(&self, a: &mut Poly<Ntt>, scalars: &[u64]) {
         let n = a.n();
@@ -363,6 +457,73 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn linear_combinations_are_exact_on_both_kernels() {
+        let mut primes = generate_ntt_primes(50, 12, 1, &[]).unwrap();
+        primes.extend(generate_ntt_primes(36, 12, 2, &[]).unwrap());
+        let ring = RnsRing::new(12, &primes).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let (n, limbs) = (ring.n(), 3);
+        // 45 inputs, 5 outputs; residues up to 2q − 1 (NTT outputs may be lazy) and scalars
+        // at the extremes.
+        let inputs: Vec<Poly<Ntt>> = (0..45)
+            .map(|_| {
+                let mut p = Poly::zero(n, limbs);
+                for (i, limb) in p.data_mut().chunks_mut(n).enumerate() {
+                    let q = primes[i];
+                    limb.iter_mut()
+                        .for_each(|x| *x = rng.random_range(0..2 * q));
+                }
+                p
+            })
+            .collect();
+        let refs: Vec<&Poly<Ntt>> = inputs.iter().collect();
+        let scalars: Vec<Vec<Vec<u64>>> = (0..5)
+            .map(|o| {
+                (0..inputs.len())
+                    .map(|j| {
+                        primes
+                            .iter()
+                            .map(|&q| match (o + j) % 3 {
+                                0 => q - 1,
+                                1 => 0,
+                                _ => rng.random_range(0..q),
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        let portable = ring.linear_combinations_on(&refs, &scalars, limbs, false);
+        for (o, out) in portable.iter().enumerate() {
+            for (i, &q) in primes.iter().enumerate() {
+                let m = Modulus::new(q);
+                for k in [0, 1, 31, 32, 1000, n - 1] {
+                    let want = refs.iter().zip(&scalars[o]).fold(0u64, |acc, (p, s)| {
+                        m.add(acc, m.mul(m.reduce(p.data()[i * n + k]), s[i]))
+                    });
+                    assert_eq!(
+                        out.data()[i * n + k],
+                        want,
+                        "output {o}, limb {i}, coeff {k}"
+                    );
+                }
+            }
+        }
+        if dot_avx512::available() {
+            let ifma = ring.linear_combinations_on(&refs, &scalars, limbs, true);
+            for (a, b) in portable.iter().zip(&ifma) {
+                assert_eq!(
+                    a.data(),
+                    b.data(),
+                    "the IFMA kernel differs from the portable one"
+                );
+            }
+        } else {
+            eprintln!("no AVX-512 IFMA here (or PRIVACT_PORTABLE=1): portable kernel only");
+        }
     }
 
     fn random_poly(ring: &RnsRing, rng: &mut impl Rng) -> Poly<Coeff> {

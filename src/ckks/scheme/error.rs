@@ -49,6 +49,10 @@ pub enum EvalError {
     #[error("cannot sum {n} rotations: the count must be in 1..={max}")]
     InvalidCount { n: usize, max: usize },
     #[error(
+        "a linear combination needs 1 to 2^20 ciphertexts and one weight each: {ciphertexts} ciphertexts, {weights} weights"
+    )]
+    TermCount { ciphertexts: usize, weights: usize },
+    #[error(
         "the decomposition was made at level {decomposed}, the ciphertext is at level {ciphertext}: decompose this ciphertext"
     )]
     DecompositionMismatch {

@@ -275,6 +275,112 @@ impl Evaluator {
         Ok(out)
     }
 
+    /// For each row `w` of `weights`, `Σ_j cts[j] · w[j]`, each weight encoded as in
+    /// [`Evaluator::mul_const`]: the taps of a convolution whose weights are the same in every
+    /// slot, computed as one matrix product (each input read once for all rows), with no
+    /// plaintext. A row whose weights all round to zero gives `None` (its sum would be a
+    /// transparent zero). The scale grows by `const_scale`.
+    ///
+    /// Errors: `TermCount` (no inputs, or a row without one weight per input),
+    /// `ParameterMismatch`, `ScaleMismatch`, `NotEnoughLevels` (inputs at different levels),
+    /// `DegreeTooHigh` (inputs of different degrees), `InvalidScale`, `NonFinite`,
+    /// `ValueTooLarge`, `ScaleOutOfBounds`, `Transparent` (a sum cancels c1).
+    pub fn linear_combinations(
+        &self,
+        cts: &[&Ciphertext],
+        weights: &[Vec<f64>],
+        const_scale: f64,
+    ) -> Result<Vec<Option<Ciphertext>>, EvalError> {
+        let first = match cts.first() {
+            Some(c) if cts.len() < 1 << 20 => *c,
+            _ => {
+                return Err(EvalError::TermCount {
+                    ciphertexts: cts.len(),
+                    weights: weights.first().map_or(0, Vec::len),
+                });
+            }
+        };
+        if let Some(row) = weights.iter().find(|w| w.len() != cts.len()) {
+            return Err(EvalError::TermCount {
+                ciphertexts: cts.len(),
+                weights: row.len(),
+            });
+        }
+        if !const_scale.is_finite() || const_scale < 1.0 {
+            return Err(EvalError::InvalidScale(const_scale));
+        }
+        let (level, degree) = (first.level(), first.degree());
+        for ct in cts {
+            self.own(ct)?;
+            Self::check_scales(first.scale(), ct.scale())?;
+            if ct.level() != level {
+                return Err(EvalError::NotEnoughLevels {
+                    needed: level.max(ct.level()),
+                    available: level.min(ct.level()),
+                });
+            }
+            if ct.degree() != degree {
+                return Err(EvalError::DegreeTooHigh(degree.max(ct.degree())));
+            }
+        }
+        let scale = first.scale() * const_scale;
+        check_scale(&self.params, scale, level)?;
+        let rq = self.params.ring_q();
+        // scalars[row][j][limb]; rows of zeros are left out.
+        let mut scalars: Vec<Vec<Vec<u64>>> = Vec::with_capacity(weights.len());
+        let mut nonzero = Vec::with_capacity(weights.len());
+        for row in weights {
+            let mut residues = Vec::with_capacity(row.len());
+            let mut any = false;
+            for &c in row {
+                let scaled = (c * const_scale).round();
+                if !scaled.is_finite() {
+                    return Err(EvalError::NonFinite);
+                }
+                if scaled.abs() > MAX_COEFF {
+                    return Err(EvalError::ValueTooLarge(scaled));
+                }
+                any |= scaled != 0.0;
+                residues.push(
+                    rq.moduli()
+                        .iter()
+                        .take(level + 1)
+                        .map(|m| m.reduce_i64(scaled as i64))
+                        .collect(),
+                );
+            }
+            nonzero.push(any);
+            if any {
+                scalars.push(residues);
+            }
+        }
+        let mut parts: Vec<Vec<Poly<Ntt>>> = vec![Vec::with_capacity(degree + 1); scalars.len()];
+        if !scalars.is_empty() {
+            for d in 0..=degree {
+                let inputs: Vec<_> = cts.iter().map(|ct| &ct.parts()[d]).collect();
+                for (p, poly) in
+                    parts
+                        .iter_mut()
+                        .zip(rq.linear_combinations(&inputs, &scalars, level + 1))
+                {
+                    p.push(poly);
+                }
+            }
+        }
+        let mut sums = parts.into_iter();
+        nonzero
+            .into_iter()
+            .map(|any| {
+                if !any {
+                    return Ok(None);
+                }
+                let parts = sums.next().ok_or(EvalError::Transparent("no sum"))?;
+                let out = Ciphertext::new(parts, scale, self.params.fingerprint());
+                Self::not_transparent(out, "linear_combinations cancelled c1").map(Some)
+            })
+            .collect()
+    }
+
     /// Exact multiplication by an integer; the scale is unchanged.
     ///
     /// Errors: `ParameterMismatch`, `Transparent` (k = 0, or k ≡ 0 modulo every prime).

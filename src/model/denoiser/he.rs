@@ -4,43 +4,96 @@
 //! Packing: one tile per ciphertext (row-major `tile_h × tile_w` slots), one channel per
 //! ciphertext, so channel mixing is rotation-free. A k×k convolution is baby-step/giant-step:
 //! each input channel is rotated by dx ∈ [−r, r] (hoisted: one decomposition, 2r key
-//! switches), products with plaintext weights are accumulated per (output channel, dy), and
-//! those 2r partial sums are rotated by dy·tile_w before one rescale. Rotation keys:
-//! {±1..±r, ±tile_w..±r·tile_w}, the same for every tile and layer. Each convolution uses one
-//! level, so the interactive protocol needs only one level per round.
+//! switches), products with the weights are accumulated per (output channel, dy), and those 2r
+//! partial sums are rotated by dy·tile_w before one rescale. A weight is the same in every
+//! slot, so each tap is a multiplication by an integer constant: nothing is encoded or
+//! stored per tap. Rotation keys: {±1..±r, ±tile_w..±r·tile_w}, the same for every tile and
+//! layer. Each convolution uses one level.
 //!
 //! Masking (interactive nonlinear model): every pre-activation ciphertext the client will
 //! decrypt, one per (tile, channel), is sent as `r ⊙ y` with its own fresh random positive
 //! slot vector r (ReLU(r·y) = r·ReLU(y)); no two ciphertexts share a mask, so ratios between
-//! tiles cancel nothing. r is folded into that tile's plaintext weights and bias, and 1/r into
-//! the next layer's weights for the same tile (a rotation of the mask is a rotated
-//! plaintext), so masking costs no homomorphic operation and no level, only encodings per
-//! tile. All (tile, channel) ciphertexts of a round are shuffled together by a random
-//! permutation the server undoes on the way back. SECURITY.md says what the client still
-//! learns (the sign pattern, and magnitudes up to the mask range).
+//! tiles cancel nothing. A round is three levels: the returned activations are unmasked
+//! (⊙ 1/r, one plaintext per tile and channel), convolved with the shared weights, and
+//! masked again (⊙ r′) before they leave, always dropped to level 0. Folding the masks into
+//! the weights instead would save two levels but costs one encoding per tile and tap
+//! (5,408 per tile per pass; 4× slower end to end). All (tile, channel) ciphertexts of a
+//! round are shuffled together by a random permutation the server undoes on the way back.
+//! SECURITY.md says what the client still learns (the sign pattern, and magnitudes up to
+//! the mask range).
 
 use super::DenoiserError;
 use super::plain::{Conv, Denoiser};
+use super::weights::{LayerSpec, specs};
 use crate::ckks::EvalError;
 use crate::model::backend::SlotBackend;
 use rand::Rng;
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
-/// Levels each convolution consumes (and so each round, or the whole linear model).
-pub const LEVELS_PER_LAYER: usize = 1;
+/// Levels each convolution consumes (so the whole linear model takes one).
+pub const LEVELS_PER_CONV: usize = 1;
+/// Levels of an interactive round: unmask, convolve, mask. The client encrypts its tiles
+/// and activations at this level.
+pub const INTERACTIVE_LEVELS: usize = 3;
+/// The level of every ciphertext the server sends back: the lowest, so replies are as small
+/// as they can be and the client can pin their level exactly.
+pub const REPLY_LEVEL: usize = 0;
 
-/// Galois rotations that convolutions with the given kernel radii need on tiles of width
-/// `tile_w`: exactly the keys the client generates.
-pub fn rotations(radii: impl IntoIterator<Item = usize>, tile_w: usize) -> Vec<i64> {
-    let mut v = Vec::new();
-    for r in radii {
-        let r = r as i64;
-        for d in (-r..=r).filter(|&d| d != 0) {
-            v.push(d);
-            v.push(d * tile_w as i64);
+/// Where a convolution puts its rotations: whichever needs the fewest key switches for its
+/// shape (a hoisted rotation, sharing one decomposition, counts half a plain one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvPlan {
+    /// Every input rotated by every offset dy·W + dx (hoisted), then one weighted sum per
+    /// output: for few inputs and many outputs (the first layer).
+    RotateInputs,
+    /// Baby-step/giant-step: inputs rotated by dx (hoisted), partial sums per (output, dy)
+    /// rotated by dy·W.
+    BabyGiant,
+    /// One weighted sum of the unrotated inputs per (output, offset), each rotated once: for
+    /// many inputs and few outputs (the last layer).
+    RotateOutputs,
+}
+
+impl ConvPlan {
+    /// The plan with the fewest key switches for `cin → cout` channels of radius `r`.
+    pub fn for_shape(cin: usize, cout: usize, r: usize) -> Self {
+        let (side, taps) = (2 * r, (2 * r + 1) * (2 * r + 1) - 1);
+        // Cost in half key switches: hoisted rotations 1, plain ones 2.
+        let costs = [
+            (ConvPlan::BabyGiant, cin * side + 2 * cout * side),
+            (ConvPlan::RotateInputs, cin * taps),
+            (ConvPlan::RotateOutputs, 2 * cout * taps),
+        ];
+        costs
+            .into_iter()
+            .min_by_key(|&(_, c)| c)
+            .map_or(ConvPlan::BabyGiant, |(p, _)| p)
+    }
+
+    /// The rotations this plan uses on tiles of width `tile_w`.
+    pub fn rotations(self, r: usize, tile_w: usize) -> Vec<i64> {
+        let (r, w) = (r as i64, tile_w as i64);
+        match self {
+            ConvPlan::BabyGiant => (-r..=r)
+                .filter(|&d| d != 0)
+                .flat_map(|d| [d, d * w])
+                .collect(),
+            ConvPlan::RotateInputs | ConvPlan::RotateOutputs => (-r..=r)
+                .flat_map(|dy| (-r..=r).map(move |dx| dy * w + dx))
+                .filter(|&o| o != 0)
+                .collect(),
         }
     }
+}
+
+/// Galois rotations that convolutions of the given shapes need on tiles of width `tile_w`:
+/// exactly the keys the client generates.
+pub fn rotations(layers: &[LayerSpec], tile_w: usize) -> Vec<i64> {
+    let mut v: Vec<i64> = layers
+        .iter()
+        .flat_map(|l| ConvPlan::for_shape(l.cin, l.cout, l.k / 2).rotations(l.k / 2, tile_w))
+        .collect();
     v.sort_unstable();
     v.dedup();
     v
@@ -48,7 +101,7 @@ pub fn rotations(radii: impl IntoIterator<Item = usize>, tile_w: usize) -> Vec<i
 
 /// Rotations for a whole model.
 pub fn model_rotations(model: &Denoiser, tile_w: usize) -> Vec<i64> {
-    rotations(model.layers.iter().map(Conv::radius), tile_w)
+    rotations(&specs(model), tile_w)
 }
 
 /// The linear model as one convolution computing the output directly:
@@ -97,129 +150,57 @@ pub fn random_tile_masks(
         .collect()
 }
 
-/// One convolution with its weights encoded (masks folded in).
-pub struct PreparedConv<P> {
+/// One convolution ready for tiles at `level`: its taps are constants, shared by every tile.
+pub struct PreparedConv {
+    plan: ConvPlan,
     cin: usize,
     cout: usize,
     r: i64,
     tile_w: usize,
     level: usize,
-    /// `pts[co][dy + r][ci][dx + r]`
-    pts: Vec<Vec<Vec<Vec<P>>>>,
-    /// `bias[co]`: a slot vector added after the rescale.
-    bias: Vec<Vec<f64>>,
+    /// `taps[co][dy + r][ci][dx + r]` (sign applied).
+    taps: Vec<Vec<Vec<Vec<f64>>>>,
+    /// `bias[co]`, added after the rescale.
+    bias: Vec<f64>,
 }
 
-impl<P: Send + Sync> PreparedConv<P> {
-    /// Encodes `sign · conv` for inputs at `level` that carry the scales `in_masks` (the
-    /// output of the previous round), producing outputs scaled by `out_masks`.
-    pub fn new<B: SlotBackend<Pt = P>>(
-        backend: &B,
-        conv: &Conv,
-        sign: f64,
-        tile_w: usize,
-        level: usize,
-        in_masks: Option<&Masks>,
-        out_masks: Option<&Masks>,
-    ) -> Result<Self, DenoiserError> {
-        if level < LEVELS_PER_LAYER {
+impl PreparedConv {
+    /// `sign · conv` for inputs at `level`.
+    ///
+    /// Errors: `Levels` when `level` leaves no level for the convolution.
+    pub fn new(conv: &Conv, sign: f64, tile_w: usize, level: usize) -> Result<Self, DenoiserError> {
+        if level < LEVELS_PER_CONV {
             return Err(DenoiserError::Levels {
-                needed: LEVELS_PER_LAYER,
+                needed: LEVELS_PER_CONV,
                 available: level,
             });
         }
-        let slots = backend.slots();
-        let check = |m: Option<&Masks>, n: usize| match m {
-            Some(m) if m.len() != n || m.iter().any(|v| v.len() != slots) => {
-                Err(DenoiserError::Count {
-                    expected: n,
-                    found: m.len(),
-                })
-            }
-            _ => Ok(()),
-        };
-        check(in_masks, conv.cin)?;
-        check(out_masks, conv.cout)?;
         let r = conv.radius() as i64;
-        let wrap = |i: i64| i.rem_euclid(slots as i64) as usize;
-        // The masks each tap needs, shifted once per (channel, offset) rather than per tap:
-        // out[co][dy + r][t] = r_out[co][t − dy·W], inv_in[ci][dx + r][t] = 1 / r_in[ci][t + dx].
-        let shifted = |m: &[f64], by: i64, invert: bool| -> Vec<f64> {
-            (0..slots as i64)
-                .map(|t| {
-                    let v = m[wrap(t + by)];
-                    if invert { 1.0 / v } else { v }
-                })
-                .collect()
-        };
-        let out: Option<Vec<Vec<Vec<f64>>>> = out_masks.map(|m| {
-            m.iter()
-                .map(|mc| {
-                    (-r..=r)
-                        .map(|dy| shifted(mc, -dy * tile_w as i64, false))
-                        .collect()
-                })
-                .collect()
-        });
-        let inv_in: Option<Vec<Vec<Vec<f64>>>> = in_masks.map(|m| {
-            m.iter()
-                .map(|mc| (-r..=r).map(|dx| shifted(mc, dx, true)).collect())
-                .collect()
-        });
-        let (out, inv_in) = (out.as_ref(), inv_in.as_ref());
-        let pts = (0..conv.cout)
-            .into_par_iter()
+        let taps = (0..conv.cout)
             .map(|co| {
                 (-r..=r)
                     .map(|dy| {
                         (0..conv.cin)
-                            .map(|ci| {
-                                (-r..=r)
-                                    .map(|dx| {
-                                        let w = sign * conv.w(co, ci, dy, dx);
-                                        // P[t] = w · r_out[t − dy·W] / r_in[t + dx]
-                                        let o = out.map(|o| &o[co][(dy + r) as usize]);
-                                        let i = inv_in.map(|i| &i[ci][(dx + r) as usize]);
-                                        let v: Vec<f64> = match (o, i) {
-                                            (None, None) => vec![w; slots],
-                                            (Some(o), None) | (None, Some(o)) => {
-                                                o.iter().map(|x| w * x).collect()
-                                            }
-                                            (Some(o), Some(i)) => {
-                                                o.iter().zip(i).map(|(x, y)| w * x * y).collect()
-                                            }
-                                        };
-                                        backend.encode_weights(&v, level)
-                                    })
-                                    .collect::<Result<Vec<_>, _>>()
-                            })
-                            .collect::<Result<Vec<_>, _>>()
+                            .map(|ci| (-r..=r).map(|dx| sign * conv.w(co, ci, dy, dx)).collect())
+                            .collect()
                     })
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let bias = (0..conv.cout)
-            .map(|co| {
-                let b = sign * conv.bias[co];
-                match out_masks {
-                    Some(m) => m[co].iter().map(|s| b * s).collect(),
-                    None => vec![b; slots],
-                }
+                    .collect()
             })
             .collect();
         Ok(Self {
+            plan: ConvPlan::for_shape(conv.cin, conv.cout, conv.radius()),
             cin: conv.cin,
             cout: conv.cout,
             r,
             tile_w,
             level,
-            pts,
-            bias,
+            taps,
+            bias: conv.bias.iter().map(|b| sign * b).collect(),
         })
     }
 
     /// The convolution of one tile: `cin` ciphertexts in, `cout` out (one level lower).
-    pub fn apply<B: SlotBackend<Pt = P>>(
+    pub fn apply<B: SlotBackend>(
         &self,
         backend: &B,
         inputs: &[&B::Ct],
@@ -240,6 +221,120 @@ impl<P: Send + Sync> PreparedConv<P> {
                 available: low,
             });
         }
+        // Inputs above the prepared level are brought down to it (exact).
+        let inputs = inputs
+            .iter()
+            .map(|c| backend.drop_to_level(c, self.level))
+            .collect::<Result<Vec<_>, _>>()?;
+        let sums = match self.plan {
+            ConvPlan::BabyGiant => self.baby_giant(backend, &inputs)?,
+            ConvPlan::RotateInputs => self.rotate_inputs(backend, &inputs)?,
+            ConvPlan::RotateOutputs => self.rotate_outputs(backend, &inputs)?,
+        };
+        sums.into_par_iter()
+            .zip(&self.bias)
+            .map(|(y, &b)| Ok(backend.add_scalar(&backend.rescale(&y)?, b)?))
+            .collect()
+    }
+
+    /// The weight of tap (dy, dx) from input `ci` to output `co`.
+    fn tap(&self, co: usize, ci: usize, dy: i64, dx: i64) -> f64 {
+        self.taps[co][(dy + self.r) as usize][ci][(dx + self.r) as usize]
+    }
+
+    /// The (dy, dx) offsets of the kernel, row-major.
+    fn offsets(&self) -> Vec<(i64, i64)> {
+        let r = self.r;
+        (-r..=r)
+            .flat_map(|dy| (-r..=r).map(move |dx| (dy, dx)))
+            .collect()
+    }
+
+    /// Adds rotated partial sums into one output (before its rescale).
+    fn total<B: SlotBackend>(backend: &B, parts: Vec<B::Ct>) -> Result<B::Ct, EvalError> {
+        let mut it = parts.into_iter();
+        let mut y = it
+            .next()
+            .ok_or(EvalError::Transparent("every weight of a channel is zero"))?;
+        for p in it {
+            y = backend.add(&y, &p)?;
+        }
+        Ok(y)
+    }
+
+    /// Sums per output of `parts[g][co]` over the groups `g` (offsets or rows).
+    fn totals<B: SlotBackend>(
+        &self,
+        backend: &B,
+        parts: Vec<Vec<Option<B::Ct>>>,
+    ) -> Result<Vec<B::Ct>, DenoiserError> {
+        let mut per_out: Vec<Vec<B::Ct>> = (0..self.cout).map(|_| Vec::new()).collect();
+        for group in parts {
+            for (co, p) in group.into_iter().enumerate() {
+                per_out[co].extend(p);
+            }
+        }
+        per_out
+            .into_par_iter()
+            .map(|p| Ok(Self::total(backend, p)?))
+            .collect()
+    }
+
+    /// Rotates each present sum by `offset` (0: unchanged).
+    fn rotated<B: SlotBackend>(
+        backend: &B,
+        sums: Vec<Option<B::Ct>>,
+        offset: i64,
+    ) -> Result<Vec<Option<B::Ct>>, EvalError> {
+        sums.into_par_iter()
+            .map(|s| match s {
+                Some(z) if offset != 0 => backend.rotate(&z, offset).map(Some),
+                other => Ok(other),
+            })
+            .collect()
+    }
+
+    fn rotate_inputs<B: SlotBackend>(
+        &self,
+        backend: &B,
+        inputs: &[B::Ct],
+    ) -> Result<Vec<B::Ct>, DenoiserError> {
+        let offsets = self.offsets();
+        let w = self.tile_w as i64;
+        let steps: Vec<i64> = offsets
+            .iter()
+            .map(|&(dy, dx)| dy * w + dx)
+            .filter(|&o| o != 0)
+            .collect();
+        // rots[ci][j] = rot(x_ci, offsets[j]), hoisted per input channel.
+        let rots = inputs
+            .par_iter()
+            .map(|x| {
+                let mut v = backend.rotate_many(x, &steps)?;
+                v.insert(offsets.len() / 2, x.clone());
+                Ok(v)
+            })
+            .collect::<Result<Vec<_>, DenoiserError>>()?;
+        let xs: Vec<&B::Ct> = rots.iter().flatten().collect();
+        let rows: Vec<Vec<f64>> = (0..self.cout)
+            .map(|co| {
+                (0..self.cin)
+                    .flat_map(|ci| {
+                        offsets
+                            .iter()
+                            .map(move |&(dy, dx)| self.tap(co, ci, dy, dx))
+                    })
+                    .collect()
+            })
+            .collect();
+        self.totals(backend, vec![backend.weighted_sums(&xs, &rows)?])
+    }
+
+    fn baby_giant<B: SlotBackend>(
+        &self,
+        backend: &B,
+        inputs: &[B::Ct],
+    ) -> Result<Vec<B::Ct>, DenoiserError> {
         let r = self.r;
         let steps: Vec<i64> = (-r..=r).filter(|&d| d != 0).collect();
         // Baby steps: rots[ci][dx + r] = rot(x_ci, dx), hoisted per input channel.
@@ -251,68 +346,87 @@ impl<P: Send + Sync> PreparedConv<P> {
                 } else {
                     backend.rotate_many(x, &steps)?
                 };
-                v.insert(r as usize, (*x).clone());
+                v.insert(r as usize, x.clone());
                 Ok(v)
             })
             .collect::<Result<Vec<_>, DenoiserError>>()?;
-        (0..self.cout)
+        let xs: Vec<&B::Ct> = rots.iter().flatten().collect();
+        // Per kernel row dy: every output's partial sum, then one giant step of dy·W each.
+        let parts = (-r..=r)
             .into_par_iter()
-            .map(|co| {
-                let parts = (-r..=r)
-                    .into_par_iter()
-                    .map(|dy| {
-                        let pts = &self.pts[co][(dy + r) as usize];
-                        let mut acc: Option<B::Ct> = None;
-                        for (ci, row) in pts.iter().enumerate() {
-                            // Zero taps add nothing (and would be transparent products).
-                            for (j, pt) in
-                                row.iter().enumerate().filter(|(_, p)| !backend.is_zero(p))
-                            {
-                                let x = &rots[ci][j];
-                                match acc.as_mut() {
-                                    None => acc = Some(backend.mul_plain(x, pt)?),
-                                    Some(a) => backend.mul_plain_then_add(a, x, pt)?,
-                                }
-                            }
-                        }
-                        // A row of zero taps contributes nothing.
-                        acc.map(|acc| {
-                            if dy == 0 {
-                                Ok(acc)
-                            } else {
-                                backend.rotate(&acc, dy * self.tile_w as i64)
-                            }
-                        })
-                        .transpose()
+            .map(|dy| {
+                let rows: Vec<Vec<f64>> = (0..self.cout)
+                    .map(|co| {
+                        (0..self.cin)
+                            .flat_map(|ci| (-r..=r).map(move |dx| self.tap(co, ci, dy, dx)))
+                            .collect()
                     })
-                    .collect::<Result<Vec<_>, EvalError>>()?;
-                let mut it = parts.into_iter().flatten();
-                let mut y = it
-                    .next()
-                    .ok_or(EvalError::Transparent("every weight of a channel is zero"))?;
-                for p in it {
-                    y = backend.add(&y, &p)?;
-                }
-                let y = backend.rescale(&y)?;
-                let b = backend.encode_like(&self.bias[co], &y)?;
-                Ok(backend.add_plain(&y, &b)?)
+                    .collect();
+                let sums = backend.weighted_sums(&xs, &rows)?;
+                Self::rotated(backend, sums, dy * self.tile_w as i64)
             })
-            .collect()
+            .collect::<Result<Vec<_>, EvalError>>()?;
+        self.totals(backend, parts)
+    }
+
+    fn rotate_outputs<B: SlotBackend>(
+        &self,
+        backend: &B,
+        inputs: &[B::Ct],
+    ) -> Result<Vec<B::Ct>, DenoiserError> {
+        let w = self.tile_w as i64;
+        let xs: Vec<&B::Ct> = inputs.iter().collect();
+        // Per offset: every output's sum of the unrotated inputs, then one rotation each.
+        let parts = self
+            .offsets()
+            .into_par_iter()
+            .map(|(dy, dx)| {
+                let rows: Vec<Vec<f64>> = (0..self.cout)
+                    .map(|co| (0..self.cin).map(|ci| self.tap(co, ci, dy, dx)).collect())
+                    .collect();
+                let sums = backend.weighted_sums(&xs, &rows)?;
+                Self::rotated(backend, sums, dy * w + dx)
+            })
+            .collect::<Result<Vec<_>, EvalError>>()?;
+        self.totals(backend, parts)
     }
 }
 
-/// The linear model on ciphertexts: one tile per ciphertext in, one out (one shot).
-pub struct LinearHe<P> {
-    conv: PreparedConv<P>,
+/// Multiplies each ciphertext by its own slot vector (`values[i]`, or its reciprocal when
+/// `invert`) and rescales: the server's mask or unmask step, one level.
+fn scale_slots<B: SlotBackend>(
+    backend: &B,
+    cts: &[B::Ct],
+    values: &Masks,
+    invert: bool,
+) -> Result<Vec<B::Ct>, DenoiserError> {
+    if cts.len() != values.len() {
+        return Err(DenoiserError::Count {
+            expected: values.len(),
+            found: cts.len(),
+        });
+    }
+    cts.iter()
+        .zip(values)
+        .map(|(ct, v)| {
+            let v: Vec<f64> = if invert {
+                v.iter().map(|x| 1.0 / x).collect()
+            } else {
+                v.clone()
+            };
+            let pt = backend.encode_weights(&v, backend.level(ct))?;
+            Ok(backend.rescale(&backend.mul_plain(ct, &pt)?)?)
+        })
+        .collect()
 }
 
-impl<P: Send + Sync> LinearHe<P> {
-    pub fn new<B: SlotBackend<Pt = P>>(
-        backend: &B,
-        model: &Denoiser,
-        tile_w: usize,
-        level: usize,
-    ) -> Result<Self, DenoiserError> {
+/// The linear model on ciphertexts: one tile per ciphertext in, one out (one shot).
+pub struct LinearHe {
+    conv: PreparedConv,
+}
+
+impl LinearHe {
+    pub fn new(model: &Denoiser, tile_w: usize, level: usize) -> Result<Self, DenoiserError> {
         let [conv] = model.layers.as_slice() else {
             return Err(DenoiserError::Invalid {
                 model: model.kind.name().into(),
@@ -320,26 +434,22 @@ impl<P: Send + Sync> LinearHe<P> {
             });
         };
         Ok(Self {
-            conv: PreparedConv::new(
-                backend,
-                &residual_conv(conv),
-                1.0,
-                tile_w,
-                level,
-                None,
-                None,
-            )?,
+            conv: PreparedConv::new(&residual_conv(conv), 1.0, tile_w, level)?,
         })
     }
 
-    pub fn evaluate<B: SlotBackend<Pt = P>>(
+    /// The denoised tiles, at `REPLY_LEVEL`.
+    pub fn evaluate<B: SlotBackend>(
         &self,
         backend: &B,
         tiles: &[B::Ct],
     ) -> Result<Vec<B::Ct>, DenoiserError> {
         tiles
             .par_iter()
-            .map(|t| Ok(self.conv.apply(backend, &[t])?.remove(0)))
+            .map(|t| {
+                let y = self.conv.apply(backend, &[t])?.remove(0);
+                Ok(backend.drop_to_level(&y, REPLY_LEVEL)?)
+            })
             .collect()
     }
 }
@@ -390,7 +500,8 @@ impl MaskPolicy {
 }
 
 impl<Ct: Clone + Send + Sync> Interactive<Ct> {
-    /// Starts an evaluation on the client's input tiles (at level ≥ 1).
+    /// Starts an evaluation on the client's input tiles (at level ≥ `INTERACTIVE_LEVELS`, or
+    /// `LEVELS_PER_CONV` with masking off).
     pub fn start<B: SlotBackend<Ct = Ct>>(
         backend: &B,
         model: &Denoiser,
@@ -479,34 +590,35 @@ impl<Ct: Clone + Send + Sync> Interactive<Ct> {
                 policy.max_scale,
             )
         });
+        let unmask = usize::from(self.masks.is_some());
+        let needed = unmask + LEVELS_PER_CONV + usize::from(out_masks.is_some());
+        if level < needed {
+            return Err(DenoiserError::Levels {
+                needed,
+                available: level,
+            });
+        }
         let sign = if last { -1.0 } else { 1.0 };
-        let outputs = match (self.masks.as_ref(), out_masks.as_ref()) {
-            // Unmasked (tests only): one set of plaintexts serves every tile.
-            (None, None) => {
-                let prepared = PreparedConv::new(backend, conv, sign, tile_w, level, None, None)?;
-                inputs
-                    .par_chunks(conv.cin)
-                    .map(|x| prepared.apply(backend, &x.iter().collect::<Vec<_>>()))
-                    .collect::<Result<Vec<_>, _>>()?
-            }
-            // Masks differ per tile, so each tile gets its own plaintexts.
-            (in_masks, out_masks) => inputs
-                .par_chunks(conv.cin)
-                .enumerate()
-                .map(|(t, x)| {
-                    PreparedConv::new(
-                        backend,
-                        conv,
-                        sign,
-                        tile_w,
-                        level,
-                        in_masks.map(|m| &m[t]),
-                        out_masks.map(|m| &m[t]),
-                    )?
-                    .apply(backend, &x.iter().collect::<Vec<_>>())
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        };
+        let prepared = PreparedConv::new(conv, sign, tile_w, level - unmask)?;
+        let (in_masks, out_masks_ref) = (self.masks.as_ref(), out_masks.as_ref());
+        let outputs = inputs
+            .par_chunks(conv.cin)
+            .enumerate()
+            .map(|(t, x)| {
+                let x = match in_masks {
+                    Some(m) => scale_slots(backend, x, &m[t], true)?,
+                    None => x.to_vec(),
+                };
+                let y = prepared.apply(backend, &x.iter().collect::<Vec<_>>())?;
+                let y = match out_masks_ref {
+                    Some(m) => scale_slots(backend, &y, &m[t], false)?,
+                    None => y,
+                };
+                y.iter()
+                    .map(|c| Ok(backend.drop_to_level(c, REPLY_LEVEL)?))
+                    .collect::<Result<Vec<_>, DenoiserError>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         self.layer += 1;
         self.masks = out_masks;
         if last {
@@ -533,5 +645,68 @@ impl<Ct: Clone + Send + Sync> Interactive<Ct> {
             })?;
         self.perm = perm;
         Ok(Step::Masked { round: l + 1, cts })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::backend::{SimBackend, SimCt};
+
+    #[test]
+    fn each_layer_shape_gets_the_plan_with_fewest_key_switches() {
+        // The shipped nonlinear model: 5×5 1→16, 3×3 16→16 (twice), 5×5 16→1.
+        assert_eq!(ConvPlan::for_shape(1, 16, 2), ConvPlan::RotateInputs);
+        assert_eq!(ConvPlan::for_shape(16, 16, 1), ConvPlan::BabyGiant);
+        assert_eq!(ConvPlan::for_shape(16, 1, 2), ConvPlan::RotateOutputs);
+        // The linear model: one 13×13 filter.
+        assert_eq!(ConvPlan::for_shape(1, 1, 6), ConvPlan::BabyGiant);
+        assert!(ConvPlan::for_shape(3, 3, 0).rotations(0, 64).is_empty());
+        assert_eq!(ConvPlan::BabyGiant.rotations(1, 64), vec![-1, -64, 1, 64]);
+        assert_eq!(ConvPlan::RotateInputs.rotations(2, 64).len(), 24);
+    }
+
+    #[test]
+    fn the_three_plans_compute_the_same_convolution() {
+        let slots = 256;
+        let (cin, cout, k) = (3, 2, 5);
+        let weight: Vec<f64> = (0..cout * cin * k * k)
+            .map(|i| ((i * 37 % 17) as f64 - 8.0) / 16.0)
+            .collect();
+        let conv = Conv {
+            cin,
+            cout,
+            k,
+            weight,
+            bias: vec![0.25, -0.5],
+        };
+        let sim = SimBackend { slots };
+        let inputs: Vec<SimCt> = (0..cin)
+            .map(|c| {
+                let v: Vec<f64> = (0..slots)
+                    .map(|s| ((s * (c + 3)) % 29) as f64 / 29.0)
+                    .collect();
+                SimCt::real(&v, 1)
+            })
+            .collect();
+        let refs: Vec<&SimCt> = inputs.iter().collect();
+        let run = |plan| {
+            let mut p = PreparedConv::new(&conv, 1.0, 16, 1).unwrap();
+            p.plan = plan;
+            p.apply(&sim, &refs).unwrap()
+        };
+        let want = run(ConvPlan::BabyGiant);
+        for plan in [ConvPlan::RotateInputs, ConvPlan::RotateOutputs] {
+            for (a, b) in run(plan).iter().zip(&want) {
+                assert_eq!(a.level, 0);
+                let d = a
+                    .values
+                    .iter()
+                    .zip(&b.values)
+                    .map(|(x, y)| (x - y).norm())
+                    .fold(0.0, f64::max);
+                assert!(d < 1e-12, "{plan:?} differs by {d:e}");
+            }
+        }
     }
 }
