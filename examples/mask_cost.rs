@@ -1,8 +1,7 @@
-//! What per-ciphertext masks cost the interactive denoiser (issue 21): one 256×256 slice
-//! through the shipped nonlinear model with the shipped masking (fresh masks per tile and
-//! channel, so plaintext weights are encoded per tile) and without masks (one set of
-//! plaintexts per round, the encoding count of the old per-channel masks). Same process,
-//! same machine load, alternating runs.
+//! What per-ciphertext masks cost the interactive denoiser: one 256×256 slice through the
+//! shipped nonlinear model with the shipped masking (fresh masks per tile, channel and slot,
+//! applied on their own levels: unmask, convolve, mask) and without masks (the convolution
+//! alone). Same process, same machine load, alternating runs.
 //!
 //! `cargo run --release --example mask_cost [-- RUNS]`
 
@@ -44,7 +43,7 @@ fn main() -> anyhow::Result<()> {
     };
     let (masked, unmasked) = (median(&mut times[0]), median(&mut times[1]));
     println!(
-        "256×256 nonlinear: per-tile masks {masked:.2} s, unmasked {unmasked:.2} s, ratio {:.2} (median of {runs})",
+        "256×256 nonlinear: masked {masked:.2} s, unmasked {unmasked:.2} s, ratio {:.2} (median of {runs})",
         masked / unmasked
     );
     Ok(())

@@ -256,10 +256,18 @@ impl RnsRing {
                 .moduli
                 .iter()
                 .all(|m| m.value() < dot_avx512::MAX_MODULUS);
-        // Limb-major results: limbs[i][o] is output o's limb i.
-        let per_limb: Vec<Vec<Vec<u64>>> = (0..limbs)
+        let mut outs: Vec<Poly<R>> = (0..scalars.len()).map(|_| Poly::zero(n, limbs)).collect();
+        // per_limb[i][o]: output o's limb i, so limbs are filled in parallel.
+        let mut per_limb: Vec<Vec<&mut [u64]>> = (0..limbs).map(|_| Vec::new()).collect();
+        for out in outs.iter_mut() {
+            for (i, limb) in out.data_mut().chunks_mut(n).take(limbs).enumerate() {
+                per_limb[i].push(limb);
+            }
+        }
+        per_limb
             .into_par_iter()
-            .map(|i| {
+            .enumerate()
+            .for_each(|(i, mut outs)| {
                 let m = &self.moduli[i];
                 let xs: Vec<&[u64]> = inputs
                     .iter()
@@ -269,14 +277,11 @@ impl RnsRing {
                     .iter()
                     .map(|row| row.iter().map(|s| s[i]).collect())
                     .collect();
-                let mut outs = vec![vec![0u64; n]; scalars.len()];
                 if ifma {
-                    let mut refs: Vec<&mut [u64]> =
-                        outs.iter_mut().map(|o| o.as_mut_slice()).collect();
                     // SAFETY: `available` checked the CPU; moduli, term count and lengths are
                     // checked above, and residues are < 2q < 2^52.
-                    unsafe { dot_avx512::linear_combinations(m, &xs, &ss, &mut refs) };
-                    return outs;
+                    unsafe { dot_avx512::linear_combinations(m, &xs, &ss, &mut outs) };
+                    return;
                 }
                 let mut acc = [0u128; CHUNK];
                 for c in 0..n.div_ceil(CHUNK) {
@@ -294,18 +299,8 @@ impl RnsRing {
                         }
                     }
                 }
-                outs
-            })
-            .collect();
-        (0..scalars.len())
-            .map(|o| {
-                let mut p = Poly::zero(n, limbs);
-                for (i, limb) in per_limb.iter().enumerate() {
-                    p.data_mut()[i * n..(i + 1) * n].copy_from_slice(&limb[o]);
-                }
-                p
-            })
-            .collect()
+            });
+        outs
     }
 
     /// Adds the constant polynomial `scalars` (per limb): in NTT form every slot gets it.
