@@ -80,7 +80,23 @@ fn main() -> anyhow::Result<()> {
             server_seconds: 0.5,
         },
     ];
-    for (i, m) in msgs.iter().enumerate() {
+    // The interactive denoiser's own parameter set: replies at level 0, as its client expects.
+    let nl = Parameters::preset("depth3-n13")?;
+    let nl_sk = KeyGenerator::from_seed(&nl, [8; 32]).gen_secret_key();
+    let nl_pt = Encoder::new(&nl).encode(&[0.5, 2.0], 0, nl.default_scale())?;
+    let nl_ct = wire::encode_ciphertext(&nl, &Encryptor::new(&nl, &nl_sk).encrypt(&nl_pt)?);
+    let nl_msgs = [
+        Message::DenoiseMasked {
+            round: 1,
+            cts: vec![nl_ct.clone(); 16],
+            server_seconds: 0.5,
+        },
+        Message::DenoiseResult {
+            tiles: vec![nl_ct],
+            server_seconds: 0.5,
+        },
+    ];
+    for (i, m) in msgs.iter().chain(&nl_msgs).enumerate() {
         std::fs::write(dir.join(format!("seed-{i}")), m.encode())?;
     }
     // The loader: the smallest valid DICOM we can make (a 16×16 CT) and an 8-bit PNG.

@@ -253,6 +253,10 @@ pub fn encode_ciphertext(params: &Parameters, ct: &Ciphertext) -> Vec<u8> {
         if seeded { SEEDED_CHACHA20 } else { 0 },
         params.fingerprint(),
     );
+    // One allocation of the final size (degree-1 ciphertexts, the ones that travel), not a
+    // doubling per limb: replies carry thousands of these.
+    w.buf
+        .reserve(ciphertext_size(params, ct.level(), seeded).saturating_sub(w.buf.len()));
     w.u8(ct.level() as u8);
     w.u8(ct.degree() as u8);
     w.f64(ct.scale());
