@@ -8,7 +8,7 @@ use super::expect::{Expected, decode_expected};
 use super::ledger::{Ledger, Side};
 use super::messages::{Message, Task};
 use crate::ckks::{Ciphertext, EvaluationKeys, Parameters, wire};
-use crate::model::denoiser::he::{REPLY_LEVEL, rotations};
+use crate::model::denoiser::he::{REPLY_LEVEL, input_level, rotations};
 use crate::model::denoiser::weights::LayerSpec;
 use crate::model::denoiser::{ModelKind, TilePlan};
 use rayon::prelude::*;
@@ -151,9 +151,17 @@ impl DenoiseClient {
         msg
     }
 
-    fn encrypt_all(&self, vectors: &[Vec<f64>]) -> Result<Vec<Vec<u8>>, ProtocolError> {
+    /// Fresh encryptions of the inputs of `layer`, at the level that layer uses.
+    fn encrypt_all(
+        &self,
+        vectors: &[Vec<f64>],
+        layer: usize,
+    ) -> Result<Vec<Vec<u8>>, ProtocolError> {
         let params = self.keys.params();
-        let (level, scale) = (params.max_level(), params.default_scale());
+        let (level, scale) = (
+            input_level(layer, self.layers.len()),
+            params.default_scale(),
+        );
         vectors
             .par_iter()
             .map_init(
@@ -188,7 +196,7 @@ impl DenoiseClient {
     ) -> Result<Vec<u8>, ProtocolError> {
         let start = Instant::now();
         let plan = TilePlan::with_shape(rows, cols, self.radius, self.tile_h, self.tile_w)?;
-        let tiles = self.encrypt_all(&plan.layout(image)?)?;
+        let tiles = self.encrypt_all(&plan.layout(image)?, 0)?;
         self.plan = Some(plan);
         self.seen.clear();
         self.next_round = 1;
@@ -242,7 +250,7 @@ impl DenoiseClient {
                 values
                     .par_iter_mut()
                     .for_each(|v| v.iter_mut().for_each(|x| *x = clamped_relu(*x)));
-                let cts = self.encrypt_all(&values)?;
+                let cts = self.encrypt_all(&values, round_index)?;
                 self.next_round += 1;
                 let msg = Message::DenoiseActivations { round, cts }.encode();
                 self.ledger.record(

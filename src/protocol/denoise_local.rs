@@ -13,7 +13,7 @@ use super::ledger::{Ledger, Side};
 use super::messages::Message;
 use super::transport::{ChannelTransport, Transport, channel_pair};
 use crate::ckks::{Parameters, wire};
-use crate::model::denoiser::he::{MaskPolicy, REPLY_LEVEL, rotations};
+use crate::model::denoiser::he::{MaskPolicy, REPLY_LEVEL, input_level, rotations};
 use crate::model::denoiser::weights::{LayerSpec, specs};
 use crate::model::denoiser::{Denoiser, ModelKind, TilePlan};
 use std::ops::ControlFlow;
@@ -170,7 +170,8 @@ impl SizePlan {
             .iter()
             .map(|&k| rq.galois_element_for_rotation(k))
             .collect();
-        let fresh = wire::ciphertext_size(params, params.max_level(), true);
+        // Fresh encryptions travel at the level their layer uses.
+        let fresh = |layer| wire::ciphertext_size(params, input_level(layer, layers.len()), true);
         // Server outputs leave at the lowest level and are not seeded.
         let computed = wire::ciphertext_size(params, REPLY_LEVEL, false);
         // Envelope header; a list field (length, count, length-prefixed items); an 8-byte scalar.
@@ -184,15 +185,15 @@ impl SizePlan {
             .map(|(i, l)| RoundBytes {
                 round: i + 1,
                 download: (header + scalar + list(tiles * l.cout, computed) + scalar) as u64,
-                upload: (header + scalar + list(tiles * l.cout, fresh)) as u64,
+                upload: (header + scalar + list(tiles * l.cout, fresh(i + 1))) as u64,
             })
             .collect();
         let keys = |g| wire::evaluation_keys_size(params, g, false);
         Ok(Self {
             tiles,
             tile_shape: (tile_h, tile_w),
-            ciphertext_bytes: fresh as u64,
-            request_bytes: (header + list(tiles, fresh)) as u64,
+            ciphertext_bytes: fresh(0) as u64,
+            request_bytes: (header + list(tiles, fresh(0))) as u64,
             setup_bytes: (header
                 + 3 * 8
                 + 1

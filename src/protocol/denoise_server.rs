@@ -13,7 +13,9 @@ use super::messages::{Message, Task};
 use super::server::key_memory_bytes;
 use crate::ckks::{Ciphertext, Encoder, Evaluator, Parameters, wire};
 use crate::model::backend::CkksBackend;
-use crate::model::denoiser::he::{Interactive, LinearHe, MaskPolicy, Step, model_rotations};
+use crate::model::denoiser::he::{
+    Interactive, LinearHe, MaskPolicy, Step, input_level, model_rotations,
+};
 use crate::model::denoiser::{Denoiser, ModelKind, TilePlan};
 use std::sync::Arc;
 use std::time::Instant;
@@ -149,17 +151,17 @@ impl DenoiseServer {
         Ok(Message::SetupAck { key_memory_bytes })
     }
 
-    /// Fresh client encryptions only: top level, default scale, degree 1, `count` of them.
+    /// Fresh client encryptions only: degree 1, default scale, `count` of them, at the level
+    /// the inputs of layer `layer` of `model` use (`he::input_level`).
     fn decode_fresh(
         params: &Parameters,
         cts: &[Vec<u8>],
         count: std::ops::RangeInclusive<usize>,
+        model: &Denoiser,
+        layer: usize,
     ) -> Result<Vec<Ciphertext>, ProtocolError> {
-        decode_expected(
-            params,
-            cts,
-            &Expected::fresh(params, count, params.max_level()),
-        )
+        let level = input_level(layer, model.layers.len());
+        decode_expected(params, cts, &Expected::fresh(params, count, level))
     }
 
     fn reply(s: &Session, step: Step<Ciphertext>, start: Instant) -> Message {
@@ -195,7 +197,7 @@ impl DenoiseServer {
             None => return Err(ProtocolError::NoSession),
         };
         let s = self.session.as_mut().ok_or(ProtocolError::NoSession)?;
-        let cts = Self::decode_fresh(&s.params, tiles, 1..=MAX_TILES)?;
+        let cts = Self::decode_fresh(&s.params, tiles, 1..=MAX_TILES, &model, 0)?;
         let backend = CkksBackend {
             eval: &s.eval,
             encoder: &s.encoder,
@@ -227,7 +229,7 @@ impl DenoiseServer {
             )));
         }
         let count = state.pending_count();
-        let cts = Self::decode_fresh(&s.params, cts, count..=count)?;
+        let cts = Self::decode_fresh(&s.params, cts, count..=count, &model, round as usize)?;
         let backend = CkksBackend {
             eval: &s.eval,
             encoder: &s.encoder,

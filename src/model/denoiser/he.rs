@@ -36,6 +36,15 @@ pub const LEVELS_PER_CONV: usize = 1;
 /// Levels of an interactive round: unmask, convolve, mask. The client encrypts its tiles
 /// and activations at this level.
 pub const INTERACTIVE_LEVELS: usize = 3;
+/// The level at which the inputs of `layer` (0-based, of a model of `layers` layers) arrive
+/// from the client: one level to unmask (every layer but the first), one to convolve, one to
+/// mask (every layer but the last). The linear model's single layer needs 1, the interactive
+/// model's first layer 2, its middle layers `INTERACTIVE_LEVELS`, its last 2; nothing travels
+/// with levels the server will not use.
+pub fn input_level(layer: usize, layers: usize) -> usize {
+    usize::from(layer > 0) + LEVELS_PER_CONV + usize::from(layer + 1 < layers)
+}
+
 /// The level of every ciphertext the server sends back: the lowest, so replies are as small
 /// as they can be and the client can pin their level exactly.
 pub const REPLY_LEVEL: usize = 0;
