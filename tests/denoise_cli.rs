@@ -56,6 +56,16 @@ fn denoise_plain_and_encrypted_linear_on_the_phantom() {
     assert_eq!(enc["rounds"].as_u64(), Some(0));
     assert!(enc["upload_bytes"].as_u64().unwrap() > 0);
     assert!(enc["download_bytes"].as_u64().unwrap() > 0);
+    // One value per pixel crosses each way (no ReLU rounds): bits per value = bytes × 8 / pixels.
+    let pixels = (enc["rows"].as_u64().unwrap() * enc["cols"].as_u64().unwrap()) as f64;
+    for (bits, bytes) in [
+        ("upload_bits_per_value", "upload_bytes"),
+        ("download_bits_per_value", "download_bytes"),
+    ] {
+        let want = enc[bytes].as_u64().unwrap() as f64 * 8.0 / pixels;
+        let got = enc[bits].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-9 * want, "{bits}: {got} vs {want}");
+    }
     assert!(!enc["ledger"].as_array().unwrap().is_empty());
     // Without --dose: no metrics, DICOM output written.
     let dcm = dir.join("out.dcm");

@@ -89,6 +89,10 @@ struct Report {
     round_bytes: Vec<RoundBytes>,
     upload_bytes: u64,
     download_bytes: u64,
+    /// Bits on the wire per pixel-channel value crossing, client → server and back
+    /// (bytes × 8 ÷ values; the image or result plus every ReLU round's channels).
+    upload_bits_per_value: Option<f64>,
+    download_bits_per_value: Option<f64>,
     eval_key_bytes: u64,
     tiles: usize,
     tile_shape: Option<(usize, usize)>,
@@ -157,6 +161,8 @@ pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
         round_bytes: Vec::new(),
         upload_bytes: 0,
         download_bytes: 0,
+        upload_bits_per_value: None,
+        download_bits_per_value: None,
         eval_key_bytes: 0,
         tiles: 0,
         tile_shape: None,
@@ -186,6 +192,9 @@ pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
             report.round_bytes = run.rounds.clone();
             report.upload_bytes = run.upload_bytes;
             report.download_bytes = run.download_bytes;
+            let values = values_per_direction(&model, rows, cols);
+            report.upload_bits_per_value = Some(run.upload_bytes as f64 * 8.0 / values);
+            report.download_bits_per_value = Some(run.download_bytes as f64 * 8.0 / values);
             report.eval_key_bytes = run.eval_key_bytes;
             report.tiles = run.tiles;
             report.tile_shape = Some(run.tile_shape);
@@ -312,6 +321,16 @@ fn write_output(
 }
 
 /// `x` rounded up to one significant digit (3.62e-5 → 4e-5).
+/// Pixel-channel values that cross the wire in each direction for one `rows × cols` slice:
+/// the image up (the result down) plus the channels of every ReLU round.
+fn values_per_direction(model: &crate::model::denoiser::Denoiser, rows: usize, cols: usize) -> f64 {
+    let hidden: usize = model
+        .layers
+        .split_last()
+        .map_or(0, |(_, h)| h.iter().map(|l| l.cout).sum());
+    ((rows * cols) as f64 * (1 + hidden) as f64).max(1.0)
+}
+
 fn one_digit_bound(x: f64) -> f64 {
     if !(x.is_finite() && x > 0.0) {
         return x;
@@ -358,7 +377,7 @@ fn print_report(r: &Report) {
     );
     if let Some(d) = r.max_abs_diff_vs_plain {
         println!(
-            "encrypted: {} tiles of {:?}, keys {:.1} MB (setup {:.2} s), slice {:.2} s, ↑ {:.1} MB, ↓ {:.1} MB, {} ReLU rounds; max |encrypted − plaintext| = {d:.2e}",
+            "encrypted: {} tiles of {:?}, keys {:.1} MB (setup {:.2} s), slice {:.2} s, ↑ {:.1} MB, ↓ {:.1} MB ({:.0} / {:.0} bits per value), {} ReLU rounds; max |encrypted − plaintext| = {d:.2e}",
             r.tiles,
             r.tile_shape.unwrap_or_default(),
             mb(r.eval_key_bytes),
@@ -366,6 +385,8 @@ fn print_report(r: &Report) {
             r.slice_seconds.unwrap_or(0.0),
             mb(r.upload_bytes),
             mb(r.download_bytes),
+            r.upload_bits_per_value.unwrap_or(0.0),
+            r.download_bits_per_value.unwrap_or(0.0),
             r.rounds
         );
         for s in r.setup_ledger.iter().chain(&r.ledger) {
