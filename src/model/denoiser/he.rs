@@ -230,11 +230,21 @@ impl PreparedConv {
                 available: low,
             });
         }
-        // Inputs above the prepared level are brought down to it (exact).
-        let inputs = inputs
+        // Inputs above the prepared level are brought down to it (exact); the others are used
+        // as they are, not copied.
+        let lowered = inputs
             .iter()
-            .map(|c| backend.drop_to_level(c, self.level))
+            .map(|c| {
+                (backend.level(c) > self.level)
+                    .then(|| backend.drop_to_level(c, self.level))
+                    .transpose()
+            })
             .collect::<Result<Vec<_>, _>>()?;
+        let inputs: Vec<&B::Ct> = inputs
+            .iter()
+            .zip(&lowered)
+            .map(|(c, l)| l.as_ref().unwrap_or(c))
+            .collect();
         let sums = match self.plan {
             ConvPlan::BabyGiant => self.baby_giant(backend, &inputs)?,
             ConvPlan::RotateInputs => self.rotate_inputs(backend, &inputs)?,
@@ -306,7 +316,7 @@ impl PreparedConv {
     fn rotate_inputs<B: SlotBackend>(
         &self,
         backend: &B,
-        inputs: &[B::Ct],
+        inputs: &[&B::Ct],
     ) -> Result<Vec<B::Ct>, DenoiserError> {
         let offsets = self.offsets();
         let w = self.tile_w as i64;
@@ -320,7 +330,7 @@ impl PreparedConv {
             .par_iter()
             .map(|x| {
                 let mut v = backend.rotate_many(x, &steps)?;
-                v.insert(offsets.len() / 2, x.clone());
+                v.insert(offsets.len() / 2, (*x).clone());
                 Ok(v)
             })
             .collect::<Result<Vec<_>, DenoiserError>>()?;
@@ -342,7 +352,7 @@ impl PreparedConv {
     fn baby_giant<B: SlotBackend>(
         &self,
         backend: &B,
-        inputs: &[B::Ct],
+        inputs: &[&B::Ct],
     ) -> Result<Vec<B::Ct>, DenoiserError> {
         let r = self.r;
         let steps: Vec<i64> = (-r..=r).filter(|&d| d != 0).collect();
@@ -355,7 +365,7 @@ impl PreparedConv {
                 } else {
                     backend.rotate_many(x, &steps)?
                 };
-                v.insert(r as usize, x.clone());
+                v.insert(r as usize, (*x).clone());
                 Ok(v)
             })
             .collect::<Result<Vec<_>, DenoiserError>>()?;
@@ -381,10 +391,9 @@ impl PreparedConv {
     fn rotate_outputs<B: SlotBackend>(
         &self,
         backend: &B,
-        inputs: &[B::Ct],
+        inputs: &[&B::Ct],
     ) -> Result<Vec<B::Ct>, DenoiserError> {
         let w = self.tile_w as i64;
-        let xs: Vec<&B::Ct> = inputs.iter().collect();
         // Per offset: every output's sum of the unrotated inputs, then one rotation each.
         let parts = self
             .offsets()
@@ -393,11 +402,20 @@ impl PreparedConv {
                 let rows: Vec<Vec<f64>> = (0..self.cout)
                     .map(|co| (0..self.cin).map(|ci| self.tap(co, ci, dy, dx)).collect())
                     .collect();
-                let sums = backend.weighted_sums(&xs, &rows)?;
+                let sums = backend.weighted_sums(inputs, &rows)?;
                 Self::rotated(backend, sums, dy * w + dx)
             })
             .collect::<Result<Vec<_>, EvalError>>()?;
         self.totals(backend, parts)
+    }
+}
+
+/// `ct` at `REPLY_LEVEL`, dropped only if it is above it (no copy otherwise).
+fn to_reply_level<B: SlotBackend>(backend: &B, ct: B::Ct) -> Result<B::Ct, DenoiserError> {
+    if backend.level(&ct) > REPLY_LEVEL {
+        Ok(backend.drop_to_level(&ct, REPLY_LEVEL)?)
+    } else {
+        Ok(ct)
     }
 }
 
@@ -455,10 +473,7 @@ impl LinearHe {
     ) -> Result<Vec<B::Ct>, DenoiserError> {
         tiles
             .par_iter()
-            .map(|t| {
-                let y = self.conv.apply(backend, &[t])?.remove(0);
-                Ok(backend.drop_to_level(&y, REPLY_LEVEL)?)
-            })
+            .map(|t| to_reply_level(backend, self.conv.apply(backend, &[t])?.remove(0)))
             .collect()
     }
 }
@@ -614,17 +629,17 @@ impl<Ct: Clone + Send + Sync> Interactive<Ct> {
             .par_chunks(conv.cin)
             .enumerate()
             .map(|(t, x)| {
-                let x = match in_masks {
-                    Some(m) => scale_slots(backend, x, &m[t], true)?,
-                    None => x.to_vec(),
-                };
-                let y = prepared.apply(backend, &x.iter().collect::<Vec<_>>())?;
+                let unmasked = in_masks
+                    .map(|m| scale_slots(backend, x, &m[t], true))
+                    .transpose()?;
+                let x: Vec<&Ct> = unmasked.as_deref().unwrap_or(x).iter().collect();
+                let y = prepared.apply(backend, &x)?;
                 let y = match out_masks_ref {
                     Some(m) => scale_slots(backend, &y, &m[t], false)?,
                     None => y,
                 };
-                y.iter()
-                    .map(|c| Ok(backend.drop_to_level(c, REPLY_LEVEL)?))
+                y.into_iter()
+                    .map(|c| to_reply_level(backend, c))
                     .collect::<Result<Vec<_>, DenoiserError>>()
             })
             .collect::<Result<Vec<_>, _>>()?;
