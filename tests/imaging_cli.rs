@@ -149,6 +149,41 @@ fn simulate_ldct_writes_derived_dicom_and_png_without_touching_input() {
         (512, 512, privact::imaging::Units::Windowed8Bit)
     );
 
+    // --clean-out writes the noise-free reconstruction the metrics are computed against: the
+    // RMSE between the two written files is the one reported (up to the DICOM's integer HU).
+    let out_clean = dir.join("clean.dcm");
+    let o = privact(&[
+        "simulate-ldct",
+        src.to_str().unwrap(),
+        "--dose",
+        "0.25",
+        "--json",
+        "--out",
+        out_dcm.to_str().unwrap(),
+        "--clean-out",
+        out_clean.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (low, clean) = (
+        privact::imaging::load(&out_dcm).unwrap(),
+        privact::imaging::load(&out_clean).unwrap(),
+    );
+    let rmse = (low
+        .values
+        .iter()
+        .zip(&clean.values)
+        .map(|(a, b)| f64::from(a - b).powi(2))
+        .sum::<f64>()
+        / low.values.len() as f64)
+        .sqrt();
+    let reported = j["rmse_hu"].as_f64().unwrap();
+    assert!(reported > 1.0, "no noise simulated: {reported}");
+    assert!(
+        (rmse - reported).abs() < 0.5,
+        "files {rmse} HU, reported {reported} HU"
+    );
+
     // Refuses to overwrite its input and leaves no temp files behind.
     let o = privact(&[
         "simulate-ldct",

@@ -5,7 +5,7 @@
 //! approximate HU range through the inverse Abdomen window (W400/L40) and an
 //! assumed 360 mm field of view; the output says so on stderr.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
@@ -15,7 +15,7 @@ use crate::imaging::io::{ensure_distinct, write_atomic};
 use crate::imaging::ldct::{LdctParams, ReconKernel};
 use crate::imaging::raster::png_bytes;
 use crate::imaging::window::Window;
-use crate::imaging::{ImagingError, LoadOptions, ldct, load_with, metrics};
+use crate::imaging::{ImagingError, LoadOptions, Slice, ldct, load_with, metrics};
 
 #[derive(clap::Args)]
 pub struct SimulateLdctArgs {
@@ -39,6 +39,10 @@ pub struct SimulateLdctArgs {
     /// Print one JSON object on stdout (the quality of the simulated scan).
     #[arg(long)]
     pub json: bool,
+    /// Also write the noise-free reconstruction of the same geometry and kernel (.dcm or .png):
+    /// the reference that `privact denoise --dose` scores against.
+    #[arg(long)]
+    pub clean_out: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -73,7 +77,6 @@ pub fn run(args: &SimulateLdctArgs) -> anyhow::Result<()> {
     )
     .map_err(|k| ImagingError::new(&args.path, k))?;
     let elapsed = t.elapsed();
-    let w = Window::ABDOMEN;
     // The metric of `privact denoise`: HU clipped to −160…240 over 400, 7 × 7 SSIM.
     let (lo, cl) = (metric_unit(&sim.low_dose), metric_unit(&sim.clean));
     let psnr = metrics::psnr(&cl, &lo, 1.0)?;
@@ -96,19 +99,44 @@ pub fn run(args: &SimulateLdctArgs) -> anyhow::Result<()> {
             })
         );
     }
-    let ext = args
-        .out
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
     let description = format!(
         "Simulated low dose {:.0}% (PrivaCT, seed {})",
         args.dose * 100.0,
         args.seed
     );
+    write_image(args, &slice, spacing, &args.out, &sim.low_dose, description)?;
+    if let Some(clean) = &args.clean_out {
+        ensure_distinct(&args.path, clean)?;
+        if clean == &args.out {
+            bail!("--clean-out and --out are the same file");
+        }
+        let description = format!(
+            "Noise-free reconstruction ({} kernel, PrivaCT)",
+            params.kernel.name()
+        );
+        write_image(args, &slice, spacing, clean, &sim.clean, description)?;
+    }
+    Ok(())
+}
+
+/// Writes `hu` (the input's size) to `out` as a derived DICOM CT (.dcm) or an abdomen-window
+/// PNG, atomically.
+fn write_image(
+    args: &SimulateLdctArgs,
+    slice: &Slice,
+    spacing: f64,
+    out: &Path,
+    hu: &[f32],
+    description: String,
+) -> anyhow::Result<()> {
+    let w = Window::ABDOMEN;
+    let ext = out
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
     let bytes = match ext.as_str() {
-        "png" => png_bytes(slice.rows, slice.cols, &w.apply_all(&sim.low_dose))
-            .map_err(|k| ImagingError::new(&args.out, k))?,
+        "png" => png_bytes(slice.rows, slice.cols, &w.apply_all(hu))
+            .map_err(|k| ImagingError::new(out, k))?,
         "dcm" | "dicom" => {
             if slice.info.is_some() {
                 let source = std::fs::read(&args.path).with_context(|| {
@@ -119,7 +147,7 @@ pub fn run(args: &SimulateLdctArgs) -> anyhow::Result<()> {
                     &args.path,
                     slice.rows,
                     slice.cols,
-                    &sim.low_dose,
+                    hu,
                     &description,
                 )?
             } else {
@@ -136,13 +164,12 @@ pub fn run(args: &SimulateLdctArgs) -> anyhow::Result<()> {
                     window: (40.0, 400.0),
                     date: "20240101".into(),
                 };
-                ct_bytes(slice.rows, slice.cols, &sim.low_dose, &d)
-                    .map_err(|k| ImagingError::new(&args.out, k))?
+                ct_bytes(slice.rows, slice.cols, hu, &d).map_err(|k| ImagingError::new(out, k))?
             }
         }
-        _ => bail!("{}: output must end in .dcm or .png", args.out.display()),
+        _ => bail!("{}: output must end in .dcm or .png", out.display()),
     };
-    write_atomic(&args.out, &bytes)?;
-    eprintln!("wrote {}", args.out.display());
+    write_atomic(out, &bytes)?;
+    eprintln!("wrote {}", out.display());
     Ok(())
 }
