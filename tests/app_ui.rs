@@ -576,6 +576,60 @@ fn encrypted_classification_runs_on_the_worker_then_cancel_works() {
         "the UI thread never blocks on the job (max frame {:.1} ms, job {job_ms:.0} ms)",
         app.state.max_frame_ms_during_job
     );
+    assert!(
+        !o.keys_reused && o.session_runs == 1,
+        "the first run opens the session"
+    );
+    let (first_logits, setup_bytes) = (o.logits, o.setup_bytes);
+    assert!(
+        app.state
+            .pipeline
+            .steps
+            .iter()
+            .any(|s| s.bytes == Some(setup_bytes)),
+        "the first run's Keys row carries the key upload"
+    );
+
+    // A second classification in the session makes no keys and uploads only the request.
+    h.get_by_label("Run encrypted classification").click();
+    step_until(&mut h, "the second run", Duration::from_secs(600), |h| {
+        !h.state().busy()
+            && h.state()
+                .state
+                .pipeline
+                .outcome
+                .as_ref()
+                .is_some_and(|o| o.session_runs == 2)
+    });
+    h.step();
+    let app = h.state();
+    let o = app.state.pipeline.outcome.as_ref().expect("second outcome");
+    assert!(o.keys_reused, "keys reused");
+    assert_eq!(o.setup_bytes, setup_bytes, "the same session's keys");
+    let names: Vec<&str> = o.ledger.steps.iter().map(|s| s.name.as_str()).collect();
+    assert!(!names.contains(&"Keys"), "no key generation: {names:?}");
+    let sent: u64 = o
+        .ledger
+        .steps
+        .iter()
+        .filter(|s| s.name == "Send")
+        .map(|s| s.bytes)
+        .sum();
+    assert_eq!(sent, o.request_bytes, "only the request is uploaded");
+    assert!(has(&h, "Keys reused"), "the Keys row says reused");
+    assert!(has_containing(&h, "Keys reused: made and uploaded once"));
+    assert_eq!(o.logits.len(), first_logits.len());
+    assert!(
+        o.precision_bits().unwrap() > 10.0,
+        "fresh encryption, same answer"
+    );
+    assert!(
+        o.logits
+            .iter()
+            .zip(first_logits)
+            .all(|(a, b)| (a - b).abs() < 1e-3),
+        "the same slice gives the same logits with the reused keys"
+    );
 }
 
 /// The shared data folder (`$PRIVACT_DATA` or `../shared/data`), if present.

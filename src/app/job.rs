@@ -140,6 +140,8 @@ pub enum Progress {
         seconds: f64,
         bytes: u64,
     },
+    /// The step was not needed: its result from an earlier run of the session is reused.
+    Reused(StepId),
     /// The first serialized input ciphertext, exactly as it travels to the server.
     ServerView(Vec<u8>),
 }
@@ -155,9 +157,17 @@ pub struct ClassifyOutcome {
     /// The shipped networks run in plaintext on the same input (`None` with demo weights).
     pub ref_cnn_logits: Option<[f64; CLASSES]>,
     pub approx_cnn_logits: Option<[f64; CLASSES]>,
-    /// The pipeline, one step per stage plus the server's session preparation.
+    /// The pipeline, one row per stage of this run ("Keys" only in the run that opened the
+    /// session: key generation, key upload and the server's key import).
     pub ledger: Ledger,
+    /// The session's evaluation keys (uploaded once, by the run that opened it).
     pub setup_bytes: u64,
+    /// True when this run used the keys of an earlier run: no keys made, none uploaded.
+    pub keys_reused: bool,
+    /// The one-time cost of the session (keys, key upload, server preparation), seconds.
+    pub setup_seconds: f64,
+    /// Classifications done in this session, this one included.
+    pub session_runs: u64,
     pub request_bytes: u64,
     pub response_bytes: u64,
     pub server_key_memory: u64,
@@ -183,8 +193,19 @@ impl ClassifyOutcome {
             .map(|e| if e > 0.0 { -e.log2() } else { 52.0 })
     }
 
+    /// Seconds of this run, the one-time "Keys" row included when this run opened the session.
     pub fn total_seconds(&self) -> f64 {
         self.ledger.steps.iter().map(|s| s.seconds).sum()
+    }
+
+    /// Seconds of this run without the one-time session cost: what every further slice costs.
+    pub fn per_slice_seconds(&self) -> f64 {
+        self.ledger
+            .steps
+            .iter()
+            .filter(|s| s.name != stage_name(Stage::Keys))
+            .map(|s| s.seconds)
+            .sum()
     }
 }
 
@@ -243,43 +264,130 @@ fn refused(found: &Message, expected: &'static str) -> JobError {
     }
 }
 
-/// Keys → encrypt → send → server evaluates on ciphertexts → receive → decrypt.
+/// The keys of encrypted classification and the in-process server that holds the evaluation
+/// keys and the prepared model, kept for the app session (issue 20: "keys once per session"
+/// must be true). Made by the first run; reused by the next ones while the weights are the
+/// same. A run that stops midway (cancel, error) drops it: the server may still owe that run's
+/// answer, and a fresh session is cheaper to reason about than draining one.
+pub struct ClassifySession {
+    client: ClassifierClient,
+    to_server: Sender<Vec<u8>>,
+    from_server: Receiver<Vec<u8>>,
+    weights: Vec<ApproxParams>,
+    setup_bytes: u64,
+    setup_seconds: f64,
+    server_key_memory: u64,
+    runs: u64,
+}
+
+impl ClassifySession {
+    /// Key generation, the server thread, the key upload and the server's key import and
+    /// model preparation: the one-time cost of a session.
+    fn open(weights: &[ApproxParams], cancel: &AtomicBool) -> Result<Self, JobError> {
+        let t = Instant::now();
+        // The server: its own thread, bytes in and out. Dropping our ends stops it.
+        let (to_server, server_rx) = crossbeam_channel::unbounded::<Vec<u8>>();
+        let (server_tx, from_server) = crossbeam_channel::unbounded::<Vec<u8>>();
+        let server_weights = weights.to_vec();
+        std::thread::Builder::new()
+            .name("privact-server".into())
+            .spawn(move || {
+                let mut server = Server::new(server_weights);
+                while let Ok(request) = server_rx.recv() {
+                    if server_tx.send(server.handle(&request)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|_| ProtocolError::Closed)?;
+        let mut client = ClassifierClient::new(PRESET)?;
+        let setup = client.setup_message();
+        let setup_bytes = setup.len() as u64;
+        check(cancel)?;
+        send(&to_server, setup)?;
+        let ack = recv(&from_server, cancel)?;
+        let server_key_memory = match Message::decode(&ack).map_err(ProtocolError::from)? {
+            Message::SetupAck { key_memory_bytes } => key_memory_bytes,
+            other => return Err(refused(&other, "SetupAck")),
+        };
+        Ok(ClassifySession {
+            client,
+            to_server,
+            from_server,
+            weights: weights.to_vec(),
+            setup_bytes,
+            setup_seconds: t.elapsed().as_secs_f64(),
+            server_key_memory,
+            runs: 0,
+        })
+    }
+
+    /// Bytes of the evaluation keys this session uploaded (once).
+    pub fn setup_bytes(&self) -> u64 {
+        self.setup_bytes
+    }
+
+    /// Classifications completed with these keys.
+    pub fn runs(&self) -> u64 {
+        self.runs
+    }
+}
+
+/// Keys (first run of a session only) → encrypt → send → server evaluates on ciphertexts →
+/// receive → decrypt. `session` holds the keys and the server between runs; it is opened
+/// when empty or made for other weights, and emptied when a run fails or is cancelled.
 pub fn classify(
     image: &[f32],
     weights: &[ApproxParams],
+    session: &mut Option<ClassifySession>,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ClassifyOutcome, JobError> {
     for member in weights {
         member.validate()?;
     }
-    // The server: its own thread, bytes in and out. Dropping our ends stops it.
-    let (to_server, server_rx) = crossbeam_channel::unbounded::<Vec<u8>>();
-    let (server_tx, from_server) = crossbeam_channel::unbounded::<Vec<u8>>();
-    let server_weights = weights.to_vec();
-    std::thread::Builder::new()
-        .name("privact-server".into())
-        .spawn(move || {
-            let mut server = Server::new(server_weights);
-            while let Ok(request) = server_rx.recv() {
-                if server_tx.send(server.handle(&request)).is_err() {
-                    break;
-                }
-            }
-        })
-        .map_err(|_| ProtocolError::Closed)?;
+    if session.as_ref().is_some_and(|s| s.weights != weights) {
+        *session = None;
+    }
+    let result = classify_in_session(image, weights, session, cancel, progress);
+    if result.is_err() {
+        *session = None;
+    }
+    result
+}
 
+fn classify_in_session(
+    image: &[f32],
+    weights: &[ApproxParams],
+    session: &mut Option<ClassifySession>,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ClassifyOutcome, JobError> {
     let mut ledger = Ledger::default();
     check(cancel)?;
-    let t = begin(Stage::Keys, progress);
-    let mut client = ClassifierClient::new(PRESET)?;
-    let setup = client.setup_message();
-    let setup_bytes = setup.len();
-    finish(Stage::Keys, t, setup_bytes, &mut ledger, progress);
+    let keys_reused = session.is_some();
+    let s = match session {
+        Some(s) => {
+            progress(Progress::Reused(StepId::Stage(Stage::Keys)));
+            s
+        }
+        None => {
+            let t = begin(Stage::Keys, progress);
+            let opened = session.insert(ClassifySession::open(weights, cancel)?);
+            finish(
+                Stage::Keys,
+                t,
+                opened.setup_bytes as usize,
+                &mut ledger,
+                progress,
+            );
+            opened
+        }
+    };
 
     check(cancel)?;
     let t = begin(Stage::EncodeEncrypt, progress);
-    let request = client.encrypt_image(image)?;
+    let request = s.client.encrypt_image(image)?;
     let request_bytes = request.len();
     let ciphertexts_sent = match Message::decode(&request) {
         Ok(Message::ClassifyRequest { inputs }) => {
@@ -301,23 +409,11 @@ pub fn classify(
 
     check(cancel)?;
     let t = begin(Stage::Send, progress);
-    send(&to_server, setup)?;
-    let ack = recv(&from_server, cancel)?;
-    let server_key_memory = match Message::decode(&ack).map_err(ProtocolError::from)? {
-        Message::SetupAck { key_memory_bytes } => key_memory_bytes,
-        other => return Err(refused(&other, "SetupAck")),
-    };
-    send(&to_server, request)?;
-    finish(
-        Stage::Send,
-        t,
-        setup_bytes + request_bytes,
-        &mut ledger,
-        progress,
-    );
+    send(&s.to_server, request)?;
+    finish(Stage::Send, t, request_bytes, &mut ledger, progress);
 
     let t = begin(Stage::Evaluate, progress);
-    let response = recv(&from_server, cancel)?;
+    let response = recv(&s.from_server, cancel)?;
     let server_seconds = match Message::decode(&response).map_err(ProtocolError::from)? {
         Message::ClassifyResponse { server_seconds, .. } => server_seconds,
         other => return Err(refused(&other, "ClassifyResponse")),
@@ -342,8 +438,9 @@ pub fn classify(
     finish(Stage::Receive, t, response_bytes, &mut ledger, progress);
 
     let t = begin(Stage::Decrypt, progress);
-    let result = client.decrypt_response(&response)?;
+    let result = s.client.decrypt_response(&response)?;
     finish(Stage::Decrypt, t, 0, &mut ledger, progress);
+    s.runs += 1;
 
     // Plaintext baseline: the same network on the exact slot simulator.
     let t = Instant::now();
@@ -361,10 +458,13 @@ pub fn classify(
         ref_cnn_logits,
         approx_cnn_logits,
         ledger,
-        setup_bytes: setup_bytes as u64,
+        setup_bytes: s.setup_bytes,
+        keys_reused,
+        setup_seconds: s.setup_seconds,
+        session_runs: s.runs,
         request_bytes: request_bytes as u64,
         response_bytes: response_bytes as u64,
-        server_key_memory,
+        server_key_memory: s.server_key_memory,
         ciphertexts_sent,
     })
 }

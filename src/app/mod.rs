@@ -244,6 +244,13 @@ impl PrivactApp {
                             step.bytes = Some(bytes);
                         }
                     }
+                    job::Progress::Reused(id) => {
+                        if let Some(step) = pipeline.step_mut(id) {
+                            step.status = StepStatus::Reused;
+                            step.seconds = Some(0.0);
+                            step.bytes = Some(0);
+                        }
+                    }
                     job::Progress::ServerView(bytes) => {
                         pipeline.server_view = Some(bytes);
                         self.textures.server_view = None;

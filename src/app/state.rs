@@ -14,6 +14,8 @@ pub enum StepStatus {
     Waiting,
     Running,
     Done,
+    /// Not run: the result of an earlier run of the session (the keys) is reused.
+    Reused,
     Cancelled,
     Failed,
 }
@@ -24,9 +26,15 @@ impl StepStatus {
             StepStatus::Waiting => "waiting",
             StepStatus::Running => "running",
             StepStatus::Done => "done",
+            StepStatus::Reused => "reused",
             StepStatus::Cancelled => "cancelled",
             StepStatus::Failed => "failed",
         }
+    }
+
+    /// Done, or not needed because an earlier result is reused.
+    pub fn finished(self) -> bool {
+        matches!(self, StepStatus::Done | StepStatus::Reused)
     }
 }
 
@@ -129,12 +137,20 @@ impl Pipeline {
     }
 
     /// The measured durations of a finished run become the next run's estimates.
+    /// A reused step keeps its estimate (the next session may have to run it).
     pub fn learn(&mut self) {
-        if self.steps.iter().all(|s| s.status == StepStatus::Done) {
+        if self.steps.iter().all(|s| s.status.finished()) {
+            let old = self.estimates.take();
             self.estimates = Some(
                 self.steps
                     .iter()
-                    .map(|s| s.seconds.unwrap_or(0.0).max(0.01))
+                    .enumerate()
+                    .map(
+                        |(i, s)| match (s.status, old.as_ref().and_then(|o| o.get(i))) {
+                            (StepStatus::Reused, Some(&e)) => e,
+                            _ => s.seconds.unwrap_or(0.0).max(0.01),
+                        },
+                    )
                     .collect(),
             );
         }
@@ -165,11 +181,7 @@ impl Pipeline {
         match self.eta_seconds() {
             Some(left) if total > 0.0 => (1.0 - left / total).clamp(0.0, 1.0) as f32,
             _ => {
-                let done = self
-                    .steps
-                    .iter()
-                    .filter(|s| s.status == StepStatus::Done)
-                    .count();
+                let done = self.steps.iter().filter(|s| s.status.finished()).count();
                 done as f32 / self.steps.len().max(1) as f32
             }
         }

@@ -190,9 +190,11 @@ impl Worker {
             std::thread::Builder::new()
                 .name("privact-worker".into())
                 .spawn(move || {
+                    // Keys and server state that outlive one job (the worker's session).
+                    let mut session: Option<job::ClassifySession> = None;
                     while let Ok(job) = job_rx.recv() {
                         let kind = job.kind();
-                        run_job(job, &cancel, &emitter);
+                        run_job(job, &mut session, &cancel, &emitter);
                         busy.store(false, Ordering::SeqCst);
                         emitter.emit(Event::Idle(kind));
                     }
@@ -275,11 +277,16 @@ impl Drop for Worker {
     }
 }
 
-fn run_job(job: Job, cancel: &AtomicBool, emitter: &Emitter) {
+fn run_job(
+    job: Job,
+    session: &mut Option<job::ClassifySession>,
+    cancel: &AtomicBool,
+    emitter: &Emitter,
+) {
     match job {
         Job::Classify { image, weights } => {
             let mut on_progress = |p: Progress| emitter.emit(Event::Progress(JobKind::Classify, p));
-            match job::classify(&image, &weights, cancel, &mut on_progress) {
+            match job::classify(&image, &weights, session, cancel, &mut on_progress) {
                 Ok(outcome) => emitter.emit(Event::Classified(Box::new(outcome))),
                 Err(JobError::Cancelled) => emitter.emit(Event::Cancelled(JobKind::Classify)),
                 Err(e) => emitter.emit(Event::Failed {

@@ -148,11 +148,7 @@ fn actions(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
                         fmt_seconds(left)
                     ),
                     None => {
-                        let done = p
-                            .steps
-                            .iter()
-                            .filter(|s| s.status == StepStatus::Done)
-                            .count();
+                        let done = p.steps.iter().filter(|s| s.status.finished()).count();
                         format!(
                             "{} elapsed · step {} of {}",
                             fmt_seconds(elapsed),
@@ -210,7 +206,7 @@ fn steps(app: &PrivactApp, ui: &mut egui::Ui) {
                 }
                 side_badge(ui, s.id.side());
                 let color = match s.status {
-                    StepStatus::Done => GREEN,
+                    StepStatus::Done | StepStatus::Reused => GREEN,
                     StepStatus::Running => CLIENT,
                     StepStatus::Failed => RED,
                     StepStatus::Cancelled => AMBER,
@@ -244,14 +240,28 @@ fn steps(app: &PrivactApp, ui: &mut egui::Ui) {
         Task::Classify => {
             if let Some(o) = &p.outcome {
                 ui.label(format!(
-                    "Total {} · client {} · server {}",
-                    fmt_seconds(o.total_seconds()),
-                    fmt_seconds(o.ledger.total_seconds(Side::Client)),
+                    "This slice {} · client {} · server {}",
+                    fmt_seconds(o.per_slice_seconds()),
+                    fmt_seconds(
+                        o.ledger.total_seconds(Side::Client)
+                            - (o.total_seconds() - o.per_slice_seconds())
+                    ),
                     fmt_seconds(o.ledger.total_seconds(Side::Server)),
                 ));
-                ui.weak(
-                    "Send includes the server importing the keys and encoding the model for this session.",
-                );
+                ui.weak(if o.keys_reused {
+                    format!(
+                        "Keys reused: made and uploaded once this session ({} in {}), slice {} of the session.",
+                        fmt_bytes(o.setup_bytes),
+                        fmt_seconds(o.setup_seconds),
+                        o.session_runs
+                    )
+                } else {
+                    format!(
+                        "Plus once per session: Keys {} (key generation, upload of {}, the server importing them and preparing the model); the next slices reuse them.",
+                        fmt_seconds(o.setup_seconds),
+                        fmt_bytes(o.setup_bytes)
+                    )
+                });
             }
         }
         Task::Denoise => {
@@ -519,7 +529,10 @@ fn classify_overhead(app: &PrivactApp, ui: &mut egui::Ui) {
         let keys = measured_or_planned(|o| o.setup_bytes, |p| p.setup_bytes);
         overhead_row(
             ui,
-            "Upload: keys (per session)",
+            match o {
+                Some(o) if o.keys_reused => "Upload: keys (once; reused)",
+                _ => "Upload: keys (once per session)",
+            },
             "0 B".into(),
             fmt_bytes(keys),
             "–".into(),
@@ -542,9 +555,20 @@ fn classify_overhead(app: &PrivactApp, ui: &mut egui::Ui) {
                 "–".into(),
             ),
         }
-        time_row(ui, o.map(|o| (o.reference_seconds, o.total_seconds())));
+        time_row(ui, o.map(|o| (o.reference_seconds, o.per_slice_seconds())));
+        if let Some(o) = o {
+            overhead_row(
+                ui,
+                "Time: keys (once per session)",
+                "0 s".into(),
+                fmt_seconds(o.setup_seconds),
+                "–".into(),
+            );
+        }
     });
-    ui.weak("Plaintext time: the same circuit evaluated on plaintext slots in this process.");
+    ui.weak(
+        "Plaintext time: the same circuit evaluated on plaintext slots in this process. Encrypted: one slice, without the one-time keys.",
+    );
 }
 
 fn denoise_overhead(app: &PrivactApp, ui: &mut egui::Ui) {
