@@ -33,6 +33,21 @@ pub enum ErrorKind {
     Malformed(String),
     #[error("no pixel data")]
     NoPixelData,
+    /// Float or Double Float Pixel Data (PS3.3 C.7.6.3.1.7; e.g. parametric maps): real
+    /// values, not the integer samples this loader decodes.
+    #[error(
+        "float pixel data ({0}) is not supported: only integer Pixel Data (7FE0,0010) is decoded"
+    )]
+    FloatPixelData(&'static str),
+    /// A sequence whose bytes are present but whose items do not parse in the data set's
+    /// encoding (e.g. a private sequence written in explicit VR inside an implicit VR file).
+    #[error("malformed sequence ({group:04X},{element:04X}) at byte {offset}: {reason}")]
+    MalformedSequence {
+        group: u16,
+        element: u16,
+        offset: u64,
+        reason: String,
+    },
     #[error("unsupported transfer syntax {uid} ({name}): {reason}")]
     UnsupportedTransferSyntax {
         uid: String,
@@ -68,6 +83,8 @@ impl ErrorKind {
             ErrorKind::Truncated { .. } => "truncated",
             ErrorKind::Malformed(_) => "malformed",
             ErrorKind::NoPixelData => "no_pixel_data",
+            ErrorKind::FloatPixelData(_) => "float_pixel_data",
+            ErrorKind::MalformedSequence { .. } => "malformed_sequence",
             ErrorKind::UnsupportedTransferSyntax { .. } => "unsupported_transfer_syntax",
             ErrorKind::UnsupportedImage(_) => "unsupported_image",
             ErrorKind::TooLarge(_) => "too_large",

@@ -40,6 +40,11 @@ pub struct Slice {
     pub frame: u32,
     /// Typed DICOM tags; `None` for PNG/JPEG/TIFF and synthetic slices.
     pub info: Option<DicomInfo>,
+    /// `rows * cols` flags, true where the pixel is padding outside the image (PS3.3
+    /// C.7.5.1.1.2, Pixel Padding Value / Pixel Padding Range Limit); `None` when the
+    /// object declares no padding. Padding keeps its rescaled value in `values` (e.g.
+    /// −3024 HU) but is not tissue: ranges and readouts skip it.
+    pub padding: Option<Vec<bool>>,
 }
 
 impl Slice {
@@ -53,7 +58,34 @@ impl Slice {
             pixel_spacing_mm: None,
             frame: 0,
             info: None,
+            padding: None,
         }
+    }
+
+    /// True when pixel `index` (row-major) is padding outside the image.
+    pub fn is_padding(&self, index: usize) -> bool {
+        self.padding
+            .as_ref()
+            .is_some_and(|p| p.get(index).copied().unwrap_or(false))
+    }
+
+    /// Number of padding pixels (0 without padding).
+    pub fn padding_count(&self) -> usize {
+        self.padding
+            .as_ref()
+            .map_or(0, |p| p.iter().filter(|&&b| b).count())
+    }
+
+    /// (min, max) over finite values that are not padding; `None` when there are none.
+    pub fn image_min_max(&self) -> Option<(f32, f32)> {
+        self.values
+            .iter()
+            .enumerate()
+            .filter(|&(i, v)| v.is_finite() && !self.is_padding(i))
+            .fold(None, |acc, (_, &v)| match acc {
+                None => Some((v, v)),
+                Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+            })
     }
 
     /// Value at (row, col), `None` outside the image.
@@ -64,7 +96,7 @@ impl Slice {
         self.values.get(row * self.cols + col).copied()
     }
 
-    /// (min, max) over finite values; `None` for an empty image.
+    /// (min, max) over finite values, padding included; `None` for an empty image.
     pub fn min_max(&self) -> Option<(f32, f32)> {
         self.values
             .iter()

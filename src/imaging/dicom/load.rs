@@ -16,10 +16,10 @@ use dicom_pixeldata::PixelDecoder;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use super::pixels::{self, Photometric, PixelFormat};
-use super::rle;
 use super::scan::{self, Encoding};
 use super::tags::{self as ti, DicomInfo};
 use super::transfer_syntax::{self as tsx, PixelCodec, Supported};
+use super::{cp246, frames, libjpeg, rle};
 use crate::imaging::error::{ErrorKind, ImagingError, one_line};
 use crate::imaging::slice::{Slice, Units};
 
@@ -84,6 +84,8 @@ struct Parsed {
     obj: DefaultDicomObject,
     info: DicomInfo,
     ts: Result<Supported, String>,
+    /// Why the encapsulated fragments could not be split into frames, if they could not.
+    frame_split: Option<String>,
 }
 
 /// Where the file meta group starts, if the file has one.
@@ -182,13 +184,35 @@ fn actual_encoding(dataset: &[u8], declared: Encoding) -> Encoding {
 fn parse(bytes: &[u8]) -> Result<Parsed, ErrorKind> {
     // `have_meta`: a meta group the standard reader will walk to exactly
     // where this scan puts the data set.
+    let mut repairs = Vec::new();
     let (ts_uid, dataset_start, have_meta) = match meta_start(bytes) {
         Some(ms) => {
             let rest = bytes.get(ms..).unwrap_or_default();
             let meta = scan::scan_meta(rest, ms as u64)?;
-            let ds = ms + meta.len;
+            let mut ds = ms + meta.len;
+            let mut have_meta = meta.group_length_matches;
+            // A second group 0002 after the one its group length bounds (PS3.10 §7.1): the
+            // first is authoritative; the stale one is skipped, not read as the data set.
+            if meta.group_length_matches
+                && let Some(stale) = bytes
+                    .get(ds..)
+                    .and_then(|r| scan::scan_meta(r, ds as u64).ok())
+                    .filter(|m| m.len > 0)
+            {
+                repairs.push(format!(
+                    "ignored a second file meta group ({} bytes at byte {ds}{})",
+                    stale.len,
+                    stale
+                        .transfer_syntax
+                        .as_deref()
+                        .map(|t| format!(", transfer syntax {t}"))
+                        .unwrap_or_default()
+                ));
+                ds += stale.len;
+                have_meta = false;
+            }
             match meta.transfer_syntax {
-                Some(uid) => (uid, ds, meta.group_length_matches),
+                Some(uid) => (uid, ds, have_meta),
                 None => {
                     // Meta group without a transfer syntax: guess from the data set.
                     let enc = sniff(bytes.get(ds..).unwrap_or_default()).ok_or_else(|| {
@@ -245,9 +269,23 @@ fn parse(bytes: &[u8]) -> Result<Parsed, ErrorKind> {
             },
             other => other,
         })?;
-    } else {
-        scan::scan_dataset(dataset, dataset_start as u64, encoding)?;
     }
+    let repaired = if deflated {
+        None
+    } else {
+        repair(dataset, dataset_start, encoding, &mut repairs)?
+    };
+    // The whole file again, with the repaired data set after the same meta group.
+    let joined;
+    let (bytes, dataset) = match repaired {
+        Some(ds) => {
+            let mut all = bytes.get(..dataset_start).unwrap_or_default().to_vec();
+            all.extend_from_slice(&ds);
+            joined = all;
+            (joined.as_slice(), ds_tail(&joined, dataset_start))
+        }
+        None => (bytes, dataset),
+    };
 
     let standard = if have_meta && encoding == declared {
         let from = meta_start(bytes).map(|m| m - 4).unwrap_or(0);
@@ -292,8 +330,110 @@ fn parse(bytes: &[u8]) -> Result<Parsed, ErrorKind> {
             ds.with_exact_meta(meta)
         }
     };
-    let info = ti::read_info(&obj, &ts_uid, &ts_name);
-    Ok(Parsed { obj, info, ts })
+    let mut info = ti::read_info(&obj, &ts_uid, &ts_name);
+    info.repairs = repairs;
+    let mut obj = obj;
+    let frame_split = one_fragment_per_frame(&mut obj, info.frames);
+    Ok(Parsed {
+        obj,
+        info,
+        ts,
+        frame_split,
+    })
+}
+
+fn ds_tail(all: &[u8], start: usize) -> &[u8] {
+    all.get(start..).unwrap_or_default()
+}
+
+/// Most repairs applied to one data set.
+const MAX_REPAIRS: usize = 8;
+
+/// Checks the structure of a (non-deflated) data set and repairs what other readers read:
+/// VR UN sequences of undefined length (CP-246, PS3.5 §6.2.2) are transcoded to explicit
+/// VR, and a malformed *private* sequence is skipped when the data set goes on cleanly after
+/// it. Returns the repaired data set, or `None` when it is fine as it is; each repair is
+/// described in `repairs`.
+fn repair(
+    dataset: &[u8],
+    dataset_start: usize,
+    encoding: Encoding,
+    repairs: &mut Vec<String>,
+) -> Result<Option<Vec<u8>>, ErrorKind> {
+    let mut current: Option<Vec<u8>> = None;
+    for _ in 0..MAX_REPAIRS {
+        let data = current.as_deref().unwrap_or(dataset);
+        match scan::scan_dataset(data, dataset_start as u64, encoding) {
+            Ok(r) if r.un_sequences > 0 && encoding.explicit_vr => {
+                let out = cp246::rewrite(data, encoding)?;
+                repairs.push(format!(
+                    "read {} VR UN sequence(s) of undefined length as implicit VR little endian (CP-246)",
+                    r.un_sequences
+                ));
+                current = Some(out);
+            }
+            Ok(_) => return Ok(current),
+            Err(ErrorKind::MalformedSequence {
+                group,
+                element,
+                offset,
+                reason,
+            }) if group % 2 == 1 && current.is_none() => {
+                let start = (offset as usize).saturating_sub(dataset_start);
+                let tag = dicom_core::Tag(group, element);
+                let Some(next) = scan::resync_after(data, start, tag, encoding) else {
+                    return Err(ErrorKind::MalformedSequence {
+                        group,
+                        element,
+                        offset,
+                        reason: format!("{reason}; no readable element follows it"),
+                    });
+                };
+                let mut out = data.get(..start).unwrap_or_default().to_vec();
+                out.extend_from_slice(data.get(next..).unwrap_or_default());
+                repairs.push(format!(
+                    "skipped the malformed private sequence ({group:04X},{element:04X}) at byte {offset} ({} bytes)",
+                    next - start
+                ));
+                current = Some(out);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ErrorKind::Malformed(format!(
+        "more than {MAX_REPAIRS} repairs needed"
+    )))
+}
+
+/// Regroups encapsulated pixel data so each frame is one fragment (see [`frames::split`]),
+/// which is what the codecs of `dicom-pixeldata` expect when fragments and frames differ in
+/// number. Returns the split error, if any, for [`decode`] to report.
+fn one_fragment_per_frame(obj: &mut DefaultDicomObject, frames: u32) -> Option<String> {
+    let elem = obj.element_opt(tags::PIXEL_DATA).ok().flatten()?;
+    let DicomValue::PixelSequence(seq) = elem.value() else {
+        return None;
+    };
+    if seq.fragments().len() == frames as usize {
+        return None;
+    }
+    let groups = match frames::split(seq.fragments(), seq.offset_table(), frames) {
+        Ok(g) => g,
+        Err(e) => return Some(e.to_string()),
+    };
+    let merged: Vec<Vec<u8>> = groups
+        .into_iter()
+        .map(|r| seq.fragments().get(r).unwrap_or_default().concat())
+        .collect();
+    let vr = elem.vr();
+    obj.put(dicom_object::mem::InMemElement::new(
+        tags::PIXEL_DATA,
+        vr,
+        DicomValue::PixelSequence(dicom_core::value::PixelFragmentSequence::new(
+            Vec::<u32>::new(),
+            merged,
+        )),
+    ));
+    None
 }
 
 /// Normalises native pixel data to little-endian bytes.
@@ -377,8 +517,26 @@ fn pixel_format(info: &DicomInfo) -> Result<PixelFormat, ErrorKind> {
     Ok(fmt)
 }
 
-/// Reads SOF of the first JPEG frame: (precision, rows, cols, components).
-fn jpeg_sof(data: &[u8]) -> Option<(u8, u16, u16, u8)> {
+/// A JPEG frame header (SOF, ITU-T T.81 §B.2.2).
+#[derive(Debug, Clone, Copy)]
+struct Sof {
+    /// The SOFn marker's second byte (0xC0 baseline, 0xC1 extended, 0xC3 lossless …).
+    marker: u8,
+    precision: u8,
+    rows: u16,
+    cols: u16,
+    components: u8,
+}
+
+impl Sof {
+    /// Lossless processes (SOF3, 7, 11, 15; T.81 Table B.1).
+    fn lossless(&self) -> bool {
+        matches!(self.marker, 0xC3 | 0xC7 | 0xCB | 0xCF)
+    }
+}
+
+/// Reads the SOF of the first JPEG frame in `data`.
+fn jpeg_sof(data: &[u8]) -> Option<Sof> {
     let mut i = data.windows(2).position(|w| w == [0xFF, 0xD8])? + 2;
     loop {
         if *data.get(i)? != 0xFF {
@@ -397,86 +555,46 @@ fn jpeg_sof(data: &[u8]) -> Option<(u8, u16, u16, u8)> {
             let h = u16::from_be_bytes([*data.get(i + 5)?, *data.get(i + 6)?]);
             let w = u16::from_be_bytes([*data.get(i + 7)?, *data.get(i + 8)?]);
             let c = *data.get(i + 9)?;
-            return Some((p, h, w, c));
+            return Some(Sof {
+                marker,
+                precision: p,
+                rows: h,
+                cols: w,
+                components: c,
+            });
         }
         i += 2 + len;
     }
 }
 
-fn check_jpeg(
-    first_fragment: &[u8],
-    fmt: &PixelFormat,
-    uid: &str,
-    name: &str,
-) -> Result<(), ErrorKind> {
-    let Some((precision, h, w, comps)) = jpeg_sof(first_fragment) else {
+/// Checks a JPEG frame's header against the tags and returns it. DCT streams of 9–12 bits
+/// and lossless streams go to libjpeg-turbo ([`libjpeg`]); more than 12 bits is not DCT
+/// JPEG (T.81 §B.2.2).
+fn check_jpeg(stream: &[u8], fmt: &PixelFormat, uid: &str, name: &str) -> Result<Sof, ErrorKind> {
+    let Some(sof) = jpeg_sof(stream) else {
         return Err(ErrorKind::Decode(
-            "no JPEG frame header (SOF) in the first fragment".into(),
+            "no JPEG frame header (SOF) in the frame's data".into(),
         ));
     };
-    let lossless = uid == tsx::JPEG_LOSSLESS || uid == tsx::JPEG_LOSSLESS_SV1;
-    if !lossless && precision > 8 {
+    if !sof.lossless() && sof.precision > 12 {
         return Err(ErrorKind::UnsupportedTransferSyntax {
             uid: uid.to_string(),
             name: name.to_string(),
-            reason: format!(
-                "{precision}-bit lossy JPEG (DCT) is not supported by the pure-Rust JPEG decoder, which handles 8-bit DCT only"
-            ),
+            reason: format!("{}-bit lossy JPEG (DCT allows 8 or 12 bits)", sof.precision),
         });
     }
     // The codec copies decoded rows into a buffer sized from Rows/Columns; a
     // JPEG larger than the tags say must be refused before it gets there.
-    if usize::from(h) != fmt.rows || usize::from(w) != fmt.cols || usize::from(comps) != fmt.samples
+    if usize::from(sof.rows) != fmt.rows
+        || usize::from(sof.cols) != fmt.cols
+        || usize::from(sof.components) != fmt.samples
     {
         return Err(ErrorKind::Decode(format!(
-            "JPEG stream is {w}×{h}×{comps} but the tags say {}×{}×{}",
-            fmt.cols, fmt.rows, fmt.samples
+            "JPEG stream is {}×{}×{} but the tags say {}×{}×{}",
+            sof.cols, sof.rows, sof.components, fmt.cols, fmt.rows, fmt.samples
         )));
     }
-    Ok(())
-}
-
-/// The bytes of one frame of encapsulated pixel data: one fragment per frame,
-/// or the fragments the Basic Offset Table assigns to it.
-fn frame_fragment<P: AsRef<[u8]>>(
-    seq: &dicom_core::value::PixelFragmentSequence<P>,
-    frame: u32,
-    frames: u32,
-) -> Result<Cow<'_, [u8]>, ErrorKind> {
-    let frags = seq.fragments();
-    let k = frame as usize;
-    if frags.len() == frames as usize {
-        return frags
-            .get(k)
-            .map(|f| Cow::Borrowed(f.as_ref()))
-            .ok_or(ErrorKind::FrameOutOfRange { frame, frames });
-    }
-    if frames == 1 {
-        return Ok(Cow::Owned(
-            frags
-                .iter()
-                .flat_map(|f| f.as_ref().iter().copied())
-                .collect(),
-        ));
-    }
-    let table = seq.offset_table();
-    let (Some(&start), end) = (table.get(k), table.get(k + 1).copied()) else {
-        return Err(ErrorKind::Decode(format!(
-            "{} fragments for {frames} frames and no offset table",
-            frags.len()
-        )));
-    };
-    // Offsets count from the first fragment item, 8 header bytes per item.
-    let mut pos = 0u64;
-    let mut out = Vec::new();
-    for f in frags {
-        let here = pos;
-        pos += 8 + f.as_ref().len() as u64;
-        if u64::from(start) <= here && end.is_none_or(|e| here < u64::from(e)) {
-            out.extend_from_slice(f.as_ref());
-        }
-    }
-    Ok(Cow::Owned(out))
+    Ok(sof)
 }
 
 /// Checks the JPEG 2000 SIZ header of the first fragment against the tags,
@@ -518,11 +636,18 @@ fn check_j2k(first_fragment: &[u8], fmt: &PixelFormat) -> Result<(), ErrorKind> 
 fn decode(p: &Parsed, frame: u32) -> Result<Slice, ErrorKind> {
     let info = &p.info;
     let obj = &p.obj;
-    let pixel_elem = obj
-        .element_opt(tags::PIXEL_DATA)
-        .ok()
-        .flatten()
-        .ok_or(ErrorKind::NoPixelData)?;
+    let Some(pixel_elem) = obj.element_opt(tags::PIXEL_DATA).ok().flatten() else {
+        let has = |t| obj.element_opt(t).ok().flatten().is_some();
+        if has(tags::FLOAT_PIXEL_DATA) {
+            return Err(ErrorKind::FloatPixelData("Float Pixel Data (7FE0,0008)"));
+        }
+        if has(tags::DOUBLE_FLOAT_PIXEL_DATA) {
+            return Err(ErrorKind::FloatPixelData(
+                "Double Float Pixel Data (7FE0,0009)",
+            ));
+        }
+        return Err(ErrorKind::NoPixelData);
+    };
     let ts =
         p.ts.as_ref()
             .map_err(|reason| ErrorKind::UnsupportedTransferSyntax {
@@ -570,15 +695,30 @@ fn decode(p: &Parsed, frame: u32) -> Result<Slice, ErrorKind> {
             }
         }
         (PixelCodec::Encapsulated, DicomValue::PixelSequence(seq)) => {
-            let first = seq.fragments().first().ok_or_else(|| {
-                ErrorKind::Decode("encapsulated pixel data has no fragments".into())
-            })?;
             if fmt.bits_allocated == 1 {
                 return Err(ErrorKind::UnsupportedImage(
                     "1-bit encapsulated pixel data".into(),
                 ));
             }
-            if [
+            if let Some(why) = &p.frame_split {
+                return Err(ErrorKind::Decode(why.clone()));
+            }
+            // After `one_fragment_per_frame`, frame k is fragment k (or all fragments of a
+            // single-frame object whose split failed to matter).
+            let groups = frames::split(seq.fragments(), seq.offset_table(), info.frames)?;
+            let range = groups
+                .get(frame as usize)
+                .cloned()
+                .ok_or(ErrorKind::FrameOutOfRange {
+                    frame,
+                    frames: info.frames,
+                })?;
+            let parts = seq.fragments().get(range).unwrap_or_default();
+            let stream: Cow<'_, [u8]> = match parts {
+                [one] => Cow::Borrowed(one.as_slice()),
+                many => Cow::Owned(many.concat()),
+            };
+            let sof = if [
                 tsx::JPEG_BASELINE,
                 tsx::JPEG_EXTENDED,
                 tsx::JPEG_LOSSLESS,
@@ -586,20 +726,42 @@ fn decode(p: &Parsed, frame: u32) -> Result<Slice, ErrorKind> {
             ]
             .contains(&ts.uid.as_str())
             {
-                check_jpeg(first, &fmt, &ts.uid, &ts.name)?;
-            }
+                Some(check_jpeg(&stream, &fmt, &ts.uid, &ts.name)?)
+            } else {
+                None
+            };
             if ts.name.contains("JPEG 2000") {
-                check_j2k(first, &fmt)?;
+                check_j2k(&stream, &fmt)?;
             }
+            // Lossless streams libjpeg-turbo refuses still get the pure-Rust decoder below;
+            // DCT of more than 8 bits has no other decoder, so its error stands.
+            let turbo = match sof {
+                Some(sof) if libjpeg::wants(sof.precision, sof.marker) => {
+                    match libjpeg::decode(
+                        &stream,
+                        fmt.rows,
+                        fmt.cols,
+                        fmt.samples,
+                        usize::from(fmt.bits_allocated / 8),
+                    ) {
+                        Ok(d) => Some(d),
+                        Err(_) if sof.lossless() => None,
+                        Err(e) => return Err(e),
+                    }
+                }
+                _ => None,
+            };
             let owned;
             let data: &[u8] = if ts.uid == tsx::RLE_LOSSLESS {
-                let frag = frame_fragment(seq, frame, info.frames)?;
                 owned = rle::decode_frame(
-                    &frag,
+                    &stream,
                     fmt.pixels(),
                     fmt.samples,
                     usize::from(fmt.bits_allocated / 8),
                 )?;
+                &owned
+            } else if let Some(d) = turbo {
+                owned = d;
                 &owned
             } else {
                 // Codecs are third-party code fed with file bytes: contain any panic.
@@ -652,6 +814,7 @@ fn decode(p: &Parsed, frame: u32) -> Result<Slice, ErrorKind> {
         }
     };
 
+    let padding = padding_mask(&grey, &fmt, obj);
     let (values, units) = modality(grey, &fmt, info, obj, frame);
     Ok(Slice {
         rows: fmt.rows,
@@ -661,7 +824,32 @@ fn decode(p: &Parsed, frame: u32) -> Result<Slice, ErrorKind> {
         pixel_spacing_mm: info.pixel_spacing_mm,
         frame,
         info: Some(info.clone()),
+        padding,
     })
+}
+
+/// Pixels whose stored value is padding (PS3.3 C.7.5.1.1.2): equal to Pixel Padding Value
+/// (0028,0120), or between it and Pixel Padding Range Limit (0028,0121) inclusive. The tags
+/// are US or SS like the pixels; a US-read value of signed data is reinterpreted as signed.
+/// `None` when the object declares no padding or no pixel is padding (greyscale only).
+fn padding_mask(stored: &[f32], fmt: &PixelFormat, obj: &InMemDicomObject) -> Option<Vec<bool>> {
+    if fmt.samples != 1 || fmt.photometric == Photometric::Palette {
+        return None;
+    }
+    let as_stored = |v: i64| -> i64 {
+        if fmt.signed && (0x8000..=0xFFFF).contains(&v) {
+            v - 0x1_0000
+        } else {
+            v
+        }
+    };
+    let value = as_stored(ti::int(obj, tags::PIXEL_PADDING_VALUE)?);
+    let limit = ti::int(obj, tags::PIXEL_PADDING_RANGE_LIMIT)
+        .map(as_stored)
+        .unwrap_or(value);
+    let (lo, hi) = (value.min(limit) as f32, value.max(limit) as f32);
+    let mask: Vec<bool> = stored.iter().map(|&v| v >= lo && v <= hi).collect();
+    mask.contains(&true).then_some(mask)
 }
 
 /// Applies the modality LUT (rescale) and MONOCHROME1 inversion.
@@ -699,16 +887,31 @@ fn modality(
         }
         return (v, Units::Raw);
     }
-    let is_ct = info.modality.as_deref() == Some("CT")
-        || info
-            .sop_class_uid
-            .as_deref()
-            .is_some_and(|u| u.starts_with("1.2.840.10008.5.1.4.1.1.2"));
-    let hu_type = rtype.as_deref().is_none_or(|t| t == "HU");
-    let units = if grey && is_ct && hu_type {
+    let hu_type = rtype.as_deref().is_none_or(|t| t == "HU" || t == "US");
+    let units = if grey && is_ct(info) && hu_type {
         Units::Hu
     } else {
         Units::Raw
     };
     (v, units)
+}
+
+/// CT Image, Enhanced CT Image and Legacy Converted Enhanced CT Image Storage (PS3.4 B.5).
+const CT_SOP_CLASSES: [&str; 3] = [
+    "1.2.840.10008.5.1.4.1.1.2",
+    "1.2.840.10008.5.1.4.1.1.2.1",
+    "1.2.840.10008.5.1.4.1.1.2.2",
+];
+
+/// Whether the object holds CT numbers: modality CT (whatever the SOP class, e.g. a CT
+/// stored as Secondary Capture), or no modality and a CT SOP class. Modality NM, PT, MR …
+/// never does, even if a SOP class UID shares the CT prefix (NM is …1.1.20).
+fn is_ct(info: &DicomInfo) -> bool {
+    match info.modality.as_deref() {
+        Some(m) => m == "CT",
+        None => info
+            .sop_class_uid
+            .as_deref()
+            .is_some_and(|u| CT_SOP_CLASSES.contains(&u)),
+    }
 }

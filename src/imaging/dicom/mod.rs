@@ -1,5 +1,8 @@
 //! DICOM reading: structure check, typed tags, pixel decoding, series.
 
+mod cp246;
+mod frames;
+mod libjpeg;
 pub(crate) mod load;
 pub mod pixels;
 pub mod rle;

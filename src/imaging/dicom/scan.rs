@@ -57,6 +57,35 @@ struct Scanner<'a> {
     data: &'a [u8],
     /// Absolute file offset of `data[0]`, for messages.
     base: u64,
+    /// VR UN elements of undefined length met (read as implicit VR LE sequences, CP-246).
+    un_sequences: std::cell::Cell<usize>,
+}
+
+/// What [`scan_dataset`] found besides "every element fits".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanReport {
+    /// VR UN elements of undefined length in an explicit VR data set (PS3.5 §6.2.2 note,
+    /// CP-246): their items are implicit VR little endian, which the parser will not know;
+    /// `cp246::rewrite` turns them into explicit VR sequences.
+    pub un_sequences: usize,
+}
+
+/// Whether an element's value is (or looks like) a sequence: SQ, an undefined length, or a
+/// value that starts with an item tag (private sequences in implicit VR).
+fn sequence_like(h: &Header, value: &[u8]) -> bool {
+    h.vr == Some(VR::SQ)
+        || h.len == UNDEFINED
+        || (h.vr.is_none() && dictionary_says_sequence(h.tag))
+        || value.starts_with(&[0xFE, 0xFF, 0x00, 0xE0])
+}
+
+fn malformed_sequence(tag: Tag, offset: u64, reason: String) -> ErrorKind {
+    ErrorKind::MalformedSequence {
+        group: tag.0,
+        element: tag.1,
+        offset,
+        reason,
+    }
 }
 
 fn truncated(offset: u64, what: impl Into<String>) -> ErrorKind {
@@ -206,6 +235,8 @@ impl Scanner<'_> {
                 "sequences nested deeper than {MAX_DEPTH} levels"
             )));
         }
+        // The previous element at this level when it was sequence-like: (tag, start, length).
+        let mut prev_seq: Option<(Tag, usize, u32)> = None;
         loop {
             if pos >= end {
                 if until_item_delim {
@@ -224,7 +255,28 @@ impl Scanner<'_> {
             {
                 return Ok(end);
             }
-            let h = self.header(pos, end, enc)?;
+            // At top level, a header that is out of tag order right after a sequence means the
+            // sequence's declared length was wrong: name the sequence, not the garbage.
+            let blame = |e: ErrorKind, tag: Option<Tag>| -> ErrorKind {
+                match prev_seq {
+                    Some((pt, start, len)) if depth == 0 && tag.is_none_or(|t| t <= pt) => {
+                        malformed_sequence(
+                            pt,
+                            self.abs(start),
+                            format!(
+                                "its {} does not end at an element boundary ({e})",
+                                if len == UNDEFINED {
+                                    "undefined length".to_string()
+                                } else {
+                                    format!("declared length of {len} bytes")
+                                }
+                            ),
+                        )
+                    }
+                    _ => e,
+                }
+            };
+            let h = self.header(pos, end, enc).map_err(|e| blame(e, None))?;
             let value_pos = pos + h.header_len;
             if h.tag == ITEM_DELIM {
                 if until_item_delim {
@@ -235,21 +287,38 @@ impl Scanner<'_> {
                 continue;
             }
             if h.tag == ITEM || h.tag == SEQ_DELIM {
-                return Err(ErrorKind::Malformed(format!(
-                    "unexpected item tag at byte {}",
-                    self.abs(pos)
-                )));
+                return Err(blame(
+                    ErrorKind::Malformed(format!("unexpected item tag at byte {}", self.abs(pos))),
+                    None,
+                ));
             }
+            let in_sequence = |e: ErrorKind, defined: bool| -> ErrorKind {
+                match e {
+                    // A top-level sequence whose bytes are there but do not parse.
+                    ErrorKind::Truncated { .. } if !defined => e,
+                    ErrorKind::MalformedSequence { .. } => e,
+                    e if depth == 0 => malformed_sequence(h.tag, self.abs(pos), e.to_string()),
+                    e => e,
+                }
+            };
             if h.len == UNDEFINED {
                 if h.tag == PIXEL_DATA {
                     pos = self.fragments(value_pos, end)?;
+                } else if enc.explicit_vr && h.vr == Some(VR::UN) {
+                    // PS3.5 §6.2.2 (CP-246): UN of undefined length holds an implicit VR
+                    // little endian sequence, whatever the transfer syntax.
+                    self.un_sequences.set(self.un_sequences.get() + 1);
+                    pos = self
+                        .items(value_pos, end, None, Encoding::IMPLICIT_LE, depth + 1)
+                        .map_err(|e| in_sequence(e, false))?;
                 } else {
-                    // Any other undefined length is read as a sequence in the
-                    // current encoding, exactly as dicom-parser does (PS3.5
-                    // 6.2.2 says implicit LE for UN, but what matters here is
-                    // bounding what the parser will allocate).
-                    pos = self.items(value_pos, end, None, enc, depth + 1)?;
+                    // Any other undefined length is read as a sequence in the current
+                    // encoding, exactly as dicom-parser does.
+                    pos = self
+                        .items(value_pos, end, None, enc, depth + 1)
+                        .map_err(|e| in_sequence(e, false))?;
                 }
+                prev_seq = Some((h.tag, value_pos - h.header_len, UNDEFINED));
                 continue;
             }
             let len = h.len as usize;
@@ -257,25 +326,31 @@ impl Scanner<'_> {
                 .checked_add(len)
                 .filter(|&e| e <= end)
                 .ok_or_else(|| {
-                    truncated(
-                        self.abs(pos),
-                        format!(
-                            "element ({:04X},{:04X}) declares {} bytes but only {} remain",
-                            h.tag.0,
-                            h.tag.1,
-                            h.len,
-                            end.saturating_sub(value_pos)
+                    blame(
+                        truncated(
+                            self.abs(pos),
+                            format!(
+                                "element ({:04X},{:04X}) declares {} bytes but only {} remain",
+                                h.tag.0,
+                                h.tag.1,
+                                h.len,
+                                end.saturating_sub(value_pos)
+                            ),
                         ),
+                        Some(h.tag),
                     )
                 })?;
             let unit = value_size(effective_vr(&h));
             if !len.is_multiple_of(unit) {
-                return Err(ErrorKind::Malformed(format!(
-                    "element ({:04X},{:04X}) at byte {} has length {len}, not a multiple of {unit}",
-                    h.tag.0,
-                    h.tag.1,
-                    self.abs(pos)
-                )));
+                return Err(blame(
+                    ErrorKind::Malformed(format!(
+                        "element ({:04X},{:04X}) at byte {} has length {len}, not a multiple of {unit}",
+                        h.tag.0,
+                        h.tag.1,
+                        self.abs(pos)
+                    )),
+                    Some(h.tag),
+                ));
             }
             let is_seq = match h.vr {
                 Some(VR::SQ) => true,
@@ -283,8 +358,11 @@ impl Scanner<'_> {
                 None => dictionary_says_sequence(h.tag),
             };
             if is_seq {
-                self.items(value_pos, value_end, Some(value_end), enc, depth + 1)?;
+                self.items(value_pos, value_end, Some(value_end), enc, depth + 1)
+                    .map_err(|e| in_sequence(e, true))?;
             }
+            let value = self.data.get(value_pos..value_end).unwrap_or_default();
+            prev_seq = sequence_like(&h, value).then_some((h.tag, pos, h.len));
             pos = value_end;
         }
     }
@@ -376,9 +454,60 @@ impl Encoding {
 
 /// Checks that every element of the data set in `data` fits in the bytes
 /// that hold it. `base` is the absolute offset of `data[0]` in the file.
-pub fn scan_dataset(data: &[u8], base: u64, enc: Encoding) -> Result<(), ErrorKind> {
-    let s = Scanner { data, base };
-    s.dataset(0, data.len(), enc, 0, false).map(|_| ())
+///
+/// Errors: [`ErrorKind::Truncated`] (a length runs past the end),
+/// [`ErrorKind::MalformedSequence`] (a top-level sequence whose items do not parse, or whose
+/// declared length leaves the next header out of tag order), [`ErrorKind::Malformed`].
+pub fn scan_dataset(data: &[u8], base: u64, enc: Encoding) -> Result<ScanReport, ErrorKind> {
+    let s = Scanner {
+        data,
+        base,
+        un_sequences: std::cell::Cell::new(0),
+    };
+    s.dataset(0, data.len(), enc, 0, false)?;
+    Ok(ScanReport {
+        un_sequences: s.un_sequences.get(),
+    })
+}
+
+/// Bytes searched after a malformed sequence for the next element (1 MiB).
+const RESYNC_WINDOW: usize = 1 << 20;
+
+/// Where the data set goes on after the malformed top-level sequence `tag` starting at
+/// `start` (offsets into `data`): the even offset nearest to where its declared length ends
+/// (either side, within [`RESYNC_WINDOW`] bytes, past its header) whose element has a higher
+/// tag and from which the rest of the data set scans cleanly. `None` when there is none.
+/// This is how readers such as fo-dicom get past a private sequence written in the wrong VR
+/// encoding or with a wrong length.
+pub fn resync_after(data: &[u8], start: usize, tag: Tag, enc: Encoding) -> Option<usize> {
+    let h = read_header(data, start, enc)?;
+    let first = start + h.header_len;
+    let declared_end = if h.len == UNDEFINED {
+        first
+    } else {
+        first.saturating_add(h.len as usize).min(data.len())
+    };
+    let fits = |p: usize| {
+        p >= first
+            && p < data.len()
+            && read_header(data, p, enc).is_some_and(|h| {
+                h.tag > tag
+                    && h.tag.0 != 0xFFFE
+                    && data
+                        .get(p..)
+                        .is_some_and(|rest| scan_dataset(rest, p as u64, enc).is_ok())
+            })
+    };
+    (0..RESYNC_WINDOW / 2).find_map(|k| {
+        let d = 2 * k;
+        [
+            declared_end.checked_add(d),
+            declared_end.checked_sub(d).filter(|_| d > 0),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|&p| fits(p))
+    })
 }
 
 /// Result of scanning the file meta group (always explicit VR LE).
@@ -394,13 +523,19 @@ pub struct MetaScan {
     pub group_length_matches: bool,
 }
 
-/// Walks the group-2 elements starting at `data[0]` (just after "DICM").
+/// Walks the group-2 elements starting at `data[0]` (just after "DICM"), up to the end its
+/// group length (0002,0000) gives when that falls on an element boundary (PS3.10 §7.1).
 pub fn scan_meta(data: &[u8], base: u64) -> Result<MetaScan, ErrorKind> {
     let mut pos = 0usize;
     let mut out = MetaScan::default();
     // (declared length, where the counted elements start)
     let mut group_length: Option<(u32, usize)> = None;
     while let Some(0x0002) = u16_at(data, pos, true) {
+        // The group length bounds the group (PS3.10 §7.1): group-2 elements after it are a
+        // second, stale meta group inside the data set, not part of this one.
+        if group_length.is_some_and(|(g, from)| from.checked_add(g as usize) == Some(pos)) {
+            break;
+        }
         let h = read_header(data, pos, Encoding::EXPLICIT_LE)
             .ok_or_else(|| truncated(base + pos as u64, "incomplete file meta header"))?;
         let value_pos = pos + h.header_len;
@@ -506,19 +641,58 @@ mod tests {
     }
 
     #[test]
-    fn undefined_length_un_is_scanned_in_the_current_encoding() {
-        // Explicit LE, UN with undefined length whose content is an implicit
-        // item header: read as explicit (as dicom-parser does), the item's
-        // element declares ~3.7 GB and must be refused.
+    fn undefined_length_un_is_scanned_as_implicit_le() {
+        // Explicit LE, UN with undefined length (CP-246): its items are implicit VR LE.
         let mut v = vec![
             0x09, 0x00, 0x10, 0x10, b'U', b'N', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
         ];
         v.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
-        v.extend_from_slice(&[0x08, 0x00, 0x15, 0x11, 0xFF, 0xFF, 0xFF, 0xFF]);
-        v.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0, 0, 0, 0]);
+        // (0008,1150) UI, implicit: 4-byte length 2.
+        v.extend_from_slice(&[0x08, 0x00, 0x50, 0x11, 2, 0, 0, 0, b'1', 0]);
+        v.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+        let open = v.clone();
+        v.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+        let r = scan_dataset(&v, 0, Encoding::EXPLICIT_LE).unwrap();
+        assert_eq!(r.un_sequences, 1);
+        // Without its sequence delimiter the file is cut short.
         assert!(matches!(
-            scan_dataset(&v, 0, Encoding::EXPLICIT_LE),
+            scan_dataset(&open, 0, Encoding::EXPLICIT_LE),
             Err(ErrorKind::Truncated { .. })
         ));
+    }
+
+    fn elem_implicit(tag: (u16, u16), value: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&tag.0.to_le_bytes());
+        v.extend_from_slice(&tag.1.to_le_bytes());
+        v.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        v.extend_from_slice(value);
+        v
+    }
+
+    #[test]
+    fn wrong_private_sequence_length_is_named_and_skippable() {
+        // Implicit LE: a private sequence whose declared length stops 4 bytes short of its
+        // item delimiter, then (0029,0010) and pixel data.
+        let mut seq = vec![0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF];
+        seq.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+        let mut v = elem_implicit((0x0008, 0x0060), b"MR");
+        let start = v.len();
+        v.extend_from_slice(&elem_implicit((0x2005, 0x140F), &seq));
+        let len_at = start + 4;
+        v[len_at..len_at + 4].copy_from_slice(&12u32.to_le_bytes());
+        v.extend_from_slice(&elem_implicit((0x2005, 0x141A), b""));
+        v.extend_from_slice(&elem_implicit((0x7FE0, 0x0010), &[1, 2, 3, 4]));
+        match scan_dataset(&v, 0, Encoding::IMPLICIT_LE) {
+            Err(ErrorKind::MalformedSequence {
+                group: 0x2005,
+                element: 0x140F,
+                offset,
+                ..
+            }) => assert_eq!(offset, start as u64),
+            other => panic!("unexpected {other:?}"),
+        }
+        let p = resync_after(&v, start, Tag(0x2005, 0x140F), Encoding::IMPLICIT_LE).unwrap();
+        assert_eq!(p, start + 8 + 16);
     }
 }

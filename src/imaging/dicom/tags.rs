@@ -57,6 +57,11 @@ pub struct DicomInfo {
     pub deidentification_method: Option<String>,
     pub patient: PatientIds,
     pub image_type: Option<String>,
+    /// What the loader repaired to read the file, as other readers do (a stale second file
+    /// meta group skipped, CP-246 UN sequences, a malformed private sequence skipped); empty
+    /// for a well-formed file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repairs: Vec<String>,
 }
 
 impl DicomInfo {
@@ -227,5 +232,6 @@ pub fn read_info(obj: &InMemDicomObject, ts_uid: &str, ts_name: &str) -> DicomIn
             sex: string(obj, tags::PATIENT_SEX),
         },
         image_type: string(obj, tags::IMAGE_TYPE),
+        repairs: Vec::new(),
     }
 }

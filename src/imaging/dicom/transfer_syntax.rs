@@ -1,6 +1,9 @@
 //! Which transfer syntaxes this build decodes, and why the others are refused.
 //!
 //! The decision is made here, once, so `inspect`, the loader and the docs agree.
+//! Codecs (PS3.5 §8.2, Annex A.4): RLE (our `rle`), JPEG baseline/extended 8-bit and lossless
+//! (jpeg-decoder), JPEG extended 12-bit (libjpeg-turbo, `jpeg12`), JPEG-LS (CharLS) and
+//! JPEG 2000 (OpenJPEG), the last three through `dicom-pixeldata` or their C libraries.
 
 use dicom_encoding::TransferSyntaxIndex;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
@@ -65,13 +68,6 @@ pub fn classify(uid: &str) -> Result<Supported, String> {
         EXPLICIT_VR_LE => return native(Encoding::EXPLICIT_LE, false),
         EXPLICIT_VR_BE => return native(Encoding::EXPLICIT_BE, false),
         DEFLATED_EXPLICIT_VR_LE => return native(Encoding::EXPLICIT_LE, true),
-        JPEG_LS_LOSSLESS | JPEG_LS_NEAR_LOSSLESS => {
-            return Err(
-                "no JPEG-LS decoder in this build (the CharLS decoder needs cmake and a \
-                        C++ toolchain, which the pure-Rust build and installers avoid)"
-                    .to_string(),
-            );
-        }
         _ => {}
     }
     let Some(ts) = TransferSyntaxRegistry.get(uid) else {
@@ -123,7 +119,10 @@ mod tests {
             classify(JPEG_2000).map(|s| s.codec),
             Ok(PixelCodec::Encapsulated)
         );
-        assert!(classify(JPEG_LS_LOSSLESS).unwrap_err().contains("JPEG-LS"));
+        // JPEG-LS (CharLS) and JPEG Extended (12-bit through libjpeg-turbo) decode.
+        for uid in [JPEG_LS_LOSSLESS, JPEG_LS_NEAR_LOSSLESS, JPEG_EXTENDED] {
+            assert_eq!(classify(uid).map(|s| s.codec), Ok(PixelCodec::Encapsulated));
+        }
         assert!(classify("1.2.3.4").is_err());
         assert!(name_of(JPEG_BASELINE).contains("JPEG"));
     }
