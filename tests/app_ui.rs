@@ -196,6 +196,7 @@ fn encrypted_denoising_of_the_simulated_low_dose_linear() {
     let app = h.state();
     let o = app.state.denoise_outcome().expect("outcome");
     assert_eq!(o.kind, ModelKind::Linear);
+    let (first_reused, first) = (o.keys_reused, o.output_unit.clone());
     assert_eq!(o.output_hu.len(), 512 * 512, "the denoised image exists");
     assert!(
         o.max_abs_diff <= 1e-4,
@@ -301,6 +302,39 @@ fn encrypted_denoising_of_the_simulated_low_dose_linear() {
     );
     assert!(info.patient.name.is_some(), "tags copied from the source");
     let _ = std::fs::remove_dir_all(&dir);
+
+    // A second run of the same model reuses the session's keys: none made, none uploaded.
+    assert!(!first_reused, "the first run makes the keys");
+    h.get_by_label("Run encrypted denoising").click();
+    step_until(&mut h, "the second run", Duration::from_secs(900), |h| {
+        !h.state().busy()
+            && h.state()
+                .state
+                .denoise_outcome()
+                .is_some_and(|o| o.keys_reused)
+    });
+    h.run_steps(3);
+    let o = h.state().state.denoise_outcome().expect("second outcome");
+    let names: Vec<&str> = o.ledger.steps.iter().map(|s| s.name.as_str()).collect();
+    assert!(!names.contains(&"Keys"), "no key generation: {names:?}");
+    let sent: u64 = o
+        .ledger
+        .steps
+        .iter()
+        .filter(|s| s.name == "Send")
+        .map(|s| s.bytes)
+        .sum();
+    assert_eq!(sent, plan.upload_bytes(), "only the tiles are uploaded");
+    assert!(o.max_abs_diff <= 1e-4);
+    assert!(
+        o.output_unit
+            .iter()
+            .zip(&first)
+            .all(|(a, b)| (a - b).abs() < 1e-4),
+        "the same slice gives the same output with the reused keys"
+    );
+    assert!(has(&h, "Keys reused"), "the Keys row says reused");
+    assert!(has_containing(&h, "Keys reused: made and uploaded once"));
 }
 
 #[test]

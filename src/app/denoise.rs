@@ -114,7 +114,14 @@ pub struct DenoiseOutcome {
     pub plain_seconds: f64,
     /// The protocol run: decrypted image ([0, 1]), bytes per round, detailed ledgers.
     pub run: DenoiseRun,
+    /// Key generation in this run (0 when the session's keys were reused).
     pub keys_seconds: f64,
+    /// True when this run used the keys of an earlier run of the same model.
+    pub keys_reused: bool,
+    /// The session's evaluation keys (uploaded once, by its first run).
+    pub eval_key_bytes: u64,
+    /// The session's one-time cost: key generation, key upload and server setup (seconds).
+    pub setup_seconds: f64,
     /// One entry per pipeline row, in the order they finished.
     pub ledger: Ledger,
 }
@@ -123,6 +130,17 @@ impl DenoiseOutcome {
     /// Keys, encryption, the rounds and decryption: the wall time of the whole job's protocol.
     pub fn total_seconds(&self) -> f64 {
         self.keys_seconds + self.run.seconds
+    }
+
+    /// [`total_seconds`](Self::total_seconds) without the session's one-time cost (key
+    /// generation and upload, server setup) when this run paid it: what every further slice
+    /// costs.
+    pub fn per_slice_seconds(&self) -> f64 {
+        if self.keys_reused {
+            self.total_seconds()
+        } else {
+            (self.total_seconds() - self.setup_seconds).max(0.0)
+        }
     }
 
     /// Bits of agreement with the plaintext model: −log2(max error).
@@ -260,10 +278,43 @@ fn symmetric_half_width(diff: &[f32]) -> f64 {
     (f64::from(*v) / 5.0).ceil().max(1.0) * 5.0
 }
 
-/// Keys → encode & encrypt → send → evaluate on ciphertexts (with the interactive rounds) →
-/// receive → decrypt; then the plaintext model on the same input.
+/// The denoising sessions of the app, one per model (each has its own parameter set and
+/// keys): made by a model's first run, reused by its next ones, dropped when a run stops
+/// midway (the server may still owe that run's reply).
+#[derive(Default)]
+pub struct DenoiseSessions {
+    linear: Option<DenoiseSession>,
+    nonlinear: Option<DenoiseSession>,
+}
+
+impl DenoiseSessions {
+    fn slot(&mut self, kind: ModelKind) -> &mut Option<DenoiseSession> {
+        match kind {
+            ModelKind::Linear => &mut self.linear,
+            ModelKind::Nonlinear => &mut self.nonlinear,
+        }
+    }
+}
+
+/// Keys (first run of a model in the session only) → encode & encrypt → send → evaluate on
+/// ciphertexts (with the interactive rounds) → receive → decrypt; then the plaintext model on
+/// the same input.
 pub fn denoise(
     job: &DenoiseJob,
+    sessions: &mut DenoiseSessions,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<DenoiseOutcome, JobError> {
+    let result = denoise_in_session(job, sessions.slot(job.kind), cancel, progress);
+    if result.is_err() {
+        *sessions.slot(job.kind) = None;
+    }
+    result
+}
+
+fn denoise_in_session(
+    job: &DenoiseJob,
+    session: &mut Option<DenoiseSession>,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<DenoiseOutcome, JobError> {
@@ -296,16 +347,31 @@ pub fn denoise(
         send_started: None,
         server_seconds: 0.0,
     };
-    tracker.started(StepId::Stage(Stage::Keys));
+    let keys_reused = session.is_some();
+    if keys_reused {
+        (tracker.progress)(Progress::Reused(StepId::Stage(Stage::Keys)));
+        tracker.started(StepId::Stage(Stage::EncodeEncrypt));
+    } else {
+        tracker.started(StepId::Stage(Stage::Keys));
+    }
     let run = {
         let mut on = |e: &DenoiseEvent| tracker.on(e);
-        let mut session =
-            DenoiseSession::new_with(job.kind, linear, nonlinear, MaskPolicy::DEFAULT, &mut on)
-                .map_err(protocol)?;
-        session
-            .denoise_with(&input, rows, cols, &mut on)
+        let s = match session {
+            Some(s) => s,
+            None => session.insert(
+                DenoiseSession::new_with(job.kind, linear, nonlinear, MaskPolicy::DEFAULT, &mut on)
+                    .map_err(protocol)?,
+            ),
+        };
+        s.denoise_with(&input, rows, cols, &mut on)
             .map_err(protocol)?
     };
+    let (eval_key_bytes, setup_seconds) = session.as_ref().map_or((0, 0.0), |s| {
+        (
+            s.eval_key_bytes,
+            s.setup_ledger.steps.iter().map(|st| st.seconds).sum(),
+        )
+    });
     if cancel.load(Ordering::Relaxed) {
         return Err(JobError::Cancelled);
     }
@@ -346,6 +412,9 @@ pub fn denoise(
         max_abs_diff: max_abs_diff(&plain, &run.image),
         plain_seconds,
         keys_seconds: tracker.keys_seconds,
+        keys_reused,
+        eval_key_bytes,
+        setup_seconds,
         ledger: tracker.ledger,
         run,
     })

@@ -191,10 +191,10 @@ impl Worker {
                 .name("privact-worker".into())
                 .spawn(move || {
                     // Keys and server state that outlive one job (the worker's session).
-                    let mut session: Option<job::ClassifySession> = None;
+                    let mut sessions = Sessions::default();
                     while let Ok(job) = job_rx.recv() {
                         let kind = job.kind();
-                        run_job(job, &mut session, &cancel, &emitter);
+                        run_job(job, &mut sessions, &cancel, &emitter);
                         busy.store(false, Ordering::SeqCst);
                         emitter.emit(Event::Idle(kind));
                     }
@@ -277,16 +277,25 @@ impl Drop for Worker {
     }
 }
 
-fn run_job(
-    job: Job,
-    session: &mut Option<job::ClassifySession>,
-    cancel: &AtomicBool,
-    emitter: &Emitter,
-) {
+/// Keys and in-process servers that outlive one job: the app's crypto session, owned by the
+/// worker thread (issue 20: keys are made and uploaded once per session and model).
+#[derive(Default)]
+struct Sessions {
+    classify: Option<job::ClassifySession>,
+    denoise: denoise::DenoiseSessions,
+}
+
+fn run_job(job: Job, sessions: &mut Sessions, cancel: &AtomicBool, emitter: &Emitter) {
     match job {
         Job::Classify { image, weights } => {
             let mut on_progress = |p: Progress| emitter.emit(Event::Progress(JobKind::Classify, p));
-            match job::classify(&image, &weights, session, cancel, &mut on_progress) {
+            match job::classify(
+                &image,
+                &weights,
+                &mut sessions.classify,
+                cancel,
+                &mut on_progress,
+            ) {
                 Ok(outcome) => emitter.emit(Event::Classified(Box::new(outcome))),
                 Err(JobError::Cancelled) => emitter.emit(Event::Cancelled(JobKind::Classify)),
                 Err(e) => emitter.emit(Event::Failed {
@@ -298,7 +307,7 @@ fn run_job(
         }
         Job::Denoise(job) => {
             let mut on_progress = |p: Progress| emitter.emit(Event::Progress(JobKind::Denoise, p));
-            match denoise::denoise(&job, cancel, &mut on_progress) {
+            match denoise::denoise(&job, &mut sessions.denoise, cancel, &mut on_progress) {
                 Ok(outcome) => emitter.emit(Event::Denoised(Box::new(outcome))),
                 Err(JobError::Cancelled) => emitter.emit(Event::Cancelled(JobKind::Denoise)),
                 Err(e) => emitter.emit(Event::Failed {

@@ -267,15 +267,27 @@ fn steps(app: &PrivactApp, ui: &mut egui::Ui) {
         Task::Denoise => {
             if let Some(o) = st.denoise_outcome() {
                 ui.label(format!(
-                    "Total {} · client {} · server {}",
-                    fmt_seconds(o.total_seconds()),
-                    fmt_seconds(o.ledger.total_seconds(Side::Client)),
+                    "This slice {} · server {}",
+                    fmt_seconds(o.per_slice_seconds()),
                     fmt_seconds(o.run.server_seconds),
                 ));
+                ui.weak(if o.keys_reused {
+                    format!(
+                        "Keys reused: made and uploaded once this session for the {} model ({} in {}).",
+                        o.kind.name(),
+                        fmt_bytes(o.eval_key_bytes),
+                        fmt_seconds(o.setup_seconds)
+                    )
+                } else {
+                    format!(
+                        "Plus once per session: keys {} (generation, upload of {}, server setup, inside Keys and Send); the next slices reuse them.",
+                        fmt_seconds(o.setup_seconds),
+                        fmt_bytes(o.eval_key_bytes)
+                    )
+                });
             }
             ui.weak(
-                "Send includes uploading the keys and the server preparing the session. \
-                 Evaluate: the server's own time over every convolution; the rounds run inside it.",
+                "Evaluate: the server's own time over every convolution; the rounds run inside it.",
             );
         }
     }
@@ -594,7 +606,10 @@ fn denoise_overhead(app: &PrivactApp, ui: &mut egui::Ui) {
         let keys = measured(plan.setup_bytes, o.map(|o| o.run.eval_key_bytes));
         overhead_row(
             ui,
-            "Upload: keys (per session)",
+            match o {
+                Some(o) if o.keys_reused => "Upload: keys (once; reused)",
+                _ => "Upload: keys (once per session)",
+            },
             "0 B".into(),
             fmt_bytes(keys),
             "–".into(),
@@ -637,7 +652,16 @@ fn denoise_overhead(app: &PrivactApp, ui: &mut egui::Ui) {
             fmt_bytes(result),
             fmt_ratio(result as f64, plain_bytes as f64),
         );
-        time_row(ui, o.map(|o| (o.plain_seconds, o.total_seconds())));
+        time_row(ui, o.map(|o| (o.plain_seconds, o.per_slice_seconds())));
+        if let Some(o) = o {
+            overhead_row(
+                ui,
+                "Time: keys (once per session)",
+                "0 s".into(),
+                fmt_seconds(o.setup_seconds),
+                "–".into(),
+            );
+        }
     });
     ui.weak(
         "Sizes are exact from the parameters, the model's shape and the tile plan; a run \
