@@ -95,8 +95,13 @@ pub fn pixel_at(
 }
 
 /// The readout under the cursor, e.g. "x 120 y 88: 42 HU".
+/// Padding pixels (PS3.3 C.7.5.1.1.2) read "outside the image", not as a value.
 pub fn value_readout(slice: &Slice, row: usize, col: usize) -> Option<String> {
-    Some(readout(row, col, slice.get(row, col)?, slice.units))
+    let v = slice.get(row, col)?;
+    if slice.is_padding(row * slice.cols + col) {
+        return Some(format!("x {col} y {row}: outside the image (padding)"));
+    }
+    Some(readout(row, col, v, slice.units))
 }
 
 /// The readout text for a value already looked up (e.g. in a simulated image).

@@ -29,6 +29,13 @@ pub struct InspectReport {
     pub min: Option<f32>,
     pub max: Option<f32>,
     pub units: &'static str,
+    /// Pixels that are padding outside the image (Pixel Padding Value/Range); `min`/`max`
+    /// leave them out.
+    pub padding_pixels: usize,
+    /// Rescaled value of the padding (the smallest, when a range), if any pixel is padding.
+    pub padding_value: Option<f32>,
+    /// What the loader repaired to read the file (empty for a well-formed file).
+    pub repairs: Vec<String>,
     pub window_center: Option<f64>,
     pub window_width: Option<f64>,
     pub deidentified: bool,
@@ -37,7 +44,7 @@ pub struct InspectReport {
 impl InspectReport {
     pub fn from_slice(s: &Slice) -> InspectReport {
         let (min, max) = s
-            .min_max()
+            .image_min_max()
             .map_or((None, None), |(a, b)| (Some(a), Some(b)));
         let i = s.info.as_ref();
         InspectReport {
@@ -50,6 +57,15 @@ impl InspectReport {
             min,
             max,
             units: s.units.as_str(),
+            padding_pixels: s.padding_count(),
+            padding_value: s
+                .values
+                .iter()
+                .enumerate()
+                .filter(|&(k, _)| s.is_padding(k))
+                .map(|(_, &v)| v)
+                .reduce(f32::min),
+            repairs: i.map(|i| i.repairs.clone()).unwrap_or_default(),
             window_center: i.and_then(|i| i.window_center),
             window_width: i.and_then(|i| i.window_width),
             deidentified: i.is_some_and(|i| i.deidentified()),
@@ -91,6 +107,15 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<()> {
         opt(&r.max),
         r.units
     );
+    if let Some(v) = r.padding_value {
+        println!(
+            "padding:          {} pixels at {v} ({}), outside the image",
+            r.padding_pixels, r.units
+        );
+    }
+    for repair in &r.repairs {
+        println!("repaired:         {repair}");
+    }
     println!(
         "default window:   {}",
         match (r.window_width, r.window_center) {

@@ -31,6 +31,14 @@ fn codec_error(what: &str, handle: tj::tjhandle) -> ErrorKind {
     ErrorKind::Decode(format!("JPEG (libjpeg-turbo): {what}: {}", msg.trim()))
 }
 
+/// TurboJPEG returns -1 for warnings too (e.g. "Invalid SOS parameters for sequential
+/// JPEG", written by some modalities' encoders) after decoding the whole image, as libjpeg,
+/// GDCM and pydicom's decoders do; only real errors are refused.
+fn only_warned(h: &Handle) -> bool {
+    // SAFETY: the handle is live.
+    unsafe { tj::tj3GetErrorCode(h.0) == tj::TJERR_TJERR_WARNING as i32 }
+}
+
 /// Owns a TurboJPEG decompressor handle and destroys it on drop.
 struct Handle(tj::tjhandle);
 
@@ -109,7 +117,7 @@ pub fn decode(
         let rc = unsafe {
             tj::tj3Decompress8(h.0, stream.as_ptr(), len, out.as_mut_ptr(), 0, pixel_format)
         };
-        if rc != 0 {
+        if rc != 0 && !only_warned(&h) {
             return Err(codec_error("decoding", h.0));
         }
         out.into_iter().map(u16::from).collect()
@@ -118,7 +126,7 @@ pub fn decode(
         let rc = unsafe {
             tj::tj3Decompress12(h.0, stream.as_ptr(), len, out.as_mut_ptr(), 0, pixel_format)
         };
-        if rc != 0 {
+        if rc != 0 && !only_warned(&h) {
             return Err(codec_error("decoding", h.0));
         }
         // 12-bit samples are 0..4095 held in a short.
@@ -128,7 +136,7 @@ pub fn decode(
         let rc = unsafe {
             tj::tj3Decompress16(h.0, stream.as_ptr(), len, out.as_mut_ptr(), 0, pixel_format)
         };
-        if rc != 0 {
+        if rc != 0 && !only_warned(&h) {
             return Err(codec_error("decoding", h.0));
         }
         out
