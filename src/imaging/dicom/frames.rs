@@ -69,7 +69,7 @@ pub fn split<F: AsRef<[u8]>>(
         return Ok((0..n).map(|i| i..i + 1).collect());
     }
     if frames == 1 {
-        return Ok(vec![0..n]);
+        return Ok(std::iter::once(0..n).collect());
     }
     let lengths: Vec<usize> = fragments.iter().map(|f| f.as_ref().len()).collect();
     if let Some(r) = by_offset_table(&lengths, table, frames) {
@@ -110,7 +110,10 @@ mod tests {
     #[test]
     fn one_fragment_per_frame_and_single_frame() {
         assert_eq!(split(&[SOI, SOI], &[], 2).unwrap(), vec![0..1, 1..2]);
-        assert_eq!(split(&[SOI, MID, EOI], &[], 1).unwrap(), vec![0..3]);
+        assert_eq!(
+            split(&[SOI, MID, EOI], &[], 1).unwrap(),
+            std::iter::once(0..3).collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -192,7 +192,7 @@ mod tests {
             tj::tj3Set(
                 c,
                 tj::TJPARAM_TJPARAM_SUBSAMP as i32,
-                tj::TJSAMP_TJSAMP_GRAY as i32,
+                tj::TJSAMP_TJSAMP_GRAY,
             );
             tj::tj3Set(c, tj::TJPARAM_TJPARAM_QUALITY as i32, 95);
             if lossless {
