@@ -479,6 +479,46 @@ fn run_denoise_at_launch_simulates_the_low_dose_then_starts_denoising() {
 }
 
 #[test]
+fn run_denoise_at_launch_on_a_file_denoises_it_as_loaded() {
+    // A CT file may already be a real low-dose scan: `--run denoise` must not simulate a
+    // further 25 % of dose behind the user's back (issue 20); only the phantom is simulated.
+    let dir = std::env::temp_dir().join(format!("privact-ui-launch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ct.dcm");
+    std::fs::write(
+        &path,
+        privact::imaging::phantom::builtin_sample_dicom().unwrap(),
+    )
+    .unwrap();
+    let mut h = Harness::builder()
+        .with_size([1600.0, 1000.0])
+        .build_ui_state(
+            |ui, app: &mut PrivactApp| app.ui(ui),
+            PrivactApp::new(
+                Prefs::default(),
+                Launch {
+                    open: Some(path),
+                    run: Some(AutoRun::Denoise),
+                },
+            ),
+        );
+    step_until(&mut h, "the denoising job", Duration::from_secs(300), |h| {
+        h.state().state.running == Some(JobKind::Denoise)
+    });
+    h.run_steps(2);
+    assert!(
+        h.state().state.ldct_outcome().is_none(),
+        "no simulated dose on a loaded file"
+    );
+    assert!(has_containing(&h, "input: the loaded slice"));
+    h.state_mut().apply(Intent::Cancel);
+    step_until(&mut h, "the cancel", Duration::from_secs(300), |h| {
+        !h.state().busy()
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn encrypted_classification_runs_on_the_worker_then_cancel_works() {
     let mut h = harness(Prefs::default());
     loaded(&mut h);

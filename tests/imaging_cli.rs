@@ -41,6 +41,9 @@ fn phantom_then_inspect_json() {
         "min",
         "max",
         "units",
+        "padding_pixels",
+        "padding_value",
+        "repairs",
         "window_center",
         "window_width",
         "deidentified",
@@ -57,6 +60,8 @@ fn phantom_then_inspect_json() {
     );
     assert_eq!(v["transfer_syntax_uid"], "1.2.840.10008.1.2.1");
     assert_eq!(v["units"], "hu");
+    assert_eq!(v["padding_pixels"].as_u64(), Some(0));
+    assert_eq!(v["repairs"].as_array().map(Vec::len), Some(0));
     assert_eq!(v["min"].as_f64(), Some(-1000.0));
     assert_eq!(v["max"].as_f64(), Some(700.0));
     assert_eq!(v["deidentified"], true);

@@ -289,13 +289,16 @@ impl PrivactApp {
                 match self.pending_run.take() {
                     Some(AutoRun::Classify) => self.apply(Intent::RunClassify),
                     Some(AutoRun::Denoise) => {
-                        // A CT slice is first turned into a simulated low-dose scan (so the
-                        // result has a clean reference); other images are the low-dose input.
-                        let hu = self
+                        // The built-in phantom is noise-free: it is first turned into a
+                        // simulated low-dose scan (so the result has a clean reference). A
+                        // file is denoised as it is: it may already be a real low-dose scan,
+                        // and simulating a further 25 % silently would hide that (issue 20).
+                        let builtin = self
                             .state
-                            .slice()
-                            .is_some_and(|s| s.units == crate::imaging::Units::Hu);
-                        if hu {
+                            .image
+                            .as_ref()
+                            .is_some_and(|i| matches!(i.source, worker::Source::Builtin));
+                        if builtin {
                             self.after_ldct = Some(AutoRun::Denoise);
                             self.apply(Intent::SimulateLdct);
                         } else {

@@ -69,13 +69,13 @@ pub fn checked_model_input(path: &Path) -> anyhow::Result<(Vec<f32>, Option<Stri
 }
 
 /// Runs one mode; an encrypted session is created on first use and reused.
-struct Runner {
+pub(crate) struct Runner {
     model: Classifier,
     session: Option<LocalSession>,
 }
 
 impl Runner {
-    fn new() -> anyhow::Result<Self> {
+    pub(crate) fn new() -> anyhow::Result<Self> {
         Ok(Self {
             model: shipped().context("loading the shipped classifier")?,
             session: None,
@@ -91,7 +91,9 @@ impl Runner {
         self.session.as_mut().context("session")
     }
 
-    fn probabilities(
+    /// Probabilities and, in encrypted mode, the run's ledger, bytes and seconds (`setup_seconds`
+    /// for the session's keys, `slice_seconds` for this slice alone).
+    pub(crate) fn probabilities(
         &mut self,
         mode: Mode,
         input: &[f32],
@@ -115,6 +117,8 @@ impl Runner {
                     "download_bytes": run.download_bytes,
                     "eval_key_bytes": run.eval_key_bytes,
                     "server_key_memory_bytes": run.server_key_memory,
+                    "setup_seconds": run.setup.steps.iter().map(|s| s.seconds).sum::<f64>(),
+                    "slice_seconds": run.ledger.steps.iter().map(|s| s.seconds).sum::<f64>(),
                 });
                 return Ok((self.model.decided(&run.result.probabilities), extra));
             }
@@ -136,7 +140,7 @@ fn step_json(s: &crate::protocol::Step) -> Value {
     json!({"stage": s.name, "side": s.side, "ms": s.seconds * 1e3, "bytes": s.bytes})
 }
 
-fn mode_name(mode: Mode) -> &'static str {
+pub(crate) fn mode_name(mode: Mode) -> &'static str {
     match mode {
         Mode::Reference => "reference",
         Mode::Approx => "approx",

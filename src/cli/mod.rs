@@ -6,6 +6,7 @@ pub mod bench;
 pub mod bench_pipelines;
 pub mod check_input;
 pub mod classify;
+pub mod classify_series;
 pub mod denoise;
 pub mod evaluate_denoise;
 pub mod inspect;

@@ -17,8 +17,8 @@ pub struct Series {
     pub paths: Vec<PathBuf>,
 }
 
-/// Position along the slice normal (ImagePositionPatient · (row × col)), when known.
-fn normal_position(s: &Slice) -> Option<f64> {
+/// Position along the slice normal (ImagePositionPatient · (row × col), mm), when known.
+pub fn normal_position(s: &Slice) -> Option<f64> {
     let info = s.info.as_ref()?;
     let o = info.image_orientation_patient?;
     let p = info.image_position_patient?;
