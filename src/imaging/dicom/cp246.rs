@@ -8,11 +8,9 @@
 //! private tags). Everything else is copied byte for byte. The input must have passed
 //! `scan::scan_dataset`, so every length here is already known to fit.
 
-use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
 use dicom_core::{Tag, VR};
-use dicom_dictionary_std::StandardDataDictionary;
 
-use super::scan::{Encoding, read_header};
+use super::scan::{Encoding, effective_vr, has_short_length, read_header};
 use crate::imaging::error::ErrorKind;
 
 const UNDEFINED: u32 = 0xFFFF_FFFF;
@@ -65,7 +63,7 @@ impl Writer {
     fn header(&mut self, t: Tag, vr: VR, len: u32) {
         self.tag(t);
         self.out.extend_from_slice(&vr.to_bytes());
-        if short_length(vr) {
+        if has_short_length(vr) {
             self.u16(len as u16);
         } else {
             self.u16(0);
@@ -88,42 +86,6 @@ impl Writer {
         for chunk in v.chunks(unit) {
             self.out.extend(chunk.iter().rev());
         }
-    }
-}
-
-fn short_length(vr: VR) -> bool {
-    use VR::*;
-    matches!(
-        vr,
-        AE | AS
-            | AT
-            | CS
-            | DA
-            | DS
-            | DT
-            | FL
-            | FD
-            | IS
-            | LO
-            | LT
-            | PN
-            | SH
-            | SL
-            | SS
-            | ST
-            | TM
-            | UI
-            | UL
-            | US
-    )
-}
-
-/// The VR an implicit element gets: the dictionary's (relaxed, as the parser would), else UN.
-fn dictionary_vr(tag: Tag) -> VR {
-    match StandardDataDictionary.by_tag(tag).map(|e| e.vr()) {
-        Some(VirtualVr::Exact(vr)) => vr,
-        Some(v) => v.relaxed(),
-        None => VR::UN,
     }
 }
 
@@ -185,7 +147,7 @@ impl Reader<'_> {
                     .extend_from_slice(self.data.get(pos..end).unwrap_or_default());
                 return Ok(end);
             }
-            let vr = h.vr.unwrap_or_else(|| dictionary_vr(h.tag));
+            let vr = effective_vr(&h);
             let cp246 = h.len == UNDEFINED && (vr == VR::UN || h.vr.is_none());
             if vr == VR::SQ || cp246 {
                 // The items' encoding: implicit LE for a UN sequence (CP-246) and inside one.
@@ -215,7 +177,7 @@ impl Reader<'_> {
                 w.out.extend_from_slice(value);
             } else {
                 // Implicit LE → the output's explicit encoding.
-                let vr = if short_length(vr) && h.len > u32::from(u16::MAX) {
+                let vr = if has_short_length(vr) && h.len > u32::from(u16::MAX) {
                     VR::UN
                 } else {
                     vr

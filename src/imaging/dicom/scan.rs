@@ -150,7 +150,7 @@ pub fn read_header(data: &[u8], pos: usize, enc: Encoding) -> Option<Header> {
 }
 
 /// PS3.5 7.1.2: these VRs carry a 16-bit length in explicit VR.
-fn has_short_length(vr: VR) -> bool {
+pub(super) fn has_short_length(vr: VR) -> bool {
     use VR::*;
     matches!(
         vr,
@@ -179,14 +179,17 @@ fn has_short_length(vr: VR) -> bool {
 
 /// The VR dicom-parser will use: the explicit one, or the dictionary's
 /// (relaxed as its implicit decoder does) in implicit VR.
-fn effective_vr(h: &Header) -> VR {
-    match h.vr {
-        Some(vr) => vr,
-        None => StandardDataDictionary
-            .by_tag(h.tag)
-            .map(|e| e.vr().relaxed())
-            .unwrap_or(VR::UN),
-    }
+pub(super) fn effective_vr(h: &Header) -> VR {
+    h.vr.unwrap_or_else(|| dictionary_vr(h.tag))
+}
+
+/// The VR of an implicit-VR element: the standard dictionary's, relaxed as dicom-parser's
+/// implicit decoder does (US/SS → US, OB/OW → OW); UN for unknown and private tags.
+fn dictionary_vr(tag: Tag) -> VR {
+    StandardDataDictionary
+        .by_tag(tag)
+        .map(|e| e.vr().relaxed())
+        .unwrap_or(VR::UN)
 }
 
 /// Bytes per value of binary VRs. dicom-parser reads ⌊len / size⌋ values but
