@@ -239,3 +239,23 @@ fn repairs_are_reported() {
     let r = &un.info.as_ref().unwrap().repairs;
     assert!(r.iter().any(|m| m.contains("CP-246")), "{r:?}");
 }
+
+#[test]
+fn all_frames_at_once_equal_frame_by_frame() {
+    let Some(dir) = extra() else { return };
+    for c in CASES.iter().filter(|c| c.frames > 1) {
+        let path = dir.join(c.file);
+        let all = imaging::dicom::load_dicom_frames(&path, 16).expect("all frames");
+        assert_eq!(all.len() as u32, c.frames, "{}", c.file);
+        for (k, s) in all.iter().enumerate() {
+            assert_eq!(
+                s.values,
+                load(&dir, c.file, k as u32).values,
+                "{} #{k}",
+                c.file
+            );
+        }
+        let e = imaging::dicom::load_dicom_frames(&path, 1).unwrap_err();
+        assert_eq!(e.code(), "too_large", "{}", c.file);
+    }
+}

@@ -6,6 +6,7 @@
 //! atomically (temporary file, then rename).
 
 use super::classify::{Mode, Runner, mode_name};
+use crate::imaging::dicom::load_dicom_frames;
 use crate::imaging::dicom::series::{load_series, normal_position};
 use crate::imaging::input_check;
 use crate::imaging::io::write_atomic;
@@ -89,14 +90,17 @@ fn load_slices(path: &Path) -> anyhow::Result<Vec<(String, Slice)>> {
     let name = path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let mut out = vec![(format!("{name}#0"), first)];
-    for frame in 1..frames {
-        out.push((
-            format!("{name}#{frame}"),
-            load_with(path, &LoadOptions { frame })?,
-        ));
-    }
-    Ok(out)
+    let slices = if frames > 1 {
+        // Read and parse the file once for all its frames.
+        load_dicom_frames(path, MAX_FRAMES)?
+    } else {
+        vec![first]
+    };
+    Ok(slices
+        .into_iter()
+        .enumerate()
+        .map(|(frame, s)| (format!("{name}#{frame}"), s))
+        .collect())
 }
 
 /// One classified slice.

@@ -72,6 +72,24 @@ pub fn load_dicom_bytes(
     decode(&parsed, opts.frame).map_err(err)
 }
 
+/// Loads every frame of a DICOM file, reading and parsing it once (a multi-frame file as
+/// a series). An error when it has more than `max_frames` frames, or for the first frame
+/// that does not decode.
+pub fn load_dicom_frames(path: &Path, max_frames: u32) -> Result<Vec<Slice>, ImagingError> {
+    let err = |k| ImagingError::new(path, k);
+    let bytes = read_capped(path).map_err(err)?;
+    let parsed = parse(&bytes).map_err(err)?;
+    let frames = parsed.info.frames.max(1);
+    if frames > max_frames {
+        return Err(err(ErrorKind::TooLarge(format!(
+            "{frames} frames (at most {max_frames} are read)"
+        ))));
+    }
+    (0..frames)
+        .map(|f| decode(&parsed, f).map_err(err))
+        .collect()
+}
+
 /// Reads only the typed tags (no pixel decoding), e.g. to describe a file
 /// whose pixels this build cannot decode.
 pub fn read_info_bytes(bytes: &[u8], path: &Path) -> Result<DicomInfo, ImagingError> {

@@ -14,6 +14,6 @@ pub mod write;
 
 pub use load::{
     LoadOptions, MAX_DIMENSION, MAX_FILE_BYTES, MAX_FRAME_PIXELS, load_dicom, load_dicom_bytes,
-    read_info_bytes,
+    load_dicom_frames, read_info_bytes,
 };
 pub use tags::{DicomInfo, PatientIds};
