@@ -317,13 +317,7 @@ fn encrypted_denoising_of_the_simulated_low_dose_linear() {
     let o = h.state().state.denoise_outcome().expect("second outcome");
     let names: Vec<&str> = o.ledger.steps.iter().map(|s| s.name.as_str()).collect();
     assert!(!names.contains(&"Keys"), "no key generation: {names:?}");
-    let sent: u64 = o
-        .ledger
-        .steps
-        .iter()
-        .filter(|s| s.name == "Send")
-        .map(|s| s.bytes)
-        .sum();
+    let sent = o.ledger.bytes("Send");
     assert_eq!(sent, plan.upload_bytes(), "only the tiles are uploaded");
     assert!(o.max_abs_diff <= 1e-4);
     assert!(
@@ -682,13 +676,7 @@ fn encrypted_classification_runs_on_the_worker_then_cancel_works() {
     assert_eq!(o.setup_bytes, setup_bytes, "the same session's keys");
     let names: Vec<&str> = o.ledger.steps.iter().map(|s| s.name.as_str()).collect();
     assert!(!names.contains(&"Keys"), "no key generation: {names:?}");
-    let sent: u64 = o
-        .ledger
-        .steps
-        .iter()
-        .filter(|s| s.name == "Send")
-        .map(|s| s.bytes)
-        .sum();
+    let sent = o.ledger.bytes("Send");
     assert_eq!(sent, o.request_bytes, "only the request is uploaded");
     assert!(has(&h, "Keys reused"), "the Keys row says reused");
     assert!(has_containing(&h, "Keys reused: made and uploaded once"));

@@ -321,16 +321,6 @@ impl ClassifySession {
             runs: 0,
         })
     }
-
-    /// Bytes of the evaluation keys this session uploaded (once).
-    pub fn setup_bytes(&self) -> u64 {
-        self.setup_bytes
-    }
-
-    /// Classifications completed with these keys.
-    pub fn runs(&self) -> u64 {
-        self.runs
-    }
 }
 
 /// Keys (first run of a session only) → encrypt → send → server evaluates on ciphertexts →

@@ -567,16 +567,10 @@ fn classify_overhead(app: &PrivactApp, ui: &mut egui::Ui) {
                 "–".into(),
             ),
         }
-        time_row(ui, o.map(|o| (o.reference_seconds, o.per_slice_seconds())));
-        if let Some(o) = o {
-            overhead_row(
-                ui,
-                "Time: keys (once per session)",
-                "0 s".into(),
-                fmt_seconds(o.setup_seconds),
-                "–".into(),
-            );
-        }
+        time_rows(
+            ui,
+            o.map(|o| (o.reference_seconds, o.per_slice_seconds(), o.setup_seconds)),
+        );
     });
     ui.weak(
         "Plaintext time: the same circuit evaluated on plaintext slots in this process. Encrypted: one slice, without the one-time keys.",
@@ -652,16 +646,10 @@ fn denoise_overhead(app: &PrivactApp, ui: &mut egui::Ui) {
             fmt_bytes(result),
             fmt_ratio(result as f64, plain_bytes as f64),
         );
-        time_row(ui, o.map(|o| (o.plain_seconds, o.per_slice_seconds())));
-        if let Some(o) = o {
-            overhead_row(
-                ui,
-                "Time: keys (once per session)",
-                "0 s".into(),
-                fmt_seconds(o.setup_seconds),
-                "–".into(),
-            );
-        }
+        time_rows(
+            ui,
+            o.map(|o| (o.plain_seconds, o.per_slice_seconds(), o.setup_seconds)),
+        );
     });
     ui.weak(
         "Sizes are exact from the parameters, the model's shape and the tile plan; a run \
@@ -669,16 +657,26 @@ fn denoise_overhead(app: &PrivactApp, ui: &mut egui::Ui) {
     );
 }
 
-/// The overhead table's time row: the plaintext model vs the whole encrypted run.
-fn time_row(ui: &mut egui::Ui, seconds: Option<(f64, f64)>) {
+/// The overhead table's time rows: the plaintext model vs one encrypted slice, then the
+/// session's one-time key cost (after a run).
+fn time_rows(ui: &mut egui::Ui, seconds: Option<(f64, f64, f64)>) {
     match seconds {
-        Some((plain, encrypted)) => overhead_row(
-            ui,
-            "Time: model",
-            fmt_seconds(plain),
-            fmt_seconds(encrypted),
-            fmt_ratio(encrypted, plain.max(1e-6)),
-        ),
+        Some((plain, per_slice, setup)) => {
+            overhead_row(
+                ui,
+                "Time: model",
+                fmt_seconds(plain),
+                fmt_seconds(per_slice),
+                fmt_ratio(per_slice, plain.max(1e-6)),
+            );
+            overhead_row(
+                ui,
+                "Time: keys (once per session)",
+                "0 s".into(),
+                fmt_seconds(setup),
+                "–".into(),
+            );
+        }
         None => overhead_row(
             ui,
             "Time: model",
