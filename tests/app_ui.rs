@@ -18,11 +18,16 @@ use privact::protocol::denoise_local::SizePlan;
 use std::time::{Duration, Instant};
 
 fn harness(prefs: Prefs) -> Harness<'static, PrivactApp> {
+    harness_launched(prefs, Launch::default())
+}
+
+/// The app as `privact gui [FILE] [--run TASK]` starts it.
+fn harness_launched(prefs: Prefs, launch: Launch) -> Harness<'static, PrivactApp> {
     Harness::builder()
         .with_size([1600.0, 1000.0])
         .build_ui_state(
             |ui, app: &mut PrivactApp| app.ui(ui),
-            PrivactApp::new(prefs, Launch::default()),
+            PrivactApp::new(prefs, launch),
         )
 }
 
@@ -444,18 +449,13 @@ fn nonlinear_interactive_denoising_runs_every_round_on_a_small_slice() {
 
 #[test]
 fn run_denoise_at_launch_simulates_the_low_dose_then_starts_denoising() {
-    let mut h = Harness::builder()
-        .with_size([1600.0, 1000.0])
-        .build_ui_state(
-            |ui, app: &mut PrivactApp| app.ui(ui),
-            PrivactApp::new(
-                Prefs::default(),
-                Launch {
-                    open: None,
-                    run: Some(AutoRun::Denoise),
-                },
-            ),
-        );
+    let mut h = harness_launched(
+        Prefs::default(),
+        Launch {
+            open: None,
+            run: Some(AutoRun::Denoise),
+        },
+    );
     step_until(&mut h, "the denoising job", Duration::from_secs(300), |h| {
         h.state().state.running == Some(JobKind::Denoise)
     });
@@ -484,18 +484,13 @@ fn run_denoise_at_launch_on_a_file_denoises_it_as_loaded() {
         privact::imaging::phantom::builtin_sample_dicom().unwrap(),
     )
     .unwrap();
-    let mut h = Harness::builder()
-        .with_size([1600.0, 1000.0])
-        .build_ui_state(
-            |ui, app: &mut PrivactApp| app.ui(ui),
-            PrivactApp::new(
-                Prefs::default(),
-                Launch {
-                    open: Some(path),
-                    run: Some(AutoRun::Denoise),
-                },
-            ),
-        );
+    let mut h = harness_launched(
+        Prefs::default(),
+        Launch {
+            open: Some(path),
+            run: Some(AutoRun::Denoise),
+        },
+    );
     step_until(&mut h, "the denoising job", Duration::from_secs(300), |h| {
         h.state().state.running == Some(JobKind::Denoise)
     });
