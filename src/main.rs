@@ -78,6 +78,8 @@ struct GuiArgs {
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum RunArg {
     Classify,
+    /// Every slice of the opened series (issue 19).
+    ClassifySeries,
     Denoise,
 }
 
@@ -88,6 +90,7 @@ fn gui(args: GuiArgs) -> anyhow::Result<()> {
         open: args.open,
         run: args.run.map(|r| match r {
             RunArg::Classify => AutoRun::Classify,
+            RunArg::ClassifySeries => AutoRun::ClassifySeries,
             RunArg::Denoise => AutoRun::Denoise,
         }),
     };

@@ -2,6 +2,8 @@
 //! widgets are found by their labels, clicked, and the harness is stepped until the
 //! background worker's results appear.
 
+mod common;
+
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use privact::app::intent::Intent;
@@ -756,4 +758,160 @@ fn a_slice_failing_the_input_check_gets_a_warning_instead_of_a_class() {
     assert!(!has_containing(&h, "Predicted class: cyst"));
     assert!(!has_containing(&h, "Predicted class: tumor"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A series of at least 8 slices for the series run: the real full-dose L096 slices of the
+/// Mayo data (one series, 10 levels) when the shared data is present, else 8 phantom slices.
+fn series_folder() -> std::path::PathBuf {
+    if let Some(root) = common::shared_data() {
+        let mayo = root.join("ldct-mayo");
+        let dir = common::temp_dir("app-series-l096");
+        let mut n = 0;
+        for e in std::fs::read_dir(&mayo).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.starts_with("L096_") && name.ends_with("_FD.IMA") {
+                std::fs::copy(e.path(), dir.join(&name)).unwrap();
+                n += 1;
+            }
+        }
+        if n >= 8 {
+            return dir;
+        }
+    }
+    eprintln!("shared data absent: the series run uses 8 phantom slices");
+    let dir = common::temp_dir("app-series-phantom");
+    let one = dir.join("one.dcm.tmp");
+    let (code, _, err) = common::privact(&["phantom", "--out", one.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    for k in 0..8 {
+        std::fs::copy(&one, dir.join(format!("slice{k:02}.dcm"))).unwrap();
+    }
+    std::fs::remove_file(&one).unwrap();
+    dir
+}
+
+/// Issue 19: a series run with one key set on the worker, cancelled midway (the slices done
+/// stay), then run in full; the plot, a click on it, the most-suspicious list and the
+/// encrypted heat map of each slice (equal to the plaintext circuit's within 1e-3).
+#[test]
+fn a_series_is_classified_on_the_worker_cancelled_and_plotted_with_heat_maps() {
+    let folder = series_folder();
+    let mut h = harness(Prefs::default());
+    loaded(&mut h);
+    h.state_mut().apply(Intent::LoadPath(folder));
+    step_until(
+        &mut h,
+        "the series to load",
+        Duration::from_secs(120),
+        |h| {
+            h.state()
+                .state
+                .image
+                .as_ref()
+                .is_some_and(|i| i.slices.len() >= 8)
+        },
+    );
+    h.step();
+    let n = h.state().state.image.as_ref().unwrap().slices.len();
+    assert_eq!(
+        h.state().state.series_range,
+        (0, n - 1),
+        "the whole series by default"
+    );
+    assert!(
+        h.state().state.heat_map.request,
+        "heat maps are asked for by default"
+    );
+
+    // Cancel once two slices are done: they stay, with their results.
+    h.get_by_label("Classify series (encrypted)").click();
+    step_until(&mut h, "two slices", Duration::from_secs(300), |h| {
+        h.state()
+            .state
+            .series
+            .as_ref()
+            .is_some_and(|r| r.rows.len() >= 2)
+    });
+    h.get_by_label("Cancel").click();
+    step_until(&mut h, "the cancel", Duration::from_secs(120), |h| {
+        !h.state().busy()
+    });
+    h.step();
+    let run = h.state().state.series.clone().unwrap();
+    assert!(run.cancelled, "the run says it was cancelled");
+    assert!(
+        run.rows.len() >= 2 && run.rows.len() < n,
+        "{} of {n} kept",
+        run.rows.len()
+    );
+    assert!(
+        has_containing(&h, "Cancelled after"),
+        "the plot's title says so"
+    );
+    assert!(has_containing(&h, "Series plot: probabilities of"));
+
+    // The full run, then the plot, a jump and the heat map.
+    h.get_by_label("Classify series (encrypted)").click();
+    step_until(&mut h, "the whole series", Duration::from_secs(600), |h| {
+        !h.state().busy()
+            && h.state()
+                .state
+                .series
+                .as_ref()
+                .is_some_and(|r| r.ended.is_some())
+    });
+    h.step();
+    let run = h.state().state.series.clone().unwrap();
+    assert!(!run.cancelled);
+    assert_eq!(run.rows.len(), n, "every slice has a row");
+    let keys_paid = run
+        .rows
+        .iter()
+        .filter(|r| r.outcome.as_ref().is_some_and(|o| !o.keys_reused))
+        .count();
+    assert!(
+        keys_paid <= 1,
+        "one key set for the series ({keys_paid} key uploads)"
+    );
+    for r in &run.rows {
+        let Some(o) = &r.outcome else { continue };
+        assert!(o.maps.is_some(), "slice {}: a heat map", r.index);
+        let e = o.map_error().expect("plaintext map to compare");
+        assert!(e <= 1e-3, "slice {}: encrypted map off by {e}", r.index);
+        let p = o.reference_logits.unwrap();
+        for k in 0..3 {
+            assert!((o.logits[k] - p[k]).abs() < 1e-3);
+        }
+    }
+    assert!(has_containing(
+        &h,
+        &format!("Series plot: probabilities of {n} slices")
+    ));
+
+    // A click in the middle of the plot jumps to a slice in the middle of the series.
+    h.state_mut().apply(Intent::SelectSlice(0));
+    h.step();
+    h.get_by_label_contains("Series plot: probabilities of")
+        .click();
+    h.step();
+    h.step();
+    let index = h.state().state.index;
+    assert!(index > 0 && index < n - 1, "jumped to slice {index} of {n}");
+
+    // The most suspicious slice's button jumps to it; its results and heat map show.
+    let top = run.most_suspicious(1);
+    if let Some(top) = top.first() {
+        let p = top.probabilities.unwrap()[2];
+        h.get_by_label_contains(&format!("slice {} · {:.1} %", top.index + 1, p * 100.0))
+            .click();
+        h.step();
+        h.step();
+        assert_eq!(h.state().state.index, top.index);
+        assert!(has_containing(&h, "Encrypted map vs plaintext circuit"));
+        assert!(h.state().textures.heat_map.is_some(), "the map is drawn");
+        h.get_by_label("Show heat map").click();
+        h.step();
+        h.step();
+        assert!(h.state().textures.heat_map.is_none(), "hidden on request");
+    }
 }

@@ -282,3 +282,122 @@ fn shipped_model_under_ckks_equals_the_simulator() {
         );
     }
 }
+
+/// Issue 19: the class-activation map of the encrypted run equals the plain network's map.
+/// Tolerance 1e-3 logit units per cell (the same as the logits; CKKS noise is far below it).
+/// Also: the simulator's map equals the plain one to 1e-6, each map's mean over its cells is
+/// its logit, and asking for the map does not change the logits.
+#[test]
+fn class_activation_map_under_ckks_equals_the_plain_network() {
+    let classifier = privact::model::classifier::shipped().expect("shipped classifier");
+    let members = classifier.he_members();
+    let image = privact::model::classifier::preprocess::preprocess(
+        &(0..256 * 256)
+            .map(|i| {
+                let (y, x) = ((i / 256) as f32 - 128.0, (i % 256) as f32 - 100.0);
+                let r2 = y * y + x * x;
+                0.4 + 0.2 * (y * 0.05).sin() + if r2 < 400.0 { 0.3 } else { 0.0 }
+            })
+            .collect::<Vec<f32>>(),
+    );
+    let plain = classifier.approx_maps(&image).expect("plain maps");
+    let logits = classifier.approx_logits(&image).expect("plain logits");
+    for (class, map) in [(1, &plain.cyst), (2, &plain.tumor)] {
+        assert_eq!(map.len(), 256);
+        let mean = map.iter().sum::<f64>() / 256.0;
+        assert!(
+            (mean - logits[class]).abs() < 1e-9,
+            "class {class}: mean {mean} vs logit {}",
+            logits[class]
+        );
+        let spread = map.iter().fold(0.0f64, |m, v| m.max((v - mean).abs()));
+        assert!(spread > 1e-3, "class {class}: a flat map shows nothing");
+    }
+
+    let inputs = |level| -> Vec<SimCt> {
+        packing::input_layout(&image)
+            .into_iter()
+            .map(|values| SimCt { values, level })
+            .collect()
+    };
+    let sim = SimBackend { slots: SLOTS };
+    let model = PreparedClassifier::new(&sim, &members, LEVELS_NEEDED).unwrap();
+    let (sim_logits, sim_map) = model
+        .evaluate_with_map(&sim, &inputs(LEVELS_NEEDED))
+        .unwrap();
+    let sim_map = packing::unpack_map(&sim_map.real_parts());
+    for (a, b) in sim_map
+        .cyst
+        .iter()
+        .chain(&sim_map.tumor)
+        .zip(plain.cyst.iter().chain(&plain.tumor))
+    {
+        assert!(
+            (a - b).abs() < 1e-6 * (1.0 + b.abs()),
+            "simulator {a} vs plain {b}"
+        );
+    }
+    for k in 0..CLASSES {
+        assert!((sim_logits.values[k].re - logits[k]).abs() < 1e-6);
+    }
+
+    // Under CKKS.
+    let params = Parameters::preset(packing::PRESET).unwrap();
+    let mut kg = KeyGenerator::new(&params);
+    let sk = kg.gen_secret_key();
+    let keys = kg.gen_evaluation_keys(&sk, &packing::rotations(), packing::NEEDS_CONJUGATION);
+    let eval = Evaluator::new(&params, Arc::new(keys));
+    let encoder = Encoder::new(&params);
+    let backend = CkksBackend {
+        eval: &eval,
+        encoder: &encoder,
+    };
+    let model = PreparedClassifier::new(&backend, &members, LEVELS_NEEDED).unwrap();
+    let mut enc = Encryptor::new(&params, &sk);
+    let cts: Vec<_> = packing::input_layout(&image)
+        .iter()
+        .map(|v| {
+            enc.encrypt(
+                &encoder
+                    .encode_complex(v, LEVELS_NEEDED, params.default_scale())
+                    .unwrap(),
+            )
+            .unwrap()
+        })
+        .collect();
+    let (he_logits, he_map) = model.evaluate_with_map(&backend, &cts).unwrap();
+    assert_eq!(
+        he_map.level(),
+        he_logits.level(),
+        "the map costs no extra level"
+    );
+    let dec = Decryptor::new(&params, &sk);
+    let slots = encoder.decode(&dec.decrypt(&he_map).unwrap()).unwrap();
+    let he = packing::unpack_map(&slots);
+    let mut worst = 0.0f64;
+    for (a, b) in he
+        .cyst
+        .iter()
+        .chain(&he.tumor)
+        .zip(plain.cyst.iter().chain(&plain.tumor))
+    {
+        worst = worst.max((a - b).abs());
+    }
+    assert!(
+        worst <= 1e-3,
+        "encrypted map differs from the plain map by {worst}"
+    );
+    // Slots outside the maps carry nothing (no weight or bias shows up there).
+    let used: std::collections::BTreeSet<usize> = (0..2)
+        .flat_map(|m| (0..256).map(move |c| packing::map_slot(m, c / 16, c % 16)))
+        .collect();
+    for (i, v) in slots.iter().enumerate().take(packing::BLOCK) {
+        if !used.contains(&i) {
+            assert!(v.abs() < 1e-3, "slot {i} holds {v}");
+        }
+    }
+    let he_logits = encoder.decode(&dec.decrypt(&he_logits).unwrap()).unwrap();
+    for k in 0..CLASSES {
+        assert!((he_logits[k] - logits[k]).abs() < 1e-3);
+    }
+}

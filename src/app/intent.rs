@@ -38,6 +38,16 @@ pub enum Intent {
     RevealPhi(bool),
     MaskPhiByDefault(bool),
     RunClassify,
+    /// Encrypted classification of every slice in `AppState::series_range`.
+    RunClassifySeries,
+    /// First and last slice (0-based, inclusive) of the series run.
+    SetSeriesRange(usize, usize),
+    /// Ask for the encrypted class-activation map with each classification.
+    RequestHeatMap(bool),
+    ShowHeatMap(bool),
+    /// 1 = cyst, 2 = tumour.
+    HeatMapClass(usize),
+    HeatMapOpacity(f32),
     /// Encrypted denoising of the low-dose input with the chosen model.
     RunDenoise,
     /// Which task the right panel, payload strip and overhead table describe.
@@ -121,6 +131,23 @@ impl PrivactApp {
                 }
             }
             Intent::RunClassify => self.start_classify(),
+            Intent::RunClassifySeries => self.start_series(),
+            Intent::SetSeriesRange(a, b) => {
+                let last = st
+                    .image
+                    .as_ref()
+                    .map_or(0, |i| i.slices.len().saturating_sub(1));
+                let (a, b) = (a.min(last), b.min(last));
+                st.series_range = (a.min(b), a.max(b));
+            }
+            Intent::RequestHeatMap(on) => st.heat_map.request = on,
+            Intent::ShowHeatMap(on) => st.heat_map.show = on,
+            Intent::HeatMapClass(c) => {
+                if matches!(c, 1 | 2) {
+                    st.heat_map.class = c;
+                }
+            }
+            Intent::HeatMapOpacity(a) => st.heat_map.opacity = a.clamp(0.0, 1.0),
             Intent::RunDenoise => self.start_denoise(),
             Intent::SelectTask(t) => st.task = t,
             Intent::SetDenoiseModel(kind) => {
@@ -325,9 +352,15 @@ impl PrivactApp {
             &crate::imaging::input_check::as_hounsfield(slice),
         ));
         let weights = super::weights::weights_for_run().params;
-        match self.worker.submit(Job::Classify { image, weights }) {
+        let heat_map = st.heat_map.request;
+        match self.worker.submit(Job::Classify {
+            image,
+            weights,
+            heat_map,
+        }) {
             Ok(()) => {
                 st.pipeline.reset_for_run();
+                st.outcome_for = Some((st.generation, st.index));
                 st.input_warning = warning;
                 st.input_is_phantom = st
                     .image
@@ -340,6 +373,70 @@ impl PrivactApp {
                 st.frames_during_job = 0;
             }
             Err(e) => refuse(st, "Encrypted classification", e),
+        }
+    }
+
+    /// Issue 19: every slice of the chosen range, one key set, on the worker. The first
+    /// slice's input check refuses the whole series (one modality per series); later slices
+    /// are checked one by one on the worker.
+    fn start_series(&mut self) {
+        const WHAT: &str = "Encrypted series classification";
+        let st = &mut self.state;
+        let Some(img) = st.image.as_ref() else {
+            st.error(WHAT, "no image is loaded", "Open a series folder first.");
+            return;
+        };
+        let (a, b) = st.series_range;
+        let slices: Vec<(usize, crate::imaging::Slice)> = img
+            .slices
+            .iter()
+            .enumerate()
+            .skip(a)
+            .take(b.saturating_sub(a) + 1)
+            .map(|(i, s)| (i, s.clone()))
+            .collect();
+        let Some((_, first)) = slices.first() else {
+            st.error(
+                WHAT,
+                "the slice range is empty",
+                "Choose the first and last slice.",
+            );
+            return;
+        };
+        if let Err(refused) = crate::imaging::input_check::check_slice(first) {
+            st.error(
+                WHAT,
+                refused.to_string(),
+                "The classifier takes axial abdominal CT slices (DICOM in HU, or 8-bit greyscale images).",
+            );
+            return;
+        }
+        let indices = slices.iter().map(|(i, _)| *i).collect();
+        let job = Job::ClassifySeries {
+            slices,
+            weights: super::weights::weights_for_run().params,
+            heat_map: st.heat_map.request,
+        };
+        match self.worker.submit(job) {
+            Ok(()) => {
+                st.pipeline.reset_for_run();
+                st.series = Some(super::state::SeriesRun {
+                    generation: st.generation,
+                    indices,
+                    rows: Vec::new(),
+                    started: std::time::Instant::now(),
+                    ended: None,
+                    cancelled: false,
+                    setup_seconds: 0.0,
+                });
+                st.input_warning = None;
+                st.task = Task::Classify;
+                st.running = Some(JobKind::Series);
+                st.cancel_requested = false;
+                st.max_frame_ms_during_job = 0.0;
+                st.frames_during_job = 0;
+            }
+            Err(e) => refuse(st, WHAT, e),
         }
     }
 

@@ -5,6 +5,7 @@
 
 use crate::ckks::{Parameters, wire};
 use crate::model::backend::{SimBackend, SimCt};
+use crate::model::classifier::ClassMaps;
 use crate::model::classifier::he::{ApproxParams, PreparedClassifier};
 use crate::model::classifier::packing::{self, CLASSES, LEVELS_NEEDED, SLOTS};
 use crate::protocol::ProtocolError;
@@ -172,9 +173,26 @@ pub struct ClassifyOutcome {
     pub response_bytes: u64,
     pub server_key_memory: u64,
     pub ciphertexts_sent: usize,
+    /// The decrypted class-activation maps, when the run asked for them (issue 19).
+    pub maps: Option<ClassMaps>,
+    /// The same maps from the plaintext circuit (exact slot simulation).
+    pub reference_maps: Option<ClassMaps>,
 }
 
 impl ClassifyOutcome {
+    /// max |HE − plaintext| over every cell of both maps.
+    pub fn map_error(&self) -> Option<f64> {
+        let (m, r) = (self.maps.as_ref()?, self.reference_maps.as_ref()?);
+        Some(
+            m.cyst
+                .iter()
+                .chain(&m.tumor)
+                .zip(r.cyst.iter().chain(&r.tumor))
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max),
+        )
+    }
+
     /// max |HE − plaintext| over the logits.
     pub fn max_error(&self) -> Option<f64> {
         let r = self.reference_logits?;
@@ -329,6 +347,7 @@ impl ClassifySession {
 pub fn classify(
     image: &[f32],
     weights: &[ApproxParams],
+    heat_map: bool,
     session: &mut Option<ClassifySession>,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(Progress),
@@ -339,7 +358,7 @@ pub fn classify(
     if session.as_ref().is_some_and(|s| s.weights != weights) {
         *session = None;
     }
-    let result = classify_in_session(image, weights, session, cancel, progress);
+    let result = classify_in_session(image, weights, heat_map, session, cancel, progress);
     if result.is_err() {
         *session = None;
     }
@@ -349,6 +368,7 @@ pub fn classify(
 fn classify_in_session(
     image: &[f32],
     weights: &[ApproxParams],
+    heat_map: bool,
     session: &mut Option<ClassifySession>,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(Progress),
@@ -377,10 +397,10 @@ fn classify_in_session(
 
     check(cancel)?;
     let t = begin(Stage::EncodeEncrypt, progress);
-    let request = s.client.encrypt_image(image)?;
+    let request = s.client.encrypt_request(image, heat_map)?;
     let request_bytes = request.len();
     let ciphertexts_sent = match Message::decode(&request) {
-        Ok(Message::ClassifyRequest { inputs }) => {
+        Ok(Message::ClassifyRequest { inputs } | Message::ClassifyMapRequest { inputs }) => {
             if let Some(first) = inputs.first() {
                 progress(Progress::ServerView(first.clone()));
             }
@@ -405,7 +425,8 @@ fn classify_in_session(
     let t = begin(Stage::Evaluate, progress);
     let response = recv(&s.from_server, cancel)?;
     let server_seconds = match Message::decode(&response).map_err(ProtocolError::from)? {
-        Message::ClassifyResponse { server_seconds, .. } => server_seconds,
+        Message::ClassifyResponse { server_seconds, .. }
+        | Message::ClassifyMapResponse { server_seconds, .. } => server_seconds,
         other => return Err(refused(&other, "ClassifyResponse")),
     };
     // The server's own measurement of its work; the wall time also includes the hand-over.
@@ -434,7 +455,10 @@ fn classify_in_session(
 
     // Plaintext baseline: the same network on the exact slot simulator.
     let t = Instant::now();
-    let reference_logits = plaintext_logits(image, weights).ok();
+    let (reference_logits, reference_maps) = match plaintext_circuit(image, weights, heat_map) {
+        Ok((logits, maps)) => (Some(logits), maps),
+        Err(_) => (None, None),
+    };
     let reference_seconds = t.elapsed().as_secs_f64();
     let shipped = super::weights::shipped();
     let ref_cnn_logits = shipped.and_then(|c| c.reference_logits(image).ok());
@@ -456,6 +480,8 @@ fn classify_in_session(
         response_bytes: response_bytes as u64,
         server_key_memory: s.server_key_memory,
         ciphertexts_sent,
+        maps: result.maps,
+        reference_maps,
     })
 }
 
@@ -464,6 +490,15 @@ pub fn plaintext_logits(
     image: &[f32],
     weights: &[ApproxParams],
 ) -> Result<[f64; CLASSES], JobError> {
+    Ok(plaintext_circuit(image, weights, false)?.0)
+}
+
+/// The circuit's logits and, with `heat_map`, its class-activation maps, on plaintext slots.
+fn plaintext_circuit(
+    image: &[f32],
+    weights: &[ApproxParams],
+    heat_map: bool,
+) -> Result<([f64; CLASSES], Option<ClassMaps>), JobError> {
     let sim = SimBackend { slots: SLOTS };
     let model = PreparedClassifier::new(&sim, weights, LEVELS_NEEDED)?;
     let inputs: Vec<SimCt> = packing::input_layout(image)
@@ -473,10 +508,14 @@ pub fn plaintext_logits(
             level: LEVELS_NEEDED,
         })
         .collect();
-    let out = model.evaluate(&sim, &inputs)?;
-    Ok(std::array::from_fn(|i| {
-        out.values.get(i).map_or(f64::NAN, |v| v.re)
-    }))
+    let (out, maps) = if heat_map {
+        let (out, map) = model.evaluate_with_map(&sim, &inputs)?;
+        (out, Some(packing::unpack_map(&map.real_parts())))
+    } else {
+        (model.evaluate(&sim, &inputs)?, None)
+    };
+    let logits = std::array::from_fn(|i| out.values.get(i).map_or(f64::NAN, |v| v.re));
+    Ok((logits, maps))
 }
 
 /// Probabilities of plaintext logits (for the "HE vs plaintext" comparison).

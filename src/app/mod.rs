@@ -39,6 +39,8 @@ pub struct Launch {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AutoRun {
     Classify,
+    /// Every slice of the loaded series.
+    ClassifySeries,
     Denoise,
 }
 
@@ -62,6 +64,19 @@ pub struct Textures {
     pub server_view: Option<(Task, egui::TextureHandle)>,
     /// Low-dose input, denoised output and difference of the last denoising result.
     pub denoise: Option<(DenoiseTexKey, [egui::TextureHandle; 3])>,
+    /// The class-activation map of the slice on screen (16×16, drawn with linear filtering).
+    pub heat_map: Option<(HeatTexKey, egui::TextureHandle)>,
+}
+
+/// What the heat-map texture shows: slice, class, opacity and the map's values.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HeatTexKey {
+    generation: u64,
+    index: usize,
+    class: usize,
+    opacity: u32,
+    /// Sum of the map's values (bits): a new run of the same slice changes it.
+    fingerprint: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -224,7 +239,7 @@ impl PrivactApp {
             Event::Progress(kind, p) => {
                 let pipeline = match kind {
                     JobKind::Denoise => &mut st.denoise.pipeline,
-                    JobKind::Classify | JobKind::Ldct => &mut st.pipeline,
+                    JobKind::Classify | JobKind::Series | JobKind::Ldct => &mut st.pipeline,
                 };
                 match p {
                     job::Progress::Started(id) => {
@@ -262,6 +277,45 @@ impl PrivactApp {
                 st.pipeline.started = None;
                 st.pipeline.outcome = Some(outcome);
             }
+            Event::SeriesSlice(done) => {
+                let worker::SeriesSlice {
+                    index,
+                    outcome,
+                    warning,
+                } = *done;
+                let generation = st.generation;
+                let Some(run) = st.series.as_mut().filter(|r| r.generation == generation) else {
+                    return;
+                };
+                let row = state::SeriesRow {
+                    outcome: None,
+                    index,
+                    probabilities: outcome.as_ref().map(|o| o.probabilities),
+                    warning,
+                    seconds: outcome.as_ref().map_or(0.0, |o| o.per_slice_seconds()),
+                    bytes: outcome.as_ref().map_or(0, |o| {
+                        o.request_bytes
+                            + o.response_bytes
+                            + if o.keys_reused { 0 } else { o.setup_bytes }
+                    }),
+                };
+                if let Some(o) = outcome.as_ref().filter(|o| !o.keys_reused) {
+                    run.setup_seconds = o.setup_seconds;
+                }
+                run.rows.push(state::SeriesRow {
+                    outcome: outcome.clone(),
+                    ..row
+                });
+                // The step table shows the slice just done; the next slice starts afresh. The
+                // last outcome feeds the overhead and key tables; the results panel reads
+                // each slice's own row.
+                st.pipeline.learn();
+                st.pipeline.reset_for_run();
+                if outcome.is_some() {
+                    st.pipeline.outcome = outcome;
+                    st.outcome_for = None;
+                }
+            }
             Event::Denoised(outcome) => {
                 st.denoise.pipeline.learn();
                 st.denoise.pipeline.started = None;
@@ -282,12 +336,21 @@ impl PrivactApp {
                 st.display = Display::Original;
                 st.ldct.outcome = None;
                 st.pipeline.clear();
+                st.outcome_for = None;
+                st.series = None;
+                st.series_range = (
+                    0,
+                    st.image
+                        .as_ref()
+                        .map_or(0, |i| i.slices.len().saturating_sub(1)),
+                );
                 st.denoise.pipeline.clear();
                 st.phi_revealed = !self.prefs.mask_phi_by_default;
                 st.view = view::ViewTransform::default();
                 st.open_with_preset(self.prefs.last_preset.into());
                 match self.pending_run.take() {
                     Some(AutoRun::Classify) => self.apply(Intent::RunClassify),
+                    Some(AutoRun::ClassifySeries) => self.apply(Intent::RunClassifySeries),
                     Some(AutoRun::Denoise) => {
                         // The built-in phantom is noise-free: it is first turned into a
                         // simulated low-dose scan (so the result has a clean reference). A
@@ -324,6 +387,12 @@ impl PrivactApp {
             Event::Cancelled(kind) => {
                 match kind {
                     JobKind::Classify => st.pipeline.stop(StepStatus::Cancelled),
+                    JobKind::Series => {
+                        st.pipeline.stop(StepStatus::Cancelled);
+                        if let Some(run) = st.series.as_mut() {
+                            run.cancelled = true;
+                        }
+                    }
                     JobKind::Denoise => st.denoise.pipeline.stop(StepStatus::Cancelled),
                     JobKind::Ldct => {}
                 }
@@ -337,7 +406,7 @@ impl PrivactApp {
                 if what == "Open" {
                     st.loading = false;
                 }
-                if what == "Encrypted classification" {
+                if what == "Encrypted classification" || what == "Encrypted series classification" {
                     st.pipeline.stop(StepStatus::Failed);
                 }
                 if what == worker::DENOISE_WHAT {
@@ -348,6 +417,12 @@ impl PrivactApp {
             Event::Idle(kind) => {
                 st.running = None;
                 st.cancel_requested = false;
+                if kind == JobKind::Series
+                    && let Some(run) = st.series.as_mut()
+                {
+                    run.ended = Some(run.started.elapsed().as_secs_f64());
+                    st.pipeline.started = None;
+                }
                 let next = self.after_ldct.take();
                 if kind == JobKind::Ldct
                     && next == Some(AutoRun::Denoise)
@@ -357,6 +432,49 @@ impl PrivactApp {
                 }
             }
         }
+    }
+
+    /// The heat map as a 16×16 RGBA texture: inferno colour, alpha ∝ how far a cell lies
+    /// above the map's mean (its logit), times the chosen opacity.
+    fn prepare_heat_map(&mut self, ctx: &egui::Context) {
+        let st = &self.state;
+        let map = st
+            .maps_on_screen()
+            .filter(|_| st.heat_map.show)
+            .and_then(|m| Some((m.side, m.for_class(st.heat_map.class)?)));
+        let Some((side, map)) = map else {
+            self.textures.heat_map = None;
+            return;
+        };
+        let key = HeatTexKey {
+            generation: st.generation,
+            index: st.index,
+            class: st.heat_map.class,
+            opacity: st.heat_map.opacity.to_bits(),
+            fingerprint: map.iter().sum::<f64>().to_bits(),
+        };
+        if self.textures.heat_map.as_ref().map(|(k, _)| *k) == Some(key) {
+            return;
+        }
+        let Some((_, hi)) = crate::imaging::overlay::finite_range(map) else {
+            self.textures.heat_map = None;
+            return;
+        };
+        let mean = map.iter().sum::<f64>() / map.len().max(1) as f64;
+        let span = (hi - mean).max(1e-12);
+        let rgba: Vec<u8> = map
+            .iter()
+            .flat_map(|&v| {
+                let t = ((v - mean) / span).clamp(0.0, 1.0);
+                let t = if t.is_nan() { 0.0 } else { t };
+                let [r, g, b] = crate::imaging::overlay::inferno(t);
+                let a = (f64::from(st.heat_map.opacity) * t * 255.0).round() as u8;
+                [r, g, b, a]
+            })
+            .collect();
+        let img = egui::ColorImage::from_rgba_unmultiplied([side, side], &rgba);
+        let tex = ctx.load_texture("heat-map", img, egui::TextureOptions::LINEAR);
+        self.textures.heat_map = Some((key, tex));
     }
 
     fn prepare_textures(&mut self, ctx: &egui::Context) {
@@ -385,6 +503,8 @@ impl PrivactApp {
                 }
             }
         }
+        self.prepare_heat_map(ctx);
+        let st = &self.state;
         if self.textures.server_view.as_ref().map(|(t, _)| *t) != Some(st.task) {
             self.textures.server_view = None;
         }

@@ -238,6 +238,92 @@ pub struct LdctState {
     pub for_index: usize,
 }
 
+/// How the class-activation map is asked for and drawn (runtime settings).
+#[derive(Clone, Debug)]
+pub struct HeatMapView {
+    /// Ask the server for the encrypted map with every classification.
+    pub request: bool,
+    /// Draw the map of the slice on screen over the image.
+    pub show: bool,
+    /// 1 = cyst, 2 = tumour (index in `CLASSES`).
+    pub class: usize,
+    /// Overlay opacity at the map's maximum, 0…1.
+    pub opacity: f32,
+}
+
+/// One finished slice of a series run.
+#[derive(Clone, Debug)]
+pub struct SeriesRow {
+    pub index: usize,
+    /// Decrypted probabilities (`None` when the input check refused the slice).
+    pub probabilities: Option<[f64; 3]>,
+    pub warning: Option<String>,
+    /// The slice's full result (maps, ledger, plaintext comparison).
+    pub outcome: Option<Box<ClassifyOutcome>>,
+    /// This slice's own seconds (the session's one-time key cost apart).
+    pub seconds: f64,
+    /// Bytes this slice moved (request + response), plus the keys for the first slice.
+    pub bytes: u64,
+}
+
+/// An encrypted classification of many slices of the loaded series with one key set.
+#[derive(Clone, Debug)]
+pub struct SeriesRun {
+    /// The image (generation) the run belongs to.
+    pub generation: u64,
+    /// Slice indices asked for, in order.
+    pub indices: Vec<usize>,
+    pub rows: Vec<SeriesRow>,
+    pub started: Instant,
+    /// Seconds the run took, once it ended (finished or cancelled).
+    pub ended: Option<f64>,
+    pub cancelled: bool,
+    /// The session's one-time cost (keys), when this run paid it.
+    pub setup_seconds: f64,
+}
+
+impl SeriesRun {
+    /// Bytes moved so far.
+    pub fn bytes(&self) -> u64 {
+        self.rows.iter().map(|r| r.bytes).sum()
+    }
+
+    /// Seconds to go, from the mean time of the slices done so far.
+    pub fn eta_seconds(&self) -> Option<f64> {
+        let done = self
+            .rows
+            .iter()
+            .filter(|r| r.probabilities.is_some())
+            .count();
+        let left = self.indices.len().saturating_sub(self.rows.len());
+        (done > 0).then(|| {
+            let per: f64 = self.rows.iter().map(|r| r.seconds).sum::<f64>() / done as f64;
+            per * left as f64
+        })
+    }
+
+    /// The row of slice `index`, if it is done.
+    pub fn row(&self, index: usize) -> Option<&SeriesRow> {
+        self.rows.iter().find(|r| r.index == index)
+    }
+
+    /// Up to `n` classified slices by decreasing tumour probability (slices with a warning
+    /// name no class and are left out).
+    pub fn most_suspicious(&self, n: usize) -> Vec<&SeriesRow> {
+        let mut rows: Vec<&SeriesRow> = self
+            .rows
+            .iter()
+            .filter(|r| r.warning.is_none() && r.probabilities.is_some())
+            .collect();
+        rows.sort_by(|a, b| {
+            let t = |r: &SeriesRow| r.probabilities.map_or(0.0, |p| p[2]);
+            t(b).total_cmp(&t(a))
+        });
+        rows.truncate(n);
+        rows
+    }
+}
+
 /// A non-modal error: one line and a hint.
 #[derive(Clone, Debug)]
 pub struct Toast {
@@ -266,6 +352,13 @@ pub struct AppState {
     pub phi_revealed: bool,
     /// The classification pipeline.
     pub pipeline: Pipeline,
+    /// Which image (generation) and slice the pipeline's outcome belongs to.
+    pub outcome_for: Option<(u64, usize)>,
+    pub heat_map: HeatMapView,
+    /// The last series run (kept when cancelled: its finished slices stay usable).
+    pub series: Option<SeriesRun>,
+    /// First and last slice (0-based, inclusive) a series run covers.
+    pub series_range: (usize, usize),
     /// The input check's warning for the slice of the last classification run (shown
     /// instead of a predicted class); `None` when the check passed.
     pub input_warning: Option<String>,
@@ -301,6 +394,15 @@ impl AppState {
             display: Display::Original,
             phi_revealed: false,
             pipeline: Pipeline::default(),
+            outcome_for: None,
+            heat_map: HeatMapView {
+                request: true,
+                show: true,
+                class: 2,
+                opacity: 0.6,
+            },
+            series: None,
+            series_range: (0, 0),
             input_warning: None,
             input_is_phantom: false,
             denoise: DenoiseState {
@@ -338,6 +440,33 @@ impl AppState {
         self.ldct.outcome.as_deref().filter(|_| {
             self.ldct.for_generation == self.generation && self.ldct.for_index == self.index
         })
+    }
+
+    /// The series run's row of the slice on screen, if the run covered it.
+    pub fn series_row(&self) -> Option<&SeriesRow> {
+        self.series
+            .as_ref()
+            .filter(|r| r.generation == self.generation)?
+            .row(self.index)
+    }
+
+    /// The encrypted classification of the slice on screen and its input-check warning: its
+    /// own run, else the series run's row (issue 20: results describe what is on screen).
+    pub fn classify_outcome(&self) -> Option<(&ClassifyOutcome, Option<&str>)> {
+        match self.pipeline.outcome.as_deref() {
+            Some(o) if self.outcome_for == Some((self.generation, self.index)) => {
+                Some((o, self.input_warning.as_deref()))
+            }
+            _ => {
+                let row = self.series_row()?;
+                Some((row.outcome.as_deref()?, row.warning.as_deref()))
+            }
+        }
+    }
+
+    /// The decrypted class-activation maps of the slice on screen.
+    pub fn maps_on_screen(&self) -> Option<&crate::model::classifier::ClassMaps> {
+        self.classify_outcome()?.0.maps.as_ref()
     }
 
     /// The encrypted denoising result of the slice on screen, if there is one.

@@ -21,6 +21,14 @@ pub enum Job {
     Classify {
         image: Vec<f32>,
         weights: Vec<ApproxParams>,
+        /// Also ask for the encrypted class-activation map.
+        heat_map: bool,
+    },
+    /// Every slice of `slices` (index in the series, slice) with one key set (issue 19).
+    ClassifySeries {
+        slices: Vec<(usize, Slice)>,
+        weights: Vec<ApproxParams>,
+        heat_map: bool,
     },
     Ldct {
         hu: Vec<f32>,
@@ -36,6 +44,8 @@ pub enum Job {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JobKind {
     Classify,
+    /// A series run of encrypted classifications.
+    Series,
     Ldct,
     Denoise,
 }
@@ -44,6 +54,7 @@ impl Job {
     pub fn kind(&self) -> JobKind {
         match self {
             Job::Classify { .. } => JobKind::Classify,
+            Job::ClassifySeries { .. } => JobKind::Series,
             Job::Ldct { .. } => JobKind::Ldct,
             Job::Denoise(_) => JobKind::Denoise,
         }
@@ -118,10 +129,23 @@ impl DialogPurpose {
     }
 }
 
+/// One slice of a series run: its result, or the input check's reason for not classifying it.
+#[derive(Debug, Clone)]
+pub struct SeriesSlice {
+    /// Index of the slice in the loaded series.
+    pub index: usize,
+    /// `None` when the input check refused the slice (then `warning` says why).
+    pub outcome: Option<Box<ClassifyOutcome>>,
+    /// The input check's warning (no class is named for such a slice).
+    pub warning: Option<String>,
+}
+
 #[derive(Debug)]
 pub enum Event {
     Progress(JobKind, Progress),
     Classified(Box<ClassifyOutcome>),
+    /// One more slice of the running series is done.
+    SeriesSlice(Box<SeriesSlice>),
     LdctDone(Box<LdctOutcome>),
     Denoised(Box<DenoiseOutcome>),
     Loaded(Box<Loaded>),
@@ -287,11 +311,21 @@ struct Sessions {
 
 fn run_job(job: Job, sessions: &mut Sessions, cancel: &AtomicBool, emitter: &Emitter) {
     match job {
-        Job::Classify { image, weights } => {
+        Job::ClassifySeries {
+            slices,
+            weights,
+            heat_map,
+        } => classify_series(&slices, &weights, heat_map, sessions, cancel, emitter),
+        Job::Classify {
+            image,
+            weights,
+            heat_map,
+        } => {
             let mut on_progress = |p: Progress| emitter.emit(Event::Progress(JobKind::Classify, p));
             match job::classify(
                 &image,
                 &weights,
+                heat_map,
                 &mut sessions.classify,
                 cancel,
                 &mut on_progress,
@@ -355,6 +389,59 @@ fn run_job(job: Job, sessions: &mut Sessions, cancel: &AtomicBool, emitter: &Emi
                 }),
             }
         }
+    }
+}
+
+/// A series run: each slice is checked, transformed and classified with the session's one key
+/// set; every finished slice is reported at once, so a cancelled run keeps what it did.
+fn classify_series(
+    slices: &[(usize, Slice)],
+    weights: &[ApproxParams],
+    heat_map: bool,
+    sessions: &mut Sessions,
+    cancel: &AtomicBool,
+    emitter: &Emitter,
+) {
+    use crate::imaging::input_check;
+    use crate::model::classifier::preprocess::preprocess;
+    for (index, slice) in slices {
+        let (outcome, warning) = match input_check::check_slice(slice) {
+            Err(refused) => (None, Some(refused.to_string())),
+            Ok(check) => {
+                let image = preprocess(&crate::imaging::model_input::to_model_input(
+                    &input_check::as_hounsfield(slice),
+                ));
+                let mut on_progress =
+                    |p: Progress| emitter.emit(Event::Progress(JobKind::Series, p));
+                match job::classify(
+                    &image,
+                    weights,
+                    heat_map,
+                    &mut sessions.classify,
+                    cancel,
+                    &mut on_progress,
+                ) {
+                    Ok(o) => (Some(Box::new(o)), check.warning()),
+                    Err(JobError::Cancelled) => {
+                        emitter.emit(Event::Cancelled(JobKind::Series));
+                        return;
+                    }
+                    Err(e) => {
+                        emitter.emit(Event::Failed {
+                            what: "Encrypted series classification".into(),
+                            message: format!("slice {}: {e}", index + 1),
+                            hint: e.hint().into(),
+                        });
+                        return;
+                    }
+                }
+            }
+        };
+        emitter.emit(Event::SeriesSlice(Box::new(SeriesSlice {
+            index: *index,
+            outcome,
+            warning,
+        })));
     }
 }
 

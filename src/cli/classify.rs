@@ -32,6 +32,31 @@ pub struct ClassifyArgs {
     pub mode: Mode,
     #[arg(long)]
     pub json: bool,
+    /// Also compute the class-activation map (encrypted mode: returned encrypted by the
+    /// server, decrypted here) and write the 256×256 model input with the map over it as PNG
+    /// (written atomically). With `--json` the 16×16 maps are in `heat_map`.
+    #[arg(long, value_name = "PNG")]
+    pub heat_map: Option<PathBuf>,
+    /// The class whose map the PNG shows.
+    #[arg(long, value_enum, default_value_t = MapClass::Tumor)]
+    pub heat_map_class: MapClass,
+}
+
+/// A class with a class-activation map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum MapClass {
+    Cyst,
+    Tumor,
+}
+
+impl MapClass {
+    /// Index in `CLASSES`.
+    pub fn index(self) -> usize {
+        match self {
+            MapClass::Cyst => 1,
+            MapClass::Tumor => 2,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -58,12 +83,19 @@ pub struct EvaluateArgs {
 /// the input check: non-CT, colour and non-HU CT images are refused (an error naming why);
 /// a slice that fails the plausibility rules comes back with its warning.
 pub fn checked_model_input(path: &Path) -> anyhow::Result<(Vec<f32>, Option<String>)> {
+    let (unit, warning) = checked_unit_input(path)?;
+    Ok((preprocess(&unit), warning))
+}
+
+/// [`checked_model_input`] before standardisation: the 256×256 image in [0, 1] as the model
+/// sees it (what a heat map is drawn on).
+pub fn checked_unit_input(path: &Path) -> anyhow::Result<(Vec<f32>, Option<String>)> {
     let slice = imaging::load(path)?;
     let check = input_check::check_file(path, &slice)
         .map_err(|r| anyhow::anyhow!("{}: {r}", path.display()))?;
     let slice = input_check::as_hounsfield(&slice);
     Ok((
-        preprocess(&imaging::model_input::to_model_input(&slice)),
+        imaging::model_input::to_model_input(&slice),
         check.warning(),
     ))
 }
@@ -72,6 +104,9 @@ pub fn checked_model_input(path: &Path) -> anyhow::Result<(Vec<f32>, Option<Stri
 pub(crate) struct Runner {
     model: Classifier,
     session: Option<LocalSession>,
+    /// Also compute class-activation maps (encrypted: one more ciphertext in the answer);
+    /// they appear in the extra JSON as `heat_map`.
+    pub(crate) heat_map: bool,
 }
 
 impl Runner {
@@ -79,6 +114,7 @@ impl Runner {
         Ok(Self {
             model: shipped().context("loading the shipped classifier")?,
             session: None,
+            heat_map: false,
         })
     }
 
@@ -102,7 +138,10 @@ impl Runner {
             Mode::Reference => self.model.reference_logits(input)?,
             Mode::Approx => self.model.approx_logits(input)?,
             Mode::Encrypted => {
-                let run = self.session()?.classify(input, &mut |_| {})?;
+                let heat_map = self.heat_map;
+                let run = self
+                    .session()?
+                    .classify_with(input, heat_map, &mut |_| {})?;
                 let mut ledger: Vec<Value> = run
                     .setup
                     .steps
@@ -111,7 +150,7 @@ impl Runner {
                     .map(step_json)
                     .collect();
                 ledger.retain(|s| s["stage"] != "Secret key" || s["ms"].as_f64().is_some());
-                let extra = json!({
+                let mut extra = json!({
                     "ledger": ledger,
                     "upload_bytes": run.upload_bytes,
                     "download_bytes": run.download_bytes,
@@ -120,18 +159,30 @@ impl Runner {
                     "setup_seconds": run.setup.steps.iter().map(|s| s.seconds).sum::<f64>(),
                     "slice_seconds": run.ledger.steps.iter().map(|s| s.seconds).sum::<f64>(),
                 });
+                if let Some(mut maps) = run.result.maps {
+                    // Decrypted values leave flooded and rounded, like the logits.
+                    let policy = ReleasePolicy::new(1e-6, 1e-4)?;
+                    crate::protocol::release::release(&mut maps.cyst, &policy);
+                    crate::protocol::release::release(&mut maps.tumor, &policy);
+                    extra["heat_map"] = serde_json::to_value(maps)?;
+                }
                 return Ok((self.model.decided(&run.result.probabilities), extra));
             }
         };
         let p = softmax(&logits);
         let p = [p[0], p[1], p[2]];
+        let mut extra =
+            json!({"ledger": [], "upload_bytes": 0, "download_bytes": 0, "eval_key_bytes": 0});
+        if self.heat_map && mode == Mode::Approx {
+            extra["heat_map"] = serde_json::to_value(self.model.approx_maps(input)?)?;
+        }
         Ok((
             if mode == Mode::Reference {
                 p
             } else {
                 self.model.decided(&p)
             },
-            json!({"ledger": [], "upload_bytes": 0, "download_bytes": 0, "eval_key_bytes": 0}),
+            extra,
         ))
     }
 }
@@ -149,9 +200,21 @@ pub(crate) fn mode_name(mode: Mode) -> &'static str {
 }
 
 pub fn run_classify(args: &ClassifyArgs) -> anyhow::Result<()> {
-    let (input, warning) = checked_model_input(&args.path)?;
+    anyhow::ensure!(
+        args.heat_map.is_none() || args.mode != Mode::Reference,
+        "--heat-map needs --mode approx or encrypted: the maps are the Approx-CNN's"
+    );
+    let (unit, warning) = checked_unit_input(&args.path)?;
+    let input = preprocess(&unit);
     let mut runner = Runner::new()?;
+    runner.heat_map = args.heat_map.is_some();
     let (mut p, extra) = runner.probabilities(args.mode, &input)?;
+    if let Some(png) = &args.heat_map {
+        let maps: crate::model::classifier::ClassMaps =
+            serde_json::from_value(extra["heat_map"].clone())
+                .context("the run returned no class-activation map")?;
+        write_heat_map(png, &unit, &maps, args.heat_map_class)?;
+    }
     if args.mode == Mode::Encrypted {
         // Decrypted values leave the client flooded and rounded (see `protocol::release`):
         // logits decrypt to ~1e-8, so σ = 1.6e-5 and a 1e-4 grid hide the error entirely.
@@ -199,6 +262,40 @@ pub fn run_classify(args: &ClassifyArgs) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// The 256×256 model input (grey, [0, 1]) with one class's map over it, as an atomically
+/// written PNG. The colour range is the map's mean…max (logit units; printed on stderr).
+fn write_heat_map(
+    png: &Path,
+    unit: &[f32],
+    maps: &crate::model::classifier::ClassMaps,
+    class: MapClass,
+) -> anyhow::Result<()> {
+    let map = maps
+        .for_class(class.index())
+        .context("no map for that class")?;
+    // Cells above the map's mean (= the class logit) push towards the class: only they are
+    // coloured, from the mean (transparent) to the maximum (bright).
+    let (_, hi) = imaging::overlay::finite_range(map).context("the map has no finite value")?;
+    let range = (map.iter().sum::<f64>() / map.len() as f64, hi);
+    let grey: Vec<u8> = unit
+        .iter()
+        .map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+        .collect();
+    let side = imaging::model_input::MODEL_SIDE;
+    let rgb = imaging::overlay::blend(&grey, side, side, map, maps.side, range, 0.6);
+    let bytes = imaging::overlay::rgb_png(side, side, &rgb)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", png.display()))?;
+    imaging::io::write_atomic(png, &bytes)?;
+    eprintln!(
+        "heat map ({}) written to {}: logit terms {:.2} (the logit, transparent) … {:.2} (bright)",
+        CLASSES[class.index()],
+        png.display(),
+        range.0,
+        range.1
+    );
     Ok(())
 }
 

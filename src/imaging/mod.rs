@@ -13,6 +13,7 @@ pub mod io;
 pub mod ldct;
 pub mod metrics;
 pub mod model_input;
+pub mod overlay;
 pub mod phantom;
 pub mod raster;
 pub mod slice;

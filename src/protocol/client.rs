@@ -7,12 +7,15 @@ use super::expect::{Expected, decode_expected};
 use super::ledger::{Ledger, Side};
 use super::messages::{Message, Task};
 use crate::ckks::{Parameters, wire};
-use crate::model::classifier::packing;
+use crate::model::classifier::{ClassMaps, packing};
 use std::time::Instant;
 
 pub struct ClassifierClient {
     pub(super) keys: ClientKeys,
     pub ledger: Ledger,
+    /// Whether the request in flight asked for the class-activation map: the answer must
+    /// match it (a server cannot push a map nobody asked for, nor withhold one silently).
+    asked_map: bool,
 }
 
 /// The decrypted answer.
@@ -20,6 +23,8 @@ pub struct ClassifierClient {
 pub struct Classification {
     pub logits: [f64; packing::CLASSES],
     pub probabilities: [f64; packing::CLASSES],
+    /// The decrypted class-activation maps, when the request asked for them.
+    pub maps: Option<ClassMaps>,
 }
 
 /// The model's softmax on a fixed-size logit array (one implementation, in `model`).
@@ -52,7 +57,11 @@ impl ClassifierClient {
         let keys = ClientKeys::new(preset)?;
         let mut ledger = Ledger::default();
         ledger.record("Secret key", Side::Client, start.elapsed(), 0);
-        Ok(Self { keys, ledger })
+        Ok(Self {
+            keys,
+            ledger,
+            asked_map: false,
+        })
     }
 
     pub fn params(&self) -> &Parameters {
@@ -80,6 +89,16 @@ impl ClassifierClient {
 
     /// Lays out, encodes and encrypts a preprocessed 256×256 image (seeded, bit-packed).
     pub fn encrypt_image(&mut self, image: &[f32]) -> Result<Vec<u8>, ProtocolError> {
+        self.encrypt_request(image, false)
+    }
+
+    /// [`encrypt_image`](Self::encrypt_image), asking the server for the encrypted
+    /// class-activation map as well (`heat_map`; issue 19).
+    pub fn encrypt_request(
+        &mut self,
+        image: &[f32],
+        heat_map: bool,
+    ) -> Result<Vec<u8>, ProtocolError> {
         let start = Instant::now();
         let params = self.keys.params();
         let mut enc = self.keys.encryptor();
@@ -96,7 +115,13 @@ impl ClassifierClient {
                 ))
             })
             .collect::<Result<Vec<_>, ProtocolError>>()?;
-        let msg = Message::ClassifyRequest { inputs }.encode();
+        let msg = if heat_map {
+            Message::ClassifyMapRequest { inputs }
+        } else {
+            Message::ClassifyRequest { inputs }
+        }
+        .encode();
+        self.asked_map = heat_map;
         self.ledger
             .record("Encode & encrypt", Side::Client, start.elapsed(), msg.len());
         Ok(msg)
@@ -105,15 +130,25 @@ impl ClassifierClient {
     /// Decrypts the server's encrypted logits and applies softmax locally.
     pub fn decrypt_response(&mut self, response: &[u8]) -> Result<Classification, ProtocolError> {
         let start = Instant::now();
-        let (logits_bytes, server_seconds) = match Message::decode(response)? {
+        let expected_kind = if self.asked_map {
+            "ClassifyMapResponse"
+        } else {
+            "ClassifyResponse"
+        };
+        let (logits_bytes, map_bytes, server_seconds) = match Message::decode(response)? {
             Message::ClassifyResponse {
                 logits,
                 server_seconds,
-            } => (logits, server_seconds),
+            } if !self.asked_map => (logits, None, server_seconds),
+            Message::ClassifyMapResponse {
+                logits,
+                map,
+                server_seconds,
+            } if self.asked_map => (logits, Some(map), server_seconds),
             Message::Error { message } => return Err(ProtocolError::Refused(message)),
             other => {
                 return Err(ProtocolError::Unexpected {
-                    expected: "ClassifyResponse",
+                    expected: expected_kind,
                     found: other.kind_name(),
                 });
             }
@@ -140,11 +175,23 @@ impl ClassifierClient {
         let values = self.keys.decrypt(&ct)?;
         let logits: [f64; packing::CLASSES] =
             std::array::from_fn(|i| values.get(i).copied().unwrap_or(f64::NAN));
+        // The map ciphertext: the same level and scale as the logits.
+        let maps = match map_bytes {
+            Some(bytes) => {
+                let ct = decode_expected(params, std::slice::from_ref(&bytes), &expected)?
+                    .into_iter()
+                    .next()
+                    .ok_or(ProtocolError::OffProtocol("no map ciphertext"))?;
+                Some(packing::unpack_map(&self.keys.decrypt(&ct)?))
+            }
+            None => None,
+        };
         self.ledger
             .record("Decrypt", Side::Client, start.elapsed(), 0);
         Ok(Classification {
             logits,
             probabilities: softmax(&logits),
+            maps,
         })
     }
 }

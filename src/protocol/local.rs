@@ -98,8 +98,19 @@ impl LocalSession {
         image: &[f32],
         progress: &mut dyn FnMut(Stage),
     ) -> Result<ClassificationRun, ProtocolError> {
+        self.classify_with(image, false, progress)
+    }
+
+    /// [`classify`](Self::classify); with `heat_map` the server also returns the encrypted
+    /// class-activation map, decrypted into `result.maps`.
+    pub fn classify_with(
+        &mut self,
+        image: &[f32],
+        heat_map: bool,
+        progress: &mut dyn FnMut(Stage),
+    ) -> Result<ClassificationRun, ProtocolError> {
         progress(Stage::EncodeEncrypt);
-        let request = self.client.encrypt_image(image)?;
+        let request = self.client.encrypt_request(image, heat_map)?;
         progress(Stage::Send);
         let upload_bytes = request.len() as u64;
         let t = Instant::now();

@@ -120,6 +120,16 @@ pub enum Message {
         logits: Vec<u8>,
         server_seconds: f64,
     },
+    /// A `ClassifyRequest` that also asks for the encrypted class-activation map (issue 19).
+    ClassifyMapRequest {
+        inputs: Vec<Vec<u8>>,
+    },
+    /// The logits and the class-activation map, each one ciphertext.
+    ClassifyMapResponse {
+        logits: Vec<u8>,
+        map: Vec<u8>,
+        server_seconds: f64,
+    },
     Error {
         message: String,
     },
@@ -175,6 +185,8 @@ impl Message {
             Message::DenoiseMasked { .. } => "DenoiseMasked",
             Message::DenoiseActivations { .. } => "DenoiseActivations",
             Message::DenoiseResult { .. } => "DenoiseResult",
+            Message::ClassifyMapRequest { .. } => "ClassifyMapRequest",
+            Message::ClassifyMapResponse { .. } => "ClassifyMapResponse",
         }
     }
 
@@ -189,6 +201,8 @@ impl Message {
             Message::DenoiseMasked { .. } => 7,
             Message::DenoiseActivations { .. } => 8,
             Message::DenoiseResult { .. } => 9,
+            Message::ClassifyMapRequest { .. } => 10,
+            Message::ClassifyMapResponse { .. } => 11,
         }
     }
 
@@ -211,6 +225,14 @@ impl Message {
                 logits,
                 server_seconds,
             } => return envelope(self.kind(), &[logits, &server_seconds.to_le_bytes()]),
+            Message::ClassifyMapRequest { inputs } => inputs.iter().map(Vec::as_slice).collect(),
+            Message::ClassifyMapResponse {
+                logits,
+                map,
+                server_seconds,
+            } => {
+                return envelope(self.kind(), &[logits, map, &server_seconds.to_le_bytes()]);
+            }
             Message::Error { message } => vec![message.as_bytes()],
             Message::DenoiseRequest { tiles } => {
                 return envelope(self.kind(), &[&pack_list(tiles)]);
@@ -354,6 +376,17 @@ impl Message {
                     server_seconds: seconds_field(&fields[1])?,
                 }
             }
+            10 => Message::ClassifyMapRequest { inputs: fields },
+            11 => {
+                expect(3)?;
+                let server_seconds = seconds_field(&fields[2])?;
+                let map = fields.swap_remove(1);
+                Message::ClassifyMapResponse {
+                    logits: fields.swap_remove(0),
+                    map,
+                    server_seconds,
+                }
+            }
             k => return Err(MessageError::Kind(k)),
         })
     }
@@ -413,6 +446,14 @@ mod tests {
             Message::ClassifyResponse {
                 logits: vec![7; 10],
                 server_seconds: 1.25,
+            },
+            Message::ClassifyMapRequest {
+                inputs: vec![vec![4], vec![5, 6]],
+            },
+            Message::ClassifyMapResponse {
+                logits: vec![7; 10],
+                map: vec![8; 12],
+                server_seconds: 0.5,
             },
             Message::Error {
                 message: "nope".into(),

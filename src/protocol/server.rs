@@ -74,9 +74,10 @@ impl Server {
                 params,
                 eval_keys,
             } => self.setup(&params, &eval_keys),
-            Message::ClassifyRequest { inputs } => self.classify(&inputs),
+            Message::ClassifyRequest { inputs } => self.classify(&inputs, false),
+            Message::ClassifyMapRequest { inputs } => self.classify(&inputs, true),
             other => Err(ProtocolError::Unexpected {
-                expected: "Setup or ClassifyRequest",
+                expected: "Setup, ClassifyRequest or ClassifyMapRequest",
                 found: other.kind_name(),
             }),
         }
@@ -117,7 +118,8 @@ impl Server {
         Ok(Message::SetupAck { key_memory_bytes })
     }
 
-    fn classify(&mut self, inputs: &[Vec<u8>]) -> Result<Message, ProtocolError> {
+    /// The logits, and with `with_map` the class-activation map too (issue 19).
+    fn classify(&mut self, inputs: &[Vec<u8>], with_map: bool) -> Result<Message, ProtocolError> {
         let s = self.session.as_ref().ok_or(ProtocolError::NoSession)?;
         let start = Instant::now();
         // The model's plaintexts are made for exactly this level and scale.
@@ -130,13 +132,19 @@ impl Server {
                 packing::LEVELS_NEEDED,
             ),
         )?;
-        let logits = s.model.evaluate(
-            &CkksBackend {
-                eval: &s.eval,
-                encoder: &s.encoder,
-            },
-            &cts,
-        )?;
+        let backend = CkksBackend {
+            eval: &s.eval,
+            encoder: &s.encoder,
+        };
+        if with_map {
+            let (logits, map) = s.model.evaluate_with_map(&backend, &cts)?;
+            return Ok(Message::ClassifyMapResponse {
+                logits: wire::encode_ciphertext(&s.params, &logits),
+                map: wire::encode_ciphertext(&s.params, &map),
+                server_seconds: start.elapsed().as_secs_f64(),
+            });
+        }
+        let logits = s.model.evaluate(&backend, &cts)?;
         Ok(Message::ClassifyResponse {
             logits: wire::encode_ciphertext(&s.params, &logits),
             server_seconds: start.elapsed().as_secs_f64(),

@@ -207,6 +207,16 @@ fn image_area(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         Color32::WHITE,
     );
 
+    if let Some((_, heat)) = &app.textures.heat_map {
+        painter.image(
+            heat.id(),
+            img_rect,
+            Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+            Color32::WHITE,
+        );
+        colour_bar(app, ui, &painter, rect);
+    }
+
     let which = match st.display {
         Display::Original => "original",
         Display::LowDose => "simulated low dose",
@@ -305,4 +315,64 @@ fn image_area(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         format!("{which} · double-click resets"),
         egui::Align2::RIGHT_BOTTOM,
     );
+}
+
+/// The heat map's colour bar at the right edge of the image area: inferno from the logit
+/// (transparent) up to the map's maximum, with both values.
+fn colour_bar(app: &PrivactApp, ui: &mut egui::Ui, painter: &egui::Painter, area: Rect) {
+    let st = &app.state;
+    let Some(map) = st
+        .maps_on_screen()
+        .and_then(|m| m.for_class(st.heat_map.class))
+    else {
+        return;
+    };
+    let Some((_, hi)) = crate::imaging::overlay::finite_range(map) else {
+        return;
+    };
+    let mean = map.iter().sum::<f64>() / map.len().max(1) as f64;
+    let bar = Rect::from_min_size(
+        Pos2::new(area.right() - 30.0, area.center().y - 80.0),
+        Vec2::new(14.0, 160.0),
+    );
+    painter.rect_filled(bar.expand(3.0), 2.0, Color32::from_black_alpha(170));
+    let steps = 32;
+    for i in 0..steps {
+        let t = 1.0 - (i as f64 + 0.5) / steps as f64;
+        let [r, g, b] = crate::imaging::overlay::inferno(t);
+        let y0 = bar.top() + bar.height() * i as f32 / steps as f32;
+        let cell = Rect::from_min_max(
+            Pos2::new(bar.left(), y0),
+            Pos2::new(bar.right(), y0 + bar.height() / steps as f32 + 0.5),
+        );
+        painter.rect_filled(cell, 0.0, Color32::from_rgb(r, g, b));
+    }
+    let class = crate::app::weights::CLASS_NAMES
+        .get(st.heat_map.class)
+        .copied()
+        .unwrap_or("?");
+    let label = |ui: &mut egui::Ui, y: f32, text: String| {
+        let r = egui::Align2::RIGHT_CENTER
+            .anchor_size(Pos2::new(bar.left() - 6.0, y), Vec2::new(160.0, 18.0));
+        ui.scope_builder(
+            egui::UiBuilder::new()
+                .max_rect(r)
+                .layout(egui::Layout::right_to_left(egui::Align::Center)),
+            |ui| {
+                egui::Frame::new()
+                    .fill(Color32::from_black_alpha(170))
+                    .inner_margin(egui::Margin::symmetric(4, 1))
+                    .show(ui, |ui| {
+                        ui.add(
+                            egui::Label::new(
+                                RichText::new(text).color(Color32::from_rgb(230, 230, 120)),
+                            )
+                            .selectable(false),
+                        )
+                    });
+            },
+        );
+    };
+    label(ui, bar.top(), format!("{class} {hi:+.1}"));
+    label(ui, bar.bottom(), format!("logit {mean:+.1}"));
 }

@@ -18,14 +18,14 @@ pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
     // The task on show comes first.
     match app.state.task {
         Task::Classify => {
-            classification(app, ui);
+            classification(app, ui, intents);
             ui.separator();
             denoising(app, ui, intents);
         }
         Task::Denoise => {
             denoising(app, ui, intents);
             ui.separator();
-            classification(app, ui);
+            classification(app, ui, intents);
         }
     }
 }
@@ -41,8 +41,9 @@ fn pct(p: f64) -> String {
     format!("{:.1} %", p * 100.0)
 }
 
-fn classification(app: &PrivactApp, ui: &mut egui::Ui) {
+fn classification(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
     ui.heading("Classification (kidney: normal / cyst / tumour)");
+    series_plot(app, ui, intents);
     let demo = weights::demo_weights();
     if demo {
         ui.colored_label(
@@ -50,8 +51,10 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui) {
             "Demo weights (untrained): these numbers show that the encrypted pipeline works; they are not a diagnosis.",
         );
     }
-    let Some(o) = &app.state.pipeline.outcome else {
-        ui.weak("Run encrypted classification to see the decrypted probabilities here.");
+    let Some((o, warning)) = app.state.classify_outcome() else {
+        ui.weak(
+            "Run encrypted classification to see the decrypted probabilities of this slice here.",
+        );
         return;
     };
     let plain = o.reference_logits.map(|l| job::probabilities(&l));
@@ -155,7 +158,7 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui) {
         .unwrap_or(0);
     if demo {
         ui.label("Predicted class: none (demo weights: no diagnosis is made)");
-    } else if let Some(w) = &app.state.input_warning {
+    } else if let Some(w) = warning {
         ui.colored_label(AMBER, format!("Predicted class: none. Input check: {w}."));
     } else if app.state.input_is_phantom {
         ui.label(format!(
@@ -177,6 +180,178 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui) {
             o.logits[1],
             o.logits[2]
         ));
+    }
+    heat_map_controls(app, o, ui, intents);
+}
+
+/// Show/hide, class, opacity and the numbers behind the encrypted heat map (issue 19).
+fn heat_map_controls(
+    app: &PrivactApp,
+    o: &job::ClassifyOutcome,
+    ui: &mut egui::Ui,
+    intents: &mut Vec<Intent>,
+) {
+    let hm = &app.state.heat_map;
+    let Some(maps) = &o.maps else {
+        ui.weak(
+            "No heat map for this run: tick \"Heat map (encrypted)\" (right panel) and run again.",
+        );
+        return;
+    };
+    ui.horizontal_wrapped(|ui| {
+        let mut show = hm.show;
+        if ui
+            .checkbox(&mut show, "Show heat map")
+            .on_hover_text(
+                "Where the model's evidence for the class lies: each 16×16-pixel cell's term \
+                 of the logit before global pooling, decrypted here. Cells above the logit \
+                 (the map's mean) are coloured; they push towards the class.",
+            )
+            .changed()
+        {
+            intents.push(Intent::ShowHeatMap(show));
+        }
+        for (class, label) in [(2, "tumour"), (1, "cyst")] {
+            if ui.radio(hm.class == class, label).clicked() {
+                intents.push(Intent::HeatMapClass(class));
+            }
+        }
+        let mut opacity = hm.opacity;
+        if ui
+            .add(egui::Slider::new(&mut opacity, 0.0..=1.0).text("opacity"))
+            .changed()
+        {
+            intents.push(Intent::HeatMapOpacity(opacity));
+        }
+    });
+    if let Some(map) = maps.for_class(hm.class)
+        && let Some((_, hi)) = crate::imaging::overlay::finite_range(map)
+    {
+        let mean = map.iter().sum::<f64>() / map.len().max(1) as f64;
+        ui.label(format!(
+            "{} map: logit terms from {mean:.2} (= the logit, transparent) to {hi:.2} (brightest); 16×16 cells of 16×16 pixels of the 256×256 model input.",
+            CLASS_NAMES[hm.class]
+        ));
+    }
+    if let Some(e) = o.map_error() {
+        ui.label(format!(
+            "Encrypted map vs plaintext circuit: max |Δ| = {e:.1e} over 512 cells (tolerance 1e-3). One extra ciphertext in the answer: {} down in all.",
+            fmt_bytes(o.response_bytes)
+        ));
+    }
+}
+
+/// Probabilities along the series (egui_plot): one line per class against slice number,
+/// the slice on screen as a vertical line; a click jumps to the nearest classified slice.
+fn series_plot(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+    let st = &app.state;
+    let Some(run) = st.series.as_ref().filter(|r| r.generation == st.generation) else {
+        return;
+    };
+    let status = if let Some(secs) = run.ended {
+        format!(
+            "{} {} of {} slices in {} ({} per slice; keys {}), {} moved",
+            if run.cancelled {
+                "Cancelled after"
+            } else {
+                "Classified"
+            },
+            run.rows.len(),
+            run.indices.len(),
+            fmt_seconds(secs),
+            fmt_seconds(
+                run.rows.iter().map(|r| r.seconds).sum::<f64>() / run.rows.len().max(1) as f64
+            ),
+            fmt_seconds(run.setup_seconds),
+            fmt_bytes(run.bytes()),
+        )
+    } else {
+        format!("{} of {} slices done", run.rows.len(), run.indices.len())
+    };
+    ui.label(RichText::new(format!("Series: {status}")).strong());
+    let classes = [
+        (0, egui::Color32::from_rgb(120, 200, 120)),
+        (1, egui::Color32::from_rgb(100, 160, 240)),
+        (2, egui::Color32::from_rgb(240, 120, 90)),
+    ];
+    let n = st.image.as_ref().map_or(1, |i| i.slices.len());
+    let response = Plot::new("series_plot")
+        .height(130.0)
+        .legend(egui_plot::Legend::default())
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .allow_double_click_reset(false)
+        .include_y(0.0)
+        .include_y(100.0)
+        .include_x(1.0)
+        .include_x(n as f64)
+        .x_axis_label("slice")
+        .y_axis_formatter(|mark, _range| format!("{:.0} %", mark.value))
+        .show(ui, |plot| {
+            for (k, colour) in classes {
+                let points: Vec<[f64; 2]> = run
+                    .rows
+                    .iter()
+                    .filter_map(|r| Some([(r.index + 1) as f64, r.probabilities?[k] * 100.0]))
+                    .collect();
+                plot.line(egui_plot::Line::new(CLASS_NAMES[k], points.clone()).color(colour));
+                plot.points(
+                    egui_plot::Points::new(format!("{} ", CLASS_NAMES[k]), points)
+                        .color(colour)
+                        .radius(2.5),
+                );
+            }
+            plot.vline(
+                egui_plot::VLine::new("slice on screen", (st.index + 1) as f64)
+                    .color(egui::Color32::from_gray(200)),
+            );
+        });
+    response.response.widget_info(|| {
+        egui::WidgetInfo::labeled(
+            egui::Role::Image,
+            true,
+            format!(
+                "Series plot: probabilities of {} slices; click to jump",
+                run.rows.len()
+            ),
+        )
+    });
+    if response.response.clicked()
+        && let Some(pos) = response.response.interact_pointer_pos()
+    {
+        let x = response.transform.value_from_position(pos).x;
+        if let Some(r) = run.rows.iter().min_by(|a, b| {
+            ((a.index + 1) as f64 - x)
+                .abs()
+                .total_cmp(&((b.index + 1) as f64 - x).abs())
+        }) {
+            intents.push(Intent::SelectSlice(r.index));
+        }
+    }
+    let top = run.most_suspicious(3);
+    if !top.is_empty() {
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Most suspicious (tumour):");
+            for r in top {
+                let p = r.probabilities.map_or(0.0, |p| p[2]);
+                if ui
+                    .button(format!("slice {} · {}", r.index + 1, pct(p)))
+                    .on_hover_text("Show this slice")
+                    .clicked()
+                {
+                    intents.push(Intent::SelectSlice(r.index));
+                }
+            }
+        });
+    }
+    let warned = run.rows.iter().filter(|r| r.warning.is_some()).count();
+    if warned > 0 {
+        ui.colored_label(
+            AMBER,
+            format!("{warned} slice(s) failed the input check: no class is named for them."),
+        );
     }
 }
 

@@ -79,6 +79,19 @@ fn actions(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
             intents.push(Intent::Cancel);
         }
     });
+    let mut request = st.heat_map.request;
+    if ui
+        .checkbox(&mut request, "Heat map (encrypted)")
+        .on_hover_text(
+            "The server also returns, encrypted, where the model's cyst and tumour evidence \
+             lies on a 16×16 grid (the logit terms before global pooling): one more \
+             ciphertext down, a few rotations more on the server",
+        )
+        .changed()
+    {
+        intents.push(Intent::RequestHeatMap(request));
+    }
+    series_controls(app, ui, intents);
     ui.horizontal_wrapped(|ui| {
         ui.label("Denoising model:");
         let rounds = app
@@ -164,6 +177,28 @@ fn actions(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
                     .animate(true),
             );
         }
+        Some(JobKind::Series) => {
+            if let Some(run) = &st.series {
+                let (done, total) = (run.rows.len(), run.indices.len().max(1));
+                let text = if st.cancel_requested {
+                    format!("cancelling… {done} of {total} slices kept")
+                } else {
+                    format!(
+                        "slice {} of {total} · {} elapsed{} · {} so far",
+                        (done + 1).min(total),
+                        fmt_seconds(run.started.elapsed().as_secs_f64()),
+                        run.eta_seconds()
+                            .map_or(String::new(), |s| format!(" · ≈ {} left", fmt_seconds(s))),
+                        fmt_bytes(run.bytes())
+                    )
+                };
+                ui.add(
+                    egui::ProgressBar::new(done as f32 / total as f32)
+                        .text(text)
+                        .animate(true),
+                );
+            }
+        }
         Some(JobKind::Ldct) => {
             ui.horizontal(|ui| {
                 ui.spinner();
@@ -172,6 +207,40 @@ fn actions(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         }
         None => {}
     }
+}
+
+/// "Classify series (encrypted)" with its slice range, for a loaded series of several slices.
+fn series_controls(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+    let st = &app.state;
+    let n = st.image.as_ref().map_or(0, |i| i.slices.len());
+    if n < 2 {
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        let (mut a, mut b) = (st.series_range.0 + 1, st.series_range.1 + 1);
+        ui.label("Slices");
+        let ra = ui.add(egui::DragValue::new(&mut a).range(1..=n));
+        ui.label("to");
+        let rb = ui.add(egui::DragValue::new(&mut b).range(1..=n));
+        ui.label(format!("of {n}"));
+        if ra.changed() || rb.changed() {
+            intents.push(Intent::SetSeriesRange(a - 1, b - 1));
+        }
+        if ui
+            .add_enabled(
+                !app.busy(),
+                egui::Button::new(RichText::new("Classify series (encrypted)").strong()),
+            )
+            .on_hover_text(
+                "Encrypts and classifies every slice of the range with one key set; the plot \
+                 below the image shows the probabilities along the series",
+            )
+            .on_disabled_hover_text("A job is running (one at a time)")
+            .clicked()
+        {
+            intents.push(Intent::RunClassifySeries);
+        }
+    });
 }
 
 fn steps(app: &PrivactApp, ui: &mut egui::Ui) {

@@ -47,6 +47,63 @@ pub fn forward_mean(
     Ok(mean)
 }
 
+/// Class-activation maps of the Approx-CNN (issue 19): for each cell (u, v) of the 16×16
+/// grid before global average pooling, the class's logit terms at that cell,
+/// `m_k(u, v) = b_k + Σ_c W[k, c] · act2[c, u, v]`, averaged over ensemble members. The mean
+/// of a map over its 256 cells is that class's logit exactly, so a cell above the logit
+/// pushes towards the class and one below pushes away. Each cell sees a 32×32-pixel window of
+/// the 256×256 input (16×16 pixels per cell, plus the 3×3 conv's neighbours).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClassMaps {
+    /// Cells per side (16).
+    pub side: usize,
+    /// Cyst map, row-major `[16 × 16]`, logit units.
+    pub cyst: Vec<f64>,
+    /// Tumour map, row-major `[16 × 16]`, logit units.
+    pub tumor: Vec<f64>,
+}
+
+impl ClassMaps {
+    /// The map of class index `class` (1 = cyst, 2 = tumour); `None` for normal.
+    pub fn for_class(&self, class: usize) -> Option<&[f64]> {
+        match class {
+            1 => Some(&self.cyst),
+            2 => Some(&self.tumor),
+            _ => None,
+        }
+    }
+}
+
+/// Plaintext class-activation maps of an ensemble (what the encrypted map decrypts to).
+pub fn class_maps(
+    members: &[ApproxCnnWeights],
+    input: &[f32],
+) -> Result<ClassMaps, ClassifierError> {
+    check_input(input)?;
+    let cells = S2 * S2;
+    let mut maps = [vec![0.0; cells], vec![0.0; cells]];
+    for w in members {
+        let act2 = forward_intermediates(w, input)?.act2;
+        for (map, class) in maps.iter_mut().zip([1usize, 2]) {
+            let row = &w.fc.weight[class * w.fc.in_features..(class + 1) * w.fc.in_features];
+            for (cell, m) in map.iter_mut().enumerate() {
+                let terms: f64 = row
+                    .iter()
+                    .enumerate()
+                    .map(|(c, &wc)| f64::from(wc) * act2[c * cells + cell])
+                    .sum();
+                *m += (f64::from(w.fc.bias[class]) + terms) / members.len() as f64;
+            }
+        }
+    }
+    let [cyst, tumor] = maps;
+    Ok(ClassMaps {
+        side: S2,
+        cyst,
+        tumor,
+    })
+}
+
 /// The Approx-CNN forward pass keeping every intermediate.
 pub fn forward_intermediates(
     w: &ApproxCnnWeights,

@@ -241,13 +241,68 @@ impl<P: Send + Sync> PreparedClassifier<P> {
                 available: low,
             });
         }
+        Ok(self.run(backend, inputs, false)?.0)
+    }
+
+    /// [`evaluate`](Self::evaluate) plus the class-activation map ciphertext: in every block,
+    /// the mean members' per-cell cyst and tumour logit terms at [`map_slot`] (bias included
+    /// in every cell, so the mean over the 16×16 cells of a map is exactly that class's logit
+    /// and the map reveals no bias on its own); other slots 0. Same level and scale as the
+    /// logits; costs 2 plaintext products per member and 4 rotations in all.
+    pub fn evaluate_with_map<B: SlotBackend<Pt = P>>(
+        &self,
+        backend: &B,
+        inputs: &[B::Ct],
+    ) -> Result<(B::Ct, B::Ct), HeModelError> {
+        let (logits, map) = self.run(backend, inputs, true)?;
+        let [tumour, cyst] = map.ok_or(HeModelError::NoMembers)?;
+        let mut map = backend.add(&tumour, &backend.rotate(&cyst, -1)?)?;
+        for k in [BLOCK, 2 * BLOCK, 4 * BLOCK] {
+            map = PreparedMember::<P>::rotate_and_add(backend, &map, k as i64)?;
+        }
+        let bias = self.map_bias();
+        let map = backend.add_plain(&map, &backend.encode_like(&bias, &map)?)?;
+        Ok((logits, map))
+    }
+
+    /// The members' summed logit biases at every map cell of every block.
+    fn map_bias(&self) -> Vec<f64> {
+        let mut v = vec![0.0; SLOTS];
+        for (m, &cls) in MAP_CLASSES.iter().enumerate() {
+            let b: f64 = self.members.iter().map(|mb| mb.logit_bias[cls]).sum();
+            for j in 0..BLOCKS {
+                for u in 0..MAP_SIDE {
+                    for x in 0..MAP_SIDE {
+                        v[j * BLOCK + map_slot(m, u, x)] = b;
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    /// Sums the members' logits and, when asked, their unrotated (tumour, cyst) map terms.
+    #[allow(clippy::type_complexity)]
+    fn run<B: SlotBackend<Pt = P>>(
+        &self,
+        backend: &B,
+        inputs: &[B::Ct],
+        with_map: bool,
+    ) -> Result<(B::Ct, Option<[B::Ct; 2]>), HeModelError> {
         let mut members = self.members.iter();
         let first = members.next().ok_or(HeModelError::NoMembers)?;
-        let mut sum = first.evaluate(backend, inputs)?;
+        let (mut sum, mut map) = first.evaluate(backend, inputs, with_map)?;
         for m in members {
-            sum = backend.add(&sum, &m.evaluate(backend, inputs)?)?;
+            let (logits, terms) = m.evaluate(backend, inputs, with_map)?;
+            sum = backend.add(&sum, &logits)?;
+            map = match (map, terms) {
+                (Some([t0, c0]), Some([t1, c1])) => {
+                    Some([backend.add(&t0, &t1)?, backend.add(&c0, &c1)?])
+                }
+                _ => None,
+            };
         }
-        Ok(sum)
+        Ok((sum, map))
     }
 }
 
@@ -263,6 +318,11 @@ struct PreparedMember<P> {
     /// fc[class][k]: masks that pick and weight the pooled sums of ciphertext k.
     fc: Vec<Vec<P>>,
     bias3: Vec<f64>,
+    /// map[m][k]: per-cell weights of map class `MAP_CLASSES[m]` on ciphertext k (fc weights
+    /// without the 1/256 of the pooling).
+    map: Vec<Vec<P>>,
+    /// Each class's effective output bias (fc bias plus the folded activation constants).
+    logit_bias: [f64; CLASSES],
 }
 
 impl<P: Send + Sync> PreparedMember<P> {
@@ -371,14 +431,36 @@ impl<P: Send + Sync> PreparedMember<P> {
         // The logits end up in BLOCKS copies (slots j·1024 + class); the bias goes into
         // every copy, so no copy shows the client the logits without their bias (which
         // would reveal the bias itself). Every other slot is zero.
-        let mut bias3 = vec![0.0; SLOTS];
-        for cls in 0..CLASSES {
-            let b = p.fc_b[cls]
+        let map = MAP_CLASSES
+            .iter()
+            .map(|&cls| {
+                (0..C2 / BLOCKS)
+                    .map(|k| {
+                        let mut v = vec![0.0; SLOTS];
+                        for j in 0..BLOCKS {
+                            let co = k * BLOCKS + j;
+                            let w = p.fc_w[cls * C2 + co] * p.act2[0][co];
+                            for u in 0..POOLED {
+                                for x in 0..POOLED {
+                                    v[j * BLOCK + pooled_slot(u, x)] = w;
+                                }
+                            }
+                        }
+                        backend.encode_weights(&v, fc_level)
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let logit_bias: [f64; CLASSES] = std::array::from_fn(|cls| {
+            p.fc_b[cls]
                 + (0..C2)
                     .map(|co| p.fc_w[cls * C2 + co] * gamma2[co])
-                    .sum::<f64>();
+                    .sum::<f64>()
+        });
+        let mut bias3 = vec![0.0; SLOTS];
+        for (cls, b) in logit_bias.iter().enumerate() {
             for j in 0..BLOCKS {
-                bias3[j * BLOCK + cls] = b;
+                bias3[j * BLOCK + cls] = *b;
             }
         }
         Ok(Self {
@@ -388,6 +470,8 @@ impl<P: Send + Sync> PreparedMember<P> {
             bias2,
             fc,
             bias3,
+            map,
+            logit_bias,
         })
     }
 
@@ -427,12 +511,15 @@ impl<P: Send + Sync> PreparedMember<P> {
     }
 
     /// Evaluates the network on the 4 packed input ciphertexts; returns the logits in slots
-    /// j·1024 + class for every block j (identical copies, bias included; other slots 0).
+    /// j·1024 + class for every block j (identical copies, bias included; other slots 0) and,
+    /// with `with_map`, the (tumour, cyst) per-cell terms before the block sum and bias.
+    #[allow(clippy::type_complexity)]
     fn evaluate<B: SlotBackend<Pt = P>>(
         &self,
         backend: &B,
         inputs: &[B::Ct],
-    ) -> Result<B::Ct, HeModelError> {
+        with_map: bool,
+    ) -> Result<(B::Ct, Option<[B::Ct; 2]>), HeModelError> {
         // conv1 (patchify): no spatial rotations thanks to the client's layout.
         let ins: Vec<&B::Ct> = inputs.iter().collect();
         let parts = self
@@ -465,13 +552,28 @@ impl<P: Send + Sync> PreparedMember<P> {
                     .collect::<Result<Vec<_>, _>>()?;
                 let y2 = Self::gather_blocks(backend, parts)?;
                 let y2 = backend.add_plain(&y2, &backend.encode_like(bias, &y2)?)?;
-                let mut g = backend.square(&y2)?;
+                let z = backend.square(&y2)?;
+                let mut g = z.clone();
                 for k in global_pool_rotations() {
                     g = Self::rotate_and_add(backend, &g, k)?;
                 }
-                Ok(g)
+                Ok((z, g))
             })
             .collect::<Result<Vec<_>, HeModelError>>()?;
+        let (cells, z2): (Vec<B::Ct>, Vec<B::Ct>) = z2.into_iter().unzip();
+        let map = if with_map {
+            let cells: Vec<&B::Ct> = cells.iter().collect();
+            let terms = self
+                .map
+                .par_iter()
+                .map(|pts| backend.dot_plain(&cells, &pts.iter().collect::<Vec<_>>()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let [cyst, tumour]: [B::Ct; 2] =
+                terms.try_into().map_err(|_| HeModelError::NoMembers)?;
+            Some([tumour, cyst])
+        } else {
+            None
+        };
         // Fully connected layer: weight the pooled sums, gather classes into slots 0..3.
         let pooled: Vec<&B::Ct> = z2.iter().collect();
         let per_class = self
@@ -486,6 +588,7 @@ impl<P: Send + Sync> PreparedMember<P> {
         for k in [BLOCK, 2 * BLOCK, 4 * BLOCK] {
             logits = Self::rotate_and_add(backend, &logits, k as i64)?;
         }
-        Ok(backend.add_plain(&logits, &backend.encode_like(&self.bias3, &logits)?)?)
+        let logits = backend.add_plain(&logits, &backend.encode_like(&self.bias3, &logits)?)?;
+        Ok((logits, map))
     }
 }

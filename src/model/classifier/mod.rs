@@ -25,7 +25,7 @@ pub mod preprocess;
 pub mod reference;
 pub mod weights;
 
-pub use approx::ApproxIntermediates;
+pub use approx::{ApproxIntermediates, ClassMaps};
 pub use description::ModelDescription;
 pub use weights::{ApproxCnnWeights, Conv2d, Linear, PolyActivation, RefCnnWeights, WeightsError};
 
@@ -119,6 +119,12 @@ impl Classifier {
     /// [`preprocess::preprocess`]).
     pub fn approx_logits(&self, input: &[f32]) -> Result<[f64; NUM_CLASSES], ClassifierError> {
         approx::forward_mean(&self.approx, input)
+    }
+
+    /// Approx-CNN class-activation maps (the members' mean) for a preprocessed input; see
+    /// [`ClassMaps`].
+    pub fn approx_maps(&self, input: &[f32]) -> Result<ClassMaps, ClassifierError> {
+        approx::class_maps(&self.approx, input)
     }
 
     /// Probabilities after the model's decision rule (softmax of `ln p + bias`); `p` itself

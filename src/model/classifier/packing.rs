@@ -12,6 +12,10 @@
 //! - **After pool1**: the 16×16 grid stays at stride 2 inside each block (a "gap"): no repacking.
 //! - **After conv2/act2**: two ciphertexts, channel 8k + j in block j of ciphertext k.
 //! - **Logits**: slots 0, 1, 2 of one ciphertext.
+//! - **Class-activation map** (optional, issue 19): one more ciphertext at the logits' level;
+//!   in every block, the cyst map at the pooled cells (2u, 2v) shifted one slot right and the
+//!   tumour map at (2u, 2v) itself — the per-cell terms of the logits before global pooling
+//!   (see [`map_slot`]). It needs no extra level and only the rotations the logits use.
 //!
 //! Channel mixing uses block rotations (multiples of 1,024) as giant steps on the outputs and
 //! spatial rotations as hoisted baby steps on the inputs.
@@ -49,6 +53,36 @@ pub fn output_scale(params: &crate::ckks::Parameters) -> Option<f64> {
     s = s * s / q(l - 3)?; // square
     s = s * q(l - 4)? / q(l - 4)?; // fully connected
     Some(s)
+}
+
+/// Side of the class-activation map: the pooled grid (one cell per 16×16 input pixels).
+pub const MAP_SIDE: usize = POOLED; // 16
+/// Classes with a map, in the order [`map_slot`] numbers them: cyst (1), tumour (2).
+pub const MAP_CLASSES: [usize; 2] = [1, 2];
+
+/// Slot (inside block 0; every block holds a copy) of map `m` (index into [`MAP_CLASSES`]) at
+/// cell (u, v): tumour at the pooled slot itself, cyst one slot to its right (a rotation by
+/// −1 that the logits' gather already needs), so both fit one ciphertext.
+pub fn map_slot(m: usize, u: usize, v: usize) -> usize {
+    2 * u * GRID + 2 * v + usize::from(MAP_CLASSES[m] == 1)
+}
+
+/// Reads the maps out of the decoded slots of the map ciphertext (block 0). Missing slots
+/// read as NaN, so a short vector cannot pass as a map.
+pub fn unpack_map(slots: &[f64]) -> super::ClassMaps {
+    let read = |m: usize| -> Vec<f64> {
+        (0..MAP_SIDE * MAP_SIDE)
+            .map(|cell| {
+                let at = map_slot(m, cell / MAP_SIDE, cell % MAP_SIDE);
+                slots.get(at).copied().unwrap_or(f64::NAN)
+            })
+            .collect()
+    };
+    super::ClassMaps {
+        side: MAP_SIDE,
+        cyst: read(0),
+        tumor: read(1),
+    }
 }
 
 /// Rotation amounts for the block giant steps (r·1024, r = 1..7).
@@ -151,6 +185,23 @@ mod tests {
             assert!(r.contains(&k), "missing {k}");
         }
         assert!(!r.contains(&0));
+    }
+
+    #[test]
+    fn map_slots_are_distinct_and_inside_block_zero() {
+        let mut seen = std::collections::BTreeSet::new();
+        for m in 0..MAP_CLASSES.len() {
+            for u in 0..MAP_SIDE {
+                for v in 0..MAP_SIDE {
+                    let s = map_slot(m, u, v);
+                    assert!(s < BLOCK);
+                    assert!(seen.insert(s), "slot {s} used twice");
+                }
+            }
+        }
+        // The cyst map sits one slot right of the tumour map: rotation −1 is a key already.
+        assert_eq!(map_slot(0, 3, 4), map_slot(1, 3, 4) + 1);
+        assert!(rotations().contains(&-1));
     }
 
     #[test]
