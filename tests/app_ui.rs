@@ -912,6 +912,10 @@ fn a_series_is_classified_on_the_worker_cancelled_and_plotted_with_heat_maps() {
         h.get_by_label("Show heat map").click();
         h.step();
         h.step();
+        assert!(
+            !h.state().state.heat_map.show,
+            "the checkbox turns the map off"
+        );
         assert!(h.state().textures.heat_map.is_none(), "hidden on request");
     }
 }

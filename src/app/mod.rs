@@ -310,7 +310,9 @@ impl PrivactApp {
                 // last outcome feeds the overhead and key tables; the results panel reads
                 // each slice's own row.
                 st.pipeline.learn();
-                st.pipeline.reset_for_run();
+                if run.rows.len() < run.indices.len() {
+                    st.pipeline.reset_for_run();
+                }
                 if outcome.is_some() {
                     st.pipeline.outcome = outcome;
                     st.outcome_for = None;

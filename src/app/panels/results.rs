@@ -181,16 +181,11 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>
             o.logits[2]
         ));
     }
-    heat_map_controls(app, o, ui, intents);
+    heat_map_controls(app, o, ui);
 }
 
-/// Show/hide, class, opacity and the numbers behind the encrypted heat map (issue 19).
-fn heat_map_controls(
-    app: &PrivactApp,
-    o: &job::ClassifyOutcome,
-    ui: &mut egui::Ui,
-    intents: &mut Vec<Intent>,
-) {
+/// The numbers behind the encrypted heat map (issue 19); its switches are in the right panel.
+fn heat_map_controls(app: &PrivactApp, o: &job::ClassifyOutcome, ui: &mut egui::Ui) {
     let hm = &app.state.heat_map;
     let Some(maps) = &o.maps else {
         ui.weak(
@@ -198,32 +193,6 @@ fn heat_map_controls(
         );
         return;
     };
-    ui.horizontal_wrapped(|ui| {
-        let mut show = hm.show;
-        if ui
-            .checkbox(&mut show, "Show heat map")
-            .on_hover_text(
-                "Where the model's evidence for the class lies: each 16×16-pixel cell's term \
-                 of the logit before global pooling, decrypted here. Cells above the logit \
-                 (the map's mean) are coloured; they push towards the class.",
-            )
-            .changed()
-        {
-            intents.push(Intent::ShowHeatMap(show));
-        }
-        for (class, label) in [(2, "tumour"), (1, "cyst")] {
-            if ui.radio(hm.class == class, label).clicked() {
-                intents.push(Intent::HeatMapClass(class));
-            }
-        }
-        let mut opacity = hm.opacity;
-        if ui
-            .add(egui::Slider::new(&mut opacity, 0.0..=1.0).text("opacity"))
-            .changed()
-        {
-            intents.push(Intent::HeatMapOpacity(opacity));
-        }
-    });
     if let Some(map) = maps.for_class(hm.class)
         && let Some((_, hi)) = crate::imaging::overlay::finite_range(map)
     {
@@ -268,16 +237,20 @@ fn series_plot(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
     } else {
         format!("{} of {} slices done", run.rows.len(), run.indices.len())
     };
-    ui.label(RichText::new(format!("Series: {status}")).strong());
     let classes = [
         (0, egui::Color32::from_rgb(120, 200, 120)),
         (1, egui::Color32::from_rgb(100, 160, 240)),
         (2, egui::Color32::from_rgb(240, 120, 90)),
     ];
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(format!("Series: {status}")).strong());
+        for (k, colour) in classes {
+            ui.colored_label(colour, RichText::new(CLASS_NAMES[k]).strong());
+        }
+    });
     let n = st.image.as_ref().map_or(1, |i| i.slices.len());
     let response = Plot::new("series_plot")
-        .height(130.0)
-        .legend(egui_plot::Legend::default())
+        .height(110.0)
         .allow_drag(false)
         .allow_zoom(false)
         .allow_scroll(false)
@@ -298,7 +271,7 @@ fn series_plot(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
                     .collect();
                 plot.line(egui_plot::Line::new(CLASS_NAMES[k], points.clone()).color(colour));
                 plot.points(
-                    egui_plot::Points::new(format!("{} ", CLASS_NAMES[k]), points)
+                    egui_plot::Points::new(CLASS_NAMES[k], points)
                         .color(colour)
                         .radius(2.5),
                 );

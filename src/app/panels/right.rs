@@ -79,18 +79,7 @@ fn actions(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
             intents.push(Intent::Cancel);
         }
     });
-    let mut request = st.heat_map.request;
-    if ui
-        .checkbox(&mut request, "Heat map (encrypted)")
-        .on_hover_text(
-            "The server also returns, encrypted, where the model's cyst and tumour evidence \
-             lies on a 16×16 grid (the logit terms before global pooling): one more \
-             ciphertext down, a few rotations more on the server",
-        )
-        .changed()
-    {
-        intents.push(Intent::RequestHeatMap(request));
-    }
+    heat_map_switches(app, ui, intents);
     series_controls(app, ui, intents);
     ui.horizontal_wrapped(|ui| {
         ui.label("Denoising model:");
@@ -207,6 +196,48 @@ fn actions(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         }
         None => {}
     }
+}
+
+/// Ask for the encrypted heat map; show it, for which class, how opaque.
+fn heat_map_switches(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+    let hm = &app.state.heat_map;
+    ui.horizontal_wrapped(|ui| {
+        let mut request = hm.request;
+        if ui
+            .checkbox(&mut request, "Heat map (encrypted)")
+            .on_hover_text(
+                "The server also returns, encrypted, where the model's cyst and tumour \
+                 evidence lies on a 16×16 grid (the logit terms before global pooling): one \
+                 more ciphertext down, a few rotations more on the server",
+            )
+            .changed()
+        {
+            intents.push(Intent::RequestHeatMap(request));
+        }
+        let mut show = hm.show;
+        if ui
+            .checkbox(&mut show, "Show heat map")
+            .on_hover_text(
+                "Draws the decrypted map over the slice: cells above the class logit (the \
+                 map's mean) are coloured; they push towards the class",
+            )
+            .changed()
+        {
+            intents.push(Intent::ShowHeatMap(show));
+        }
+        for (class, label) in [(2, "tumour"), (1, "cyst")] {
+            if ui.radio(hm.class == class, label).clicked() {
+                intents.push(Intent::HeatMapClass(class));
+            }
+        }
+        let mut opacity = hm.opacity;
+        if ui
+            .add(egui::Slider::new(&mut opacity, 0.0..=1.0).text("opacity"))
+            .changed()
+        {
+            intents.push(Intent::HeatMapOpacity(opacity));
+        }
+    });
 }
 
 /// "Classify series (encrypted)" with its slice range, for a loaded series of several slices.
@@ -618,8 +649,22 @@ fn classify_overhead(app: &PrivactApp, ui: &mut egui::Ui) {
             fmt_bytes(keys),
             "–".into(),
         );
-        let answer_plain = (packing::CLASSES * 8) as u64;
-        let answer = format!("{} ({} logits)", fmt_bytes(answer_plain), packing::CLASSES);
+        // With a heat map the answer also carries 2 maps of 16×16 values.
+        let map_values = if o.is_some_and(|o| o.maps.is_some()) {
+            packing::MAP_CLASSES.len() * packing::MAP_SIDE * packing::MAP_SIDE
+        } else {
+            0
+        };
+        let answer_plain = ((packing::CLASSES + map_values) * 8) as u64;
+        let answer = if map_values > 0 {
+            format!(
+                "{} ({} logits + {map_values} map values)",
+                fmt_bytes(answer_plain),
+                packing::CLASSES
+            )
+        } else {
+            format!("{} ({} logits)", fmt_bytes(answer_plain), packing::CLASSES)
+        };
         match o {
             Some(o) => overhead_row(
                 ui,
