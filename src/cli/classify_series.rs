@@ -39,6 +39,10 @@ pub struct ClassifySeriesArgs {
     /// Print one JSON object (rows and totals) instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Also return each slice's class-activation maps (encrypted mode: one more ciphertext
+    /// per answer); with `--json` every row carries its 16×16 cyst and tumour maps.
+    #[arg(long)]
+    pub heat_map: bool,
 }
 
 /// `A:B` → A..B within `0..len`; either end may be omitted. An error for anything else, an
@@ -114,6 +118,8 @@ struct Row {
     seconds: f64,
     upload_bytes: u64,
     download_bytes: u64,
+    /// The class-activation maps (with `--heat-map`).
+    heat_map: Option<Value>,
 }
 
 impl Row {
@@ -135,6 +141,7 @@ impl Row {
             "seconds": self.seconds,
             "upload_bytes": self.upload_bytes,
             "download_bytes": self.download_bytes,
+            "heat_map": self.heat_map,
         })
     }
 }
@@ -202,7 +209,12 @@ pub fn run(args: &ClassifySeriesArgs) -> anyhow::Result<()> {
             check.warning(),
         ));
     }
+    anyhow::ensure!(
+        !args.heat_map || args.mode != Mode::Reference,
+        "--heat-map needs --mode approx or encrypted: the maps are the Approx-CNN's"
+    );
     let mut runner = Runner::new()?;
+    runner.heat_map = args.heat_map;
     let mut rows = Vec::with_capacity(inputs.len());
     let mut setup = Value::Null;
     for (index, name, slice, input, warning) in inputs {
@@ -232,6 +244,7 @@ pub fn run(args: &ClassifySeriesArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|| t.elapsed().as_secs_f64()),
             upload_bytes: extra["upload_bytes"].as_u64().unwrap_or(0),
             download_bytes: extra["download_bytes"].as_u64().unwrap_or(0),
+            heat_map: extra.get("heat_map").cloned(),
         });
     }
     let upload: u64 = rows.iter().map(|r| r.upload_bytes).sum();
