@@ -16,6 +16,7 @@ pub mod model_input;
 pub mod overlay;
 pub mod phantom;
 pub mod raster;
+pub mod roi;
 pub mod slice;
 pub mod window;
 
