@@ -34,6 +34,8 @@ enum Command {
     Bench(privact::cli::bench::BenchArgs),
     /// Classify a kidney CT slice (normal / cyst / tumour), by default under encryption.
     Classify(privact::cli::classify::ClassifyArgs),
+    /// Serve encrypted classification and denoising over HTTPS (evaluation keys only).
+    Serve(privact::cli::serve::ServeArgs),
     /// Evaluate the classifier on a folder of class subfolders.
     Evaluate(privact::cli::classify::EvaluateArgs),
     /// Classify every slice of a series (a folder of one series or a multi-frame file) with one key set.
@@ -121,6 +123,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Bench(args)) => privact::cli::bench::run(&args),
         Some(Command::Classify(args)) => privact::cli::classify::run_classify(&args),
+        Some(Command::Serve(args)) => privact::cli::serve::run(&args),
         Some(Command::Evaluate(args)) => privact::cli::classify::run_evaluate(&args),
         Some(Command::ClassifySeries(args)) => privact::cli::classify_series::run(&args),
         Some(Command::Inspect(args)) => privact::cli::inspect::run(&args),

@@ -31,6 +31,22 @@ pub struct BenchArgs {
     /// Timed slices per pipeline with --pipelines (the median is reported).
     #[arg(long, default_value_t = 3)]
     pub slices: usize,
+    /// Load-test `privact serve` instead (real TLS on loopback): for each client count,
+    /// that many clients at once classify and denoise (see `--classifications`).
+    #[arg(long)]
+    pub serve: bool,
+    /// Client counts for --serve.
+    #[arg(long, default_value = "1,2,4,8", value_delimiter = ',')]
+    pub clients: Vec<usize>,
+    /// Classifications per client with --serve.
+    #[arg(long, default_value_t = 20)]
+    pub classifications: usize,
+    /// Interactive (nonlinear) denoisings of a 64×64 slice per client with --serve.
+    #[arg(long, default_value_t = 2)]
+    pub denoisings: usize,
+    /// The server's key-memory budget with --serve, MiB.
+    #[arg(long, default_value_t = 2048)]
+    pub key_memory_mib: u64,
 }
 
 #[derive(Serialize)]
@@ -137,6 +153,22 @@ fn bench_set(name: &str, repeats: usize, threads: usize) -> anyhow::Result<SetRe
 }
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    if args.serve {
+        let reports = super::bench_serve::run_all(
+            &args.clients,
+            args.classifications,
+            args.denoisings,
+            args.key_memory_mib.saturating_mul(1 << 20),
+        )?;
+        if args.json {
+            println!("{}", serde_json::to_string(&reports)?);
+        } else {
+            super::bench_serve::print_table(&reports);
+        }
+        let failures: usize = reports.iter().map(|r| r.failures).sum();
+        anyhow::ensure!(failures == 0, "{failures} client(s) failed");
+        return Ok(());
+    }
     if args.pipelines {
         let reports = super::bench_pipelines::run_all(args.slices)?;
         if args.json {

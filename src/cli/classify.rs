@@ -40,6 +40,8 @@ pub struct ClassifyArgs {
     /// The class whose map the PNG shows.
     #[arg(long, value_enum, default_value_t = MapClass::Tumor)]
     pub heat_map_class: MapClass,
+    #[command(flatten)]
+    pub server: super::serve::ServerArgs,
 }
 
 /// A class with a class-activation map.
@@ -77,6 +79,8 @@ pub struct EvaluateArgs {
     pub groups: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub server: super::serve::ServerArgs,
 }
 
 /// File → the classifier's input (imaging transform, then per-image standardisation), after
@@ -107,6 +111,8 @@ pub(crate) struct Runner {
     /// Also compute class-activation maps (encrypted: one more ciphertext in the answer);
     /// they appear in the extra JSON as `heat_map`.
     pub(crate) heat_map: bool,
+    /// `privact serve` to use instead of the in-process server.
+    pub(crate) endpoint: Option<crate::protocol::transport::http_client::Endpoint>,
 }
 
 impl Runner {
@@ -115,6 +121,7 @@ impl Runner {
             model: shipped().context("loading the shipped classifier")?,
             session: None,
             heat_map: false,
+            endpoint: None,
         })
     }
 
@@ -122,7 +129,10 @@ impl Runner {
         if self.session.is_none() {
             let weights = self.model.he_members();
             let preset = self.model.description.parameter_preset.clone();
-            self.session = Some(LocalSession::start(&preset, weights, &mut |_| {})?);
+            self.session = Some(match &self.endpoint {
+                Some(ep) => LocalSession::connect(&preset, ep, &mut |_| {})?,
+                None => LocalSession::start(&preset, weights, &mut |_| {})?,
+            });
         }
         self.session.as_mut().context("session")
     }
@@ -208,6 +218,7 @@ pub fn run_classify(args: &ClassifyArgs) -> anyhow::Result<()> {
     let input = preprocess(&unit);
     let mut runner = Runner::new()?;
     runner.heat_map = args.heat_map.is_some();
+    runner.endpoint = args.server.endpoint()?;
     let (mut p, extra) = runner.probabilities(args.mode, &input)?;
     if let Some(png) = &args.heat_map {
         let maps: crate::model::classifier::ClassMaps =
@@ -388,6 +399,7 @@ pub fn run_evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
     let group_map = args.groups.as_deref().map(read_groups).transpose()?;
     let groups = group_ids(&args.dir, &files, group_map.as_ref())?;
     let mut runner = Runner::new()?;
+    runner.endpoint = args.server.endpoint()?;
     let (mut probs, mut labels, mut times) = (Vec::new(), Vec::new(), Vec::new());
     let (mut agree, mut max_diff) = (0usize, 0.0f64);
     let (mut rows, mut warned) = (Vec::new(), 0usize);

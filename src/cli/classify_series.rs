@@ -43,6 +43,8 @@ pub struct ClassifySeriesArgs {
     /// per answer); with `--json` every row carries its 16×16 cyst and tumour maps.
     #[arg(long)]
     pub heat_map: bool,
+    #[command(flatten)]
+    pub server: super::serve::ServerArgs,
 }
 
 /// `A:B` → A..B within `0..len`; either end may be omitted. An error for anything else, an
@@ -215,6 +217,7 @@ pub fn run(args: &ClassifySeriesArgs) -> anyhow::Result<()> {
     );
     let mut runner = Runner::new()?;
     runner.heat_map = args.heat_map;
+    runner.endpoint = args.server.endpoint()?;
     let mut rows = Vec::with_capacity(inputs.len());
     let mut setup = Value::Null;
     for (index, name, slice, input, warning) in inputs {

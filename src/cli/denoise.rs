@@ -61,6 +61,8 @@ pub struct DenoiseArgs {
     /// Skip the client's noise-adaptive gain (show the raw model output).
     #[arg(long)]
     pub no_gain: bool,
+    #[command(flatten)]
+    pub server: super::serve::ServerArgs,
 }
 
 fn parse_kind(s: &str) -> Result<ModelKind, String> {
@@ -177,13 +179,22 @@ pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
         Mode::Encrypted => {
             let t = std::time::Instant::now();
             let mut progress = progress_lines(model.relu_rounds());
-            let mut session = DenoiseSession::start_with(
-                args.model,
-                builtin(ModelKind::Linear)?,
-                builtin(ModelKind::Nonlinear)?,
-                MaskPolicy::DEFAULT,
-                &mut progress,
-            )?;
+            let mut session = match args.server.endpoint()? {
+                // The client knows the model's public shape only; the server holds weights.
+                Some(ep) => DenoiseSession::connect_with(
+                    args.model,
+                    &crate::model::denoiser::weights::specs(&builtin(args.model)?),
+                    &ep,
+                    &mut progress,
+                )?,
+                None => DenoiseSession::start_with(
+                    args.model,
+                    builtin(ModelKind::Linear)?,
+                    builtin(ModelKind::Nonlinear)?,
+                    MaskPolicy::DEFAULT,
+                    &mut progress,
+                )?,
+            };
             report.setup_seconds = Some(t.elapsed().as_secs_f64());
             let run = session.denoise_with(&input, rows, cols, &mut progress)?;
             // Reported to one significant digit, rounded up: a bound, not the error itself.

@@ -4,6 +4,7 @@
 pub mod assemble_classifier;
 pub mod bench;
 pub mod bench_pipelines;
+pub mod bench_serve;
 pub mod check_input;
 pub mod classify;
 pub mod classify_series;
@@ -11,6 +12,7 @@ pub mod denoise;
 pub mod evaluate_denoise;
 pub mod inspect;
 pub mod phantom;
+pub mod serve;
 pub mod simulate_ldct;
 #[cfg(feature = "train")]
 pub mod train_classifier;

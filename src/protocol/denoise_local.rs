@@ -280,15 +280,40 @@ impl DenoiseSession {
                 }
             })
             .map_err(|_| ProtocolError::Closed)?;
+        Self::with_transport(kind, &layers, client_end, Some(server), on)
+    }
+
+    /// A session with `privact serve` at `endpoint` (issue 17): fresh keys for `kind`, made
+    /// here and uploaded by the first denoising; `layers` is the model's public shape (the
+    /// server holds the weights).
+    pub fn connect_with(
+        kind: ModelKind,
+        layers: &[crate::model::denoiser::weights::LayerSpec],
+        endpoint: &crate::protocol::transport::http_client::Endpoint,
+        on: &mut dyn FnMut(&DenoiseEvent) -> ControlFlow<()>,
+    ) -> Result<Self, ProtocolError> {
+        let transport = crate::protocol::transport::http_client::connect(endpoint)?;
+        let mut session = Self::with_transport(kind, layers, transport, None, on)?;
+        session.upload_keys(on)?;
+        Ok(session)
+    }
+
+    fn with_transport(
+        kind: ModelKind,
+        layers: &[crate::model::denoiser::weights::LayerSpec],
+        client_end: ChannelTransport,
+        server: Option<JoinHandle<()>>,
+        on: &mut dyn FnMut(&DenoiseEvent) -> ControlFlow<()>,
+    ) -> Result<Self, ProtocolError> {
         let t = Instant::now();
-        let mut client = DenoiseClient::new(kind, &layers)?;
+        let mut client = DenoiseClient::new(kind, layers)?;
         let setup = client.setup_message();
         let bytes = setup.len() as u64;
         let setup_ledger = std::mem::take(&mut client.ledger);
         let session = Self {
             client,
             transport: client_end,
-            server: Some(server),
+            server,
             pending_setup: Some(setup),
             in_flight: false,
             setup_ledger,

@@ -6,6 +6,7 @@ use super::client::{Classification, ClassifierClient};
 use super::ledger::{Ledger, Side};
 use super::messages::Message;
 use super::server::Server;
+use super::transport::http_client::{self, Endpoint};
 use super::transport::{ChannelTransport, Transport, channel_pair};
 use crate::model::classifier::he::ApproxParams;
 use std::thread::JoinHandle;
@@ -60,10 +61,30 @@ impl LocalSession {
                 }
             }
         });
+        Self::open(preset, client_end, Some(server), progress)
+    }
+
+    /// The same session with `privact serve` at `endpoint` (HTTPS): the keys are uploaded
+    /// there once, and every slice travels over the network (issue 17).
+    pub fn connect(
+        preset: &str,
+        endpoint: &Endpoint,
+        progress: &mut dyn FnMut(Stage),
+    ) -> Result<Self, ProtocolError> {
+        Self::open(preset, http_client::connect(endpoint)?, None, progress)
+    }
+
+    /// Fresh keys, uploaded over `transport` to whatever server is at its far end.
+    fn open(
+        preset: &str,
+        transport: ChannelTransport,
+        server: Option<JoinHandle<()>>,
+        progress: &mut dyn FnMut(Stage),
+    ) -> Result<Self, ProtocolError> {
         let mut session = Self {
             client: ClassifierClient::new(preset)?,
-            transport: client_end,
-            server: Some(server),
+            transport,
+            server,
             setup_ledger: Ledger::default(),
             server_key_memory: 0,
             eval_key_bytes: 0,

@@ -53,6 +53,9 @@ pub enum ProtocolError {
     NotAllowed,
     #[error("transport closed")]
     Closed,
+    /// The network transport failed (connection, TLS, HTTP status); the text says which.
+    #[error("network: {0}")]
+    Network(String),
     /// The caller asked the run to stop (see `denoise_local::DenoiseEvent`).
     #[error("cancelled")]
     Cancelled,
@@ -84,7 +87,7 @@ impl ProtocolError {
             Self::OffProtocol(_) => "ciphertexts do not match what this request needs",
             Self::Refused(_) => "request refused",
             Self::Model(_) | Self::Denoiser(_) | Self::Eval(_) => "evaluation failed",
-            Self::Closed => "transport closed",
+            Self::Closed | Self::Network(_) => "transport closed",
             Self::Cancelled => "cancelled",
         }
     }

@@ -1,16 +1,14 @@
-//! Byte transports. The in-process pair stands in for a network socket: both ends only ever
-//! exchange `Vec<u8>`, and both count what they move.
+//! The in-memory duplex byte channel. Its far end is either a server thread in this process
+//! or the HTTP client's forwarding thread (`http_client`), so a session does not know which.
 
-use super::ProtocolError;
+use super::Transport;
+use crate::protocol::ProtocolError;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub trait Transport {
-    fn send(&mut self, bytes: Vec<u8>) -> Result<(), ProtocolError>;
-    fn recv(&mut self) -> Result<Vec<u8>, ProtocolError>;
-    fn bytes_sent(&self) -> u64;
-    fn bytes_received(&self) -> u64;
-}
+/// Why the far end went away, when it can say (a network error of the HTTP forwarder).
+pub type FailureSlot = Arc<Mutex<Option<String>>>;
 
 /// One end of an in-memory duplex byte channel.
 pub struct ChannelTransport {
@@ -18,6 +16,7 @@ pub struct ChannelTransport {
     rx: Receiver<Vec<u8>>,
     sent: u64,
     received: u64,
+    failure: Option<FailureSlot>,
 }
 
 /// Two connected ends (client side, server side).
@@ -29,11 +28,29 @@ pub fn channel_pair() -> (ChannelTransport, ChannelTransport) {
         rx,
         sent: 0,
         received: 0,
+        failure: None,
     };
     (end(a_tx, a_rx), end(b_tx, b_rx))
 }
 
 impl ChannelTransport {
+    /// This end reports the far end's recorded failure instead of a bare "closed".
+    pub fn with_failure_slot(mut self, slot: FailureSlot) -> Self {
+        self.failure = Some(slot);
+        self
+    }
+
+    fn closed(&self) -> ProtocolError {
+        let reason = self
+            .failure
+            .as_ref()
+            .and_then(|s| s.lock().ok().and_then(|g| g.clone()));
+        match reason {
+            Some(r) => ProtocolError::Network(r),
+            None => ProtocolError::Closed,
+        }
+    }
+
     /// Waits at most `timeout` for a message: `Ok(None)` if none arrived yet (so a caller can
     /// check for cancellation while the other end computes).
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Vec<u8>>, ProtocolError> {
@@ -43,7 +60,7 @@ impl ChannelTransport {
                 Ok(Some(bytes))
             }
             Err(RecvTimeoutError::Timeout) => Ok(None),
-            Err(RecvTimeoutError::Disconnected) => Err(ProtocolError::Closed),
+            Err(RecvTimeoutError::Disconnected) => Err(self.closed()),
         }
     }
 }
@@ -51,10 +68,10 @@ impl ChannelTransport {
 impl Transport for ChannelTransport {
     fn send(&mut self, bytes: Vec<u8>) -> Result<(), ProtocolError> {
         self.sent += bytes.len() as u64;
-        self.tx.send(bytes).map_err(|_| ProtocolError::Closed)
+        self.tx.send(bytes).map_err(|_| self.closed())
     }
     fn recv(&mut self) -> Result<Vec<u8>, ProtocolError> {
-        let bytes = self.rx.recv().map_err(|_| ProtocolError::Closed)?;
+        let bytes = self.rx.recv().map_err(|_| self.closed())?;
         self.received += bytes.len() as u64;
         Ok(bytes)
     }
