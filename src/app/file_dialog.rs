@@ -28,6 +28,14 @@ pub fn spawn_native(worker: &Worker, purpose: DialogPurpose) {
             DialogPurpose::Open => dialog
                 .set_title("Open a CT slice (DICOM, PNG, JPEG, TIFF)")
                 .pick_file(),
+            DialogPurpose::OpenReference => dialog
+                .set_title("Open a reference image of the same size (e.g. the full dose)")
+                .pick_file(),
+            DialogPurpose::ExportReport => dialog
+                .set_title("Export the teaching report (one HTML file)")
+                .add_filter("HTML", &["html"])
+                .set_file_name(purpose.default_name())
+                .save_file(),
             DialogPurpose::ExportPng => dialog
                 .set_title("Export the displayed image as PNG")
                 .add_filter("PNG image", &["png"])
@@ -65,6 +73,8 @@ pub struct FileBrowser {
     pub selected: Option<usize>,
     pub error: Option<String>,
     pub show_all: bool,
+    /// The path field: a folder to go to, or a file to open (or to save as).
+    pub path_text: String,
 }
 
 fn start_dir() -> PathBuf {
@@ -76,9 +86,15 @@ fn start_dir() -> PathBuf {
 
 impl FileBrowser {
     pub fn new(purpose: DialogPurpose) -> FileBrowser {
+        Self::at(purpose, start_dir())
+    }
+
+    /// A browser opened on `dir`.
+    pub fn at(purpose: DialogPurpose, dir: PathBuf) -> FileBrowser {
         let mut b = FileBrowser {
             purpose,
-            dir: start_dir(),
+            path_text: dir.display().to_string(),
+            dir,
             entries: Vec::new(),
             file_name: purpose.default_name().into(),
             selected: None,
@@ -92,7 +108,41 @@ impl FileBrowser {
     pub fn navigate(&mut self, dir: &Path) {
         self.dir = dir.to_path_buf();
         self.selected = None;
+        self.path_text = self.dir.display().to_string();
         self.refresh();
+    }
+
+    /// The path field was confirmed: a folder is opened in the browser; a file is opened (or,
+    /// when saving, its folder and name are taken). Returns the intents to apply (empty when
+    /// the browser stays open).
+    pub fn enter_path(&mut self) -> Vec<Intent> {
+        let text = self.path_text.trim();
+        if text.is_empty() {
+            return Vec::new();
+        }
+        // A relative path is taken from the folder on show.
+        let path = self.dir.join(text);
+        if path.is_dir() {
+            self.navigate(&path);
+            return Vec::new();
+        }
+        if self.purpose.is_export() {
+            match (path.parent().filter(|p| p.is_dir()), path.file_name()) {
+                (Some(dir), Some(name)) => {
+                    self.file_name = name.to_string_lossy().into_owned();
+                    let dir = dir.to_path_buf();
+                    self.navigate(&dir);
+                }
+                _ => self.error = Some(format!("no such folder: {}", path.display())),
+            }
+            return Vec::new();
+        }
+        if path.is_file() {
+            vec![open_intent(self.purpose, path), Intent::CloseBrowser]
+        } else {
+            self.error = Some(format!("no such file or folder: {}", path.display()));
+            Vec::new()
+        }
     }
 
     /// Lists the folder: folders first, then files the loader can read (or all files).
@@ -117,8 +167,11 @@ impl FileBrowser {
                         size: meta.map_or(0, |m| m.len()),
                     });
                 }
-                self.entries
-                    .sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then(a.name.cmp(&b.name)));
+                self.entries.sort_by(|a, b| {
+                    b.is_dir
+                        .cmp(&a.is_dir)
+                        .then_with(|| natural_cmp(&a.name, &b.name))
+                });
             }
             Err(e) => self.error = Some(format!("cannot list this folder: {e}")),
         }
@@ -127,7 +180,7 @@ impl FileBrowser {
     /// The path chosen by the current selection/name, if any.
     pub fn chosen(&self) -> Option<PathBuf> {
         match self.purpose {
-            DialogPurpose::Open => self
+            DialogPurpose::Open | DialogPurpose::OpenReference => self
                 .selected
                 .and_then(|i| self.entries.get(i))
                 .map(|e| self.dir.join(&e.name)),
@@ -153,8 +206,11 @@ impl FileBrowser {
             DialogPurpose::ExportPng => "Export PNG (in-app browser)",
             DialogPurpose::ExportDenoisedPng => "Export denoised PNG (in-app browser)",
             DialogPurpose::ExportDenoisedDicom => "Export denoised DICOM (in-app browser)",
+            DialogPurpose::OpenReference => "Open a reference image (in-app browser)",
+            DialogPurpose::ExportReport => "Export teaching report (in-app browser)",
         };
         let mut navigate_to: Option<PathBuf> = None;
+        let mut go = false;
         egui::Window::new(title)
             .collapsible(false)
             .resizable(true)
@@ -178,7 +234,22 @@ impl FileBrowser {
                         self.refresh();
                     }
                 });
-                ui.label(egui::RichText::new(self.dir.display().to_string()).monospace());
+                ui.horizontal(|ui| {
+                    let label = ui.label("Path:");
+                    let field = ui
+                        .add(
+                            egui::TextEdit::singleline(&mut self.path_text)
+                                .desired_width(400.0)
+                                .font(egui::TextStyle::Monospace),
+                        )
+                        .labelled_by(label.id)
+                        .on_hover_text("A folder to show, or a file to open; Enter confirms");
+                    let entered =
+                        field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                    if entered || ui.button("Go").clicked() {
+                        go = true;
+                    }
+                });
                 if let Some(e) = &self.error {
                     ui.colored_label(egui::Color32::from_rgb(255, 120, 100), e);
                 }
@@ -204,8 +275,8 @@ impl FileBrowser {
                                     }
                                 }
                             }
-                            if r.double_clicked() && !e.is_dir && self.purpose == DialogPurpose::Open {
-                                out.push(Intent::LoadPath(self.dir.join(&e.name)));
+                            if r.double_clicked() && !e.is_dir && !self.purpose.is_export() {
+                                out.push(open_intent(self.purpose, self.dir.join(&e.name)));
                                 out.push(Intent::CloseBrowser);
                             }
                         }
@@ -232,12 +303,7 @@ impl FileBrowser {
                         .clicked()
                         && let Some(p) = self.chosen()
                     {
-                        out.push(match self.purpose {
-                            DialogPurpose::Open => Intent::LoadPath(p),
-                            DialogPurpose::ExportPng => Intent::ExportPngTo(p),
-                            DialogPurpose::ExportDenoisedPng
-                            | DialogPurpose::ExportDenoisedDicom => Intent::ExportDenoisedTo(p),
-                        });
+                        out.push(open_intent(self.purpose, p));
                         out.push(Intent::CloseBrowser);
                     }
                     if self.purpose == DialogPurpose::Open
@@ -257,7 +323,60 @@ impl FileBrowser {
         if let Some(d) = navigate_to {
             self.navigate(&d);
         }
+        if go {
+            out.extend(self.enter_path());
+        }
         out
+    }
+}
+
+/// Natural order of file names: digit runs compare as numbers ("slice2" before "slice10",
+/// "L506_18" before "L506_167"), the rest case-insensitively; ties fall back to the plain
+/// byte order so the order is total.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut x, mut y) = (a, b);
+    loop {
+        match (x.chars().next(), y.chars().next()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let n = x.find(|ch: char| !ch.is_ascii_digit()).unwrap_or(x.len());
+                let m = y.find(|ch: char| !ch.is_ascii_digit()).unwrap_or(y.len());
+                let (p, q) = (
+                    x[..n].trim_start_matches('0'),
+                    y[..m].trim_start_matches('0'),
+                );
+                let o = p.len().cmp(&q.len()).then_with(|| p.cmp(q));
+                if o != Ordering::Equal {
+                    return o;
+                }
+                x = &x[n..];
+                y = &y[m..];
+            }
+            (Some(c), Some(d)) => {
+                let o = c.to_lowercase().cmp(d.to_lowercase());
+                if o != Ordering::Equal {
+                    return o;
+                }
+                x = &x[c.len_utf8()..];
+                y = &y[d.len_utf8()..];
+            }
+        }
+    }
+}
+
+/// What choosing `path` for `purpose` asks the app to do.
+pub fn open_intent(purpose: DialogPurpose, path: PathBuf) -> Intent {
+    match purpose {
+        DialogPurpose::Open => Intent::LoadPath(path),
+        DialogPurpose::OpenReference => Intent::LoadReferencePath(path),
+        DialogPurpose::ExportPng => Intent::ExportPngTo(path),
+        DialogPurpose::ExportDenoisedPng | DialogPurpose::ExportDenoisedDicom => {
+            Intent::ExportDenoisedTo(path)
+        }
+        DialogPurpose::ExportReport => Intent::ExportReportTo(path),
     }
 }
 
@@ -275,6 +394,69 @@ pub fn looks_loadable(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_sort_naturally() {
+        let mut names = vec![
+            "slice10.dcm",
+            "slice2.dcm",
+            "L506_167",
+            "Slice1.dcm",
+            "L506_18",
+            "L506_018b",
+            "a",
+            "slice02.dcm",
+        ];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            names,
+            [
+                "a",
+                "L506_18",
+                "L506_018b",
+                "L506_167",
+                "Slice1.dcm",
+                "slice02.dcm",
+                "slice2.dcm",
+                "slice10.dcm"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_path_field_opens_folders_and_files() {
+        let dir = std::env::temp_dir().join(format!("privact-browser-{}", std::process::id()));
+        let sub = dir.join("series");
+        std::fs::create_dir_all(&sub).unwrap();
+        for n in ["slice10.dcm", "slice2.dcm", "slice1.dcm"] {
+            std::fs::write(sub.join(n), b"x").unwrap();
+        }
+        let mut b = FileBrowser::at(DialogPurpose::Open, dir.clone());
+        b.path_text = "series".into();
+        assert!(b.enter_path().is_empty(), "a folder is shown, not opened");
+        assert_eq!(b.dir, sub);
+        let names: Vec<&str> = b.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["slice1.dcm", "slice2.dcm", "slice10.dcm"]);
+        b.path_text = sub.join("slice2.dcm").display().to_string();
+        let out = b.enter_path();
+        assert!(
+            matches!(&out[..], [Intent::LoadPath(p), Intent::CloseBrowser] if *p == sub.join("slice2.dcm")),
+            "{out:?}"
+        );
+        b.path_text = "nothing-here".into();
+        assert!(b.enter_path().is_empty());
+        assert!(
+            b.error
+                .as_deref()
+                .is_some_and(|e| e.contains("no such file"))
+        );
+        // Saving: the path gives the folder and the name.
+        let mut b = FileBrowser::at(DialogPurpose::ExportReport, dir.clone());
+        b.path_text = sub.join("teaching.html").display().to_string();
+        assert!(b.enter_path().is_empty());
+        assert_eq!(b.chosen(), Some(sub.join("teaching.html")));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn loadable_names() {

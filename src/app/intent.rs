@@ -4,10 +4,11 @@
 use super::PrivactApp;
 use super::denoise::DenoiseJob;
 use super::file_dialog::{self, FileBrowser};
-use super::state::{Display, Pipeline, Task};
+use super::state::{Display, Pipeline, RoiTool, Task};
 use super::view;
 use super::worker::{self, DENOISE_WHAT, DenoisedExport, DialogPurpose, Job, JobKind, SubmitError};
 use crate::imaging::model_input::to_model_input;
+use crate::imaging::roi::Shape;
 use crate::imaging::window::Preset;
 use crate::model::classifier::preprocess::preprocess;
 use crate::model::denoiser::ModelKind;
@@ -66,6 +67,40 @@ pub enum Intent {
     DismissToast(usize),
     DismissNotice,
     ToggleTheme,
+    /// The ROI drawing tool (None = left-drag changes the window).
+    SetRoiTool(RoiTool),
+    /// Sets (or clears) the ROI, in image pixel coordinates.
+    SetRoi(Option<Shape>),
+    /// Mouse-wheel movement over the image in notches (lines); positive = towards the user
+    /// (next slice). Whole notches step the series, fractions accumulate.
+    Wheel(f32),
+    /// Zoom by a factor keeping the point under the cursor still (`cursor` = offset from the
+    /// viewport centre, points).
+    ZoomAt {
+        factor: f32,
+        cursor: [f32; 2],
+    },
+    /// Cine: start or pause.
+    ToggleCine,
+    SetCineFps(f32),
+    /// At the end of the series: start again (true) or stop.
+    SetCineWrap(bool),
+    /// Cine: the next frame is due.
+    CineStep,
+    /// Asks for a reference image to compare with (dialog).
+    LoadReference,
+    LoadReferencePath(PathBuf),
+    ClearReference,
+    SetSideBySide(bool),
+    SetFlicker(bool),
+    /// The two views compared (side by side, or flickering).
+    SetComparePair(Display, Display),
+    /// Flicker: the other view of the pair is due.
+    FlickerSwap,
+    /// Asks where to write the teaching report.
+    ExportReport,
+    /// Writes the teaching report (one self-contained HTML file).
+    ExportReportTo(PathBuf),
     /// Measured side-panel widths, and whether the pointer is held (the user resizing).
     PanelWidths {
         left: f32,
@@ -235,6 +270,88 @@ impl PrivactApp {
                     self.prefs = self.prefs.clone().sanitised();
                 }
                 self.panel_measured = Some([left, right]);
+            }
+            Intent::SetRoiTool(t) => st.roi_tool = t,
+            Intent::SetRoi(shape) => st.roi = shape,
+            Intent::Wheel(notches) => {
+                // One slice per notch however the backend splits it (smooth scrolling
+                // delivers a notch as several fractions).
+                st.wheel_accum += notches;
+                // A notch in pieces (e.g. 3 × 1/3) sums to 0.99999…: count it as whole.
+                let steps = (st.wheel_accum + 1e-3 * st.wheel_accum.signum()).trunc();
+                st.wheel_accum -= steps;
+                if steps != 0.0 {
+                    self.apply(Intent::StepSlice(steps as i64));
+                }
+            }
+            Intent::ZoomAt { factor, cursor } => st.view = st.view.zoomed_at(factor, cursor),
+            Intent::ToggleCine => {
+                st.cine.playing =
+                    !st.cine.playing && st.image.as_ref().is_some_and(|i| i.slices.len() > 1);
+                st.cine.last = Some(std::time::Instant::now());
+            }
+            Intent::SetCineFps(f) => st.cine.fps = f.clamp(1.0, 30.0),
+            Intent::SetCineWrap(w) => st.cine.wrap = w,
+            Intent::CineStep => {
+                let n = st.image.as_ref().map_or(0, |i| i.slices.len());
+                st.cine.last = Some(std::time::Instant::now());
+                if n < 2 {
+                    st.cine.playing = false;
+                } else if st.index + 1 < n {
+                    st.index += 1;
+                } else if st.cine.wrap {
+                    st.index = 0;
+                } else {
+                    st.cine.playing = false;
+                }
+            }
+            Intent::LoadReference => self.ask_path(DialogPurpose::OpenReference),
+            Intent::LoadReferencePath(path) => {
+                self.worker
+                    .spawn_io("reference", move || worker::load_reference(path));
+            }
+            Intent::ClearReference => {
+                st.reference = None;
+                if st.display == Display::Reference {
+                    st.display = Display::Original;
+                }
+            }
+            Intent::SetSideBySide(on) => {
+                st.compare.side_by_side = on;
+                if on {
+                    st.compare.flicker = false;
+                    st.display = st.compare.a;
+                }
+            }
+            Intent::SetFlicker(on) => {
+                st.compare.flicker = on;
+                st.compare.last_swap = Some(std::time::Instant::now());
+                if on {
+                    st.compare.side_by_side = false;
+                    st.display = st.compare.a;
+                }
+            }
+            Intent::SetComparePair(a, b) => {
+                st.compare.a = a;
+                st.compare.b = b;
+                if st.compare.side_by_side || st.compare.flicker {
+                    st.display = a;
+                }
+            }
+            Intent::FlickerSwap => {
+                st.compare.last_swap = Some(std::time::Instant::now());
+                st.display = if st.display == st.compare.a {
+                    st.compare.b
+                } else {
+                    st.compare.a
+                };
+            }
+            Intent::ExportReport => self.ask_path(DialogPurpose::ExportReport),
+            Intent::ExportReportTo(path) => {
+                let html = super::report::build(self);
+                self.worker.spawn_io("export", move || {
+                    worker::write_file(path, html.into_bytes())
+                });
             }
             Intent::ToggleTheme => {
                 self.prefs.theme = match self.prefs.theme {

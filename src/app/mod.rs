@@ -12,6 +12,7 @@ pub mod intent;
 pub mod job;
 pub mod panels;
 pub mod prefs;
+pub mod report;
 pub mod state;
 pub mod view;
 pub mod weights;
@@ -27,7 +28,7 @@ use prefs::Prefs;
 use state::{AppState, Display, StepStatus, Task};
 use std::path::PathBuf;
 use std::time::Instant;
-use worker::{DialogPurpose, Event, JobKind, Worker};
+use worker::{Event, JobKind, Worker};
 
 /// What to do right after start-up (`privact gui --open FILE --run classify`).
 #[derive(Clone, Debug, Default)]
@@ -66,6 +67,27 @@ pub struct Textures {
     pub denoise: Option<(DenoiseTexKey, [egui::TextureHandle; 3])>,
     /// The class-activation map of the slice on screen (16×16, drawn with linear filtering).
     pub heat_map: Option<(HeatTexKey, egui::TextureHandle)>,
+    /// The second view of a side-by-side comparison.
+    pub compare: Option<(TexKey, egui::TextureHandle)>,
+}
+
+/// PSNR/SSIM of each view against the loaded reference, computed once per change.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompareMetrics {
+    key: MetricsKey,
+    /// (view, PSNR in dB, SSIM), views in `Display::ALL` order, the reference left out.
+    pub rows: Vec<(Display, f64, f64)>,
+    /// How the values were scaled to [0, 1] before comparing.
+    pub normalisation: &'static str,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct MetricsKey {
+    generation: u64,
+    index: usize,
+    reference: usize,
+    denoised: u64,
+    ldct: bool,
 }
 
 /// What the heat-map texture shows: slice, class, opacity and the map's values.
@@ -90,10 +112,11 @@ type DenoisePlanKey = (ModelKind, usize, usize);
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TexKey {
-    generation: u64,
-    index: usize,
-    display: Display,
-    window: (u64, u64),
+    pub generation: u64,
+    pub index: usize,
+    pub display: Display,
+    /// The window's (centre, width) as bits.
+    pub window: (u64, u64),
 }
 
 pub struct PrivactApp {
@@ -113,6 +136,8 @@ pub struct PrivactApp {
     attached: bool,
     /// Last measured outer panel widths (resizing is stored as a change of these).
     panel_measured: Option<[f32; 2]>,
+    /// PSNR/SSIM against the reference (see `compare_metrics`).
+    pub compare_metrics: Option<CompareMetrics>,
 }
 
 impl PrivactApp {
@@ -141,6 +166,7 @@ impl PrivactApp {
             visuals_applied: false,
             attached: false,
             panel_measured: None,
+            compare_metrics: None,
         };
         match launch.open {
             Some(path) => app.apply(Intent::LoadPath(path)),
@@ -195,13 +221,16 @@ impl PrivactApp {
                 prefs::Theme::Dark => egui::Visuals::dark(),
                 prefs::Theme::Light => egui::Visuals::light(),
             });
+            ctx.all_styles_mut(legible_text);
             self.visuals_applied = true;
         }
         self.drain_events();
         self.refresh_denoise_plan();
+        self.refresh_compare_metrics();
         self.prepare_textures(&ctx);
 
         let mut intents = Vec::new();
+        self.timers(&ctx, &mut intents);
         self.keyboard(&ctx, &mut intents);
         self.drag_and_drop(&ctx, &mut intents);
         panels::show(self, ui, &mut intents);
@@ -225,6 +254,76 @@ impl PrivactApp {
             self.state.frames_during_job += 1;
             self.state.max_frame_ms_during_job = self.state.max_frame_ms_during_job.max(ms);
         }
+    }
+
+    /// Cine frames and flicker swaps: an intent when one is due, else a repaint when it will be.
+    fn timers(&self, ctx: &egui::Context, intents: &mut Vec<Intent>) {
+        let st = &self.state;
+        let mut due = |playing: bool, last: Option<Instant>, period: f32, intent: Intent| {
+            if !playing {
+                return;
+            }
+            let period = std::time::Duration::from_secs_f32(period.max(0.01));
+            let spent = last.map_or(period, |t| t.elapsed());
+            if spent >= period {
+                intents.push(intent);
+                ctx.request_repaint_after(period);
+            } else {
+                ctx.request_repaint_after(period - spent);
+            }
+        };
+        due(
+            st.cine.playing,
+            st.cine.last,
+            1.0 / st.cine.fps.max(1.0),
+            Intent::CineStep,
+        );
+        due(
+            st.compare.flicker,
+            st.compare.last_swap,
+            st.compare.period_s,
+            Intent::FlickerSwap,
+        );
+    }
+
+    /// PSNR/SSIM of every view against the reference, each scaled to [0, 1] as the denoising
+    /// results are: through the abdomen window (W400/L40) for CT in HU, else over the
+    /// reference's own min…max.
+    fn refresh_compare_metrics(&mut self) {
+        let st = &self.state;
+        let (Some(slice), Some(reference)) = (st.slice(), st.values_for(Display::Reference)) else {
+            self.compare_metrics = None;
+            return;
+        };
+        let key = MetricsKey {
+            generation: st.generation,
+            index: st.index,
+            reference: reference.as_ptr() as usize,
+            denoised: st.denoise.results_seen,
+            ldct: st.ldct_outcome().is_some(),
+        };
+        if self.compare_metrics.as_ref().map(|m| m.key) == Some(key) {
+            return;
+        }
+        let (norm, normalisation) = compare_normalisation(st, reference);
+        let r = norm(reference);
+        let rows = st
+            .views()
+            .into_iter()
+            .filter(|&d| d != Display::Reference)
+            .filter_map(|d| {
+                let v = norm(st.values_for(d)?);
+                let psnr = crate::imaging::metrics::psnr(&r, &v, 1.0).ok()?;
+                let ssim =
+                    crate::imaging::metrics::ssim(&r, &v, slice.rows, slice.cols, 1.0).ok()?;
+                Some((d, psnr, ssim))
+            })
+            .collect();
+        self.compare_metrics = Some(CompareMetrics {
+            key,
+            rows,
+            normalisation,
+        });
     }
 
     fn drain_events(&mut self) {
@@ -336,6 +435,9 @@ impl PrivactApp {
                 st.index = 0;
                 st.generation += 1;
                 st.display = Display::Original;
+                st.roi = None;
+                st.cine.playing = false;
+                st.wheel_accum = 0.0;
                 st.ldct.outcome = None;
                 st.pipeline.clear();
                 st.outcome_for = None;
@@ -373,17 +475,15 @@ impl PrivactApp {
                     None => {}
                 }
             }
+            Event::ReferenceLoaded(r) => {
+                st.reference = Some(*r);
+                st.compare.b = Display::Reference;
+            }
             Event::Exported(name) => st.notice = Some(format!("Exported {name}")),
             Event::Picked { purpose, path } => {
                 st.dialog_open = false;
-                match (purpose, path) {
-                    (DialogPurpose::Open, Some(p)) => self.apply(Intent::LoadPath(p)),
-                    (DialogPurpose::ExportPng, Some(p)) => self.apply(Intent::ExportPngTo(p)),
-                    (
-                        DialogPurpose::ExportDenoisedPng | DialogPurpose::ExportDenoisedDicom,
-                        Some(p),
-                    ) => self.apply(Intent::ExportDenoisedTo(p)),
-                    (_, None) => {}
+                if let Some(p) = path {
+                    self.apply(file_dialog::open_intent(purpose, p));
                 }
             }
             Event::Cancelled(kind) => {
@@ -506,6 +606,7 @@ impl PrivactApp {
             }
         }
         self.prepare_heat_map(ctx);
+        self.prepare_compare_texture(ctx);
         let st = &self.state;
         if self.textures.server_view.as_ref().map(|(t, _)| *t) != Some(st.task) {
             self.textures.server_view = None;
@@ -563,6 +664,39 @@ impl PrivactApp {
                 }
             }
             None => self.textures.denoise = None,
+        }
+    }
+
+    /// The right-hand view of a side-by-side comparison, in the same window.
+    fn prepare_compare_texture(&mut self, ctx: &egui::Context) {
+        let st = &self.state;
+        let b = st.compare.b;
+        let (Some(slice), Some(values), true) =
+            (st.slice(), st.values_for(b), st.compare.side_by_side)
+        else {
+            self.textures.compare = None;
+            return;
+        };
+        let key = TexKey {
+            generation: st.generation,
+            index: st.index,
+            display: b,
+            window: (st.window.center.to_bits(), st.window.width.to_bits()),
+        };
+        if self.textures.compare.as_ref().map(|(k, _)| *k) == Some(key) {
+            return;
+        }
+        let img =
+            egui::ColorImage::from_gray([slice.cols, slice.rows], &st.window.apply_all(values));
+        match &mut self.textures.compare {
+            Some((k, tex)) => {
+                tex.set(img, egui::TextureOptions::NEAREST);
+                *k = key;
+            }
+            None => {
+                let tex = ctx.load_texture("compare", img, egui::TextureOptions::NEAREST);
+                self.textures.compare = Some((key, tex));
+            }
         }
     }
 
@@ -654,4 +788,51 @@ pub fn run(launch: Launch) -> Result<(), AppError> {
         }),
     )
     .map_err(|e| AppError::Window(e.to_string()))
+}
+
+/// No text style below 11 points (egui's Small is 9: the hex dump and round rows were ~7 px
+/// on screen).
+pub fn legible_text(style: &mut egui::Style) {
+    for font in style.text_styles.values_mut() {
+        font.size = font.size.max(MIN_TEXT_POINTS);
+    }
+}
+
+/// The smallest text size the app uses, in points.
+pub const MIN_TEXT_POINTS: f32 = 11.0;
+
+/// A scaling of pixel values to [0, 1].
+type Normalise = Box<dyn Fn(&[f32]) -> Vec<f32>>;
+
+/// How views are scaled to [0, 1] before PSNR/SSIM against the reference: the abdomen window
+/// for a reference in HU (as the denoising results), else the reference's min…max (8-bit or
+/// raw pixel values have no HU window). Returns the scaling and its description.
+pub fn compare_normalisation(st: &AppState, reference: &[f32]) -> (Normalise, &'static str) {
+    let (lo, hi) = reference
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    let span = f64::from(hi - lo).max(1e-6);
+    let hu_reference = st.units_for(Display::Reference) == crate::imaging::Units::Hu;
+    if hu_reference {
+        (
+            Box::new(|v: &[f32]| {
+                v.iter()
+                    .map(|&x| crate::imaging::window::Window::ABDOMEN.apply_unit(f64::from(x)))
+                    .collect()
+            }),
+            "abdomen window W400/L40 → [0, 1]",
+        )
+    } else {
+        (
+            Box::new(move |v: &[f32]| {
+                v.iter()
+                    .map(|&x| ((f64::from(x) - f64::from(lo)) / span).clamp(0.0, 1.0) as f32)
+                    .collect()
+            }),
+            "reference min…max → [0, 1]",
+        )
+    }
 }

@@ -226,6 +226,84 @@ pub enum Display {
     CleanReference,
     /// The decrypted output of the last encrypted denoising.
     Denoised,
+    /// The loaded reference image (e.g. the matching full dose), when its size matches.
+    Reference,
+}
+
+impl Display {
+    /// Every view, in the order the UI lists them.
+    pub const ALL: [Display; 5] = [
+        Display::Original,
+        Display::LowDose,
+        Display::CleanReference,
+        Display::Denoised,
+        Display::Reference,
+    ];
+
+    /// What the view shows, for labels and overlays.
+    pub fn label(self) -> &'static str {
+        match self {
+            Display::Original => "original",
+            Display::LowDose => "simulated low dose",
+            Display::CleanReference => "clean reference reconstruction",
+            Display::Denoised => "denoised (decrypted)",
+            Display::Reference => "loaded reference",
+        }
+    }
+
+    /// A short name for buttons and table rows.
+    pub fn short(self) -> &'static str {
+        match self {
+            Display::Original => "Original",
+            Display::LowDose => "Low dose",
+            Display::CleanReference => "Clean reference",
+            Display::Denoised => "Denoised",
+            Display::Reference => "Reference",
+        }
+    }
+}
+
+/// The ROI drawing tool chosen (a left-drag on the image draws with it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoiTool {
+    /// Left-drag changes the window.
+    None,
+    Circle,
+    Rect,
+}
+
+/// Cine playback through a series.
+#[derive(Clone, Debug)]
+pub struct Cine {
+    pub playing: bool,
+    /// Frames (slices) per second, 1…30.
+    pub fps: f32,
+    /// At the last slice: start again (true) or stop (false).
+    pub wrap: bool,
+    /// When the last frame was shown.
+    pub last: Option<Instant>,
+}
+
+/// A second image to compare with (same rows × cols as the slice on screen to be used).
+#[derive(Clone, Debug)]
+pub struct ReferenceImage {
+    /// File name only.
+    pub label: String,
+    pub slice: Slice,
+}
+
+/// Synced comparison: two views side by side (shared window, zoom and pan), or one view
+/// that flickers between the two.
+#[derive(Clone, Debug)]
+pub struct Compare {
+    pub side_by_side: bool,
+    pub flicker: bool,
+    /// The pair: left/right side by side, and the two states of the flicker.
+    pub a: Display,
+    pub b: Display,
+    /// Seconds each view stays on screen while flickering.
+    pub period_s: f32,
+    pub last_swap: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -379,6 +457,14 @@ pub struct AppState {
     pub frame_ms: f32,
     pub max_frame_ms_during_job: f32,
     pub frames_during_job: u64,
+    pub roi_tool: RoiTool,
+    /// The ROI in image pixel coordinates (applies to every view of the slice).
+    pub roi: Option<crate::imaging::roi::Shape>,
+    /// Wheel movement not yet turned into a slice step, in notches (lines).
+    pub wheel_accum: f32,
+    pub cine: Cine,
+    pub reference: Option<ReferenceImage>,
+    pub compare: Compare,
 }
 
 impl AppState {
@@ -428,6 +514,24 @@ impl AppState {
             frame_ms: 0.0,
             max_frame_ms_during_job: 0.0,
             frames_during_job: 0,
+            roi_tool: RoiTool::None,
+            roi: None,
+            wheel_accum: 0.0,
+            cine: Cine {
+                playing: false,
+                fps: 5.0,
+                wrap: true,
+                last: None,
+            },
+            reference: None,
+            compare: Compare {
+                side_by_side: false,
+                flicker: false,
+                a: Display::Original,
+                b: Display::Reference,
+                period_s: 0.7,
+                last_swap: None,
+            },
         }
     }
 
@@ -477,17 +581,74 @@ impl AppState {
             .filter(|o| o.generation == self.generation && o.index == self.index)
     }
 
-    /// The values currently displayed (original, simulated low dose, clean reference or
-    /// denoised).
+    /// The values currently displayed (original, simulated low dose, clean reference,
+    /// denoised or the loaded reference); the original when the chosen view does not exist.
     pub fn displayed_values(&self) -> Option<&[f32]> {
+        self.values_for(self.display)
+            .or_else(|| self.slice().map(|s| s.values.as_slice()))
+    }
+
+    /// The values of one view of the slice on screen (row-major, its rows × cols), `None`
+    /// when that view does not exist for this slice (a reference of another size counts as
+    /// absent).
+    pub fn values_for(&self, d: Display) -> Option<&[f32]> {
         let s = self.slice()?;
-        let ldct = self.ldct_outcome();
-        match (self.display, ldct, self.denoise_outcome()) {
-            (Display::LowDose, Some(o), _) => Some(&o.low_dose),
-            (Display::CleanReference, Some(o), _) => Some(&o.clean),
-            (Display::Denoised, _, Some(d)) => Some(&d.output_hu),
-            _ => Some(&s.values),
+        match d {
+            Display::Original => Some(&s.values),
+            Display::LowDose => self.ldct_outcome().map(|o| o.low_dose.as_slice()),
+            Display::CleanReference => self.ldct_outcome().map(|o| o.clean.as_slice()),
+            Display::Denoised => self.denoise_outcome().map(|o| o.output_hu.as_slice()),
+            Display::Reference => self
+                .reference
+                .as_ref()
+                .filter(|r| r.slice.rows == s.rows && r.slice.cols == s.cols)
+                .map(|r| r.slice.values.as_slice()),
         }
+    }
+
+    /// The units of a view: the slice's own for the original and the reference's for it;
+    /// the simulation and the denoiser work in HU.
+    pub fn units_for(&self, d: Display) -> crate::imaging::Units {
+        match d {
+            Display::Original => self.slice().map_or(crate::imaging::Units::Raw, |s| s.units),
+            Display::Reference => self
+                .reference
+                .as_ref()
+                .map_or(crate::imaging::Units::Raw, |r| r.slice.units),
+            _ => crate::imaging::Units::Hu,
+        }
+    }
+
+    /// The views that exist for the slice on screen, in `Display::ALL` order.
+    pub fn views(&self) -> Vec<Display> {
+        Display::ALL
+            .into_iter()
+            .filter(|&d| self.values_for(d).is_some())
+            .collect()
+    }
+
+    /// Padding flags that apply to a view (only the original and the reference carry them).
+    pub fn padding_for(&self, d: Display) -> Option<&[bool]> {
+        match d {
+            Display::Original => self.slice()?.padding.as_deref(),
+            Display::Reference => self.reference.as_ref()?.slice.padding.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// ROI statistics of every view that exists: (view, statistics); empty without an ROI.
+    pub fn roi_stats(&self) -> Vec<(Display, crate::imaging::roi::RoiStats)> {
+        let (Some(shape), Some(s)) = (self.roi.as_ref(), self.slice()) else {
+            return Vec::new();
+        };
+        self.views()
+            .into_iter()
+            .filter_map(|d| {
+                let v = self.values_for(d)?;
+                let st = crate::imaging::roi::stats(v, s.rows, s.cols, shape, self.padding_for(d))?;
+                Some((d, st))
+            })
+            .collect()
     }
 
     /// The pipeline of the task on show.

@@ -46,6 +46,21 @@ impl ViewTransform {
         }
     }
 
+    /// Zoom by `factor` keeping the image point under the cursor still: `cursor` is the
+    /// cursor's offset from the viewport centre, in points.
+    pub fn zoomed_at(self, factor: f32, cursor: [f32; 2]) -> Self {
+        let z = self.zoomed(factor);
+        // The image centre sits at pan; a point at offset d from it moves to d·(z'/z).
+        let f = z.zoom / self.zoom;
+        ViewTransform {
+            zoom: z.zoom,
+            pan: [
+                cursor[0] - (cursor[0] - self.pan[0]) * f,
+                cursor[1] - (cursor[1] - self.pan[1]) * f,
+            ],
+        }
+    }
+
     pub fn panned(self, dx: f32, dy: f32) -> Self {
         ViewTransform {
             pan: [self.pan[0] + dx, self.pan[1] + dy],
@@ -92,6 +107,95 @@ pub fn pixel_at(
     let col = ((u * cols as f32) as usize).min(cols.saturating_sub(1));
     let row = ((v * rows as f32) as usize).min(rows.saturating_sub(1));
     Some((row, col))
+}
+
+/// Continuous image pixel coordinates (x along columns, y along rows; pixel (r, c) covers
+/// [c, c+1) × [r, r+1)) of screen point (x, y), for the image drawn in `rect`; not clamped.
+pub fn image_coords(rect: [f32; 4], rows: usize, cols: usize, x: f32, y: f32) -> [f64; 2] {
+    let [rx, ry, rw, rh] = rect;
+    [
+        f64::from((x - rx) / rw.max(1e-6)) * cols as f64,
+        f64::from((y - ry) / rh.max(1e-6)) * rows as f64,
+    ]
+}
+
+/// The screen point of image pixel coordinates `p` (the inverse of [`image_coords`]).
+pub fn screen_point(rect: [f32; 4], rows: usize, cols: usize, p: [f64; 2]) -> [f32; 2] {
+    let [rx, ry, rw, rh] = rect;
+    [
+        rx + (p[0] / cols.max(1) as f64) as f32 * rw,
+        ry + (p[1] / rows.max(1) as f64) as f32 * rh,
+    ]
+}
+
+/// A scale bar for `points_per_mm` screen points per millimetre: (length in mm, length in
+/// points), the length being 1, 2 or 5 × 10^k mm and the bar at most `max_points` long
+/// (at least a fifth of it). `None` for a non-positive scale.
+pub fn scale_bar(points_per_mm: f32, max_points: f32) -> Option<(f64, f32)> {
+    if !(points_per_mm > 0.0 && points_per_mm.is_finite() && max_points > 0.0) {
+        return None;
+    }
+    let max_mm = f64::from(max_points / points_per_mm);
+    let mut unit = 10f64.powf(max_mm.log10().floor());
+    let mm = loop {
+        if let Some(&m) = [5.0, 2.0, 1.0].iter().find(|&&m| m * unit <= max_mm) {
+            break m * unit;
+        }
+        unit /= 10.0;
+    };
+    Some((mm, (mm * f64::from(points_per_mm)) as f32))
+}
+
+/// "50 mm", "5 cm", "0.5 mm".
+pub fn fmt_mm(mm: f64) -> String {
+    if mm >= 10.0 && (mm / 10.0).fract() == 0.0 {
+        format!("{:.0} cm", mm / 10.0)
+    } else if mm >= 1.0 {
+        format!("{mm:.0} mm")
+    } else {
+        format!("{mm} mm")
+    }
+}
+
+/// The patient direction of a unit vector in DICOM patient coordinates (LPS: +x = left,
+/// +y = posterior, +z = head), as up to three letters, strongest first (e.g. "L", "LP",
+/// "HL"); components below 0.25 are left out.
+pub fn direction_letters(v: [f64; 3]) -> String {
+    let mut parts: Vec<(f64, char)> = [
+        (v[0], if v[0] > 0.0 { 'L' } else { 'R' }),
+        (v[1], if v[1] > 0.0 { 'P' } else { 'A' }),
+        (v[2], if v[2] > 0.0 { 'H' } else { 'F' }),
+    ]
+    .into_iter()
+    .filter(|(c, _)| c.abs() >= 0.25)
+    .collect();
+    parts.sort_by(|a, b| b.0.abs().total_cmp(&a.0.abs()));
+    parts.into_iter().map(|(_, l)| l).collect()
+}
+
+/// Labels for the image edges [left, right, top, bottom] from ImageOrientationPatient
+/// (row direction = towards increasing column, then column direction = towards increasing
+/// row). `None` when a direction is degenerate.
+pub fn orientation_labels(iop: [f64; 6]) -> Option<[String; 4]> {
+    let row = [iop[0], iop[1], iop[2]];
+    let col = [iop[3], iop[4], iop[5]];
+    let neg = |v: [f64; 3]| [-v[0], -v[1], -v[2]];
+    let labels = [
+        direction_letters(neg(row)),
+        direction_letters(row),
+        direction_letters(neg(col)),
+        direction_letters(col),
+    ];
+    labels.iter().all(|l| !l.is_empty()).then_some(labels)
+}
+
+/// The unit name of values: "HU", "raw pixel value", "8-bit grey level".
+pub fn units_name(units: Units) -> &'static str {
+    match units {
+        Units::Hu => "HU",
+        Units::Raw => "raw pixel value",
+        Units::Windowed8Bit => "8-bit grey level",
+    }
 }
 
 /// The readout under the cursor, e.g. "x 120 y 88: 42 HU".
@@ -234,6 +338,67 @@ mod tests {
         let slice = Slice::from_values(2, 2, vec![-1000.0, 40.4, 0.0, 1.0], Units::Hu);
         assert_eq!(value_readout(&slice, 0, 1).unwrap(), "x 1 y 0: 40 HU");
         assert_eq!(value_readout(&slice, 2, 0), None);
+    }
+
+    #[test]
+    fn zoom_at_the_cursor_keeps_the_point_under_it() {
+        let vp = [0.0, 0.0, 1000.0, 500.0];
+        let t = ViewTransform::default().panned(30.0, -20.0);
+        let cursor = [700.0f32, 100.0f32];
+        let off = [cursor[0] - 500.0, cursor[1] - 250.0];
+        let before = image_coords(
+            t.image_rect(vp, 512, 512, 1.0),
+            512,
+            512,
+            cursor[0],
+            cursor[1],
+        );
+        for f in [2.0, 0.5, 1.37] {
+            let z = t.zoomed_at(f, off);
+            assert!((z.zoom - f).abs() < 1e-6);
+            let after = image_coords(
+                z.image_rect(vp, 512, 512, 1.0),
+                512,
+                512,
+                cursor[0],
+                cursor[1],
+            );
+            assert!((after[0] - before[0]).abs() < 1e-3 && (after[1] - before[1]).abs() < 1e-3);
+        }
+        // At the clamp the zoom stops and the pan stays consistent.
+        let z = t.zoomed_at(1000.0, off);
+        assert_eq!(z.zoom, 40.0);
+        let p = screen_point(z.image_rect(vp, 512, 512, 1.0), 512, 512, before);
+        assert!((p[0] - cursor[0]).abs() < 1e-2 && (p[1] - cursor[1]).abs() < 1e-2);
+    }
+
+    #[test]
+    fn scale_bar_lengths_are_round() {
+        // 0.7 mm pixels, 512 of them on 500 points: 500/358.4 points per mm.
+        let ppm = 500.0 / (512.0 * 0.7);
+        let (mm, pts) = scale_bar(ppm, 150.0).unwrap();
+        assert_eq!(mm, 100.0);
+        assert!((pts - 100.0 * ppm).abs() < 1e-3 && pts <= 150.0);
+        assert_eq!(scale_bar(10.0, 150.0).unwrap().0, 10.0);
+        assert_eq!(scale_bar(40.0, 150.0).unwrap().0, 2.0);
+        assert_eq!(scale_bar(400.0, 150.0).unwrap().0, 0.2);
+        assert_eq!(scale_bar(0.0, 150.0), None);
+        assert_eq!(fmt_mm(100.0), "10 cm");
+        assert_eq!(fmt_mm(5.0), "5 mm");
+        assert_eq!(fmt_mm(0.5), "0.5 mm");
+    }
+
+    #[test]
+    fn orientation_letters_from_the_dicom_geometry() {
+        // Axial, patient supine: image right is the patient's left, image bottom posterior.
+        let axial = orientation_labels([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]).unwrap();
+        assert_eq!(axial, ["R", "L", "A", "P"].map(String::from));
+        // Coronal: rows to the left, columns towards the feet.
+        let coronal = orientation_labels([1.0, 0.0, 0.0, 0.0, 0.0, -1.0]).unwrap();
+        assert_eq!(coronal, ["R", "L", "H", "F"].map(String::from));
+        // Oblique: the strongest component first.
+        assert_eq!(direction_letters([0.8, 0.0, 0.6]), "LH");
+        assert_eq!(orientation_labels([0.0; 6]), None);
     }
 
     #[test]

@@ -104,25 +104,33 @@ pub enum DialogPurpose {
     ExportDenoisedPng,
     /// The denoised slice as DICOM (a derived series).
     ExportDenoisedDicom,
+    /// A reference image to compare with (e.g. the matching full dose).
+    OpenReference,
+    /// The teaching report (one HTML file).
+    ExportReport,
 }
 
 impl DialogPurpose {
     /// True for every "save as" purpose.
     pub fn is_export(self) -> bool {
-        self != DialogPurpose::Open
+        !matches!(self, DialogPurpose::Open | DialogPurpose::OpenReference)
     }
 
     /// The file extension a save dialog enforces.
     pub fn extension(self) -> &'static str {
         match self {
             DialogPurpose::ExportDenoisedDicom => "dcm",
+            DialogPurpose::ExportReport => "html",
             _ => "png",
         }
     }
 
     pub fn default_name(self) -> &'static str {
         match self {
-            DialogPurpose::Open | DialogPurpose::ExportPng => "privact-slice.png",
+            DialogPurpose::Open | DialogPurpose::OpenReference | DialogPurpose::ExportPng => {
+                "privact-slice.png"
+            }
+            DialogPurpose::ExportReport => "privact-report.html",
             DialogPurpose::ExportDenoisedPng => "privact-denoised.png",
             DialogPurpose::ExportDenoisedDicom => "privact-denoised.dcm",
         }
@@ -149,6 +157,8 @@ pub enum Event {
     LdctDone(Box<LdctOutcome>),
     Denoised(Box<DenoiseOutcome>),
     Loaded(Box<Loaded>),
+    /// A reference image to compare with.
+    ReferenceLoaded(Box<super::state::ReferenceImage>),
     Exported(String),
     Picked {
         purpose: DialogPurpose,
@@ -493,6 +503,34 @@ pub fn load_path(path: PathBuf) -> Event {
             Ok(slice) => loaded(name_of(&path), vec![slice], Source::File(path)),
             Err(e) => load_failed(e, LOAD_HINT),
         }
+    }
+}
+
+/// A reference image (one file: its first frame) to compare the slice on screen with.
+pub fn load_reference(path: PathBuf) -> Event {
+    match crate::imaging::load(&path) {
+        Ok(slice) => Event::ReferenceLoaded(Box::new(super::state::ReferenceImage {
+            label: name_of(&path),
+            slice,
+        })),
+        Err(e) => Event::Failed {
+            what: "Load reference".into(),
+            message: e.to_string(),
+            hint: "Choose one image of the same size as the slice (e.g. the matching full dose)."
+                .into(),
+        },
+    }
+}
+
+/// Writes `bytes` atomically (temporary file + rename), e.g. the teaching report.
+pub fn write_file(path: PathBuf, bytes: Vec<u8>) -> Event {
+    match crate::imaging::io::write_atomic(&path, &bytes) {
+        Ok(()) => Event::Exported(name_of(&path)),
+        Err(e) => Event::Failed {
+            what: "Export".into(),
+            message: e.to_string(),
+            hint: "Choose a folder you can write to.".into(),
+        },
     }
 }
 

@@ -1,6 +1,6 @@
 //! Left panel: open, series, key DICOM tags (identifiers masked), presets, low-dose simulation.
 
-use super::{AMBER, GREEN};
+use super::{amber, green};
 use crate::app::PrivactApp;
 use crate::app::intent::Intent;
 use crate::app::state::Display;
@@ -48,25 +48,7 @@ pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
     ui.label(RichText::new(&img.label).strong());
 
     if img.slices.len() > 1 {
-        ui.label(format!(
-            "Series: {} slices (wheel or Up/Down keys to step)",
-            img.slices.len()
-        ));
-        egui::ScrollArea::vertical()
-            .id_salt("series_list")
-            .max_height(140.0)
-            .show(ui, |ui| {
-                for (i, s) in img.slices.iter().enumerate() {
-                    let n = s.info.as_ref().and_then(|i| i.instance_number);
-                    let text = match n {
-                        Some(n) => format!("Slice {} (instance {n})", i + 1),
-                        None => format!("Slice {}", i + 1),
-                    };
-                    if ui.selectable_label(i == st.index, text).clicked() {
-                        intents.push(Intent::SelectSlice(i));
-                    }
-                }
-            });
+        series(app, ui, intents);
     }
 
     ui.separator();
@@ -78,7 +60,7 @@ pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
                     "{}×{} image, 8-bit greyscale (no DICOM tags)",
                     slice.cols, slice.rows
                 ));
-                ui.colored_label(AMBER, "No tags: de-identification status unknown");
+                ui.colored_label(amber(ui), "No tags: de-identification status unknown");
             }
         }
     }
@@ -111,12 +93,211 @@ pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
     ldct(app, ui, intents);
 
     ui.separator();
-    if ui
-        .button("Export PNG…")
-        .on_hover_text("The displayed image with the current window, written atomically")
-        .clicked()
-    {
-        intents.push(Intent::ExportPng);
+    compare(app, ui, intents);
+
+    ui.separator();
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .button("Export PNG…")
+            .on_hover_text("The displayed image with the current window, written atomically")
+            .clicked()
+        {
+            intents.push(Intent::ExportPng);
+        }
+        if ui
+            .button("Export teaching report…")
+            .on_hover_text(
+                "One self-contained HTML file: the image, the result, the step ledger, the \
+                 CKKS parameters, the keys and their sizes (no patient identifiers)",
+            )
+            .clicked()
+        {
+            intents.push(Intent::ExportReport);
+        }
+    });
+}
+
+/// The slice list (following the slice on screen) and cine playback.
+fn series(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+    let st = &app.state;
+    let Some(img) = &st.image else { return };
+    ui.label(format!(
+        "Series: {} slices (wheel: one slice per notch; Up/Down keys)",
+        img.slices.len()
+    ));
+    // Scroll the list to the current slice only when it changed (wheel, cine, plot), so the
+    // list can still be scrolled by hand.
+    let follow_id = egui::Id::unique("series_list_follow");
+    let last: Option<(u64, usize)> = ui.data(|d| d.get_temp(follow_id));
+    let now = (st.generation, st.index);
+    let follow = last != Some(now);
+    egui::ScrollArea::vertical()
+        .id_salt("series_list")
+        .max_height(140.0)
+        .show(ui, |ui| {
+            for (i, s) in img.slices.iter().enumerate() {
+                let n = s.info.as_ref().and_then(|i| i.instance_number);
+                let mut text = match n {
+                    Some(n) => format!("Slice {} (instance {n})", i + 1),
+                    None => format!("Slice {}", i + 1),
+                };
+                if let Some(z) = crate::imaging::dicom::series::normal_position(s) {
+                    text += &format!(" · z {z:.1}");
+                }
+                let r = ui.selectable_label(i == st.index, text);
+                if i == st.index && follow {
+                    r.scroll_to_me(Some(egui::Align::Center));
+                }
+                if r.clicked() {
+                    intents.push(Intent::SelectSlice(i));
+                }
+            }
+        });
+    ui.data_mut(|d| d.insert_temp(follow_id, now));
+    ui.horizontal_wrapped(|ui| {
+        let label = if st.cine.playing {
+            "Pause cine"
+        } else {
+            "Play cine"
+        };
+        if ui
+            .button(label)
+            .on_hover_text("Steps through the series at the chosen frames per second")
+            .clicked()
+        {
+            intents.push(Intent::ToggleCine);
+        }
+        let mut fps = st.cine.fps;
+        if ui
+            .add(
+                egui::DragValue::new(&mut fps)
+                    .range(1.0..=30.0)
+                    .suffix(" fps")
+                    .speed(0.2),
+            )
+            .on_hover_text("Cine frames (slices) per second")
+            .changed()
+        {
+            intents.push(Intent::SetCineFps(fps));
+        }
+        let mut wrap = st.cine.wrap;
+        if ui
+            .checkbox(&mut wrap, "Loop")
+            .on_hover_text("At the last slice start again (else stop)")
+            .changed()
+        {
+            intents.push(Intent::SetCineWrap(wrap));
+        }
+    });
+}
+
+/// Reference image, side by side and flicker, and PSNR/SSIM against the reference.
+fn compare(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+    let st = &app.state;
+    ui.heading("Compare");
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .button("Load reference…")
+            .on_hover_text("A second image of the same size, e.g. the matching full dose")
+            .clicked()
+        {
+            intents.push(Intent::LoadReference);
+        }
+        if st.reference.is_some() && ui.button("Clear reference").clicked() {
+            intents.push(Intent::ClearReference);
+        }
+    });
+    if let (Some(r), Some(s)) = (&st.reference, st.slice()) {
+        if r.slice.rows == s.rows && r.slice.cols == s.cols {
+            ui.label(format!("Reference: {}", r.label));
+        } else {
+            ui.colored_label(
+                super::amber(ui),
+                format!(
+                    "Reference {} is {}×{}, the slice {}×{}: not comparable",
+                    r.label, r.slice.cols, r.slice.rows, s.cols, s.rows
+                ),
+            );
+        }
+    }
+    let views = st.views();
+    if views.len() < 2 {
+        ui.weak("Two views are needed (load a reference, simulate a low dose or denoise).");
+        return;
+    }
+    let pick = |ui: &mut egui::Ui, id: &str, current: Display| -> Option<Display> {
+        let mut chosen = None;
+        egui::ComboBox::from_id_salt(id)
+            .selected_text(current.short())
+            .show_ui(ui, |ui| {
+                for &d in &views {
+                    if ui.selectable_label(d == current, d.short()).clicked() {
+                        chosen = Some(d);
+                    }
+                }
+            });
+        chosen
+    };
+    let (a, b) = (st.compare.a, st.compare.b);
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Compare");
+        if let Some(a2) = pick(ui, "compare_a", a) {
+            intents.push(Intent::SetComparePair(a2, b));
+        }
+        ui.label("with");
+        if let Some(b2) = pick(ui, "compare_b", b) {
+            intents.push(Intent::SetComparePair(a, b2));
+        }
+    });
+    let valid = views.contains(&a) && views.contains(&b) && a != b;
+    ui.horizontal_wrapped(|ui| {
+        let mut sbs = st.compare.side_by_side;
+        if ui
+            .add_enabled(valid || sbs, egui::Checkbox::new(&mut sbs, "Side by side"))
+            .on_hover_text("Both views with one window, zoom and pan")
+            .changed()
+        {
+            intents.push(Intent::SetSideBySide(sbs));
+        }
+        let mut flicker = st.compare.flicker;
+        if ui
+            .add_enabled(
+                valid || flicker,
+                egui::Checkbox::new(&mut flicker, "Flicker"),
+            )
+            .on_hover_text("Alternates the two views in place")
+            .changed()
+        {
+            intents.push(Intent::SetFlicker(flicker));
+        }
+    });
+    if let Some(m) = &app.compare_metrics {
+        ui.label(RichText::new("Against the reference").strong())
+            .on_hover_text(format!(
+                "Each image scaled to [0, 1] first: {}",
+                m.normalisation
+            ));
+        egui::Grid::new("compare_metrics")
+            .num_columns(3)
+            .striped(true)
+            .show(ui, |ui| {
+                for h in ["View", "PSNR", "SSIM"] {
+                    ui.label(RichText::new(h).strong());
+                }
+                ui.end_row();
+                for (d, psnr, ssim) in &m.rows {
+                    ui.label(d.short());
+                    let p = format!("{psnr:.2} dB");
+                    let r = ui.label(&p);
+                    let name = format!("PSNR {} vs reference: {p}", d.short());
+                    r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &name));
+                    let s = format!("{ssim:.4}");
+                    let r = ui.label(&s);
+                    let name = format!("SSIM {} vs reference: {s}", d.short());
+                    r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &name));
+                    ui.end_row();
+                }
+            });
     }
 }
 
@@ -136,9 +317,9 @@ fn tags(app: &PrivactApp, info: &DicomInfo, ui: &mut egui::Ui, intents: &mut Vec
             .deidentification_method
             .as_deref()
             .unwrap_or("method not stated");
-        ui.colored_label(GREEN, format!("De-identified ({method})"));
+        ui.colored_label(green(ui), format!("De-identified ({method})"));
     } else {
-        ui.colored_label(AMBER, "Not marked as de-identified (0012,0062)");
+        ui.colored_label(amber(ui), "Not marked as de-identified (0012,0062)");
     }
     ui.label(RichText::new("Patient").strong());
     let p = &info.patient;
@@ -241,7 +422,7 @@ fn ldct(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
     }
     let have = st.ldct_outcome();
     let denoised = st.denoise_outcome().is_some();
-    if have.is_some() || denoised {
+    if st.views().len() > 1 {
         ui.horizontal_wrapped(|ui| {
             let mut choices = vec![(Display::Original, "Show original")];
             if have.is_some() {
@@ -250,6 +431,9 @@ fn ldct(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
             }
             if denoised {
                 choices.push((Display::Denoised, "Show denoised"));
+            }
+            if st.values_for(Display::Reference).is_some() {
+                choices.push((Display::Reference, "Show reference"));
             }
             for (d, label) in choices {
                 if ui.selectable_label(st.display == d, label).clicked() {

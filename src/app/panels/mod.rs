@@ -16,6 +16,87 @@ pub const CLIENT: Color32 = Color32::from_rgb(120, 180, 255);
 pub const SERVER: Color32 = Color32::from_rgb(255, 150, 90);
 pub const WIRE: Color32 = Color32::from_rgb(180, 180, 180);
 
+/// Relative luminance of an sRGB colour (WCAG 2.x), 0…1.
+pub fn luminance(c: Color32) -> f64 {
+    let lin = |v: u8| {
+        let v = f64::from(v) / 255.0;
+        if v <= 0.04045 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * lin(c.r()) + 0.7152 * lin(c.g()) + 0.0722 * lin(c.b())
+}
+
+/// WCAG contrast ratio of two opaque colours, 1…21.
+pub fn contrast(a: Color32, b: Color32) -> f64 {
+    let (la, lb) = (luminance(a), luminance(b));
+    (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+}
+
+/// The backgrounds text sits on in a theme: panels, windows, striped rows, text fields —
+/// translucent ones (the striped rows' additive tint) composited over the panel.
+pub fn backgrounds(v: &egui::Visuals) -> [Color32; 4] {
+    let over = |c: Color32| {
+        // Premultiplied: c + base·(1 − alpha).
+        let k = 1.0 - f32::from(c.a()) / 255.0;
+        let mix = |x: u8, b: u8| (f32::from(x) + f32::from(b) * k).round().min(255.0) as u8;
+        let b = v.panel_fill;
+        Color32::from_rgb(mix(c.r(), b.r()), mix(c.g(), b.g()), mix(c.b(), b.b()))
+    };
+    [
+        v.panel_fill,
+        over(v.window_fill),
+        over(v.faint_bg_color),
+        over(v.extreme_bg_color),
+    ]
+}
+
+/// `c`, darkened (light theme) or lightened (dark theme) just enough for a contrast of at
+/// least 4.5:1 against every background of the theme.
+pub fn readable_on(c: Color32, visuals: &egui::Visuals) -> Color32 {
+    let bgs = backgrounds(visuals);
+    let target = if visuals.dark_mode {
+        Color32::WHITE
+    } else {
+        Color32::BLACK
+    };
+    let worst = |x: Color32| {
+        bgs.iter()
+            .map(|&b| contrast(x, b))
+            .fold(f64::INFINITY, f64::min)
+    };
+    let mut x = c;
+    for k in 1..=20 {
+        if worst(x) >= 4.6 {
+            break;
+        }
+        x = c.lerp_to_gamma(target, k as f32 / 20.0);
+    }
+    x
+}
+
+/// The status colours, readable in the current theme.
+pub fn amber(ui: &egui::Ui) -> Color32 {
+    readable_on(AMBER, ui.visuals())
+}
+pub fn green(ui: &egui::Ui) -> Color32 {
+    readable_on(GREEN, ui.visuals())
+}
+pub fn red(ui: &egui::Ui) -> Color32 {
+    readable_on(RED, ui.visuals())
+}
+pub fn client(ui: &egui::Ui) -> Color32 {
+    readable_on(CLIENT, ui.visuals())
+}
+pub fn server(ui: &egui::Ui) -> Color32 {
+    readable_on(SERVER, ui.visuals())
+}
+pub fn wire(ui: &egui::Ui) -> Color32 {
+    readable_on(WIRE, ui.visuals())
+}
+
 pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
     egui::Panel::top("top_bar").show(ui, |ui| top_bar(app, ui, intents));
     let left = egui::Panel::left("left_panel")
@@ -71,7 +152,7 @@ fn top_bar(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         ui.label("encrypted AI on CT slices (CKKS)");
         ui.separator();
         ui.colored_label(
-            AMBER,
+            amber(ui),
             "Research and teaching software. Not for clinical use.",
         );
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
@@ -174,9 +255,9 @@ fn toasts(app: &PrivactApp, ctx: &egui::Context, intents: &mut Vec<Intent>) {
 /// "client side" / "server side" / "wire" badge.
 pub fn side_badge(ui: &mut egui::Ui, side: crate::protocol::Side) {
     let (text, color) = match side {
-        crate::protocol::Side::Client => ("client side", CLIENT),
-        crate::protocol::Side::Server => ("server side", SERVER),
-        crate::protocol::Side::Wire => ("wire", WIRE),
+        crate::protocol::Side::Client => ("client side", client(ui)),
+        crate::protocol::Side::Server => ("server side", server(ui)),
+        crate::protocol::Side::Wire => ("wire", wire(ui)),
     };
     ui.colored_label(color, text);
 }
@@ -197,4 +278,53 @@ pub fn key_value_grid(
                 ui.end_row();
             });
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contrast_matches_wcag_reference_values() {
+        assert!((contrast(Color32::BLACK, Color32::WHITE) - 21.0).abs() < 1e-9);
+        assert!((contrast(Color32::WHITE, Color32::WHITE) - 1.0).abs() < 1e-12);
+        // #777777 on white is the classic 4.48:1 just below AA.
+        assert!((contrast(Color32::from_gray(0x77), Color32::WHITE) - 4.48).abs() < 0.01);
+    }
+
+    #[test]
+    fn every_coloured_text_reaches_4_5_to_1_in_both_themes() {
+        for visuals in [egui::Visuals::dark(), egui::Visuals::light()] {
+            for (name, c) in [
+                ("amber", AMBER),
+                ("green", GREEN),
+                ("red", RED),
+                ("client", CLIENT),
+                ("server", SERVER),
+                ("wire", WIRE),
+                ("normal", results::CLASS_COLOURS[0]),
+                ("cyst", results::CLASS_COLOURS[1]),
+                ("tumour", results::CLASS_COLOURS[2]),
+            ] {
+                let shown = readable_on(c, &visuals);
+                for bg in backgrounds(&visuals) {
+                    let k = contrast(shown, bg);
+                    assert!(
+                        k >= 4.5,
+                        "{name} {shown:?} on {bg:?} (dark {}): {k:.2}",
+                        visuals.dark_mode
+                    );
+                }
+            }
+            // The light theme really needed the darker shades (the dark-theme amber on a
+            // light panel is far below 4.5:1).
+            if !visuals.dark_mode {
+                assert!(contrast(AMBER, visuals.panel_fill) < 2.0);
+            }
+        }
+        // Overlay text on its backdrop over the brightest tissue (white under 75 % black).
+        let a = f32::from(centre::BACKDROP.a()) / 255.0;
+        let under = Color32::from_gray((255.0 * (1.0 - a)).round() as u8);
+        assert!(contrast(centre::OVERLAY_TEXT, under) >= 4.5);
+    }
 }

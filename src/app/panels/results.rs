@@ -1,11 +1,11 @@
 //! Results: classification probabilities (Ref-CNN / Approx-CNN / HE-CNN side by side, bar chart
 //! and numbers) and the denoising section.
 
-use super::{AMBER, CLIENT, GREEN, WIRE};
+use super::{amber, client, green, wire};
 use crate::app::PrivactApp;
 use crate::app::intent::Intent;
 use crate::app::job::{self, StepId};
-use crate::app::state::Task;
+use crate::app::state::{RoiTool, Task};
 use crate::app::view::{self, fmt_bytes, fmt_seconds};
 use crate::app::weights::{self, CLASS_NAMES};
 use crate::app::worker::DialogPurpose;
@@ -14,7 +14,16 @@ use egui_plot::{Bar, BarChart, Plot};
 
 const NOT_AVAILABLE: &str = "not available";
 
+/// Line colours of normal, cyst and tumour in the series plot (text made readable per theme).
+pub const CLASS_COLOURS: [egui::Color32; 3] = [
+    egui::Color32::from_rgb(120, 200, 120),
+    egui::Color32::from_rgb(100, 160, 240),
+    egui::Color32::from_rgb(240, 120, 90),
+];
+
 pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+    roi(app, ui, intents);
+    ui.separator();
     // The task on show comes first.
     match app.state.task {
         Task::Classify => {
@@ -28,6 +37,95 @@ pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
             classification(app, ui, intents);
         }
     }
+}
+
+/// The ROI tool and the statistics of the ROI on every view of the slice.
+fn roi(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+    let st = &app.state;
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new("ROI").strong());
+        for (tool, label, tip) in [
+            (
+                RoiTool::None,
+                "No ROI tool",
+                "Left-drag on the image changes the window",
+            ),
+            (
+                RoiTool::Circle,
+                "Circle ROI",
+                "Left-drag from the centre outwards",
+            ),
+            (
+                RoiTool::Rect,
+                "Rectangle ROI",
+                "Left-drag from corner to corner",
+            ),
+        ] {
+            if ui
+                .selectable_label(st.roi_tool == tool, label)
+                .on_hover_text(tip)
+                .clicked()
+            {
+                intents.push(Intent::SetRoiTool(tool));
+            }
+        }
+        if st.roi.is_some() && ui.button("Clear ROI").clicked() {
+            intents.push(Intent::SetRoi(None));
+        }
+        if st.roi.is_none() {
+            ui.weak(
+                "Choose a shape and drag on the image: mean ± SD, min/max and area on every view.",
+            );
+        }
+    });
+    let stats = st.roi_stats();
+    let Some(slice) = st.slice() else { return };
+    if st.roi.is_some() && stats.is_empty() {
+        ui.weak("The ROI holds no pixel centre of the image.");
+        return;
+    }
+    if stats.is_empty() {
+        return;
+    }
+    egui::Grid::new("roi_stats")
+        .num_columns(6)
+        .striped(true)
+        .show(ui, |ui| {
+            for h in ["View", "Mean ± SD", "Min / max", "Pixels", "Area", "Units"] {
+                ui.label(RichText::new(h).strong());
+            }
+            ui.end_row();
+            for (d, r) in &stats {
+                let units = view::units_name(st.units_for(*d));
+                let (area, area_unit) = crate::imaging::roi::area(r.count, slice.pixel_spacing_mm);
+                ui.label(d.short());
+                let ms = format!("{:.1} ± {:.1}", r.mean, r.sd);
+                value_label(
+                    ui,
+                    ms.clone(),
+                    format!("ROI {} mean ± SD: {ms} {units}", d.short()),
+                );
+                let mm = format!("{:.0} / {:.0}", r.min, r.max);
+                value_label(
+                    ui,
+                    mm.clone(),
+                    format!("ROI {} min / max: {mm} {units}", d.short()),
+                );
+                let n = group_thousands_usize(r.count);
+                value_label(ui, n.clone(), format!("ROI {} pixels: {n}", d.short()));
+                let a = format!("{area:.1} {area_unit}");
+                value_label(ui, a.clone(), format!("ROI {} area: {a}", d.short()));
+                ui.label(units);
+                ui.end_row();
+            }
+        });
+    if slice.pixel_spacing_mm.is_none() {
+        ui.weak("Pixel spacing unknown: the area is in pixels (px²).");
+    }
+}
+
+fn group_thousands_usize(n: usize) -> String {
+    view::group_thousands(n as u64)
 }
 
 /// A label whose accessible name carries its context (e.g. "HE tumour: 34.0 %") while the
@@ -47,7 +145,7 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>
     let demo = weights::demo_weights();
     if demo {
         ui.colored_label(
-            AMBER,
+            amber(ui),
             "Demo weights (untrained): these numbers show that the encrypted pipeline works; they are not a diagnosis.",
         );
     }
@@ -117,8 +215,8 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>
                     .collect(),
             )
         };
-        let he = bars(o.probabilities, -0.18, "HE-CNN (decrypted)").color(CLIENT);
-        let pl = plain.map(|p| bars(p, 0.18, "plaintext, same circuit").color(WIRE));
+        let he = bars(o.probabilities, -0.18, "HE-CNN (decrypted)").color(client(ui));
+        let pl = plain.map(|p| bars(p, 0.18, "plaintext, same circuit").color(wire(ui)));
         ui.vertical(|ui| {
             Plot::new("prob_plot")
                 .height(120.0)
@@ -149,8 +247,8 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>
                         plot.bar_chart(pl);
                     }
                 });
-            ui.colored_label(CLIENT, "blue: HE-CNN (decrypted)");
-            ui.colored_label(WIRE, "grey: plaintext, same circuit");
+            ui.colored_label(client(ui), "blue: HE-CNN (decrypted)");
+            ui.colored_label(wire(ui), "grey: plaintext, same circuit");
         });
     });
     let best = (0..3)
@@ -159,14 +257,17 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>
     if demo {
         ui.label("Predicted class: none (demo weights: no diagnosis is made)");
     } else if let Some(w) = warning {
-        ui.colored_label(AMBER, format!("Predicted class: none. Input check: {w}."));
+        ui.colored_label(
+            amber(ui),
+            format!("Predicted class: none. Input check: {w}."),
+        );
     } else if app.state.input_is_phantom {
         ui.label(format!(
             "Model output: {} (not a diagnosis)",
             CLASS_NAMES[best]
         ));
         ui.colored_label(
-            AMBER,
+            amber(ui),
             "The built-in phantom is synthetic; the classifier was trained on real CT only, so this shows the encrypted pipeline at work, not whether the phantom's painted lesion is recognised.",
         );
     } else {
@@ -237,11 +338,7 @@ fn series_plot(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
     } else {
         format!("{} of {} slices done", run.rows.len(), run.indices.len())
     };
-    let classes = [
-        (0, egui::Color32::from_rgb(120, 200, 120)),
-        (1, egui::Color32::from_rgb(100, 160, 240)),
-        (2, egui::Color32::from_rgb(240, 120, 90)),
-    ];
+    let classes = [0, 1, 2].map(|k| (k, super::readable_on(CLASS_COLOURS[k], ui.visuals())));
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new(format!("Series: {status}")).strong());
         for (k, colour) in classes {
@@ -322,7 +419,7 @@ fn series_plot(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
     let warned = run.rows.iter().filter(|r| r.warning.is_some()).count();
     if warned > 0 {
         ui.colored_label(
-            AMBER,
+            amber(ui),
             format!("{warned} slice(s) failed the input check: no class is named for them."),
         );
     }
@@ -393,7 +490,7 @@ fn denoising(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
             ] {
                 ui.vertical(|ui| {
                     ui.add(egui::Image::new((tex.id(), size)).alt_text(alt));
-                    ui.small(caption);
+                    ui.label(caption);
                 });
             }
         });
@@ -409,7 +506,11 @@ fn denoising(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
                 q.ssim_out,
                 q.ssim_out - q.ssim_in
             );
-            let color = if q.psnr_out > q.psnr_in { GREEN } else { AMBER };
+            let color = if q.psnr_out > q.psnr_in {
+                green(ui)
+            } else {
+                amber(ui)
+            };
             ui.colored_label(color, RichText::new(text).strong());
         }
         None => {
@@ -491,6 +592,6 @@ fn denoising(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         {
             intents.push(Intent::ExportDenoised(DialogPurpose::ExportDenoisedDicom));
         }
-        ui.weak("The model works on the abdomen window: the output is clipped to −160…240 HU.");
+        ui.weak("The model denoises the abdomen window (W400/L40); outside it the input's HU are kept, so the output and its export keep the full HU range.");
     });
 }

@@ -1,7 +1,7 @@
 //! Right panel, "Encrypted pipeline": actions, the six numbered steps, parameter card, key
 //! inventory, what the server sees, and the overhead table.
 
-use super::{AMBER, CLIENT, GREEN, RED, SERVER, side_badge};
+use super::{amber, client, green, red, server, side_badge};
 use crate::app::PrivactApp;
 use crate::app::intent::Intent;
 use crate::app::job;
@@ -31,7 +31,7 @@ fn actions(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
     let st = &app.state;
     let demo = weights::demo_weights();
     if demo {
-        ui.colored_label(AMBER, "Model: demo weights (untrained)")
+        ui.colored_label(amber(ui), "Model: demo weights (untrained)")
             .on_hover_text(
                 "The trained classifier is not shipped yet. The encryption, the server's \
                  computation on ciphertexts, the bytes and the timings are real; the \
@@ -298,7 +298,7 @@ fn steps(app: &PrivactApp, ui: &mut egui::Ui) {
                 let name = s.id.name();
                 if s.id.is_round() {
                     ui.label("");
-                    ui.label(RichText::new(format!("   {name}")).small());
+                    ui.label(format!("   {name}"));
                 } else {
                     n += 1;
                     ui.label(format!("{n}"));
@@ -306,10 +306,10 @@ fn steps(app: &PrivactApp, ui: &mut egui::Ui) {
                 }
                 side_badge(ui, s.id.side());
                 let color = match s.status {
-                    StepStatus::Done | StepStatus::Reused => GREEN,
-                    StepStatus::Running => CLIENT,
-                    StepStatus::Failed => RED,
-                    StepStatus::Cancelled => AMBER,
+                    StepStatus::Done | StepStatus::Reused => green(ui),
+                    StepStatus::Running => client(ui),
+                    StepStatus::Failed => red(ui),
+                    StepStatus::Cancelled => amber(ui),
                     StepStatus::Waiting => ui.visuals().weak_text_color(),
                 };
                 ui.horizontal(|ui| {
@@ -402,7 +402,7 @@ fn parameter_card(app: &PrivactApp, ui: &mut egui::Ui) {
                 Task::Classify => match &app.params {
                     Ok(i) => (job::PRESET, &i.params),
                     Err(e) => {
-                        ui.colored_label(RED, e);
+                        ui.colored_label(red(ui), e);
                         return;
                     }
                 },
@@ -412,7 +412,7 @@ fn parameter_card(app: &PrivactApp, ui: &mut egui::Ui) {
                         i.params(st.denoise.model),
                     ),
                     Err(e) => {
-                        ui.colored_label(RED, e);
+                        ui.colored_label(red(ui), e);
                         return;
                     }
                 },
@@ -504,7 +504,7 @@ fn key_inventory(app: &PrivactApp, ui: &mut egui::Ui) {
                 .striped(true)
                 .show(ui, |ui| {
                     ui.label(RichText::new("Secret key").strong());
-                    ui.colored_label(GREEN, "never leaves this machine");
+                    ui.colored_label(green(ui), "never leaves this machine");
                     ui.label("fresh each session");
                     ui.end_row();
                     ui.label("Relinearisation key");
@@ -571,7 +571,7 @@ fn server_view(app: &PrivactApp, ui: &mut egui::Ui) {
                     ));
                 r.on_hover_text("16 KiB of the serialized ciphertext, one byte per pixel");
                 ui.vertical(|ui| {
-                    ui.colored_label(SERVER, what);
+                    ui.colored_label(server(ui), what);
                     ui.label(format!("{} bytes", group_thousands(bytes.len() as u64)));
                     ui.weak(
                         "Residues mod q look uniformly random: without the secret key this is \
@@ -579,11 +579,20 @@ fn server_view(app: &PrivactApp, ui: &mut egui::Ui) {
                     );
                 });
             });
-            ui.label(
-                RichText::new(hex_excerpt(bytes.get(64..).unwrap_or(&[]), 6))
-                    .monospace()
-                    .small(),
-            );
+            // 11 px monospace at least (issue 20: the dump was ~7 px); scrolls sideways in a
+            // narrow panel instead of shrinking.
+            egui::ScrollArea::horizontal()
+                .id_salt("hex_dump")
+                .show(ui, |ui| {
+                    ui.add(
+                        egui::Label::new(
+                            RichText::new(hex_excerpt(bytes.get(64..).unwrap_or(&[]), 6))
+                                .monospace()
+                                .size(11.5),
+                        )
+                        .wrap_mode(egui::TextWrapMode::Extend),
+                    );
+                });
         });
 }
 
