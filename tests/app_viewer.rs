@@ -539,6 +539,12 @@ fn text_is_legible_and_nothing_is_clipped_at_1280_by_720() {
         )
         .collect();
     assert_eq!(rects.len(), 4);
+    // Left overlays share the left margin, right ones the right margin, top above bottom.
+    let [tl, bl, tr, br] = [rects[0], rects[1], rects[2], rects[3]];
+    assert!((tl.left() - bl.left()).abs() < 2.0, "{tl:?} / {bl:?}");
+    assert!((tr.right() - br.right()).abs() < 2.0, "{tr:?} / {br:?}");
+    assert!(tl.bottom() < bl.top() && tr.bottom() < br.top());
+    assert!(tl.right() < tr.left() && bl.right() < br.left());
     for i in 0..rects.len() {
         for j in i + 1..rects.len() {
             assert!(

@@ -429,7 +429,9 @@ fn wheel(app: &PrivactApp, ui: &egui::Ui, intents: &mut Vec<Intent>, at: Option<
                 && !modifiers.ctrl
             {
                 notches -= match unit {
-                    egui::MouseWheelUnit::Line => delta.y,
+                    // One line event is at most one notch (an X server may report a click
+                    // as two lines).
+                    egui::MouseWheelUnit::Line => delta.y.clamp(-1.0, 1.0),
                     // Trackpads and some backends report points: ~40 points per notch.
                     egui::MouseWheelUnit::Point => delta.y / 40.0,
                     egui::MouseWheelUnit::Page => delta.y.signum(),
@@ -460,21 +462,23 @@ fn wheel(app: &PrivactApp, ui: &egui::Ui, intents: &mut Vec<Intent>, at: Option<
 
 /// A label on a dark backdrop anchored at `pos`.
 fn overlay(ui: &mut egui::Ui, pos: Pos2, text: String, align: egui::Align2) {
-    let lines = text.lines().count().max(1) as f32;
-    let r = align.anchor_size(pos, Vec2::new(460.0, 20.0 * lines));
-    let layout = match align.x() {
-        egui::Align::Max => egui::Layout::right_to_left(egui::Align::Min),
-        egui::Align::Center => egui::Layout::top_down(egui::Align::Center),
-        egui::Align::Min => egui::Layout::left_to_right(egui::Align::Min),
-    };
-    let layout = if align.y() == egui::Align::Max {
-        layout.with_main_align(egui::Align::Max)
-    } else {
-        layout
-    };
-    ui.scope_builder(egui::UiBuilder::new().max_rect(r).layout(layout), |ui| {
-        backdrop(ui, RichText::new(text).color(OVERLAY_TEXT).monospace());
-    });
+    // The rectangle is the text's own size plus the backdrop's margin, so a centred label's
+    // backdrop never spreads over its neighbours.
+    let font = egui::TextStyle::Monospace.resolve(ui.style());
+    let size = ui
+        .painter()
+        .layout_no_wrap(text.clone(), font, OVERLAY_TEXT)
+        .size()
+        + Vec2::new(12.0, 6.0);
+    let r = align.anchor_size(pos, size);
+    ui.scope_builder(
+        egui::UiBuilder::new()
+            .max_rect(r)
+            .layout(egui::Layout::left_to_right(egui::Align::Min)),
+        |ui| {
+            backdrop(ui, RichText::new(text).color(OVERLAY_TEXT).monospace());
+        },
+    );
 }
 
 /// Overlay text colour (on `BACKDROP`: contrast well above 4.5:1 whatever the tissue below).
