@@ -47,6 +47,9 @@ pub struct BenchArgs {
     /// The server's key-memory budget with --serve, MiB.
     #[arg(long, default_value_t = 2048)]
     pub key_memory_mib: u64,
+    /// With --pipelines: time against this `privact serve` instead of in process.
+    #[command(flatten)]
+    pub server: super::serve::ServerArgs,
 }
 
 #[derive(Serialize)]
@@ -170,11 +173,12 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     if args.pipelines {
-        let reports = super::bench_pipelines::run_all(args.slices)?;
+        let remote = args.server.endpoint()?;
+        let reports = super::bench_pipelines::run_all(args.slices, remote.as_ref())?;
         if args.json {
             println!("{}", serde_json::to_string(&reports)?);
         } else {
-            super::bench_pipelines::print_table(&reports);
+            super::bench_pipelines::print_table(&reports, remote.is_some());
         }
         return Ok(());
     }

@@ -82,11 +82,17 @@ impl PipelineReport {
     }
 }
 
-fn classification(slices: usize) -> anyhow::Result<PipelineReport> {
+/// `privact serve` to time against instead of the in-process server.
+type Remote<'a> = Option<&'a crate::protocol::transport::http_client::Endpoint>;
+
+fn classification(slices: usize, remote: Remote) -> anyhow::Result<PipelineReport> {
     let weights = shipped()?.he_members();
     let image = crate::model::classifier::preprocess::preprocess(&synthetic_slice());
     let t = Instant::now();
-    let mut session = LocalSession::start(packing::PRESET, weights, &mut |_| {})?;
+    let mut session = match remote {
+        Some(ep) => LocalSession::connect(packing::PRESET, ep, &mut |_| {})?,
+        None => LocalSession::start(packing::PRESET, weights, &mut |_| {})?,
+    };
     let setup_seconds = t.elapsed().as_secs_f64();
     let timed = time_slices(slices, || {
         let run = session.classify(&image, &mut |_| {})?;
@@ -101,11 +107,22 @@ fn classification(slices: usize) -> anyhow::Result<PipelineReport> {
     ))
 }
 
-fn denoising(kind: ModelKind, slices: usize) -> anyhow::Result<PipelineReport> {
+fn denoising(kind: ModelKind, slices: usize, remote: Remote) -> anyhow::Result<PipelineReport> {
     let (linear, nonlinear) = (builtin(ModelKind::Linear)?, builtin(ModelKind::Nonlinear)?);
     let image = synthetic_slice();
     let t = Instant::now();
-    let mut session = DenoiseSession::start(kind, linear, nonlinear, MaskPolicy::DEFAULT)?;
+    let mut session = match remote {
+        Some(ep) => {
+            let layers = crate::model::denoiser::weights::specs(match kind {
+                ModelKind::Linear => &linear,
+                ModelKind::Nonlinear => &nonlinear,
+            });
+            DenoiseSession::connect_with(kind, &layers, ep, &mut |_| {
+                std::ops::ControlFlow::Continue(())
+            })?
+        }
+        None => DenoiseSession::start(kind, linear, nonlinear, MaskPolicy::DEFAULT)?,
+    };
     let setup_seconds = t.elapsed().as_secs_f64();
     let timed = time_slices(slices, || {
         let run = session.denoise(&image, SIDE, SIDE)?;
@@ -124,18 +141,26 @@ fn denoising(kind: ModelKind, slices: usize) -> anyhow::Result<PipelineReport> {
     ))
 }
 
-/// All three pipelines, `slices` timed slices each (at least one).
-pub fn run_all(slices: usize) -> anyhow::Result<Vec<PipelineReport>> {
+/// All three pipelines, `slices` timed slices each (at least one), against `remote` when
+/// given (else in process).
+pub fn run_all(slices: usize, remote: Remote) -> anyhow::Result<Vec<PipelineReport>> {
     let slices = slices.max(1);
     Ok(vec![
-        classification(slices)?,
-        denoising(ModelKind::Linear, slices)?,
-        denoising(ModelKind::Nonlinear, slices)?,
+        classification(slices, remote)?,
+        denoising(ModelKind::Linear, slices, remote)?,
+        denoising(ModelKind::Nonlinear, slices, remote)?,
     ])
 }
 
-pub fn print_table(reports: &[PipelineReport]) {
-    println!("pipelines (256×256 slice, shipped models, in-process client + server, all cores)");
+pub fn print_table(reports: &[PipelineReport], remote: bool) {
+    println!(
+        "pipelines (256×256 slice, shipped models, {}, all cores)",
+        if remote {
+            "client here, privact serve over HTTPS"
+        } else {
+            "in-process client + server"
+        }
+    );
     for r in reports {
         println!("  {}", r.name);
         println!(

@@ -47,6 +47,8 @@ pub struct EvaluateDenoiseArgs {
     /// Score only the first N pairs (after --patients).
     #[arg(long)]
     pub max_pairs: Option<usize>,
+    #[command(flatten)]
+    pub server: super::serve::ServerArgs,
 }
 
 /// Scores of one model on one pair.
@@ -199,13 +201,21 @@ pub fn run(args: &EvaluateDenoiseArgs) -> anyhow::Result<()> {
         let model = builtin(kind)?;
         let mut session = match args.mode {
             Mode::Plain => None,
-            Mode::Encrypted => Some(DenoiseSession::start_with(
-                kind,
-                builtin(ModelKind::Linear)?,
-                builtin(ModelKind::Nonlinear)?,
-                MaskPolicy::DEFAULT,
-                &mut |_| CONTINUE,
-            )?),
+            Mode::Encrypted => Some(match args.server.endpoint()? {
+                Some(ep) => DenoiseSession::connect_with(
+                    kind,
+                    &crate::model::denoiser::weights::specs(&model),
+                    &ep,
+                    &mut |_| CONTINUE,
+                )?,
+                None => DenoiseSession::start_with(
+                    kind,
+                    builtin(ModelKind::Linear)?,
+                    builtin(ModelKind::Nonlinear)?,
+                    MaskPolicy::DEFAULT,
+                    &mut |_| CONTINUE,
+                )?,
+            }),
         };
         for e in &entries {
             let (qd, fd) = load_pair(e)?;
