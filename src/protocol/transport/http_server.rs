@@ -128,12 +128,9 @@ impl Metrics {
         let mut registry = Registry::with_prefix("privact");
         let requests = Family::<RouteLabels, Counter>::default();
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(
-                [
-                    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
-                ]
-                .into_iter(),
-            )
+            Histogram::new([
+                0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+            ])
         });
         let rejections = Family::<ReasonLabels, Counter>::default();
         let (bytes_in, bytes_out, evictions) =
@@ -280,14 +277,14 @@ async fn read_body(service: &Service, body: Body, limit: usize) -> Result<Bytes,
 }
 
 /// One evaluation slot, or 503 when all are taken.
-fn slot(service: &Service) -> Result<tokio::sync::OwnedSemaphorePermit, Response> {
+fn slot(service: &Service) -> Result<tokio::sync::OwnedSemaphorePermit, Box<Response>> {
     service.busy.clone().try_acquire_owned().map_err(|_| {
         service.metrics.reject("busy");
-        refuse(
+        Box::new(refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
             "all evaluation slots are busy; retry shortly",
-        )
+        ))
     })
 }
 
@@ -328,7 +325,7 @@ async fn open_session_inner(service: &Shared, body: Body) -> Response {
     };
     let permit = match slot(service) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let models = service.models.clone();
     let made = tokio::task::spawn_blocking(move || {
@@ -411,7 +408,7 @@ async fn session_request_inner(service: &Shared, id: &str, body: Body) -> Respon
     };
     let permit = match slot(service) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     // One request per session at a time, in order (interactive rounds depend on it).
     let guard = engine.lock_owned().await;
