@@ -605,10 +605,7 @@ fn orientation(ui: &mut egui::Ui, pane: &Pane, slice: &crate::imaging::Slice) {
         ui.scope_builder(egui::UiBuilder::new().max_rect(r).layout(layout), |ui| {
             backdrop(
                 ui,
-                RichText::new(format!("{text}"))
-                    .color(OVERLAY_TEXT)
-                    .strong()
-                    .monospace(),
+                RichText::new(text).color(OVERLAY_TEXT).strong().monospace(),
             );
         });
     }
