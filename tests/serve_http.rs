@@ -305,9 +305,9 @@ fn a_server_killed_mid_round_gives_a_clear_error_and_a_restart_works() {
         }
         ControlFlow::Continue(())
     });
-    let err = result
-        .err()
-        .expect("the run cannot finish without its server");
+    let Err(err) = result else {
+        panic!("the run cannot finish without its server");
+    };
     assert!(
         matches!(err, ProtocolError::Network(_)),
         "a network error, not {err:?}"
