@@ -27,8 +27,13 @@ fn loopback() -> SocketAddr {
 }
 
 fn serve(limits: Limits) -> Running {
+    serve_at(loopback(), limits)
+}
+
+/// `privact serve` with a fresh self-signed certificate on `addr`.
+fn serve_at(addr: SocketAddr, limits: Limits) -> Running {
     http_server::spawn(
-        loopback(),
+        addr,
         Some(Identity::self_signed(&[]).unwrap()),
         privact::cli::serve::shipped_models().unwrap(),
         limits,
@@ -321,43 +326,28 @@ fn a_server_killed_mid_round_gives_a_clear_error_and_a_restart_works() {
     assert_eq!(code, 0, "{err}");
     let out = dir.join("denoised.png");
     let url = format!("https://{addr}");
-    let fp_hex = tls::hex(&fp);
-    let args = [
-        "denoise",
-        input.to_str().unwrap(),
-        "--server",
-        url.as_str(),
-        "--server-fingerprint",
-        fp_hex.as_str(),
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    let (code, _, err) = common::privact(&args);
+    // `privact denoise` of the phantom through the server whose certificate is `fp`.
+    let denoise_via = |fp: &[u8; 32]| {
+        let fp_hex = tls::hex(fp);
+        common::privact(&[
+            "denoise",
+            input.to_str().unwrap(),
+            "--server",
+            url.as_str(),
+            "--server-fingerprint",
+            fp_hex.as_str(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let (code, _, err) = denoise_via(&fp);
     assert_ne!(code, 0);
     assert!(err.contains("network"), "{err}");
     assert!(!out.exists(), "no partial output");
 
     // A server restarted on the same address serves a fresh session, and the CLI works.
-    let restarted = http_server::spawn(
-        addr,
-        Some(Identity::self_signed(&[]).unwrap()),
-        privact::cli::serve::shipped_models().unwrap(),
-        Limits::default(),
-        false,
-    )
-    .unwrap();
-    let fp_hex = tls::hex(&restarted.fingerprint.unwrap());
-    let args = [
-        "denoise",
-        input.to_str().unwrap(),
-        "--server",
-        url.as_str(),
-        "--server-fingerprint",
-        fp_hex.as_str(),
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    let (code, _, err) = common::privact(&args);
+    let restarted = serve_at(addr, Limits::default());
+    let (code, _, err) = denoise_via(&restarted.fingerprint.unwrap());
     assert_eq!(code, 0, "{err}");
     assert!(out.exists());
     restarted.shutdown(Duration::from_secs(5)).unwrap();
