@@ -8,7 +8,7 @@
 use privact::model::denoiser::ModelKind;
 use privact::model::denoiser::he::MaskPolicy;
 use privact::model::denoiser::weights::builtin;
-use privact::protocol::denoise_local::DenoiseSession;
+use privact::protocol::denoise::local::DenoiseSession;
 use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {

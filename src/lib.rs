@@ -1,6 +1,6 @@
 //! PrivaCT: run AI on a CT slice while the AI service only ever sees CKKS ciphertexts.
 //!
-//! Data flows one way: `imaging` → `protocol::client` → bytes → `protocol::server`
+//! Data flows one way: `imaging` → `protocol::classify::client` → bytes → `protocol::classify::server`
 //! (`model` evaluated by `ckks`) → bytes → client decrypt → `app` or the CLI.
 
 #[cfg(feature = "gui")]

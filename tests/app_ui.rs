@@ -15,8 +15,8 @@ use privact::app::{AutoRun, Launch, PrivactApp};
 use privact::ckks::Parameters;
 use privact::model::denoiser::ModelKind;
 use privact::model::denoiser::weights::{builtin, specs};
-use privact::protocol::client::request_bytes;
-use privact::protocol::denoise_local::SizePlan;
+use privact::protocol::classify::client::request_bytes;
+use privact::protocol::denoise::local::SizePlan;
 use std::time::{Duration, Instant};
 
 fn harness(prefs: Prefs) -> Harness<'static, PrivactApp> {
@@ -308,6 +308,29 @@ fn encrypted_denoising_of_the_simulated_low_dose_linear() {
         "a CT image in HU (derived from the phantom)"
     );
     assert!(info.patient.name.is_some(), "tags copied from the source");
+    // The full HU range of the input survives (issue 20: not clipped to the model's window):
+    // air and bone of the phantom, on screen and in the exported DICOM.
+    let range = |v: &[f32]| {
+        v.iter()
+            .fold((f32::MAX, f32::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+    };
+    let o = h.state().state.denoise_outcome().expect("outcome");
+    let (in_lo, in_hi) = range(&o.input_hu);
+    let (out_lo, out_hi) = range(&o.output_hu);
+    let (dcm_lo, dcm_hi) = range(&dcm.values);
+    assert!(
+        in_lo < -500.0 && in_hi > 400.0,
+        "phantom: air and bone ({in_lo}, {in_hi})"
+    );
+    for (what, lo, hi) in [
+        ("output", out_lo, out_hi),
+        ("exported DICOM", dcm_lo, dcm_hi),
+    ] {
+        assert!(
+            lo < -500.0 && hi > 400.0 && (lo - in_lo).abs() < 60.0 && (hi - in_hi).abs() < 60.0,
+            "{what} keeps the input's HU range: ({lo}, {hi}) vs ({in_lo}, {in_hi})"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 
     // A second run of the same model reuses the session's keys: none made, none uploaded.
@@ -918,4 +941,187 @@ fn a_series_is_classified_on_the_worker_cancelled_and_plotted_with_heat_maps() {
         );
         assert!(h.state().textures.heat_map.is_none(), "hidden on request");
     }
+}
+
+/// Issue 17: the app's "Server" setting. A wrong address fails with a network error shown in
+/// the pipeline view (the app keeps running); then a real `privact serve` on loopback TLS,
+/// chosen through the UI, classifies the phantom with the same answer as the built-in worker.
+#[test]
+fn a_remote_server_chosen_in_the_app_gives_the_built_in_answer_and_errors_are_shown() {
+    use privact::app::prefs::ServerPref;
+    use privact::app::remote::Connection;
+    use privact::protocol::transport::http_server::{self, Limits};
+    use privact::protocol::transport::tls::{Identity, hex};
+
+    let mut h = harness(Prefs::default());
+    loaded(&mut h);
+    // The built-in answer first.
+    h.state_mut().apply(Intent::RunClassify);
+    step_until(&mut h, "the built-in run", Duration::from_secs(300), |h| {
+        !h.state().busy()
+    });
+    let built_in = h
+        .state()
+        .state
+        .pipeline
+        .outcome
+        .clone()
+        .expect("built-in outcome");
+
+    // Nothing listens on port 9: the run fails with a network error, shown in the panel.
+    h.get_by_label("Remote privact serve").click();
+    h.step();
+    assert_eq!(h.state().state.connection, Connection::Unchecked);
+    h.state_mut().apply(Intent::SetServer(ServerPref {
+        remote: true,
+        url: "http://127.0.0.1:9".into(),
+        fingerprint: String::new(),
+    }));
+    h.state_mut().apply(Intent::RunClassify);
+    step_until(&mut h, "the failed run", Duration::from_secs(120), |h| {
+        !h.state().busy()
+    });
+    h.step();
+    assert!(
+        matches!(&h.state().state.connection, Connection::Failed(r) if r.contains("127.0.0.1:9")),
+        "{:?}",
+        h.state().state.connection
+    );
+    assert!(
+        has_containing(&h, "unreachable: network"),
+        "shown in the pipeline view"
+    );
+
+    // A real server over TLS with a pinned certificate.
+    let identity = Identity::self_signed(&[]).unwrap();
+    let fingerprint = hex(&identity.fingerprint());
+    let server = http_server::spawn(
+        "127.0.0.1:0".parse().unwrap(),
+        Some(identity),
+        privact::cli::serve::shipped_models().unwrap(),
+        Limits::default(),
+        false,
+    )
+    .unwrap();
+    h.state_mut().apply(Intent::SetServer(ServerPref {
+        remote: true,
+        url: format!("https://{}", server.addr),
+        fingerprint,
+    }));
+    h.get_by_label("Check connection").click();
+    step_until(&mut h, "the health check", Duration::from_secs(30), |h| {
+        matches!(h.state().state.connection, Connection::Reachable(_))
+    });
+    h.state_mut().apply(Intent::RunClassify);
+    step_until(&mut h, "the remote run", Duration::from_secs(300), |h| {
+        !h.state().busy()
+    });
+    assert_eq!(h.state().state.connection, Connection::InUse);
+    let remote = h
+        .state()
+        .state
+        .pipeline
+        .outcome
+        .clone()
+        .expect("remote outcome");
+    for (a, b) in built_in.logits.iter().zip(&remote.logits) {
+        assert!(
+            (a - b).abs() < 1e-3,
+            "{:?} vs {:?}",
+            built_in.logits,
+            remote.logits
+        );
+    }
+    assert!(!remote.keys_reused, "new server, new keys");
+    // A second run reuses the keys already on the server.
+    h.state_mut().apply(Intent::RunClassify);
+    step_until(
+        &mut h,
+        "the second remote run",
+        Duration::from_secs(300),
+        |h| !h.state().busy(),
+    );
+    let again = h
+        .state()
+        .state
+        .pipeline
+        .outcome
+        .clone()
+        .expect("second outcome");
+    assert!(again.keys_reused);
+    server.shutdown(Duration::from_secs(10)).unwrap();
+}
+
+/// Issue 20: every label and step row describes what is on screen. After a low-dose
+/// simulation and a denoising run on slice 1, slice 2 shows the original, called so, and the
+/// step rows say they belong to slice 1; back on slice 1 the denoised view returns.
+#[test]
+fn labels_after_switching_slices_following_a_denoise_run_describe_the_slice_on_screen() {
+    use privact::app::state::Display;
+    let dir = common::temp_dir("app-two-slices");
+    let one = dir.join("one.dcm.tmp");
+    let (code, _, err) = common::privact(&["phantom", "--out", one.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    for k in 0..2 {
+        std::fs::copy(&one, dir.join(format!("slice{k}.dcm"))).unwrap();
+    }
+    std::fs::remove_file(&one).unwrap();
+    let mut h = harness(Prefs::default());
+    loaded(&mut h);
+    h.state_mut().apply(Intent::LoadPath(dir.clone()));
+    step_until(&mut h, "the two slices", Duration::from_secs(60), |h| {
+        h.state()
+            .state
+            .image
+            .as_ref()
+            .is_some_and(|i| i.slices.len() == 2)
+    });
+    h.state_mut().apply(Intent::SimulateLdct);
+    step_until(&mut h, "the low dose", Duration::from_secs(300), |h| {
+        h.state().state.ldct_outcome().is_some() && !h.state().busy()
+    });
+    h.state_mut()
+        .apply(Intent::SetDenoiseModel(ModelKind::Linear));
+    h.state_mut().apply(Intent::RunDenoise);
+    step_until(
+        &mut h,
+        "the denoised slice",
+        Duration::from_secs(900),
+        |h| h.state().state.denoise_outcome().is_some() && !h.state().busy(),
+    );
+    h.state_mut().apply(Intent::SetDisplay(Display::Denoised));
+    h.run_steps(3);
+    assert!(
+        has_containing(&h, "(denoised (decrypted))"),
+        "slice 1 shows the denoised view"
+    );
+    assert!(has(&h, "Decrypt done"));
+    assert!(!has_containing(&h, "not the slice on screen"));
+
+    h.state_mut().apply(Intent::StepSlice(1));
+    h.run_steps(3);
+    let st = &h.state().state;
+    assert_eq!(st.index, 1);
+    assert!(st.ldct_outcome().is_none() && st.denoise_outcome().is_none());
+    assert_eq!(st.shown_display(st.display), Display::Original);
+    assert!(
+        has_containing(&h, "(original)"),
+        "the image is labelled original"
+    );
+    assert!(!has_containing(&h, "(denoised (decrypted))"));
+    assert!(!has_containing(&h, "(simulated low dose)"));
+    assert!(
+        has_containing(&h, "last run's, on slice 1: not the slice on screen"),
+        "the step rows say whose they are"
+    );
+    assert!(
+        !has(&h, "Denoised output (decrypted)"),
+        "no results of another slice"
+    );
+
+    h.state_mut().apply(Intent::StepSlice(-1));
+    h.run_steps(3);
+    assert!(has_containing(&h, "(denoised (decrypted))"));
+    assert!(!has_containing(&h, "not the slice on screen"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -599,3 +599,46 @@ fn the_teaching_report_is_one_self_contained_html_file() {
     assert_eq!(left.len(), 1, "{left:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 20, teaching aids: hovering a CKKS term of the parameter card or the key inventory
+/// explains it; opening a file remembers its folder (never the file) for the next dialog.
+#[test]
+fn ckks_terms_are_explained_on_hover_and_the_last_folder_is_remembered() {
+    let mut h = harness();
+    loaded(&mut h);
+    for (term, says) in [
+        ("Ring degree N", "N coefficients"),
+        ("Slots", "like SIMD"),
+        ("Levels", "uses one level"),
+        ("Scale", "log2 Δ bits"),
+        ("Modulus", "log QP adds the special primes"),
+        ("Galois (rotation) keys", "rotate the slots"),
+    ] {
+        h.query_all_by_label(term)
+            .next()
+            .unwrap_or_else(|| panic!("{term} is shown"))
+            .hover();
+        // Tooltips appear once the pointer has rested (egui's tooltip delay).
+        let t = Instant::now();
+        while !has_containing(&h, says) {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "no explanation of {term}"
+            );
+            h.step();
+        }
+    }
+
+    let dir = common::temp_dir("viewer-last-folder");
+    let file = dir.join("phantom.dcm");
+    let (code, _, err) = common::privact(&["phantom", "--out", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    open(&mut h, &file, 1);
+    let remembered = h.state().prefs.last_folder.clone();
+    assert_eq!(PathBuf::from(&remembered), dir);
+    assert!(
+        !remembered.contains("phantom.dcm"),
+        "the folder, not the file"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

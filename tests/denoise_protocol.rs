@@ -7,9 +7,9 @@ use privact::model::denoiser::he::{INTERACTIVE_LEVELS, Interactive, MaskPolicy, 
 use privact::model::denoiser::weights::{builtin, specs};
 use privact::model::denoiser::{Denoiser, ModelKind, TilePlan};
 use privact::protocol::Message;
-use privact::protocol::denoise_client::{DenoiseClient, Reply};
-use privact::protocol::denoise_local::DenoiseSession;
-use privact::protocol::denoise_server::DenoiseServer;
+use privact::protocol::denoise::client::{DenoiseClient, Reply};
+use privact::protocol::denoise::local::DenoiseSession;
+use privact::protocol::denoise::server::DenoiseServer;
 
 fn image(rows: usize, cols: usize) -> Vec<f32> {
     (0..rows * cols)

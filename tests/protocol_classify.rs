@@ -5,10 +5,10 @@ use privact::ckks::{KeyGenerator, Parameters, wire};
 use privact::model::backend::{SimBackend, SimCt};
 use privact::model::classifier::he::{ApproxParams, PreparedClassifier};
 use privact::model::classifier::packing::{self, LEVELS_NEEDED, SLOTS};
-use privact::protocol::client::{ClassifierClient, softmax};
-use privact::protocol::local::{Stage, classify_in_process};
+use privact::protocol::classify::client::{ClassifierClient, softmax};
+use privact::protocol::classify::local::{Stage, classify_in_process};
+use privact::protocol::classify::server::Server;
 use privact::protocol::messages::{Message, Task};
-use privact::protocol::server::Server;
 
 fn image() -> Vec<f32> {
     (0..256 * 256)
@@ -64,22 +64,22 @@ fn in_process_run_matches_the_plaintext_simulation() {
     let params = Parameters::preset(packing::PRESET).unwrap();
     assert_eq!(
         upload as usize,
-        privact::protocol::client::request_bytes(&params)
+        privact::protocol::classify::client::request_bytes(&params)
     );
     assert_eq!(
         run.setup.bytes("Keys") as usize,
-        privact::protocol::client::setup_bytes(&params)
+        privact::protocol::classify::client::setup_bytes(&params)
     );
     assert_eq!(
         run.eval_key_bytes as usize,
-        privact::protocol::client::setup_bytes(&params)
+        privact::protocol::classify::client::setup_bytes(&params)
     );
     assert!(run.server_key_memory > 0);
 }
 
 #[test]
 fn one_session_classifies_many_slices() {
-    use privact::protocol::local::LocalSession;
+    use privact::protocol::classify::local::LocalSession;
     let mut session = LocalSession::start(
         packing::PRESET,
         vec![ApproxParams::synthetic(8)],

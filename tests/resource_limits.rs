@@ -12,9 +12,9 @@ use privact::model::classifier::he::ApproxParams;
 use privact::model::classifier::packing;
 use privact::model::denoiser::ModelKind;
 use privact::model::denoiser::weights::builtin;
-use privact::protocol::denoise_server::{DenoiseServer, MAX_TILES};
+use privact::protocol::classify::server::{Server, key_memory_bytes};
+use privact::protocol::denoise::server::{DenoiseServer, MAX_TILES};
 use privact::protocol::messages::{MAGIC, MAX_FIELDS, MAX_LIST, VERSION};
-use privact::protocol::server::{Server, key_memory_bytes};
 use privact::protocol::{Message, MessageError};
 
 /// Counts live and peak heap bytes per thread, so one test can bound what a

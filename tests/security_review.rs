@@ -22,10 +22,10 @@ use privact::model::denoiser::he::{INTERACTIVE_LEVELS, Interactive, MaskPolicy, 
 use privact::model::denoiser::weights::builtin;
 use privact::model::denoiser::{Denoiser, ModelKind, TilePlan};
 use privact::protocol::admission::admit_parameters;
-use privact::protocol::client::ClassifierClient;
-use privact::protocol::denoise_client::{DenoiseClient, Reply};
-use privact::protocol::denoise_server::DenoiseServer;
-use privact::protocol::server::Server;
+use privact::protocol::classify::client::ClassifierClient;
+use privact::protocol::classify::server::Server;
+use privact::protocol::denoise::client::{DenoiseClient, Reply};
+use privact::protocol::denoise::server::DenoiseServer;
 use privact::protocol::{Message, ProtocolError};
 
 const SLOTS: usize = 2048;
@@ -344,7 +344,7 @@ fn malicious_server_learns_nothing_from_the_clients_reactions() {
     let (rows, cols) = (32, 48);
     let dark = slice(rows, cols, 0.1);
     let bright = slice(rows, cols, 0.8);
-    let delta = Parameters::preset(privact::protocol::denoise_client::preset(
+    let delta = Parameters::preset(privact::protocol::denoise::client::preset(
         ModelKind::Nonlinear,
     ))
     .unwrap()

@@ -10,9 +10,9 @@ use privact::model::classifier::shipped;
 use privact::model::denoiser::ModelKind;
 use privact::model::denoiser::weights::{builtin, specs};
 use privact::protocol::ProtocolError;
-use privact::protocol::client::ClassifierClient;
-use privact::protocol::denoise_local::{DenoiseEvent, DenoiseSession};
-use privact::protocol::local::LocalSession;
+use privact::protocol::classify::client::ClassifierClient;
+use privact::protocol::classify::local::LocalSession;
+use privact::protocol::denoise::local::{DenoiseEvent, DenoiseSession};
 use privact::protocol::messages::{Message, Task};
 use privact::protocol::transport::http_client::{Endpoint, SESSION_HEADER};
 use privact::protocol::transport::http_server::{self, Limits, Running};
@@ -75,6 +75,21 @@ fn raw_client(r: &Running) -> reqwest::blocking::Client {
         )
         .build()
         .unwrap()
+}
+
+/// One sample (counter or gauge) from the server's `/metrics`.
+fn metric(r: &Running, name: &str) -> f64 {
+    let text = raw_client(r)
+        .get(format!("https://{}/metrics", r.addr))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} in /metrics"))
 }
 
 #[test]
@@ -158,22 +173,16 @@ fn an_evicted_session_is_re_established_transparently() {
     let _b = LocalSession::connect(&preset, &ep, &mut |_| {}).unwrap(); // evicts a
     let again = a.classify(&image, &mut |_| {}).unwrap();
     assert!(max_diff(&first.result.logits, &again.result.logits) < 1e-3);
-    let metrics = raw_client(&server)
-        .get(format!("https://{}/metrics", server.addr))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    let evictions: f64 = metrics
-        .lines()
-        .find(|l| l.starts_with("privact_evictions_total"))
-        .and_then(|l| l.split_whitespace().last())
-        .and_then(|v| v.parse().ok())
-        .expect("evictions counter");
+    let evictions = metric(&server, "privact_evictions_total");
     assert!(
         evictions >= 2.0,
         "a evicted by b, then b by a's re-upload: {evictions}"
     );
+    // Both sessions used one prepared model: one copy, counted against the budget.
+    let model = metric(&server, "privact_model_memory_bytes");
+    assert!(model > 100e6, "prepared model counted: {model} bytes");
+    let _c = LocalSession::connect(&preset, &ep, &mut |_| {}).unwrap();
+    assert_eq!(metric(&server, "privact_model_memory_bytes"), model);
     server.shutdown(Duration::from_secs(5)).unwrap();
 }
 

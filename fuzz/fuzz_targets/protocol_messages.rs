@@ -10,9 +10,9 @@ use privact::model::classifier::packing;
 use privact::model::denoiser::ModelKind;
 use privact::model::denoiser::weights::{builtin, specs};
 use privact::protocol::Message;
-use privact::protocol::client::ClassifierClient;
-use privact::protocol::denoise_client::DenoiseClient;
-use privact::protocol::server::Server;
+use privact::protocol::classify::client::ClassifierClient;
+use privact::protocol::denoise::client::DenoiseClient;
+use privact::protocol::classify::server::Server;
 use std::sync::{Mutex, OnceLock};
 
 /// One client of each kind, keys made once (key generation would dominate every input).

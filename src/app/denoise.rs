@@ -7,6 +7,7 @@
 //! window (`model::denoiser::data`).
 
 use super::job::{JobError, Progress, StepId};
+use super::remote::ServerTarget;
 use crate::ckks::Parameters;
 use crate::imaging::window::Window;
 use crate::model::denoiser::data::{Quality, finish, full_range_hu, max_abs_diff, to_unit};
@@ -14,10 +15,10 @@ use crate::model::denoiser::he::MaskPolicy;
 use crate::model::denoiser::weights::{LayerSpec, builtin, specs};
 use crate::model::denoiser::{DenoiserError, ModelKind};
 use crate::protocol::ProtocolError;
-use crate::protocol::denoise_client::preset;
-use crate::protocol::denoise_local::{CONTINUE, DenoiseEvent, DenoiseRun, DenoiseSession};
+use crate::protocol::classify::local::Stage;
+use crate::protocol::denoise::client::preset;
+use crate::protocol::denoise::local::{CONTINUE, DenoiseEvent, DenoiseRun, DenoiseSession};
 use crate::protocol::ledger::Ledger;
-use crate::protocol::local::Stage;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -25,7 +26,7 @@ use std::time::{Duration, Instant};
 /// The denoising parameters and the public shape of both models (for the size plan, the
 /// parameter card and the key inventory, before any key exists).
 pub struct DenoiseInfo {
-    /// `[linear, nonlinear]`: each model's parameter set (`denoise_client::preset`).
+    /// `[linear, nonlinear]`: each model's parameter set (`denoise::client::preset`).
     params: [Parameters; 2],
     pub linear: Vec<LayerSpec>,
     pub nonlinear: Vec<LayerSpec>,
@@ -71,6 +72,8 @@ impl DenoiseInfo {
 #[derive(Clone, Debug)]
 pub struct DenoiseJob {
     pub kind: ModelKind,
+    /// Where the encrypted steps run.
+    pub server: ServerTarget,
     /// The low-dose input in HU (simulated, or the loaded slice itself).
     pub input_hu: Vec<f32>,
     /// The clean reconstruction of a simulated low dose (for PSNR/SSIM).
@@ -285,6 +288,8 @@ fn symmetric_half_width(diff: &[f32]) -> f64 {
 pub struct DenoiseSessions {
     linear: Option<DenoiseSession>,
     nonlinear: Option<DenoiseSession>,
+    /// The server both sessions talk to; another target drops them.
+    target: ServerTarget,
 }
 
 impl DenoiseSessions {
@@ -305,6 +310,12 @@ pub fn denoise(
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<DenoiseOutcome, JobError> {
+    if sessions.target != job.server {
+        *sessions = DenoiseSessions {
+            target: job.server.clone(),
+            ..DenoiseSessions::default()
+        };
+    }
     let result = denoise_in_session(job, sessions.slot(job.kind), cancel, progress);
     if result.is_err() {
         *sessions.slot(job.kind) = None;
@@ -359,8 +370,20 @@ fn denoise_in_session(
         let s = match session {
             Some(s) => s,
             None => session.insert(
-                DenoiseSession::new_with(job.kind, linear, nonlinear, MaskPolicy::DEFAULT, &mut on)
-                    .map_err(protocol)?,
+                match job.server.endpoint()? {
+                    None => DenoiseSession::new_with(
+                        job.kind,
+                        linear,
+                        nonlinear,
+                        MaskPolicy::DEFAULT,
+                        &mut on,
+                    ),
+                    // The remote server holds the weights; the client needs their shape.
+                    Some(endpoint) => {
+                        DenoiseSession::connect_with(job.kind, &specs(&model), &endpoint, &mut on)
+                    }
+                }
+                .map_err(protocol)?,
             ),
         };
         s.denoise_with(&input, rows, cols, &mut on)

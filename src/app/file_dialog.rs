@@ -21,9 +21,13 @@ pub fn native_dialog_available() -> bool {
 }
 
 /// Opens the native dialog on a helper thread; the answer arrives as `Event::Picked`.
-pub fn spawn_native(worker: &Worker, purpose: DialogPurpose) {
+pub fn spawn_native(worker: &Worker, purpose: DialogPurpose, last_folder: &str) {
+    let last = PathBuf::from(last_folder);
     worker.spawn_io("dialog", move || {
-        let dialog = rfd::FileDialog::new();
+        let mut dialog = rfd::FileDialog::new();
+        if last.is_dir() {
+            dialog = dialog.set_directory(&last);
+        }
         let path = match purpose {
             DialogPurpose::Open => dialog
                 .set_title("Open a CT slice (DICOM, PNG, JPEG, TIFF)")
@@ -85,8 +89,17 @@ fn start_dir() -> PathBuf {
 }
 
 impl FileBrowser {
-    pub fn new(purpose: DialogPurpose) -> FileBrowser {
-        Self::at(purpose, start_dir())
+    /// A browser opened on `last_folder` when it still exists, else the working directory.
+    pub fn new(purpose: DialogPurpose, last_folder: &str) -> FileBrowser {
+        let last = PathBuf::from(last_folder);
+        Self::at(
+            purpose,
+            if !last_folder.is_empty() && last.is_dir() {
+                last
+            } else {
+                start_dir()
+            },
+        )
     }
 
     /// A browser opened on `dir`.
@@ -459,6 +472,17 @@ mod tests {
     }
 
     #[test]
+    fn the_browser_starts_in_the_remembered_folder_while_it_exists() {
+        let dir = std::env::temp_dir().join(format!("privact-last-folder-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let b = FileBrowser::new(DialogPurpose::Open, &dir.display().to_string());
+        assert_eq!(b.dir, dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let b = FileBrowser::new(DialogPurpose::Open, &dir.display().to_string());
+        assert_eq!(b.dir, start_dir(), "a folder that is gone falls back");
+    }
+
+    #[test]
     fn loadable_names() {
         assert!(looks_loadable("IM0001"));
         assert!(looks_loadable("slice.DCM"));
@@ -468,7 +492,7 @@ mod tests {
 
     #[test]
     fn export_name_gets_png_extension_and_no_separators() {
-        let mut b = FileBrowser::new(DialogPurpose::ExportPng);
+        let mut b = FileBrowser::new(DialogPurpose::ExportPng, "");
         b.dir = PathBuf::from("/tmp");
         b.file_name = "out".into();
         assert_eq!(b.chosen(), Some(PathBuf::from("/tmp/out.png")));
@@ -476,7 +500,7 @@ mod tests {
         assert_eq!(b.chosen(), None);
         b.file_name = "  ".into();
         assert_eq!(b.chosen(), None);
-        let mut b = FileBrowser::new(DialogPurpose::ExportDenoisedDicom);
+        let mut b = FileBrowser::new(DialogPurpose::ExportDenoisedDicom, "");
         assert_eq!(b.file_name, "privact-denoised.dcm");
         b.dir = PathBuf::from("/tmp");
         b.file_name = "den".into();

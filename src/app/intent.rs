@@ -4,6 +4,7 @@
 use super::PrivactApp;
 use super::denoise::DenoiseJob;
 use super::file_dialog::{self, FileBrowser};
+use super::remote::{self, Connection, ServerTarget};
 use super::state::{Display, Pipeline, RoiTool, Task};
 use super::view;
 use super::worker::{self, DENOISE_WHAT, DenoisedExport, DialogPurpose, Job, JobKind, SubmitError};
@@ -101,6 +102,10 @@ pub enum Intent {
     ExportReport,
     /// Writes the teaching report (one self-contained HTML file).
     ExportReportTo(PathBuf),
+    /// Where the encrypted steps run (persisted: URL and fingerprint only).
+    SetServer(super::prefs::ServerPref),
+    /// Contacts the chosen remote server's `/healthz` (off the UI thread).
+    CheckServer,
     /// Measured side-panel widths, and whether the pointer is held (the user resizing).
     PanelWidths {
         left: f32,
@@ -117,12 +122,24 @@ impl PrivactApp {
             Intent::Open => {
                 if file_dialog::native_dialog_available() {
                     st.dialog_open = true;
-                    file_dialog::spawn_native(&self.worker, DialogPurpose::Open);
+                    file_dialog::spawn_native(
+                        &self.worker,
+                        DialogPurpose::Open,
+                        &self.prefs.last_folder,
+                    );
                 } else {
-                    self.browser = Some(FileBrowser::new(DialogPurpose::Open));
+                    self.browser = Some(FileBrowser::new(
+                        DialogPurpose::Open,
+                        &self.prefs.last_folder,
+                    ));
                 }
             }
-            Intent::OpenBrowser => self.browser = Some(FileBrowser::new(DialogPurpose::Open)),
+            Intent::OpenBrowser => {
+                self.browser = Some(FileBrowser::new(
+                    DialogPurpose::Open,
+                    &self.prefs.last_folder,
+                ));
+            }
             Intent::CloseBrowser => self.browser = None,
             Intent::LoadPath(path) => {
                 st.loading = true;
@@ -360,6 +377,27 @@ impl PrivactApp {
                 };
                 self.visuals_applied = false;
             }
+            Intent::SetServer(server) => {
+                if server != self.prefs.server {
+                    // The worker drops sessions made for another server at the next job.
+                    st.connection = if server.remote {
+                        Connection::Unchecked
+                    } else {
+                        Connection::Builtin
+                    };
+                    self.prefs.server = server;
+                }
+            }
+            Intent::CheckServer => {
+                let target = ServerTarget::from_pref(&self.prefs.server);
+                if target != ServerTarget::Builtin {
+                    st.connection = Connection::Checking;
+                    self.worker.spawn_io("server check", move || {
+                        let result = remote::check(&target).map(Some);
+                        worker::Event::Server { target, result }
+                    });
+                }
+            }
         }
     }
 
@@ -367,9 +405,9 @@ impl PrivactApp {
     fn ask_path(&mut self, purpose: DialogPurpose) {
         if file_dialog::native_dialog_available() {
             self.state.dialog_open = true;
-            file_dialog::spawn_native(&self.worker, purpose);
+            file_dialog::spawn_native(&self.worker, purpose, &self.prefs.last_folder);
         } else {
-            self.browser = Some(FileBrowser::new(purpose));
+            self.browser = Some(FileBrowser::new(purpose, &self.prefs.last_folder));
         }
     }
 
@@ -404,6 +442,7 @@ impl PrivactApp {
         let kind = st.denoise.model;
         let job = DenoiseJob {
             kind,
+            server: ServerTarget::from_pref(&self.prefs.server),
             input_hu,
             clean_hu,
             rows,
@@ -474,6 +513,7 @@ impl PrivactApp {
             image,
             weights,
             heat_map,
+            server: ServerTarget::from_pref(&self.prefs.server),
         }) {
             Ok(()) => {
                 st.pipeline.reset_for_run();
@@ -533,6 +573,7 @@ impl PrivactApp {
             slices,
             weights: super::weights::weights_for_run().params,
             heat_map: st.heat_map.request,
+            server: ServerTarget::from_pref(&self.prefs.server),
         };
         match self.worker.submit(job) {
             Ok(()) => {

@@ -1,20 +1,21 @@
 //! The jobs the worker runs. The encrypted classification drives the real client and server
-//! roles (`protocol::client::ClassifierClient`, `protocol::server::Server` on its own thread
-//! behind a byte channel, as `protocol::local::classify_in_process` does), with a cancel check
-//! at every stage boundary and while waiting for the server.
+//! roles (`protocol::classify::client::ClassifierClient`; `protocol::classify::server::Server`
+//! on its own thread behind a byte channel, or `privact serve` over HTTPS), with a cancel
+//! check at every stage boundary and while waiting for the server.
 
+use super::remote::ServerTarget;
 use crate::ckks::{Parameters, wire};
 use crate::model::backend::{SimBackend, SimCt};
 use crate::model::classifier::ClassMaps;
 use crate::model::classifier::he::{ApproxParams, PreparedClassifier};
 use crate::model::classifier::packing::{self, CLASSES, LEVELS_NEEDED, SLOTS};
 use crate::protocol::ProtocolError;
-use crate::protocol::client::{ClassifierClient, softmax};
+use crate::protocol::classify::client::{ClassifierClient, softmax};
+use crate::protocol::classify::local::Stage;
+use crate::protocol::classify::server::Server;
 use crate::protocol::ledger::{Ledger, Side};
-use crate::protocol::local::Stage;
 use crate::protocol::messages::Message;
-use crate::protocol::server::Server;
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crate::protocol::transport::{ChannelTransport, Transport, channel_pair, http_client};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -123,6 +124,9 @@ impl JobError {
             }
             JobError::Protocol(ProtocolError::Refused(_)) => {
                 "The server refused the request; see the reason above."
+            }
+            JobError::Protocol(ProtocolError::Network(_)) => {
+                "Check the server URL and fingerprint and that `privact serve` runs there, or choose the built-in worker."
             }
             JobError::Protocol(_) => "A protocol message was rejected; run the job again.",
             JobError::Model(_) => "The model weights do not fit the packing plan.",
@@ -257,18 +261,13 @@ fn check(cancel: &AtomicBool) -> Result<(), JobError> {
 }
 
 /// Waits for the server's reply, checking the cancel flag every 50 ms.
-fn recv(rx: &Receiver<Vec<u8>>, cancel: &AtomicBool) -> Result<Vec<u8>, JobError> {
+fn recv(transport: &mut ChannelTransport, cancel: &AtomicBool) -> Result<Vec<u8>, JobError> {
     loop {
-        match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(b) => return Ok(b),
-            Err(RecvTimeoutError::Timeout) => check(cancel)?,
-            Err(RecvTimeoutError::Disconnected) => return Err(ProtocolError::Closed.into()),
+        if let Some(bytes) = transport.recv_timeout(Duration::from_millis(50))? {
+            return Ok(bytes);
         }
+        check(cancel)?;
     }
-}
-
-fn send(tx: &Sender<Vec<u8>>, bytes: Vec<u8>) -> Result<(), JobError> {
-    tx.send(bytes).map_err(|_| ProtocolError::Closed.into())
 }
 
 fn refused(found: &Message, expected: &'static str) -> JobError {
@@ -289,8 +288,9 @@ fn refused(found: &Message, expected: &'static str) -> JobError {
 /// answer, and a fresh session is cheaper to reason about than draining one.
 pub struct ClassifySession {
     client: ClassifierClient,
-    to_server: Sender<Vec<u8>>,
-    from_server: Receiver<Vec<u8>>,
+    /// To the server thread, or to the HTTPS forwarder of a remote `privact serve`.
+    transport: ChannelTransport,
+    target: ServerTarget,
     weights: Vec<ApproxParams>,
     setup_bytes: u64,
     setup_seconds: f64,
@@ -299,39 +299,50 @@ pub struct ClassifySession {
 }
 
 impl ClassifySession {
-    /// Key generation, the server thread, the key upload and the server's key import and
-    /// model preparation: the one-time cost of a session.
-    fn open(weights: &[ApproxParams], cancel: &AtomicBool) -> Result<Self, JobError> {
+    /// Key generation, the server (a thread here, or the connection to `privact serve`),
+    /// the key upload and the server's key import and model preparation: the one-time cost
+    /// of a session.
+    fn open(
+        weights: &[ApproxParams],
+        target: &ServerTarget,
+        cancel: &AtomicBool,
+    ) -> Result<Self, JobError> {
         let t = Instant::now();
-        // The server: its own thread, bytes in and out. Dropping our ends stops it.
-        let (to_server, server_rx) = crossbeam_channel::unbounded::<Vec<u8>>();
-        let (server_tx, from_server) = crossbeam_channel::unbounded::<Vec<u8>>();
-        let server_weights = weights.to_vec();
-        std::thread::Builder::new()
-            .name("privact-server".into())
-            .spawn(move || {
-                let mut server = Server::new(server_weights);
-                while let Ok(request) = server_rx.recv() {
-                    if server_tx.send(server.handle(&request)).is_err() {
-                        break;
-                    }
-                }
-            })
-            .map_err(|_| ProtocolError::Closed)?;
+        let mut transport = match target.endpoint()? {
+            // A remote server holds its own model; `weights` stay for the local baselines.
+            Some(endpoint) => http_client::connect(&endpoint)?,
+            None => {
+                // The server: its own thread, bytes in and out. Dropping our end stops it.
+                let (client_end, mut server_end) = channel_pair();
+                let server_weights = weights.to_vec();
+                std::thread::Builder::new()
+                    .name("privact-server".into())
+                    .spawn(move || {
+                        let mut server = Server::new(server_weights);
+                        while let Ok(request) = server_end.recv() {
+                            if server_end.send(server.handle(&request)).is_err() {
+                                break;
+                            }
+                        }
+                    })
+                    .map_err(|_| ProtocolError::Closed)?;
+                client_end
+            }
+        };
         let mut client = ClassifierClient::new(PRESET)?;
         let setup = client.setup_message();
         let setup_bytes = setup.len() as u64;
         check(cancel)?;
-        send(&to_server, setup)?;
-        let ack = recv(&from_server, cancel)?;
+        transport.send(setup)?;
+        let ack = recv(&mut transport, cancel)?;
         let server_key_memory = match Message::decode(&ack).map_err(ProtocolError::from)? {
             Message::SetupAck { key_memory_bytes } => key_memory_bytes,
             other => return Err(refused(&other, "SetupAck")),
         };
         Ok(ClassifySession {
             client,
-            to_server,
-            from_server,
+            transport,
+            target: target.clone(),
             weights: weights.to_vec(),
             setup_bytes,
             setup_seconds: t.elapsed().as_secs_f64(),
@@ -341,24 +352,41 @@ impl ClassifySession {
     }
 }
 
+/// What one classification asks for.
+pub struct ClassifyRequest<'a> {
+    /// The preprocessed 256×256 model input.
+    pub image: &'a [f32],
+    pub weights: &'a [ApproxParams],
+    pub heat_map: bool,
+    pub server: &'a ServerTarget,
+}
+
 /// Keys (first run of a session only) → encrypt → send → server evaluates on ciphertexts →
 /// receive → decrypt. `session` holds the keys and the server between runs; it is opened
-/// when empty or made for other weights, and emptied when a run fails or is cancelled.
+/// when empty or made for other weights or another server, and emptied when a run fails or
+/// is cancelled.
 pub fn classify(
-    image: &[f32],
-    weights: &[ApproxParams],
-    heat_map: bool,
+    request: &ClassifyRequest<'_>,
     session: &mut Option<ClassifySession>,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ClassifyOutcome, JobError> {
+    let ClassifyRequest {
+        image,
+        weights,
+        heat_map,
+        server,
+    } = *request;
     for member in weights {
         member.validate()?;
     }
-    if session.as_ref().is_some_and(|s| s.weights != weights) {
+    if session
+        .as_ref()
+        .is_some_and(|s| s.weights != weights || s.target != *server)
+    {
         *session = None;
     }
-    let result = classify_in_session(image, weights, heat_map, session, cancel, progress);
+    let result = classify_in_session(image, weights, heat_map, server, session, cancel, progress);
     if result.is_err() {
         *session = None;
     }
@@ -369,6 +397,7 @@ fn classify_in_session(
     image: &[f32],
     weights: &[ApproxParams],
     heat_map: bool,
+    server: &ServerTarget,
     session: &mut Option<ClassifySession>,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(Progress),
@@ -383,7 +412,7 @@ fn classify_in_session(
         }
         None => {
             let t = begin(Stage::Keys, progress);
-            let opened = session.insert(ClassifySession::open(weights, cancel)?);
+            let opened = session.insert(ClassifySession::open(weights, server, cancel)?);
             finish(
                 Stage::Keys,
                 t,
@@ -419,11 +448,11 @@ fn classify_in_session(
 
     check(cancel)?;
     let t = begin(Stage::Send, progress);
-    send(&s.to_server, request)?;
+    s.transport.send(request)?;
     finish(Stage::Send, t, request_bytes, &mut ledger, progress);
 
     let t = begin(Stage::Evaluate, progress);
-    let response = recv(&s.from_server, cancel)?;
+    let response = recv(&mut s.transport, cancel)?;
     let server_seconds = match Message::decode(&response).map_err(ProtocolError::from)? {
         Message::ClassifyResponse { server_seconds, .. }
         | Message::ClassifyMapResponse { server_seconds, .. } => server_seconds,
@@ -541,8 +570,8 @@ impl SizePlan {
         let rotations = packing::rotations();
         let base = wire::evaluation_keys_size(params, 0, false);
         SizePlan {
-            request_bytes: crate::protocol::client::request_bytes(params) as u64,
-            setup_bytes: crate::protocol::client::setup_bytes(params) as u64,
+            request_bytes: crate::protocol::classify::client::request_bytes(params) as u64,
+            setup_bytes: crate::protocol::classify::client::setup_bytes(params) as u64,
             ciphertexts: packing::INPUT_CTS,
             ciphertext_bytes: wire::ciphertext_size(params, LEVELS_NEEDED, true) as u64,
             relin_key_bytes: (wire::evaluation_keys_size(params, 0, true) - base) as u64,

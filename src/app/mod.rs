@@ -12,6 +12,7 @@ pub mod intent;
 pub mod job;
 pub mod panels;
 pub mod prefs;
+pub mod remote;
 pub mod report;
 pub mod state;
 pub mod view;
@@ -20,7 +21,7 @@ pub mod worker;
 
 use crate::ckks::Parameters;
 use crate::model::denoiser::ModelKind;
-use crate::protocol::denoise_local::SizePlan as DenoiseSizePlan;
+use crate::protocol::denoise::local::SizePlan as DenoiseSizePlan;
 use denoise::DenoiseInfo;
 use intent::Intent;
 use job::SizePlan;
@@ -146,6 +147,9 @@ impl PrivactApp {
         let prefs = prefs.sanitised();
         let mut state = AppState::new(prefs.last_preset.into());
         state.phi_revealed = !prefs.mask_phi_by_default;
+        if prefs.server.remote {
+            state.connection = remote::Connection::Unchecked;
+        }
         let params = Parameters::preset(job::PRESET)
             .map(|params| ParamsInfo {
                 plan: SizePlan::new(&params),
@@ -431,6 +435,18 @@ impl PrivactApp {
             }
             Event::Loaded(loaded) => {
                 st.loading = false;
+                // Remember the folder (never the file) for the next dialog.
+                let folder = match &loaded.source {
+                    worker::Source::File(p) => p.parent().map(std::path::Path::to_path_buf),
+                    worker::Source::Series(files) => files
+                        .first()
+                        .and_then(|p| p.parent())
+                        .map(std::path::Path::to_path_buf),
+                    worker::Source::Builtin => None,
+                };
+                if let Some(f) = folder.filter(|f| !f.as_os_str().is_empty()) {
+                    self.prefs.last_folder = f.display().to_string();
+                }
                 st.image = Some(*loaded);
                 st.index = 0;
                 st.generation += 1;
@@ -515,6 +531,16 @@ impl PrivactApp {
                     st.denoise.pipeline.stop(StepStatus::Failed);
                 }
                 st.error(what, message, hint);
+            }
+            Event::Server { target, result } => {
+                // Only news about the server still chosen counts.
+                if target == remote::ServerTarget::from_pref(&self.prefs.server) {
+                    st.connection = match result {
+                        Ok(Some(seconds)) => remote::Connection::Reachable(seconds),
+                        Ok(None) => remote::Connection::InUse,
+                        Err(reason) => remote::Connection::Failed(reason),
+                    };
+                }
             }
             Event::Idle(kind) => {
                 st.running = None;

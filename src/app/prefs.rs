@@ -1,8 +1,9 @@
 //! Persisted preferences: the only thing the app stores between runs.
 //!
 //! Deliberately small and typed: theme, last window preset, whether patient identifiers are
-//! masked by default, and panel widths. Never patient data, file paths, keys or ciphertexts
-//! (a test serialises this struct and checks its fields).
+//! masked by default, panel widths, and the server choice (URL and certificate fingerprint
+//! only). Never patient data, file paths, keys or ciphertexts (a test serialises this struct
+//! and checks its fields).
 
 use crate::imaging::window::Preset;
 use serde::{Deserialize, Serialize};
@@ -59,6 +60,19 @@ impl From<PresetName> for Preset {
     }
 }
 
+/// Where the encrypted steps run: the built-in worker, or `privact serve` at `url`, trusted
+/// by the SHA-256 `fingerprint` of its certificate (issue 17).
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerPref {
+    pub remote: bool,
+    pub url: String,
+    pub fingerprint: String,
+}
+
+/// Longest stored URL or fingerprint (characters); longer values are cut when read back.
+const MAX_SERVER_TEXT: usize = 1024;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Prefs {
@@ -68,6 +82,10 @@ pub struct Prefs {
     pub mask_phi_by_default: bool,
     pub left_panel_width: f32,
     pub right_panel_width: f32,
+    pub server: ServerPref,
+    /// The folder of the last file opened (empty: none), where the file dialogs start. The
+    /// folder only: never a file name.
+    pub last_folder: String,
 }
 
 impl Default for Prefs {
@@ -78,6 +96,8 @@ impl Default for Prefs {
             mask_phi_by_default: true,
             left_panel_width: 300.0,
             right_panel_width: 470.0,
+            server: ServerPref::default(),
+            last_folder: String::new(),
         }
     }
 }
@@ -90,6 +110,13 @@ impl Prefs {
         };
         self.left_panel_width = clamp(self.left_panel_width, 200.0, 600.0, 300.0);
         self.right_panel_width = clamp(self.right_panel_width, 320.0, 800.0, 470.0);
+        for text in [
+            &mut self.server.url,
+            &mut self.server.fingerprint,
+            &mut self.last_folder,
+        ] {
+            *text = text.chars().take(MAX_SERVER_TEXT).collect();
+        }
         self
     }
 
@@ -118,15 +145,27 @@ mod tests {
         assert_eq!(
             keys,
             [
+                "last_folder",
                 "last_preset",
                 "left_panel_width",
                 "mask_phi_by_default",
                 "right_panel_width",
+                "server",
                 "theme"
             ]
         );
-        // No value can hold a path or a name: every value is an enum tag, a bool or a number.
-        for (k, val) in v.as_object().unwrap() {
+        let server = v["server"].as_object().unwrap();
+        let mut server_keys: Vec<&str> = server.keys().map(|k| k.as_str()).collect();
+        server_keys.sort_unstable();
+        assert_eq!(server_keys, ["fingerprint", "remote", "url"]);
+        // No other value can hold a path or a name: every value is an enum tag, a bool or a
+        // number (the texts are the server's URL and the last folder, never a file).
+        for (k, val) in v
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "server" | "last_folder"))
+        {
             assert!(
                 val.is_boolean()
                     || val.is_number()
@@ -152,6 +191,17 @@ mod tests {
         );
         let wide = Prefs::from_json(r#"{"left_panel_width": 1e9}"#);
         assert_eq!(wide.left_panel_width, 600.0);
+        let remote = Prefs {
+            server: ServerPref {
+                remote: true,
+                url: "https://10.0.0.5:8443".into(),
+                fingerprint: "ab".repeat(32),
+            },
+            ..Prefs::default()
+        };
+        assert_eq!(Prefs::from_json(&remote.to_json()), remote);
+        let long = Prefs::from_json(&format!(r#"{{"server":{{"url":"{}"}}}}"#, "x".repeat(5000)));
+        assert_eq!(long.server.url.len(), MAX_SERVER_TEXT);
     }
 
     #[test]

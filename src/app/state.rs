@@ -465,6 +465,8 @@ pub struct AppState {
     pub cine: Cine,
     pub reference: Option<ReferenceImage>,
     pub compare: Compare,
+    /// What the app knows about the chosen server (built-in, or the remote one's state).
+    pub connection: super::remote::Connection,
 }
 
 impl AppState {
@@ -524,6 +526,7 @@ impl AppState {
                 last: None,
             },
             reference: None,
+            connection: super::remote::Connection::Builtin,
             compare: Compare {
                 side_by_side: false,
                 flicker: false,
@@ -579,6 +582,16 @@ impl AppState {
             .outcome
             .as_deref()
             .filter(|o| o.generation == self.generation && o.index == self.index)
+    }
+
+    /// The view actually on screen when `d` is chosen: `d` if it exists for this slice, else
+    /// the original (labels must name what is drawn, not what was chosen on another slice).
+    pub fn shown_display(&self, d: Display) -> Display {
+        if self.values_for(d).is_some() {
+            d
+        } else {
+            Display::Original
+        }
     }
 
     /// The values currently displayed (original, simulated low dose, clean reference,
@@ -716,7 +729,7 @@ impl AppState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::local::Stage;
+    use crate::protocol::classify::local::Stage;
 
     #[test]
     fn non_ct_images_open_in_their_own_window_or_auto() {

@@ -4,10 +4,12 @@
 //! thread never decodes a file, encrypts, or waits on a dialog.
 
 use super::denoise::{self, DenoiseJob, DenoiseOutcome};
-use super::job::{self, ClassifyOutcome, JobError, Progress};
+use super::job::{self, ClassifyOutcome, ClassifyRequest, JobError, Progress};
+use super::remote::ServerTarget;
 use crate::imaging::window::Window;
 use crate::imaging::{Slice, ldct, metrics};
 use crate::model::classifier::he::ApproxParams;
+use crate::protocol::ProtocolError;
 use crossbeam_channel::{Receiver, Sender};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,12 +25,14 @@ pub enum Job {
         weights: Vec<ApproxParams>,
         /// Also ask for the encrypted class-activation map.
         heat_map: bool,
+        server: ServerTarget,
     },
     /// Every slice of `slices` (index in the series, slice) with one key set (issue 19).
     ClassifySeries {
         slices: Vec<(usize, Slice)>,
         weights: Vec<ApproxParams>,
         heat_map: bool,
+        server: ServerTarget,
     },
     Ldct {
         hu: Vec<f32>,
@@ -172,6 +176,12 @@ pub enum Event {
     },
     /// A job ended (success, failure or cancel); the worker is free again.
     Idle(JobKind),
+    /// What the last contact with a remote server showed: its `/healthz` round trip in
+    /// seconds (`Some`), a job it answered (`None`), or why it could not be used.
+    Server {
+        target: ServerTarget,
+        result: Result<Option<f64>, String>,
+    },
 }
 
 /// The reason a job was not started.
@@ -319,27 +329,49 @@ struct Sessions {
     denoise: denoise::DenoiseSessions,
 }
 
+/// Tells the UI how a job went with a remote server (nothing for the built-in worker).
+fn report_server<T>(emitter: &Emitter, target: &ServerTarget, result: &Result<T, JobError>) {
+    if *target == ServerTarget::Builtin {
+        return;
+    }
+    let result = match result {
+        Ok(_) => Ok(None),
+        Err(e @ JobError::Protocol(ProtocolError::Network(_))) => Err(e.to_string()),
+        // Cancelled or refused: the server itself was reachable.
+        Err(_) => return,
+    };
+    emitter.emit(Event::Server {
+        target: target.clone(),
+        result,
+    });
+}
+
 fn run_job(job: Job, sessions: &mut Sessions, cancel: &AtomicBool, emitter: &Emitter) {
     match job {
         Job::ClassifySeries {
             slices,
             weights,
             heat_map,
-        } => classify_series(&slices, &weights, heat_map, sessions, cancel, emitter),
+            server,
+        } => classify_series(
+            &slices, &weights, heat_map, &server, sessions, cancel, emitter,
+        ),
         Job::Classify {
             image,
             weights,
             heat_map,
+            server,
         } => {
             let mut on_progress = |p: Progress| emitter.emit(Event::Progress(JobKind::Classify, p));
-            match job::classify(
-                &image,
-                &weights,
+            let request = ClassifyRequest {
+                image: &image,
+                weights: &weights,
                 heat_map,
-                &mut sessions.classify,
-                cancel,
-                &mut on_progress,
-            ) {
+                server: &server,
+            };
+            let result = job::classify(&request, &mut sessions.classify, cancel, &mut on_progress);
+            report_server(emitter, &server, &result);
+            match result {
                 Ok(outcome) => emitter.emit(Event::Classified(Box::new(outcome))),
                 Err(JobError::Cancelled) => emitter.emit(Event::Cancelled(JobKind::Classify)),
                 Err(e) => emitter.emit(Event::Failed {
@@ -351,7 +383,9 @@ fn run_job(job: Job, sessions: &mut Sessions, cancel: &AtomicBool, emitter: &Emi
         }
         Job::Denoise(job) => {
             let mut on_progress = |p: Progress| emitter.emit(Event::Progress(JobKind::Denoise, p));
-            match denoise::denoise(&job, &mut sessions.denoise, cancel, &mut on_progress) {
+            let result = denoise::denoise(&job, &mut sessions.denoise, cancel, &mut on_progress);
+            report_server(emitter, &job.server, &result);
+            match result {
                 Ok(outcome) => emitter.emit(Event::Denoised(Box::new(outcome))),
                 Err(JobError::Cancelled) => emitter.emit(Event::Cancelled(JobKind::Denoise)),
                 Err(e) => emitter.emit(Event::Failed {
@@ -408,6 +442,7 @@ fn classify_series(
     slices: &[(usize, Slice)],
     weights: &[ApproxParams],
     heat_map: bool,
+    server: &ServerTarget,
     sessions: &mut Sessions,
     cancel: &AtomicBool,
     emitter: &Emitter,
@@ -423,14 +458,18 @@ fn classify_series(
                 ));
                 let mut on_progress =
                     |p: Progress| emitter.emit(Event::Progress(JobKind::Series, p));
-                match job::classify(
-                    &image,
+                let request = ClassifyRequest {
+                    image: &image,
                     weights,
                     heat_map,
-                    &mut sessions.classify,
-                    cancel,
-                    &mut on_progress,
-                ) {
+                    server,
+                };
+                let result =
+                    job::classify(&request, &mut sessions.classify, cancel, &mut on_progress);
+                if result.is_err() || *index == slices.last().map_or(0, |l| l.0) {
+                    report_server(emitter, server, &result);
+                }
+                match result {
                     Ok(o) => (Some(Box::new(o)), check.warning()),
                     Err(JobError::Cancelled) => {
                         emitter.emit(Event::Cancelled(JobKind::Series));

@@ -44,7 +44,7 @@ pub struct BenchArgs {
     /// Interactive (nonlinear) denoisings of a 64×64 slice per client with --serve.
     #[arg(long, default_value_t = 2)]
     pub denoisings: usize,
-    /// The server's key-memory budget with --serve, MiB.
+    /// The server's session-memory budget with --serve (keys plus shared model), MiB.
     #[arg(long, default_value_t = 2048)]
     pub key_memory_mib: u64,
     /// With --pipelines: time against this `privact serve` instead of in process.

@@ -7,8 +7,8 @@ use crate::model::classifier::{packing, shipped};
 use crate::model::denoiser::ModelKind;
 use crate::model::denoiser::he::MaskPolicy;
 use crate::model::denoiser::weights::builtin;
-use crate::protocol::denoise_local::DenoiseSession;
-use crate::protocol::local::LocalSession;
+use crate::protocol::classify::local::LocalSession;
+use crate::protocol::denoise::local::DenoiseSession;
 use serde::Serialize;
 use std::time::Instant;
 

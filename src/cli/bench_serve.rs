@@ -3,13 +3,14 @@
 //! session and classify `classifications` slices, then open an interactive (nonlinear)
 //! denoising session and denoise `denoisings` small slices. Reported per client count:
 //! failures, p50/p95 latency per classification and per denoising, classified slices per
-//! second, and the server's peak key memory against its budget (from `/metrics`).
+//! second, and the server's peak held memory (evaluation keys plus the shared prepared model,
+//! from `/metrics`) against its budget, with the process's peak resident set.
 
 use crate::model::classifier::preprocess::preprocess;
 use crate::model::denoiser::ModelKind;
 use crate::model::denoiser::weights::{builtin, specs};
-use crate::protocol::denoise_local::DenoiseSession;
-use crate::protocol::local::LocalSession;
+use crate::protocol::classify::local::LocalSession;
+use crate::protocol::denoise::local::DenoiseSession;
 use crate::protocol::transport::http_client::Endpoint;
 use crate::protocol::transport::http_server::{self, Limits};
 use crate::protocol::transport::tls::{self, Identity, Trust};
@@ -35,8 +36,13 @@ pub struct LoadReport {
     pub denoise_p95_s: f64,
     pub slices_per_second: f64,
     pub wall_s: f64,
-    pub peak_key_memory_bytes: u64,
+    /// Peak of keys plus prepared model held by the server (`/metrics`).
+    pub peak_held_bytes: u64,
+    /// The shared prepared model alone.
+    pub model_memory_bytes: u64,
     pub key_memory_budget_bytes: u64,
+    /// Peak resident set of this whole process so far (server and clients), `VmHWM`.
+    pub process_peak_rss_bytes: u64,
 }
 
 fn percentile(values: &mut [f64], q: f64) -> f64 {
@@ -55,6 +61,14 @@ fn slice(side: usize, seed: usize) -> Vec<f32> {
             0.45 + 0.2 * (y * 0.05 + seed as f32).sin() * (x * 0.07).cos()
         })
         .collect()
+}
+
+/// Peak resident set size of this process (`VmHWM` in /proc/self/status), bytes.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Reads one gauge from the server's `/metrics`.
@@ -112,8 +126,10 @@ pub fn run_all(
             let (http, base, peak, stop) = (http.clone(), base.clone(), peak.clone(), stop.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
-                    if let Some(v) = gauge(&http, &base, "privact_key_memory_bytes") {
-                        peak.fetch_max(v, Ordering::SeqCst);
+                    let keys = gauge(&http, &base, "privact_key_memory_bytes");
+                    let model = gauge(&http, &base, "privact_model_memory_bytes");
+                    if let (Some(k), Some(m)) = (keys, model) {
+                        peak.fetch_max(k + m, Ordering::SeqCst);
                     }
                     std::thread::sleep(Duration::from_millis(200));
                 }
@@ -202,8 +218,10 @@ pub fn run_all(
             denoise_p50_s: percentile(&mut dn, 0.5),
             denoise_p95_s: percentile(&mut dn, 0.95),
             wall_s: wall,
-            peak_key_memory_bytes: peak.load(Ordering::SeqCst),
+            peak_held_bytes: peak.load(Ordering::SeqCst),
+            model_memory_bytes: gauge(&http, &base, "privact_model_memory_bytes").unwrap_or(0),
             key_memory_budget_bytes: key_memory_budget,
+            process_peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
         });
     }
     server.shutdown(Duration::from_secs(30))?;
@@ -221,11 +239,11 @@ pub fn print_table(reports: &[LoadReport]) {
         "denoise p50",
         "denoise p95",
         "slices/s",
-        "peak key memory"
+        "peak held (keys + model) / budget",
     );
     for r in reports {
         println!(
-            "{:>7} {:>8} {:>8} {:>11.2}s {:>11.2}s {:>11.2}s {:>11.2}s {:>9.2} {:>9.0} MiB / {:.0}",
+            "{:>7} {:>8} {:>8} {:>11.2}s {:>11.2}s {:>11.2}s {:>11.2}s {:>9.2} {:>9.0} MiB / {:.0} (model {:.0} MiB; process peak RSS {:.0} MiB)",
             r.clients,
             r.classifications + r.denoisings,
             r.failures,
@@ -234,8 +252,10 @@ pub fn print_table(reports: &[LoadReport]) {
             r.denoise_p50_s,
             r.denoise_p95_s,
             r.slices_per_second,
-            r.peak_key_memory_bytes as f64 / 1048576.0,
+            r.peak_held_bytes as f64 / 1048576.0,
             r.key_memory_budget_bytes as f64 / 1048576.0,
+            r.model_memory_bytes as f64 / 1048576.0,
+            r.process_peak_rss_bytes as f64 / 1048576.0,
         );
         if let Some(e) = &r.first_failure {
             println!("        first failure: {e}");

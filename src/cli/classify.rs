@@ -7,7 +7,7 @@ use crate::model::classifier::metrics::{auc, average_precision};
 use crate::model::classifier::{
     CLASSES, Classifier, NUM_CLASSES, argmax, preprocess::preprocess, shipped, softmax,
 };
-use crate::protocol::local::LocalSession;
+use crate::protocol::classify::local::LocalSession;
 use crate::protocol::release::ReleasePolicy;
 use anyhow::Context;
 use serde_json::{Value, json};

@@ -21,7 +21,7 @@ use crate::model::denoiser::he::MaskPolicy;
 use crate::model::denoiser::weights::builtin;
 use crate::model::denoiser::{ModelKind, TilePlan};
 use crate::protocol::Step;
-use crate::protocol::denoise_local::{CONTINUE, DenoiseEvent, DenoiseSession, RoundBytes};
+use crate::protocol::denoise::local::{CONTINUE, DenoiseEvent, DenoiseSession, RoundBytes};
 use crate::protocol::release::release_image;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]

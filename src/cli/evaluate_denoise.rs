@@ -18,7 +18,7 @@ use crate::model::denoiser::data::{Finished, Quality, finish, finish_with, max_a
 use crate::model::denoiser::he::MaskPolicy;
 use crate::model::denoiser::weights::builtin;
 use crate::model::denoiser::{Denoiser, ModelKind};
-use crate::protocol::denoise_local::{CONTINUE, DenoiseSession};
+use crate::protocol::denoise::local::{CONTINUE, DenoiseSession};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Which {

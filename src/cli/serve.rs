@@ -4,12 +4,14 @@
 use crate::model::denoiser::ModelKind;
 use crate::model::denoiser::he::MaskPolicy;
 use crate::model::denoiser::weights::builtin;
+use crate::protocol::classify::server::ClassifierModel;
 use crate::protocol::transport::http_client::Endpoint;
 use crate::protocol::transport::http_server::{self, Limits, Models};
 use crate::protocol::transport::tls::{self, Identity, Trust};
 use anyhow::{Context, bail};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(clap::Args)]
@@ -36,7 +38,8 @@ pub struct ServeArgs {
     /// Sessions held at once (least recently used evicted first).
     #[arg(long, default_value_t = 64)]
     pub max_sessions: usize,
-    /// Memory budget for the evaluation keys of all sessions, MiB.
+    /// Memory budget for what the sessions hold, MiB: their evaluation keys plus the
+    /// classifier's prepared plaintexts (one copy per parameter set, shared by all sessions).
     #[arg(long, default_value_t = 4096)]
     pub key_memory_mib: u64,
     /// Evaluations at once; more requests get 503.
@@ -50,9 +53,11 @@ pub struct ServeArgs {
 /// The models `privact serve` evaluates: the shipped classifier and both shipped denoisers.
 pub fn shipped_models() -> anyhow::Result<Models> {
     Ok(Models {
-        classifier: crate::model::classifier::shipped()
-            .context("loading the shipped classifier")?
-            .he_members(),
+        classifier: Arc::new(ClassifierModel::new(
+            crate::model::classifier::shipped()
+                .context("loading the shipped classifier")?
+                .he_members(),
+        )),
         linear: builtin(ModelKind::Linear)?,
         nonlinear: builtin(ModelKind::Nonlinear)?,
         policy: MaskPolicy::DEFAULT,

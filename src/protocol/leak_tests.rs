@@ -1,8 +1,8 @@
 //! Leak tests: the secret key never appears in anything the server receives, in any encoding
 //! we can think of, and the server code cannot even name it.
 
-use super::client::ClassifierClient;
-use super::server::Server;
+use super::classify::client::ClassifierClient;
+use super::classify::server::Server;
 use crate::ckks::wire;
 use crate::model::classifier::he::ApproxParams;
 
@@ -92,8 +92,8 @@ fn leak_secret_key_never_reaches_the_server() {
 #[test]
 fn leak_server_code_cannot_name_secret_key_types() {
     for (file, src) in [
-        ("server.rs", include_str!("server.rs")),
-        ("denoise_server.rs", include_str!("denoise_server.rs")),
+        ("classify/server.rs", include_str!("classify/server.rs")),
+        ("denoise/server.rs", include_str!("denoise/server.rs")),
     ] {
         for forbidden in ["SecretKey", "Decryptor", "KeyGenerator", "Encryptor"] {
             let hits = src
@@ -107,8 +107,8 @@ fn leak_server_code_cannot_name_secret_key_types() {
 
 #[test]
 fn leak_denoising_messages_never_carry_the_secret_key() {
-    use super::denoise_client::{DenoiseClient, Reply};
-    use super::denoise_server::DenoiseServer;
+    use super::denoise::client::{DenoiseClient, Reply};
+    use super::denoise::server::DenoiseServer;
     use crate::model::denoiser::weights::specs;
     use crate::model::denoiser::{Conv, Denoiser, ModelKind};
     let conv = |cin, cout, seed: f64| Conv {

@@ -1,22 +1,21 @@
-//! The two roles and what travels between them. Everything crosses as bytes (`messages`), over
-//! a byte `transport`, so a network transport can replace the in-process channel unchanged.
+//! The two products (`classify`, `denoise`), each with its client and server role, and what
+//! travels between the roles. Everything crosses as bytes (`messages`) over a byte
+//! `transport`: a channel to a server thread in this process, or HTTP over TLS to
+//! `privact serve`.
 //!
-//! `client_keys` holds the secret key for both client roles (`client`, `denoise_client`); `server` is written against bytes, evaluation keys and
-//! ciphertexts only. It imports no secret-key type, and no wire format can carry one
-//! (`ckks::wire` has no secret-key encoder), so the server cannot receive it.
+//! `client_keys` holds the secret key for both clients. The servers (`classify::server`,
+//! `denoise::server`) are written against bytes, evaluation keys and ciphertexts only: they
+//! import no secret-key type, and no wire format can carry one (`ckks::wire` has no
+//! secret-key encoder), so a server cannot receive it.
 
 pub mod admission;
-pub mod client;
+pub mod classify;
 pub mod client_keys;
-pub mod denoise_client;
-pub mod denoise_local;
-pub mod denoise_server;
+pub mod denoise;
 pub mod expect;
 pub mod ledger;
-pub mod local;
 pub mod messages;
 pub mod release;
-pub mod server;
 pub mod transport;
 
 #[cfg(test)]
@@ -56,7 +55,7 @@ pub enum ProtocolError {
     /// The network transport failed (connection, TLS, HTTP status); the text says which.
     #[error("network: {0}")]
     Network(String),
-    /// The caller asked the run to stop (see `denoise_local::DenoiseEvent`).
+    /// The caller asked the run to stop (see `denoise::local::DenoiseEvent`).
     #[error("cancelled")]
     Cancelled,
     /// Evaluation keys that do not cover the model's rotations (or lack relinearisation).

@@ -233,20 +233,20 @@ fn image_area(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
             );
             panes.push(Pane {
                 viewport: left,
-                display: st.display,
+                display: st.shown_display(st.display),
                 tex,
                 image: place(left),
             });
             panes.push(Pane {
                 viewport: right,
-                display: st.compare.b,
+                display: st.shown_display(st.compare.b),
                 tex: second,
                 image: place(right),
             });
         }
         _ => panes.push(Pane {
             viewport: rect,
-            display: st.display,
+            display: st.shown_display(st.display),
             tex,
             image: place(rect),
         }),
@@ -257,7 +257,9 @@ fn image_area(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         let clip = ui.painter_at(pane.viewport);
         let img_rect = to_rect(pane.image);
         clip.image(pane.tex.id(), img_rect, uv, Color32::WHITE);
-        if let Some((_, heat)) = &app.textures.heat_map {
+        // The map explains the classification of the original slice: drawn once, on the
+        // first pane, never on the comparison pane beside it.
+        if let Some((_, heat)) = app.textures.heat_map.as_ref().filter(|_| i == 0) {
             clip.image(heat.id(), img_rect, uv, Color32::WHITE);
         }
         if let Some(shape) = &st.roi {
@@ -289,7 +291,7 @@ fn image_area(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         "CT slice {}×{} ({}), window {}",
         slice.cols,
         slice.rows,
-        st.display.label(),
+        st.shown_display(st.display).label(),
         view::window_label(st.window)
     );
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, &alt));

@@ -118,10 +118,10 @@ pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
                 .show(ui, |ui| right::show(app, ui, intents))
         });
     // The results sit under the image, inside the central area (so they span only its width).
-    egui::CentralPanel::no_frame()
+    let results_top = egui::CentralPanel::no_frame()
         .frame(egui::Frame::new().fill(Color32::BLACK))
         .show(ui, |ui| {
-            egui::Panel::bottom("results_panel")
+            let results = egui::Panel::bottom("results_panel")
                 .resizable(true)
                 .default_size(290.0)
                 .size_range(120.0..=600.0)
@@ -133,7 +133,9 @@ pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
                         .show(ui, |ui| results::show(app, ui, intents))
                 });
             centre::show(app, ui, intents);
-        });
+            results.response.rect.top()
+        })
+        .inner;
     let (lw, rw) = (left.response.rect.width(), right.response.rect.width());
     if app.panel_measured != Some([lw, rw]) {
         intents.push(Intent::PanelWidths {
@@ -143,7 +145,13 @@ pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         });
     }
 
-    toasts(app, ui.ctx(), intents);
+    // Messages sit over the bottom right of the image, never over a panel's controls.
+    let screen = ui.ctx().content_rect();
+    let offset = [
+        -(rw + 16.0),
+        -((screen.bottom() - results_top).max(0.0) + 16.0),
+    ];
+    toasts(app, ui.ctx(), offset, intents);
 }
 
 fn top_bar(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
@@ -209,13 +217,14 @@ pub fn drop_overlay(ctx: &egui::Context) {
     );
 }
 
-fn toasts(app: &PrivactApp, ctx: &egui::Context, intents: &mut Vec<Intent>) {
+/// Errors and notices, anchored `offset` points from the bottom-right corner of the window.
+fn toasts(app: &PrivactApp, ctx: &egui::Context, offset: [f32; 2], intents: &mut Vec<Intent>) {
     let st = &app.state;
     if st.toasts.is_empty() && st.notice.is_none() {
         return;
     }
     egui::Area::new(egui::Id::unique("toasts"))
-        .anchor(egui::Align2::RIGHT_BOTTOM, [-16.0, -16.0])
+        .anchor(egui::Align2::RIGHT_BOTTOM, offset)
         .order(egui::Order::Foreground)
         .show(ctx, |ui| {
             ui.set_max_width(460.0);
@@ -273,11 +282,65 @@ pub fn key_value_grid(
         .striped(true)
         .show(ui, |ui| {
             rows(&mut |k: &str, v: String| {
-                ui.label(k);
+                let key = ui.label(k);
+                if let Some(help) = glossary(k) {
+                    key.on_hover_text(help);
+                }
                 ui.label(v);
                 ui.end_row();
             });
         });
+}
+
+/// What a CKKS term on screen means, for teachers (hover text of the parameter card and the
+/// key inventory). `None` for terms that explain themselves.
+pub fn glossary(term: &str) -> Option<&'static str> {
+    Some(match term {
+        "Preset" => {
+            "The named parameter set both sides use; the server accepts only its allow-listed ones."
+        }
+        "Ring degree N" => {
+            "Every ciphertext is made of polynomials with N coefficients (one per modulus prime \
+             and part). Larger N: more security headroom and more slots, but bigger and slower."
+        }
+        "Slots" => {
+            "Values packed into one ciphertext: N/2 complex numbers. One homomorphic operation \
+             acts on all slots at once, like SIMD."
+        }
+        "Levels" => {
+            "How many more multiplications a ciphertext can take. After each product the \
+             ciphertext is rescaled (divided by one prime of the modulus), which uses one level."
+        }
+        "Scale" => {
+            "Δ: encoding multiplies each value by Δ and rounds to an integer, so log2 Δ bits \
+             carry the fraction; rescaling keeps Δ steady from level to level."
+        }
+        "Modulus" => {
+            "log Q: bits of the ciphertext modulus (the product of its primes, one per level plus \
+             the base). log QP adds the special primes P used only inside key switching. The \
+             HomomorphicEncryption.org table bounds log QP at each N for 128-bit security."
+        }
+        "Security" => {
+            "Estimated cost of the best known lattice attack, in bits, for this N and log QP \
+             with a ternary secret and error σ = 3.2."
+        }
+        "Precision after decryption" => {
+            "Bits of agreement between the decrypted result and the same circuit in plaintext: \
+             −log2 of the largest difference."
+        }
+        "Relinearisation key" => {
+            "A key-switching key that turns the three-part product of two ciphertexts back into \
+             two parts; the server holds it, it reveals nothing about the secret key."
+        }
+        "Galois (rotation) keys" => {
+            "Key-switching keys that let the server rotate the slots (move values between \
+             positions) without the secret key: one key per rotation amount the model uses."
+        }
+        "Secret key" => {
+            "Decrypts; it is made on this computer, zeroized after use, and never sent."
+        }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

@@ -171,11 +171,35 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>
                     "Plaintext (same circuit)",
                 ] {
                     let header = ui.label(RichText::new(h).strong());
-                    if let (true, Some(c)) = (h == "Approx-CNN", weights::shipped()) {
-                        header.on_hover_text(format!(
-                            "Mean logits of {} networks trained with different seeds (the HE-CNN runs all of them)",
-                            c.approx.len()
-                        ));
+                    match h {
+                        "Ref-CNN" => {
+                            header.on_hover_text(
+                                "The reference network (Lee et al. 2025): ordinary ReLU and max pooling, \
+                                 in plaintext. It cannot run under CKKS, which only adds and multiplies; \
+                                 it is what the encrypted network was distilled from.",
+                            );
+                        }
+                        "Approx-CNN" => {
+                            let members = weights::shipped().map_or(1, |c| c.approx.len());
+                            header.on_hover_text(format!(
+                                "The HE-friendly network in plaintext: squares instead of ReLU, average \
+                                 instead of max pooling; the mean logits of {members} networks trained \
+                                 with different seeds. It is the network the server evaluates."
+                            ));
+                        }
+                        "HE-CNN (decrypted)" => {
+                            header.on_hover_text(
+                                "The Approx-CNN evaluated by the server on ciphertexts, decrypted here.",
+                            );
+                        }
+                        _ => {
+                            header.on_hover_text(
+                                "The server's exact sequence of operations (same packing, rotations and \
+                                 levels) on unencrypted numbers. HE and this column agree to the \
+                                 precision shown because CKKS computes the same circuit with a small \
+                                 noise; the Approx-CNN column agrees too, being the same network.",
+                            );
+                        }
                     }
                 }
                 ui.end_row();
@@ -251,6 +275,12 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>
             ui.colored_label(wire(ui), "grey: plaintext, same circuit");
         });
     });
+    ui.weak(
+        "Why three columns agree: the server runs the Approx-CNN (squares instead of ReLU), so \
+         the HE-CNN equals it and the same circuit replayed in plaintext, up to CKKS noise. The \
+         Ref-CNN is the ordinary network it approximates; where they differ, encryption is not \
+         the cause. Hover a header for more.",
+    );
     let best = (0..3)
         .max_by(|&a, &b| o.probabilities[a].total_cmp(&o.probabilities[b]))
         .unwrap_or(0);

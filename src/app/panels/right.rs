@@ -5,6 +5,7 @@ use super::{amber, client, green, red, server, side_badge};
 use crate::app::PrivactApp;
 use crate::app::intent::Intent;
 use crate::app::job;
+use crate::app::prefs::ServerPref;
 use crate::app::state::{StepStatus, Task};
 use crate::app::view::{fmt_bytes, fmt_ratio, fmt_seconds, group_thousands, hex_excerpt};
 use crate::app::weights;
@@ -12,12 +13,13 @@ use crate::app::worker::JobKind;
 use crate::model::classifier::packing;
 use crate::model::denoiser::ModelKind;
 use crate::protocol::Side;
-use crate::protocol::denoise_client;
+use crate::protocol::denoise;
 use egui::{RichText, Vec2};
 
 pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
     ui.heading("Encrypted pipeline");
     actions(app, ui, intents);
+    server_choice(app, ui, intents);
     ui.separator();
     steps(app, ui);
     ui.separator();
@@ -199,6 +201,107 @@ fn actions(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
 }
 
 /// Ask for the encrypted heat map; show it, for which class, how opaque.
+/// "Server: built-in worker / remote privact serve", the URL and fingerprint, and the
+/// connection state (issue 17). Network errors of a run show here as well as in a toast.
+fn server_choice(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
+    use crate::app::remote::Connection;
+    let pref = &app.prefs.server;
+    let busy = app.busy();
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Server:");
+        ui.add_enabled_ui(!busy, |ui| {
+            for (remote, label, tip) in [
+                (
+                    false,
+                    "Built-in worker",
+                    "A server thread in this program: nothing leaves the computer",
+                ),
+                (
+                    true,
+                    "Remote privact serve",
+                    "`privact serve` on another machine, over HTTPS: it receives evaluation keys and ciphertexts only",
+                ),
+            ] {
+                if ui
+                    .selectable_label(pref.remote == remote, label)
+                    .on_hover_text(tip)
+                    .clicked()
+                {
+                    intents.push(Intent::SetServer(ServerPref {
+                        remote,
+                        ..pref.clone()
+                    }));
+                }
+            }
+        });
+    });
+    if pref.remote {
+        egui::Grid::new("server_grid").num_columns(2).show(ui, |ui| {
+            let mut url = pref.url.clone();
+            ui.label("URL");
+            let edit = ui.add_enabled(
+                !busy,
+                egui::TextEdit::singleline(&mut url)
+                    .hint_text("https://host:8443")
+                    .desired_width(260.0),
+            );
+            if edit.changed() {
+                intents.push(Intent::SetServer(ServerPref {
+                    url,
+                    ..pref.clone()
+                }));
+            }
+            ui.end_row();
+            let mut fingerprint = pref.fingerprint.clone();
+            ui.label("Fingerprint")
+                .on_hover_text("SHA-256 of the server's certificate, as `privact serve --self-signed` prints it");
+            let edit = ui.add_enabled(
+                !busy,
+                egui::TextEdit::singleline(&mut fingerprint)
+                    .hint_text("64 hex digits")
+                    .desired_width(260.0),
+            );
+            if edit.changed() {
+                intents.push(Intent::SetServer(ServerPref {
+                    fingerprint,
+                    ..pref.clone()
+                }));
+            }
+            ui.end_row();
+        });
+    }
+    ui.horizontal_wrapped(|ui| {
+        let (colour, text) = match &app.state.connection {
+            Connection::Builtin => (green(ui), "● built-in worker (this computer)".to_string()),
+            Connection::Unchecked => (amber(ui), "● not contacted yet".to_string()),
+            Connection::Checking => (amber(ui), "● contacting…".to_string()),
+            Connection::Reachable(s) => (
+                green(ui),
+                format!("● reachable, TLS verified ({})", fmt_seconds(*s)),
+            ),
+            Connection::InUse => (
+                green(ui),
+                "● connected: keys uploaded, last run answered".into(),
+            ),
+            Connection::Failed(reason) => (red(ui), format!("● unreachable: {reason}")),
+        };
+        ui.colored_label(colour, text);
+        if pref.remote
+            && ui
+                .add_enabled(
+                    !matches!(app.state.connection, Connection::Checking),
+                    egui::Button::new("Check connection"),
+                )
+                .on_hover_text(
+                    "GET /healthz over the pinned TLS connection; sends no keys or images",
+                )
+                .clicked()
+        {
+            intents.push(Intent::CheckServer);
+        }
+    });
+}
+
 fn heat_map_switches(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
     let hm = &app.state.heat_map;
     ui.horizontal_wrapped(|ui| {
@@ -284,6 +387,34 @@ fn steps(app: &PrivactApp, ui: &mut egui::Ui) {
         })
         .strong(),
     );
+    // The rows belong to the last run; say so when that run was on another slice.
+    let run_slice = match st.task {
+        Task::Classify => p
+            .outcome
+            .as_ref()
+            .and(st.outcome_for)
+            .filter(|_| st.classify_outcome().is_none()),
+        Task::Denoise => st
+            .denoise
+            .outcome
+            .as_ref()
+            .map(|o| (o.generation, o.index))
+            .filter(|_| st.denoise_outcome().is_none()),
+    };
+    let elsewhere = st.running.is_none() && run_slice.is_some();
+    if let Some((generation, index)) = run_slice.filter(|_| elsewhere) {
+        ui.colored_label(
+            amber(ui),
+            if generation == st.generation {
+                format!(
+                    "These steps are the last run's, on slice {}: not the slice on screen.",
+                    index + 1
+                )
+            } else {
+                "These steps are the last run's, on another image: not the one on screen.".into()
+            },
+        );
+    }
     egui::Grid::new("steps")
         .num_columns(6)
         .striped(true)
@@ -338,7 +469,7 @@ fn steps(app: &PrivactApp, ui: &mut egui::Ui) {
         });
     match st.task {
         Task::Classify => {
-            if let Some(o) = &p.outcome {
+            if let Some(o) = p.outcome.as_ref().filter(|_| !elsewhere) {
                 ui.label(format!(
                     "This slice {} · client {} · server {}",
                     fmt_seconds(o.per_slice_seconds()),
@@ -408,7 +539,7 @@ fn parameter_card(app: &PrivactApp, ui: &mut egui::Ui) {
                 },
                 Task::Denoise => match &app.denoise_info {
                     Ok(i) => (
-                        denoise_client::preset(st.denoise.model),
+                        denoise::client::preset(st.denoise.model),
                         i.params(st.denoise.model),
                     ),
                     Err(e) => {
@@ -435,6 +566,7 @@ fn parameter_card(app: &PrivactApp, ui: &mut egui::Ui) {
                     .denoise_outcome()
                     .map(|o| format!("{:.1} bits (vs the plaintext model)", o.precision_bits())),
             };
+            ui.weak("Hover a term for what it means.");
             super::key_value_grid(ui, "params", |row| {
                 row("Preset", preset.into());
                 row(
@@ -503,11 +635,13 @@ fn key_inventory(app: &PrivactApp, ui: &mut egui::Ui) {
                 .num_columns(3)
                 .striped(true)
                 .show(ui, |ui| {
-                    ui.label(RichText::new("Secret key").strong());
+                    ui.label(RichText::new("Secret key").strong())
+                        .on_hover_text(super::glossary("Secret key").unwrap_or_default());
                     ui.colored_label(green(ui), "never leaves this machine");
                     ui.label("fresh each session");
                     ui.end_row();
-                    ui.label("Relinearisation key");
+                    ui.label("Relinearisation key")
+                        .on_hover_text(super::glossary("Relinearisation key").unwrap_or_default());
                     match relin {
                         Some(b) => {
                             ui.label(format!("1 × {}", fmt_bytes(b)));
@@ -519,7 +653,9 @@ fn key_inventory(app: &PrivactApp, ui: &mut egui::Ui) {
                         }
                     }
                     ui.end_row();
-                    ui.label("Galois (rotation) keys");
+                    ui.label("Galois (rotation) keys").on_hover_text(
+                        super::glossary("Galois (rotation) keys").unwrap_or_default(),
+                    );
                     ui.label(format!(
                         "{} × {} = {}",
                         galois,

@@ -216,6 +216,11 @@ impl<P: Send + Sync> PreparedClassifier<P> {
         self.members.len()
     }
 
+    /// Every weight plaintext of every member (to account for the memory they hold).
+    pub fn plaintexts(&self) -> impl Iterator<Item = &P> {
+        self.members.iter().flat_map(PreparedMember::plaintexts)
+    }
+
     /// Evaluates the network on the 4 packed input ciphertexts; returns the (mean) logits in
     /// slots j·1024 + class for every block j (bias included in every copy; other slots 0).
     pub fn evaluate<B: SlotBackend<Pt = P>>(
@@ -326,6 +331,16 @@ struct PreparedMember<P> {
 }
 
 impl<P: Send + Sync> PreparedMember<P> {
+    /// Every plaintext this member holds.
+    fn plaintexts(&self) -> impl Iterator<Item = &P> {
+        self.conv1
+            .iter()
+            .flatten()
+            .chain(self.conv2.iter().flatten().flatten())
+            .chain(self.fc.iter().flatten())
+            .chain(self.map.iter().flatten())
+    }
+
     /// Encodes every weight plaintext for inputs encrypted at `input_level`.
     fn new<B: SlotBackend<Pt = P>>(
         backend: &B,

@@ -62,22 +62,53 @@ impl Endpoint {
     }
 }
 
-/// Opens a client end whose messages are forwarded to `endpoint` by a background thread
-/// (which ends when the returned transport is dropped).
-pub fn connect(endpoint: &Endpoint) -> Result<ChannelTransport, ProtocolError> {
+/// An HTTP client for `endpoint`: its trust (pinned fingerprint or CA), connect timeout
+/// and the whole-request `timeout`.
+fn http_client(
+    endpoint: &Endpoint,
+    timeout: Duration,
+) -> Result<reqwest::blocking::Client, ProtocolError> {
     super::tls::install_default_provider();
     let mut builder = reqwest::blocking::Client::builder()
         .connect_timeout(Duration::from_secs(10))
-        // Interactive denoising of a large slice can keep one request busy for minutes.
-        .timeout(Duration::from_secs(900))
+        .timeout(timeout)
         .user_agent(concat!("privact/", env!("CARGO_PKG_VERSION")));
     if let Some(trust) = &endpoint.trust {
         let config = client_config(trust).map_err(|e| ProtocolError::Network(e.to_string()))?;
         builder = builder.use_preconfigured_tls(config);
     }
-    let http = builder
+    builder
         .build()
-        .map_err(|e| ProtocolError::Network(format!("HTTP client: {e}")))?;
+        .map_err(|e| ProtocolError::Network(format!("HTTP client: {e}")))
+}
+
+/// `GET /healthz` at `endpoint` with its trust: the round-trip time, or why the server cannot
+/// be reached (refused, wrong fingerprint, not a PrivaCT server …). Sends nothing else.
+pub fn health(endpoint: &Endpoint) -> Result<Duration, ProtocolError> {
+    let http = http_client(endpoint, Duration::from_secs(15))?;
+    let t = std::time::Instant::now();
+    let url = format!("{}/healthz", endpoint.base);
+    let response = http
+        .get(&url)
+        .send()
+        .map_err(|e| ProtocolError::Network(format!("{}: {}", endpoint.base, error_chain(&e))))?;
+    let status = response.status();
+    let body = response.text().unwrap_or_default();
+    if status.is_success() && body.trim() == "ok" {
+        Ok(t.elapsed())
+    } else {
+        Err(ProtocolError::Network(format!(
+            "{} answered HTTP {status} on /healthz: not a privact server?",
+            endpoint.base
+        )))
+    }
+}
+
+/// Opens a client end whose messages are forwarded to `endpoint` by a background thread
+/// (which ends when the returned transport is dropped).
+pub fn connect(endpoint: &Endpoint) -> Result<ChannelTransport, ProtocolError> {
+    // Interactive denoising of a large slice can keep one request busy for minutes.
+    let http = http_client(endpoint, Duration::from_secs(900))?;
     let (client_end, mut far_end) = channel_pair();
     let failure: FailureSlot = Arc::new(Mutex::new(None));
     let slot = failure.clone();

@@ -15,12 +15,11 @@
 //! routes, sizes, statuses and timings only: no pixel data, keys, ciphertexts or paths.
 
 use super::http_client::{CONTENT_TYPE, ERROR_HEADER, SESSION_HEADER};
-use crate::model::classifier::he::ApproxParams;
 use crate::model::denoiser::Denoiser;
 use crate::model::denoiser::he::MaskPolicy;
-use crate::protocol::denoise_server::DenoiseServer;
+use crate::protocol::classify::server::{ClassifierModel, Server};
+use crate::protocol::denoise::server::DenoiseServer;
 use crate::protocol::messages::{Message, Task};
-use crate::protocol::server::Server;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -48,7 +47,8 @@ pub struct Limits {
     pub max_request_bytes: usize,
     /// Sessions held at once; the least recently used goes first.
     pub max_sessions: usize,
-    /// Budget for the evaluation keys held in memory (bytes, as the sessions report them).
+    /// Budget for what sessions hold in memory (bytes): their evaluation keys plus the
+    /// classifier's prepared plaintexts, which all sessions of a parameter set share.
     pub key_memory_budget: u64,
     /// Evaluations running at once; more get 503 at once (the client may retry).
     pub max_concurrent: usize,
@@ -71,7 +71,8 @@ impl Default for Limits {
 
 /// The models the service evaluates (public to nobody: they never leave the server).
 pub struct Models {
-    pub classifier: Vec<ApproxParams>,
+    /// Shared by every classification session (prepared once per parameter set).
+    pub classifier: Arc<ClassifierModel>,
     pub linear: Denoiser,
     pub nonlinear: Denoiser,
     pub policy: MaskPolicy,
@@ -120,6 +121,7 @@ struct Metrics {
     bytes_out: Counter,
     sessions: Gauge,
     key_memory: Gauge,
+    model_memory: Gauge,
     evictions: Counter,
 }
 
@@ -137,6 +139,7 @@ impl Metrics {
             (Counter::default(), Counter::default(), Counter::default());
         let sessions = Gauge::default();
         let key_memory = Gauge::default();
+        let model_memory = Gauge::default();
         registry.register(
             "requests",
             "HTTP requests by route and status",
@@ -160,6 +163,11 @@ impl Metrics {
             "Evaluation-key memory of the sessions held",
             key_memory.clone(),
         );
+        registry.register(
+            "model_memory_bytes",
+            "Prepared model plaintexts shared by the sessions",
+            model_memory.clone(),
+        );
         registry.register("evictions", "Sessions evicted (LRU)", evictions.clone());
         Self {
             registry,
@@ -170,6 +178,7 @@ impl Metrics {
             bytes_out,
             sessions,
             key_memory,
+            model_memory,
             evictions,
         }
     }
@@ -332,7 +341,7 @@ async fn open_session_inner(service: &Shared, body: Body) -> Response {
         let _permit = permit;
         let mut engine = match task {
             Task::ClassifyKidney => {
-                Engine::Classify(Box::new(Server::new(models.classifier.clone())))
+                Engine::Classify(Box::new(Server::shared(models.classifier.clone())))
             }
             Task::DenoiseLinear | Task::DenoiseNonlinear => {
                 Engine::Denoise(Box::new(DenoiseServer::with_policy(
@@ -461,8 +470,8 @@ fn touch(service: &Service, id: &str) -> Option<Vec<u8>> {
     Some(e.ack.clone())
 }
 
-/// Adds a session, then evicts the least recently used others while over the key budget or
-/// the session count.
+/// Adds a session, then evicts the least recently used others while the keys held plus the
+/// shared prepared model exceed the budget, or the session count its limit.
 fn insert(service: &Service, id: String, engine: Engine, ack: Vec<u8>, key_memory: u64) {
     let Ok(mut sessions) = service.sessions.lock() else {
         return;
@@ -476,8 +485,9 @@ fn insert(service: &Service, id: String, engine: Engine, ack: Vec<u8>, key_memor
             last_used: Instant::now(),
         },
     );
+    let model_memory = service.models.classifier.prepared_bytes();
     loop {
-        let held: u64 = sessions.values().map(|e| e.key_memory).sum();
+        let held = model_memory + sessions.values().map(|e| e.key_memory).sum::<u64>();
         if held <= service.limits.key_memory_budget && sessions.len() <= service.limits.max_sessions
         {
             break;
@@ -497,6 +507,7 @@ fn insert(service: &Service, id: String, engine: Engine, ack: Vec<u8>, key_memor
         }
     }
     service.metrics.sessions.set(sessions.len() as i64);
+    service.metrics.model_memory.set(model_memory as i64);
     service
         .metrics
         .key_memory

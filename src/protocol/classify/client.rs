@@ -1,17 +1,17 @@
 //! The client role: owns the secret key, encrypts the slice, decrypts the answer. Decrypted
 //! values never leave this side.
 
-use super::ProtocolError;
-use super::client_keys::ClientKeys;
-use super::expect::{Expected, decode_expected};
-use super::ledger::{Ledger, Side};
-use super::messages::{Message, Task};
 use crate::ckks::{Parameters, wire};
 use crate::model::classifier::{ClassMaps, packing};
+use crate::protocol::ProtocolError;
+use crate::protocol::client_keys::ClientKeys;
+use crate::protocol::expect::{Expected, decode_expected};
+use crate::protocol::ledger::{Ledger, Side};
+use crate::protocol::messages::{Message, Task};
 use std::time::Instant;
 
 pub struct ClassifierClient {
-    pub(super) keys: ClientKeys,
+    pub(in crate::protocol) keys: ClientKeys,
     pub ledger: Ledger,
     /// Whether the request in flight asked for the class-activation map: the answer must
     /// match it (a server cannot push a map nobody asked for, nor withhold one silently).

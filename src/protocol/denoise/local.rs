@@ -6,16 +6,16 @@
 //! it goes on, so the desktop app (progress rows, *Cancel*) and the CLI (progress lines) share
 //! this one loop. While the server computes, the callback hears `Waiting` about every 50 ms.
 
-use super::ProtocolError;
-use super::denoise_client::{DenoiseClient, Reply, preset};
-use super::denoise_server::DenoiseServer;
-use super::ledger::{Ledger, Side};
-use super::messages::Message;
-use super::transport::{ChannelTransport, Transport, channel_pair};
+use super::client::{DenoiseClient, Reply, preset};
+use super::server::DenoiseServer;
 use crate::ckks::{Parameters, wire};
 use crate::model::denoiser::he::{MaskPolicy, REPLY_LEVEL, input_level, rotations};
 use crate::model::denoiser::weights::{LayerSpec, specs};
 use crate::model::denoiser::{Denoiser, ModelKind, TilePlan};
+use crate::protocol::ProtocolError;
+use crate::protocol::ledger::{Ledger, Side};
+use crate::protocol::messages::Message;
+use crate::protocol::transport::{ChannelTransport, Transport, channel_pair};
 use std::ops::ControlFlow;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -143,7 +143,7 @@ pub struct SizePlan {
 
 impl SizePlan {
     /// The plan for a `rows × cols` slice and a model of shape `layers` on its denoising
-    /// preset (`denoise_client::preset`).
+    /// preset (`denoise::client::preset`).
     pub fn new(
         kind: ModelKind,
         layers: &[LayerSpec],

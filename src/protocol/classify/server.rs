@@ -3,30 +3,79 @@
 //! It only ever sees bytes. It names no secret-key type (a test checks this file), and no wire
 //! format can carry a secret key, so it cannot receive one.
 
-use super::ProtocolError;
-use super::admission::{admit_parameters, missing_rotations};
-use super::expect::{Expected, decode_expected};
-use super::messages::{Message, Task};
 use crate::ckks::{Encoder, EvaluationKeys, Evaluator, Parameters, Plaintext, wire};
 use crate::model::backend::CkksBackend;
 use crate::model::classifier::he::{ApproxParams, PreparedClassifier};
 use crate::model::classifier::packing;
-use std::sync::Arc;
+use crate::protocol::ProtocolError;
+use crate::protocol::admission::{admit_parameters, missing_rotations};
+use crate::protocol::expect::{Expected, decode_expected};
+use crate::protocol::messages::{Message, Task};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 /// Parameter sets this server runs; anything else is refused.
 pub const ALLOWED_PRESETS: [&str; 2] = ["depth5-n14", "depth7-n14"];
 
+/// The classifier as a server holds it: the Approx-CNN members and, per parameter set, their
+/// weight plaintexts, encoded once and shared by every session. They do not depend on the
+/// client's keys, and at N = 2^14 they take about 0.5 GB, far more than a session's keys.
+pub struct ClassifierModel {
+    /// The Approx-CNN member(s); the answer is their mean logits.
+    weights: Vec<ApproxParams>,
+    /// Prepared plaintexts by parameter fingerprint (at most one per allowed preset).
+    prepared: Mutex<HashMap<u64, Arc<PreparedClassifier<Plaintext>>>>,
+}
+
+impl ClassifierModel {
+    pub fn new(weights: Vec<ApproxParams>) -> Self {
+        Self {
+            weights,
+            prepared: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Bytes of the prepared plaintexts held (every parameter set prepared so far).
+    pub fn prepared_bytes(&self) -> u64 {
+        let prepared = self.prepared.lock().unwrap_or_else(PoisonError::into_inner);
+        prepared
+            .values()
+            .flat_map(|m| m.plaintexts())
+            .map(|p| (p.poly().limbs() * p.poly().n() * 8) as u64)
+            .sum()
+    }
+
+    /// The prepared model for `backend`'s parameter set, encoded on first use. The lock is
+    /// held while encoding, so concurrent first sessions encode it once.
+    fn prepared(
+        &self,
+        backend: &CkksBackend<'_>,
+    ) -> Result<Arc<PreparedClassifier<Plaintext>>, ProtocolError> {
+        let key = backend.eval.params().fingerprint();
+        let mut prepared = self.prepared.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(m) = prepared.get(&key) {
+            return Ok(m.clone());
+        }
+        let model = Arc::new(PreparedClassifier::new(
+            backend,
+            &self.weights,
+            packing::LEVELS_NEEDED,
+        )?);
+        prepared.insert(key, model.clone());
+        Ok(model)
+    }
+}
+
 struct Session {
     params: Parameters,
     eval: Evaluator,
     encoder: Encoder,
-    model: PreparedClassifier<Plaintext>,
+    model: Arc<PreparedClassifier<Plaintext>>,
 }
 
 pub struct Server {
-    /// The Approx-CNN member(s); the answer is their mean logits.
-    weights: Vec<ApproxParams>,
+    model: Arc<ClassifierModel>,
     session: Option<Session>,
     /// The full text of the last failure, for the operator's log; the client only gets
     /// `ProtocolError::public_reason`.
@@ -41,9 +90,16 @@ pub fn key_memory_bytes(params: &Parameters, keys: &EvaluationKeys) -> u64 {
 }
 
 impl Server {
+    /// A server with its own copy of the model.
     pub fn new(weights: Vec<ApproxParams>) -> Self {
+        Self::shared(Arc::new(ClassifierModel::new(weights)))
+    }
+
+    /// A server whose sessions share `model`'s prepared plaintexts with other servers
+    /// (`privact serve` holds one per parameter set, whatever the number of sessions).
+    pub fn shared(model: Arc<ClassifierModel>) -> Self {
         Self {
-            weights,
+            model,
             session: None,
             last_error: None,
         }
@@ -101,14 +157,10 @@ impl Server {
         let key_memory_bytes = key_memory_bytes(&params, &keys);
         let eval = Evaluator::new(&params, Arc::new(keys));
         let encoder = Encoder::new(&params);
-        let model = PreparedClassifier::new(
-            &CkksBackend {
-                eval: &eval,
-                encoder: &encoder,
-            },
-            &self.weights,
-            packing::LEVELS_NEEDED,
-        )?;
+        let model = self.model.prepared(&CkksBackend {
+            eval: &eval,
+            encoder: &encoder,
+        })?;
         self.session = Some(Session {
             params,
             eval,

@@ -5,18 +5,18 @@
 //! and no wire format can carry a secret key. Between rounds it keeps the masks and the
 //! shuffle of the pending evaluation; the client only ever returns fresh ciphertexts.
 
-use super::ProtocolError;
-use super::admission::{admit_parameters, missing_rotations};
-use super::denoise_client::preset;
-use super::expect::{Expected, decode_expected};
-use super::messages::{Message, Task};
-use super::server::key_memory_bytes;
+use super::client::preset;
 use crate::ckks::{Ciphertext, Encoder, Evaluator, Parameters, wire};
 use crate::model::backend::CkksBackend;
 use crate::model::denoiser::he::{
     Interactive, LinearHe, MaskPolicy, Step, input_level, model_rotations,
 };
 use crate::model::denoiser::{Denoiser, ModelKind, TilePlan};
+use crate::protocol::ProtocolError;
+use crate::protocol::admission::{admit_parameters, missing_rotations};
+use crate::protocol::classify::server::key_memory_bytes;
+use crate::protocol::expect::{Expected, decode_expected};
+use crate::protocol::messages::{Message, Task};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -121,7 +121,7 @@ impl DenoiseServer {
         params: &[u8],
         eval_keys: &[u8],
     ) -> Result<Message, ProtocolError> {
-        // Each model runs on exactly one parameter set (`denoise_client::preset`).
+        // Each model runs on exactly one parameter set (`denoise::client::preset`).
         let params = admit_parameters(params, &[preset(kind)])?;
         let keys = wire::decode_evaluation_keys(&params, eval_keys)?;
         let model = self.model(kind);

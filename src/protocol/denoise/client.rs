@@ -2,15 +2,15 @@
 //! between rounds and decrypts the result. Decrypted values never leave this side: what goes
 //! back to the server is always a fresh encryption (new seed, new noise).
 
-use super::ProtocolError;
-use super::client_keys::ClientKeys;
-use super::expect::{Expected, decode_expected};
-use super::ledger::{Ledger, Side};
-use super::messages::{Message, Task};
 use crate::ckks::{Ciphertext, EvaluationKeys, Parameters, wire};
 use crate::model::denoiser::he::{REPLY_LEVEL, input_level, rotations};
 use crate::model::denoiser::weights::LayerSpec;
 use crate::model::denoiser::{ModelKind, TilePlan};
+use crate::protocol::ProtocolError;
+use crate::protocol::client_keys::ClientKeys;
+use crate::protocol::expect::{Expected, decode_expected};
+use crate::protocol::ledger::{Ledger, Side};
+use crate::protocol::messages::{Message, Task};
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
 
@@ -41,7 +41,7 @@ pub fn clamped_relu(x: f64) -> f64 {
 }
 
 pub struct DenoiseClient {
-    pub(super) keys: ClientKeys,
+    pub(in crate::protocol) keys: ClientKeys,
     kind: ModelKind,
     layers: Vec<LayerSpec>,
     radius: usize,

@@ -1,14 +1,14 @@
 //! Protocol runs inside one process: the server runs on its own thread behind a byte channel,
 //! exactly as it would behind a socket. Used by the app's worker and the CLI.
 
-use super::ProtocolError;
 use super::client::{Classification, ClassifierClient};
-use super::ledger::{Ledger, Side};
-use super::messages::Message;
 use super::server::Server;
-use super::transport::http_client::{self, Endpoint};
-use super::transport::{ChannelTransport, Transport, channel_pair};
 use crate::model::classifier::he::ApproxParams;
+use crate::protocol::ProtocolError;
+use crate::protocol::ledger::{Ledger, Side};
+use crate::protocol::messages::Message;
+use crate::protocol::transport::http_client::{self, Endpoint};
+use crate::protocol::transport::{ChannelTransport, Transport, channel_pair};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
