@@ -988,7 +988,7 @@ fn a_remote_server_chosen_in_the_app_gives_the_built_in_answer_and_errors_are_sh
         h.state().state.connection
     );
     assert!(
-        has_containing(&h, "unreachable: network"),
+        has_containing(&h, "Unreachable: network"),
         "shown in the pipeline view"
     );
 
@@ -1009,9 +1009,18 @@ fn a_remote_server_chosen_in_the_app_gives_the_built_in_answer_and_errors_are_sh
         fingerprint,
     }));
     h.get_by_label("Check connection").click();
+    h.run_steps(2);
     step_until(&mut h, "the health check", Duration::from_secs(30), |h| {
-        matches!(h.state().state.connection, Connection::Reachable(_))
+        matches!(
+            h.state().state.connection,
+            Connection::Reachable(_) | Connection::Failed(_)
+        )
     });
+    assert!(
+        matches!(h.state().state.connection, Connection::Reachable(_)),
+        "{:?}",
+        h.state().state.connection
+    );
     h.state_mut().apply(Intent::RunClassify);
     step_until(&mut h, "the remote run", Duration::from_secs(300), |h| {
         !h.state().busy()

@@ -270,36 +270,32 @@ fn server_choice(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>)
             ui.end_row();
         });
     }
-    ui.horizontal_wrapped(|ui| {
-        let (colour, text) = match &app.state.connection {
-            Connection::Builtin => (green(ui), "● built-in worker (this computer)".to_string()),
-            Connection::Unchecked => (amber(ui), "● not contacted yet".to_string()),
-            Connection::Checking => (amber(ui), "● contacting…".to_string()),
-            Connection::Reachable(s) => (
-                green(ui),
-                format!("● reachable, TLS verified ({})", fmt_seconds(*s)),
-            ),
-            Connection::InUse => (
-                green(ui),
-                "● connected: keys uploaded, last run answered".into(),
-            ),
-            Connection::Failed(reason) => (red(ui), format!("● unreachable: {reason}")),
-        };
-        ui.colored_label(colour, text);
-        if pref.remote
-            && ui
-                .add_enabled(
-                    !matches!(app.state.connection, Connection::Checking),
-                    egui::Button::new("Check connection"),
-                )
-                .on_hover_text(
-                    "GET /healthz over the pinned TLS connection; sends no keys or images",
-                )
-                .clicked()
-        {
-            intents.push(Intent::CheckServer);
-        }
-    });
+    if pref.remote
+        && ui
+            .add_enabled(
+                !matches!(app.state.connection, Connection::Checking),
+                egui::Button::new("Check connection"),
+            )
+            .on_hover_text("GET /healthz over the pinned TLS connection; sends no keys or images")
+            .clicked()
+    {
+        intents.push(Intent::CheckServer);
+    }
+    let (colour, text) = match &app.state.connection {
+        Connection::Builtin => (green(ui), "Built-in worker (this computer)".to_string()),
+        Connection::Unchecked => (amber(ui), "Not contacted yet".to_string()),
+        Connection::Checking => (amber(ui), "Contacting…".to_string()),
+        Connection::Reachable(s) => (
+            green(ui),
+            format!("Reachable, TLS verified ({})", fmt_seconds(*s)),
+        ),
+        Connection::InUse => (
+            green(ui),
+            "Connected: keys uploaded, last run answered".into(),
+        ),
+        Connection::Failed(reason) => (red(ui), format!("Unreachable: {reason}")),
+    };
+    ui.colored_label(colour, text);
 }
 
 fn heat_map_switches(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
