@@ -2,16 +2,18 @@
 //! widgets are found by their labels, clicked, and the harness is stepped until the
 //! background worker's results appear.
 
+mod app_common;
 mod common;
 
-use egui_kittest::Harness;
+use app_common::{App, harness_with, has, has_containing, loaded, step_until};
+
 use egui_kittest::kittest::Queryable;
 use privact::app::intent::Intent;
 use privact::app::prefs::Prefs;
 use privact::app::state::StepStatus;
 use privact::app::view::group_thousands;
 use privact::app::worker::JobKind;
-use privact::app::{AutoRun, Launch, PrivactApp};
+use privact::app::{AutoRun, Launch};
 use privact::ckks::Parameters;
 use privact::model::denoiser::ModelKind;
 use privact::model::denoiser::weights::{builtin, specs};
@@ -19,58 +21,13 @@ use privact::protocol::classify::client::request_bytes;
 use privact::protocol::denoise::local::SizePlan;
 use std::time::{Duration, Instant};
 
-fn harness(prefs: Prefs) -> Harness<'static, PrivactApp> {
+fn harness(prefs: Prefs) -> App {
     harness_launched(prefs, Launch::default())
 }
 
 /// The app as `privact gui [FILE] [--run TASK]` starts it.
-fn harness_launched(prefs: Prefs, launch: Launch) -> Harness<'static, PrivactApp> {
-    Harness::builder()
-        .with_size([1600.0, 1000.0])
-        .build_ui_state(
-            |ui, app: &mut PrivactApp| app.ui(ui),
-            PrivactApp::new(prefs, launch),
-        )
-}
-
-/// Steps the harness (with short sleeps for the worker) until `done` holds.
-fn step_until(
-    h: &mut Harness<'static, PrivactApp>,
-    what: &str,
-    timeout: Duration,
-    done: impl Fn(&Harness<'static, PrivactApp>) -> bool,
-) {
-    let t = Instant::now();
-    h.step();
-    while !done(h) {
-        assert!(
-            t.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}; the app's last messages: {:?}",
-            h.state()
-                .state
-                .toasts
-                .iter()
-                .map(|t| format!("{}: {}", t.title, t.message))
-                .collect::<Vec<_>>()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-        h.step();
-    }
-}
-
-fn has(h: &Harness<'static, PrivactApp>, label: &str) -> bool {
-    h.query_by_label(label).is_some()
-}
-
-fn has_containing(h: &Harness<'static, PrivactApp>, part: &str) -> bool {
-    h.query_all_by_label_contains(part).next().is_some()
-}
-
-fn loaded(h: &mut Harness<'static, PrivactApp>) {
-    step_until(h, "the phantom to load", Duration::from_secs(60), |h| {
-        h.state().state.image.is_some() && h.state().textures.slice.is_some()
-    });
-    h.step();
+fn harness_launched(prefs: Prefs, launch: Launch) -> App {
+    harness_with(prefs, launch, [1600.0, 1000.0])
 }
 
 #[test]
@@ -1091,12 +1048,24 @@ fn labels_after_switching_slices_following_a_denoise_run_describe_the_slice_on_s
     });
     h.state_mut()
         .apply(Intent::SetDenoiseModel(ModelKind::Linear));
+    // The denoiser's input is what is on screen: the original when it is shown.
+    h.state_mut().apply(Intent::SetDisplay(Display::Original));
+    h.run_steps(2);
+    assert!(has_containing(&h, "input: the original slice shown"));
+    h.state_mut().apply(Intent::SetDisplay(Display::LowDose));
+    h.run_steps(2);
+    assert!(has_containing(&h, "input: the simulated 25 % dose"));
     h.state_mut().apply(Intent::RunDenoise);
     step_until(
         &mut h,
         "the denoised slice",
         Duration::from_secs(900),
         |h| h.state().state.denoise_outcome().is_some() && !h.state().busy(),
+    );
+    assert_eq!(
+        h.state().state.denoise_outcome().and_then(|o| o.dose),
+        Some(0.25),
+        "the simulated low dose was denoised"
     );
     h.state_mut().apply(Intent::SetDisplay(Display::Denoised));
     h.run_steps(3);

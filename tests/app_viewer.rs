@@ -2,70 +2,30 @@
 //! comparison, legibility and the teaching report, driven through egui_kittest. Every number
 //! shown is checked against a computation made here, independently of the app's code.
 
+mod app_common;
 mod common;
 
-use egui_kittest::Harness;
+use app_common::{App, harness_with, has, has_containing, loaded, step_until};
+
 use egui_kittest::kittest::Queryable;
 use privact::app::intent::Intent;
 use privact::app::prefs::Prefs;
 use privact::app::state::{Display, RoiTool};
-use privact::app::{Launch, PrivactApp};
+use privact::app::Launch;
 use privact::imaging::window::Window;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-fn harness_sized(size: [f32; 2]) -> Harness<'static, PrivactApp> {
-    Harness::builder().with_size(size).build_ui_state(
-        |ui, app: &mut PrivactApp| app.ui(ui),
-        PrivactApp::new(Prefs::default(), Launch::default()),
-    )
+fn harness_sized(size: [f32; 2]) -> App {
+    harness_with(Prefs::default(), Launch::default(), size)
 }
 
-fn harness() -> Harness<'static, PrivactApp> {
+fn harness() -> App {
     harness_sized([1600.0, 1000.0])
 }
 
-fn step_until(
-    h: &mut Harness<'static, PrivactApp>,
-    what: &str,
-    timeout: Duration,
-    done: impl Fn(&Harness<'static, PrivactApp>) -> bool,
-) {
-    let t = Instant::now();
-    h.step();
-    while !done(h) {
-        assert!(
-            t.elapsed() < timeout,
-            "timed out waiting for {what}; toasts: {:?}",
-            h.state()
-                .state
-                .toasts
-                .iter()
-                .map(|t| format!("{}: {}", t.title, t.message))
-                .collect::<Vec<_>>()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-        h.step();
-    }
-}
-
-fn has(h: &Harness<'static, PrivactApp>, label: &str) -> bool {
-    h.query_by_label(label).is_some()
-}
-
-fn has_containing(h: &Harness<'static, PrivactApp>, part: &str) -> bool {
-    h.query_all_by_label_contains(part).next().is_some()
-}
-
-fn loaded(h: &mut Harness<'static, PrivactApp>) {
-    step_until(h, "the phantom", Duration::from_secs(60), |h| {
-        h.state().state.image.is_some() && h.state().textures.slice.is_some()
-    });
-    h.step();
-}
-
 /// Opens `path` (file or series folder) and waits until its `n` slices are on screen.
-fn open(h: &mut Harness<'static, PrivactApp>, path: &Path, n: usize) {
+fn open(h: &mut App, path: &Path, n: usize) {
     let generation = h.state().state.generation;
     h.state_mut().apply(Intent::LoadPath(path.to_path_buf()));
     step_until(h, "the image", Duration::from_secs(120), |h| {
@@ -76,7 +36,7 @@ fn open(h: &mut Harness<'static, PrivactApp>, path: &Path, n: usize) {
 }
 
 /// The image area's panes drawn last frame: (viewport, image rectangle) as [x, y, w, h].
-fn panes(h: &Harness<'static, PrivactApp>) -> Vec<([f32; 4], [f32; 4])> {
+fn panes(h: &App) -> Vec<([f32; 4], [f32; 4])> {
     h.ctx
         .data(|d| d.get_temp(privact::app::panels::centre::panes_id()))
         .unwrap_or_default()
@@ -211,7 +171,7 @@ fn series_folder() -> (PathBuf, bool) {
     (dir, false)
 }
 
-fn wheel(h: &Harness<'static, PrivactApp>, unit: egui::MouseWheelUnit, dy: f32, ctrl: bool) {
+fn wheel(h: &App, unit: egui::MouseWheelUnit, dy: f32, ctrl: bool) {
     let modifiers = if ctrl {
         egui::Modifiers::CTRL
     } else {

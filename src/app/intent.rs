@@ -420,7 +420,7 @@ impl PrivactApp {
             return;
         };
         let (rows, cols) = (slice.rows, slice.cols);
-        let (input_hu, clean_hu, dose, approximate_hu) = match st.ldct_outcome() {
+        let (input_hu, clean_hu, dose, approximate_hu) = match st.denoise_input() {
             Some(o) => (
                 o.low_dose.clone(),
                 Some(o.clean.clone()),

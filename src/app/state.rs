@@ -549,6 +549,13 @@ impl AppState {
         })
     }
 
+    /// The simulated low dose a denoising run takes as input: the slice's simulation, unless
+    /// the user chose to look at the original (then the original is denoised, as shown).
+    pub fn denoise_input(&self) -> Option<&LdctOutcome> {
+        self.ldct_outcome()
+            .filter(|_| self.display != Display::Original)
+    }
+
     /// The series run's row of the slice on screen, if the run covered it.
     pub fn series_row(&self) -> Option<&SeriesRow> {
         self.series

@@ -129,12 +129,17 @@ fn actions(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         {
             intents.push(Intent::RunDenoise);
         }
-        let input = match st.ldct_outcome() {
-            Some(o) => format!(
+        let input = match (st.denoise_input(), st.ldct_outcome()) {
+            (Some(o), _) => format!(
                 "input: the simulated {:.0} % dose (clean reference for PSNR/SSIM)",
                 o.dose * 100.0
             ),
-            None => "input: the loaded slice as the low-dose scan (no reference)".to_string(),
+            (None, Some(_)) => {
+                "input: the original slice shown (Show low dose to denoise the simulation)".into()
+            }
+            (None, None) => {
+                "input: the loaded slice as the low-dose scan (no reference)".to_string()
+            }
         };
         ui.weak(input);
     });
