@@ -1,6 +1,7 @@
 //! Data safety (issue 8): what the app persists through eframe storage holds only preferences:
-//! no patient data, no file paths, no key material — even after a slice with identifiers was
-//! opened, revealed, and classified under encryption.
+//! no patient data, no file names, no key material — even after a slice with identifiers was
+//! opened, revealed, and classified under encryption. The one path it may keep is the folder
+//! of the last file opened (issue 20), and never a folder named after the patient.
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -73,7 +74,10 @@ fn step_until(
 
 #[test]
 fn storage_holds_no_phi_paths_or_key_material() {
-    let dir = std::env::temp_dir().join(format!("privact-storage-{}", std::process::id()));
+    // PACS exports often name folders after the patient: such a folder is never remembered.
+    let dir = std::env::temp_dir()
+        .join(format!("privact-storage-{}", std::process::id()))
+        .join("SENTINEL_JANE_MRN-7731");
     std::fs::create_dir_all(&dir).unwrap();
     let path = identified_slice(&dir);
 
@@ -140,10 +144,36 @@ fn storage_holds_no_phi_paths_or_key_material() {
             "mask_phi_by_default",
             "left_panel_width",
             "right_panel_width",
+            "server",
+            "last_folder",
             "version"
         ]
         .contains(&f.as_str())),
         "unexpected preference fields {fields:?}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        value["last_folder"], "",
+        "the patient's folder is not remembered"
+    );
+
+    // A neutral folder is remembered (where the next dialog opens), as the folder only.
+    let neutral = dir.parent().unwrap().join("ct-exports");
+    std::fs::create_dir_all(&neutral).unwrap();
+    let copy = neutral.join("identified-slice.dcm");
+    std::fs::copy(&path, &copy).unwrap();
+    let generation = h.state().state.generation;
+    h.state_mut().apply(Intent::LoadPath(copy));
+    step_until(&mut h, "the copy", |app| app.state.generation > generation);
+    let mut storage = Recorder::default();
+    eframe::App::save(h.state_mut(), &mut storage);
+    let stored: String = storage.0.values().cloned().collect();
+    let value: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(value["last_folder"], neutral.display().to_string());
+    for forbidden in [NAME, "SENTINEL", ID, "identified-slice"] {
+        assert!(
+            !stored.contains(forbidden),
+            "storage contains {forbidden:?}: {stored}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap());
 }

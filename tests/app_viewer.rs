@@ -8,10 +8,10 @@ mod common;
 use app_common::{App, harness_with, has, has_containing, loaded, step_until};
 
 use egui_kittest::kittest::Queryable;
+use privact::app::Launch;
 use privact::app::intent::Intent;
 use privact::app::prefs::Prefs;
 use privact::app::state::{Display, RoiTool};
-use privact::app::Launch;
 use privact::imaging::window::Window;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

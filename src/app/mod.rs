@@ -445,7 +445,10 @@ impl PrivactApp {
                     worker::Source::Builtin => None,
                 };
                 if let Some(f) = folder.filter(|f| !f.as_os_str().is_empty()) {
-                    self.prefs.last_folder = f.display().to_string();
+                    let f = f.display().to_string();
+                    if prefs::folder_is_free_of(&f, &loaded.slices) {
+                        self.prefs.last_folder = f;
+                    }
                 }
                 st.image = Some(*loaded);
                 st.index = 0;

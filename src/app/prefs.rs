@@ -73,6 +73,29 @@ pub struct ServerPref {
 /// Longest stored URL or fingerprint (characters); longer values are cut when read back.
 const MAX_SERVER_TEXT: usize = 1024;
 
+/// True when `folder` names none of the patient identifiers of `slices` (name parts, ID,
+/// birth date; case-insensitive, parts of 3 characters or more). PACS exports often name
+/// folders after the patient: such a folder is not remembered.
+pub fn folder_is_free_of(folder: &str, slices: &[crate::imaging::Slice]) -> bool {
+    let folder = folder.to_lowercase();
+    slices
+        .iter()
+        .filter_map(|s| s.info.as_ref())
+        .flat_map(|i| {
+            let p = &i.patient;
+            [&p.name, &p.id, &p.birth_date]
+                .into_iter()
+                .flatten()
+                .flat_map(|v| {
+                    v.split(|c: char| !c.is_alphanumeric())
+                        .map(str::to_lowercase)
+                        .collect::<Vec<_>>()
+                })
+                .collect::<Vec<_>>()
+        })
+        .all(|part| part.chars().count() < 3 || !folder.contains(&part))
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Prefs {
@@ -84,7 +107,8 @@ pub struct Prefs {
     pub right_panel_width: f32,
     pub server: ServerPref,
     /// The folder of the last file opened (empty: none), where the file dialogs start. The
-    /// folder only: never a file name.
+    /// folder only, never a file name, and never a folder named after the patient
+    /// (`folder_is_free_of`).
     pub last_folder: String,
 }
 

@@ -25,6 +25,8 @@ pub struct PipelineReport {
     pub slices: usize,
     pub upload_bytes: u64,
     pub download_bytes: u64,
+    /// Bits on the wire per pixel-channel value crossing, (up, down) (denoising only).
+    pub bits_per_value: Option<(f64, f64)>,
     pub rounds: usize,
 }
 
@@ -43,8 +45,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-/// Upload bytes, download bytes and ReLU rounds of one slice.
-type SliceCost = (u64, u64, usize);
+/// Upload bytes, download bytes, ReLU rounds and bits per value (up, down) of one slice.
+type SliceCost = (u64, u64, usize, Option<(f64, f64)>);
 
 /// Runs `slice` `slices` times; the median wall time and the last run's costs.
 fn time_slices(
@@ -52,7 +54,7 @@ fn time_slices(
     mut slice: impl FnMut() -> anyhow::Result<SliceCost>,
 ) -> anyhow::Result<(f64, SliceCost)> {
     let mut times = Vec::with_capacity(slices);
-    let mut last = (0, 0, 0);
+    let mut last = (0, 0, 0, None);
     for _ in 0..slices {
         let t = Instant::now();
         last = slice()?;
@@ -67,7 +69,7 @@ impl PipelineReport {
         setup_seconds: f64,
         eval_key_bytes: u64,
         slices: usize,
-        (median, (upload_bytes, download_bytes, rounds)): (f64, SliceCost),
+        (median, (upload_bytes, download_bytes, rounds, bits_per_value)): (f64, SliceCost),
     ) -> Self {
         Self {
             name,
@@ -77,6 +79,7 @@ impl PipelineReport {
             slices,
             upload_bytes,
             download_bytes,
+            bits_per_value,
             rounds,
         }
     }
@@ -96,7 +99,7 @@ fn classification(slices: usize, remote: Remote) -> anyhow::Result<PipelineRepor
     let setup_seconds = t.elapsed().as_secs_f64();
     let timed = time_slices(slices, || {
         let run = session.classify(&image, &mut |_| {})?;
-        Ok((run.upload_bytes, run.download_bytes, 0))
+        Ok((run.upload_bytes, run.download_bytes, 0, None))
     })?;
     Ok(PipelineReport::new(
         "classification (kidney CT, 3 classes)",
@@ -126,7 +129,12 @@ fn denoising(kind: ModelKind, slices: usize, remote: Remote) -> anyhow::Result<P
     let setup_seconds = t.elapsed().as_secs_f64();
     let timed = time_slices(slices, || {
         let run = session.denoise(&image, SIDE, SIDE)?;
-        Ok((run.upload_bytes, run.download_bytes, run.rounds.len()))
+        Ok((
+            run.upload_bytes,
+            run.download_bytes,
+            run.rounds.len(),
+            Some((run.bits_per_value_up, run.bits_per_value_down)),
+        ))
     })?;
     let name = match kind {
         ModelKind::Linear => "denoising, linear (one shot)",
@@ -176,5 +184,10 @@ pub fn print_table(reports: &[PipelineReport], remote: bool) {
             r.download_bytes as f64 / 1e6,
             r.rounds
         );
+        if let Some((up, down)) = r.bits_per_value {
+            println!(
+                "    bits per value crossing       ↑ {up:.0}   ↓ {down:.0}   (bytes × 8 ÷ pixel-channel values)"
+            );
+        }
     }
 }

@@ -203,9 +203,8 @@ pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
             report.round_bytes = run.rounds.clone();
             report.upload_bytes = run.upload_bytes;
             report.download_bytes = run.download_bytes;
-            let values = values_per_direction(&model, rows, cols);
-            report.upload_bits_per_value = Some(run.upload_bytes as f64 * 8.0 / values);
-            report.download_bits_per_value = Some(run.download_bytes as f64 * 8.0 / values);
+            report.upload_bits_per_value = Some(run.bits_per_value_up);
+            report.download_bits_per_value = Some(run.bits_per_value_down);
             report.eval_key_bytes = run.eval_key_bytes;
             report.tiles = run.tiles;
             report.tile_shape = Some(run.tile_shape);
@@ -334,14 +333,6 @@ fn write_output(
 /// `x` rounded up to one significant digit (3.62e-5 → 4e-5).
 /// Pixel-channel values that cross the wire in each direction for one `rows × cols` slice:
 /// the image up (the result down) plus the channels of every ReLU round.
-fn values_per_direction(model: &crate::model::denoiser::Denoiser, rows: usize, cols: usize) -> f64 {
-    let hidden: usize = model
-        .layers
-        .split_last()
-        .map_or(0, |(_, h)| h.iter().map(|l| l.cout).sum());
-    ((rows * cols) as f64 * (1 + hidden) as f64).max(1.0)
-}
-
 fn one_digit_bound(x: f64) -> f64 {
     if !(x.is_finite() && x > 0.0) {
         return x;

@@ -14,6 +14,7 @@ use crate::model::classifier::packing;
 use crate::model::denoiser::ModelKind;
 use crate::protocol::Side;
 use crate::protocol::denoise;
+use crate::protocol::denoise::local::ValuesCrossing;
 use egui::{RichText, Vec2};
 
 pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
@@ -906,6 +907,25 @@ fn denoise_overhead(app: &PrivactApp, ui: &mut egui::Ui) {
             fmt_bytes(result),
             fmt_ratio(result as f64, plain_bytes as f64),
         );
+        // Issue 18: what each pixel-channel value costs on the wire, each way.
+        let bits = match (o, st.slice(), &app.denoise_info) {
+            (Some(o), _, _) => Some((o.run.bits_per_value_up, o.run.bits_per_value_down)),
+            (None, Some(s), Ok(info)) => Some(plan.bits_per_value(&ValuesCrossing::new(
+                info.layers(st.denoise.model),
+                s.rows,
+                s.cols,
+            ))),
+            _ => None,
+        };
+        if let Some((up, down)) = bits {
+            overhead_row(
+                ui,
+                "Bits per value crossing (up / down)",
+                "–".into(),
+                format!("{up:.0} / {down:.0}"),
+                "–".into(),
+            );
+        }
         time_rows(
             ui,
             o.map(|o| (o.plain_seconds, o.per_slice_seconds(), o.setup_seconds)),

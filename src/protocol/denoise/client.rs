@@ -65,6 +65,11 @@ pub enum Reply {
 }
 
 impl DenoiseClient {
+    /// The model's public shape (channels and kernel of every layer).
+    pub fn layers(&self) -> &[LayerSpec] {
+        &self.layers
+    }
+
     /// Fresh keys for a new session; `layers` is the public shape of the model.
     pub fn new(kind: ModelKind, layers: &[LayerSpec]) -> Result<Self, ProtocolError> {
         let start = Instant::now();

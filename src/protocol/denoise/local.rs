@@ -95,6 +95,35 @@ fn report(
     }
 }
 
+/// Pixel-channel values that cross the wire for one `rows × cols` slice (issue 18): up, the
+/// input image and every hidden layer's activations (one value per pixel and channel); down,
+/// every hidden layer's masked pre-activations and the output image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ValuesCrossing {
+    pub up: u64,
+    pub down: u64,
+}
+
+impl ValuesCrossing {
+    pub fn new(layers: &[LayerSpec], rows: usize, cols: usize) -> Self {
+        let pixels = (rows * cols) as u64;
+        let hidden: u64 = layers
+            .split_last()
+            .map_or(0, |(_, h)| h.iter().map(|l| l.cout as u64).sum());
+        let output = layers.last().map_or(1, |l| l.cout as u64);
+        Self {
+            up: pixels * (1 + hidden),
+            down: pixels * (hidden + output),
+        }
+    }
+
+    /// Bits on the wire per value crossing, (up, down): bytes × 8 ÷ values, per direction.
+    pub fn bits_per_value(&self, upload_bytes: u64, download_bytes: u64) -> (f64, f64) {
+        let per = |bytes: u64, values: u64| bytes as f64 * 8.0 / values.max(1) as f64;
+        (per(upload_bytes, self.up), per(download_bytes, self.down))
+    }
+}
+
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct DenoiseRun {
     /// The decrypted output, rows × cols on the [0, 1] scale (not clamped).
@@ -110,6 +139,10 @@ pub struct DenoiseRun {
     pub upload_bytes: u64,
     /// All server → client bytes of this slice.
     pub download_bytes: u64,
+    /// Pixel-channel values crossing in each direction, and the bits each cost on the wire.
+    pub values: ValuesCrossing,
+    pub bits_per_value_up: f64,
+    pub bits_per_value_down: f64,
     pub eval_key_bytes: u64,
     pub server_key_memory: u64,
     /// The server's computing time for this slice, summed over its replies.
@@ -215,6 +248,11 @@ impl SizePlan {
     /// Server → client bytes of one slice (every round's pre-activations + the result).
     pub fn download_bytes(&self) -> u64 {
         self.result_bytes + self.rounds.iter().map(|r| r.download).sum::<u64>()
+    }
+
+    /// Planned bits per value crossing, (up, down) (see [`ValuesCrossing`]).
+    pub fn bits_per_value(&self, values: &ValuesCrossing) -> (f64, f64) {
+        values.bits_per_value(self.upload_bytes(), self.download_bytes())
     }
 }
 
@@ -480,8 +518,14 @@ impl DenoiseSession {
                             seconds: t.elapsed().as_secs_f64(),
                         },
                     )?;
+                    let values = ValuesCrossing::new(self.client.layers(), rows, cols);
+                    let (bits_per_value_up, bits_per_value_down) =
+                        values.bits_per_value(upload, download);
                     return Ok(DenoiseRun {
                         image,
+                        values,
+                        bits_per_value_up,
+                        bits_per_value_down,
                         ledger: std::mem::take(&mut self.client.ledger),
                         setup: self.setup_ledger.clone(),
                         rounds,
