@@ -361,3 +361,34 @@ fn a_server_killed_mid_round_gives_a_clear_error_and_a_restart_works() {
     assert!(out.exists());
     restarted.shutdown(Duration::from_secs(5)).unwrap();
 }
+
+/// The CLI's `--server` option on `classify`: the same answer through `privact serve` as in
+/// process (probabilities are released rounded to 1e-4; fresh noise may move the last digit).
+#[test]
+fn classify_with_server_equals_the_in_process_cli() {
+    let server = serve(Limits::default());
+    let dir = common::temp_dir("serve-cli-classify");
+    let input = dir.join("phantom.dcm");
+    let (code, _, err) = common::privact(&["phantom", "--out", input.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let probabilities = |extra: &[&str]| {
+        let mut args = vec!["classify", input.to_str().unwrap(), "--json"];
+        args.extend_from_slice(extra);
+        let (code, out, err) = common::privact(&args);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["probabilities"].clone()
+    };
+    let url = format!("https://{}", server.addr);
+    let fp = tls::hex(&server.fingerprint.unwrap());
+    let remote = probabilities(&["--server", &url, "--server-fingerprint", &fp]);
+    let local = probabilities(&[]);
+    for class in ["normal", "cyst", "tumor"] {
+        let (r, l) = (remote[class].as_f64(), local[class].as_f64());
+        assert!(
+            matches!((r, l), (Some(r), Some(l)) if (r - l).abs() <= 2e-4),
+            "{class}: {remote} vs {local}"
+        );
+    }
+    server.shutdown(Duration::from_secs(5)).unwrap();
+}
