@@ -602,3 +602,30 @@ fn ckks_terms_are_explained_on_hover_and_the_last_folder_is_remembered() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 20: error messages never cover a panel's controls, even at 1280×720 where the image
+/// area is narrow: the message sits between the left panel and the pipeline panel.
+#[test]
+fn an_error_message_stays_between_the_panels_at_1280_by_720() {
+    let mut h = harness_sized([1280.0, 720.0]);
+    loaded(&mut h);
+    let dir = common::temp_dir("viewer-toast");
+    let bad = dir.join("corrupt.dcm");
+    std::fs::write(&bad, [0x42u8; 3000]).unwrap();
+    h.state_mut().apply(Intent::LoadPath(bad));
+    step_until(&mut h, "the error message", Duration::from_secs(30), |h| {
+        has(h, "Dismiss error 1")
+    });
+    h.run_steps(3);
+    let message = h.get_by_label_contains("not a DICOM file").rect();
+    let button = h.get_by_label("Dismiss error 1").rect();
+    let left_edge = h.get_by_label("Load built-in phantom").rect().max.x;
+    let right_edge = h.get_by_label("Encrypted pipeline").rect().min.x;
+    for r in [message, button] {
+        assert!(
+            r.min.x > left_edge && r.max.x < right_edge,
+            "message {r:?} between the panels ({left_edge}, {right_edge})"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -151,7 +151,9 @@ pub fn show(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         -(rw + 16.0),
         -((screen.bottom() - results_top).max(0.0) + 16.0),
     ];
-    toasts(app, ui.ctx(), offset, intents);
+    // As wide as the image area allows, so they never reach over the left panel either.
+    let width = (screen.width() - lw - rw - 32.0).clamp(160.0, 460.0);
+    toasts(app, ui.ctx(), offset, width, intents);
 }
 
 fn top_bar(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
@@ -217,8 +219,15 @@ pub fn drop_overlay(ctx: &egui::Context) {
     );
 }
 
-/// Errors and notices, anchored `offset` points from the bottom-right corner of the window.
-fn toasts(app: &PrivactApp, ctx: &egui::Context, offset: [f32; 2], intents: &mut Vec<Intent>) {
+/// Errors and notices, anchored `offset` points from the bottom-right corner of the window,
+/// at most `width` points wide.
+fn toasts(
+    app: &PrivactApp,
+    ctx: &egui::Context,
+    offset: [f32; 2],
+    width: f32,
+    intents: &mut Vec<Intent>,
+) {
     let st = &app.state;
     if st.toasts.is_empty() && st.notice.is_none() {
         return;
@@ -227,7 +236,7 @@ fn toasts(app: &PrivactApp, ctx: &egui::Context, offset: [f32; 2], intents: &mut
         .anchor(egui::Align2::RIGHT_BOTTOM, offset)
         .order(egui::Order::Foreground)
         .show(ctx, |ui| {
-            ui.set_max_width(460.0);
+            ui.set_max_width(width);
             for (i, t) in st.toasts.iter().enumerate() {
                 egui::Frame::popup(ui.style())
                     .fill(Color32::from_rgb(60, 24, 24))
