@@ -759,15 +759,7 @@ fn series_folder() -> std::path::PathBuf {
         }
     }
     eprintln!("shared data absent: the series run uses 8 phantom slices");
-    let dir = common::temp_dir("app-series-phantom");
-    let one = dir.join("one.dcm.tmp");
-    let (code, _, err) = common::privact(&["phantom", "--out", one.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    for k in 0..8 {
-        std::fs::copy(&one, dir.join(format!("slice{k:02}.dcm"))).unwrap();
-    }
-    std::fs::remove_file(&one).unwrap();
-    dir
+    common::phantom_series("app-series-phantom", 8)
 }
 
 /// Issue 19: a series run with one key set on the worker, cancelled midway (the slices done
@@ -1024,14 +1016,7 @@ fn a_remote_server_chosen_in_the_app_gives_the_built_in_answer_and_errors_are_sh
 #[test]
 fn labels_after_switching_slices_following_a_denoise_run_describe_the_slice_on_screen() {
     use privact::app::state::Display;
-    let dir = common::temp_dir("app-two-slices");
-    let one = dir.join("one.dcm.tmp");
-    let (code, _, err) = common::privact(&["phantom", "--out", one.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    for k in 0..2 {
-        std::fs::copy(&one, dir.join(format!("slice{k}.dcm"))).unwrap();
-    }
-    std::fs::remove_file(&one).unwrap();
+    let dir = common::phantom_series("app-two-slices", 2);
     let mut h = harness(Prefs::default());
     loaded(&mut h);
     h.state_mut().apply(Intent::LoadPath(dir.clone()));

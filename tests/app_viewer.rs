@@ -160,15 +160,7 @@ fn series_folder() -> (PathBuf, bool) {
             return (dir, true);
         }
     }
-    let dir = common::temp_dir("viewer-series-phantom");
-    let one = dir.join("one.tmp");
-    let (code, _, err) = common::privact(&["phantom", "--out", one.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    for k in 0..3 {
-        std::fs::copy(&one, dir.join(format!("slice{k}.dcm"))).unwrap();
-    }
-    std::fs::remove_file(&one).unwrap();
-    (dir, false)
+    (common::phantom_series("viewer-series-phantom", 3), false)
 }
 
 fn wheel(h: &App, unit: egui::MouseWheelUnit, dy: f32, ctrl: bool) {

@@ -335,10 +335,7 @@ impl ClassifySession {
         check(cancel)?;
         transport.send(setup)?;
         let ack = recv(&mut transport, cancel)?;
-        let server_key_memory = match Message::decode(&ack).map_err(ProtocolError::from)? {
-            Message::SetupAck { key_memory_bytes } => key_memory_bytes,
-            other => return Err(refused(&other, "SetupAck")),
-        };
+        let server_key_memory = crate::protocol::setup_ack(&ack)?;
         Ok(ClassifySession {
             client,
             transport,

@@ -69,6 +69,19 @@ pub enum ProtocolError {
     OffProtocol(&'static str),
 }
 
+/// Reads the server's answer to a `Setup` message: the memory its session holds (bytes), or
+/// why it refused (`Refused` with its public reason, `Unexpected` for any other message).
+pub fn setup_ack(bytes: &[u8]) -> Result<u64, ProtocolError> {
+    match Message::decode(bytes)? {
+        Message::SetupAck { key_memory_bytes } => Ok(key_memory_bytes),
+        Message::Error { message } => Err(ProtocolError::Refused(message)),
+        other => Err(ProtocolError::Unexpected {
+            expected: "SetupAck",
+            found: other.kind_name(),
+        }),
+    }
+}
+
 impl ProtocolError {
     /// What a server may tell the client about a failure: a fixed sentence per kind, never a
     /// number or a value from the model (error texts once carried a bias at full precision).

@@ -242,38 +242,36 @@ fn server_choice(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>)
         });
     });
     if pref.remote {
-        egui::Grid::new("server_grid").num_columns(2).show(ui, |ui| {
-            let mut url = pref.url.clone();
-            ui.label("URL");
+        // One labelled text field per row; an edit becomes the edited copy of the setting.
+        let field = |ui: &mut egui::Ui, label: &str, tip: &str, hint: &str, value: &str| {
+            ui.label(label).on_hover_text(tip);
+            let mut text = value.to_string();
             let edit = ui.add_enabled(
                 !busy,
-                egui::TextEdit::singleline(&mut url)
-                    .hint_text("https://host:8443")
+                egui::TextEdit::singleline(&mut text)
+                    .hint_text(hint)
                     .desired_width(260.0),
             );
-            if edit.changed() {
+            ui.end_row();
+            edit.changed().then_some(text)
+        };
+        egui::Grid::new("server_grid").num_columns(2).show(ui, |ui| {
+            let tip = "Where `privact serve` listens: https://host:port";
+            if let Some(url) = field(ui, "URL", tip, "https://host:8443", &pref.url) {
                 intents.push(Intent::SetServer(ServerPref {
                     url,
                     ..pref.clone()
                 }));
             }
-            ui.end_row();
-            let mut fingerprint = pref.fingerprint.clone();
-            ui.label("Fingerprint")
-                .on_hover_text("SHA-256 of the server's certificate, as `privact serve --self-signed` prints it");
-            let edit = ui.add_enabled(
-                !busy,
-                egui::TextEdit::singleline(&mut fingerprint)
-                    .hint_text("64 hex digits")
-                    .desired_width(260.0),
-            );
-            if edit.changed() {
+            let tip = "SHA-256 of the server's certificate, as `privact serve --self-signed` prints it";
+            if let Some(fingerprint) =
+                field(ui, "Fingerprint", tip, "64 hex digits", &pref.fingerprint)
+            {
                 intents.push(Intent::SetServer(ServerPref {
                     fingerprint,
                     ..pref.clone()
                 }));
             }
-            ui.end_row();
         });
     }
     if pref.remote

@@ -6,7 +6,6 @@ use super::server::Server;
 use crate::model::classifier::he::ApproxParams;
 use crate::protocol::ProtocolError;
 use crate::protocol::ledger::{Ledger, Side};
-use crate::protocol::messages::Message;
 use crate::protocol::transport::http_client::{self, Endpoint};
 use crate::protocol::transport::{ChannelTransport, Transport, channel_pair};
 use std::thread::JoinHandle;
@@ -95,16 +94,7 @@ impl LocalSession {
         let t = Instant::now();
         session.transport.send(setup)?;
         let ack = session.transport.recv()?;
-        session.server_key_memory = match Message::decode(&ack)? {
-            Message::SetupAck { key_memory_bytes } => key_memory_bytes,
-            Message::Error { message } => return Err(ProtocolError::Refused(message)),
-            other => {
-                return Err(ProtocolError::Unexpected {
-                    expected: "SetupAck",
-                    found: other.kind_name(),
-                });
-            }
-        };
+        session.server_key_memory = crate::protocol::setup_ack(&ack)?;
         session
             .client
             .ledger

@@ -380,16 +380,7 @@ impl DenoiseSession {
         self.transport.send(setup)?;
         self.in_flight = true;
         let ack = self.wait(on)?;
-        self.server_key_memory = match Message::decode(&ack)? {
-            Message::SetupAck { key_memory_bytes } => key_memory_bytes,
-            Message::Error { message } => return Err(ProtocolError::Refused(message)),
-            other => {
-                return Err(ProtocolError::Unexpected {
-                    expected: "SetupAck",
-                    found: other.kind_name(),
-                });
-            }
-        };
+        self.server_key_memory = crate::protocol::setup_ack(&ack)?;
         let elapsed = t.elapsed();
         self.setup_ledger
             .record("Upload keys + server setup", Side::Server, elapsed, 0);
