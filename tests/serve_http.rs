@@ -150,10 +150,22 @@ fn classification_and_both_denoisers_over_tls_equal_the_in_process_results() {
     let err = LocalSession::connect(&preset, &wrong, &mut |_| {})
         .err()
         .unwrap();
+    // One clear line that never shows the server's own fingerprint (a user shown it might
+    // paste it in and defeat the pin).
+    let real = tls::hex(&server.fingerprint.unwrap());
     assert!(
-        matches!(&err, ProtocolError::Network(m) if m.contains("fingerprint")),
+        matches!(&err, ProtocolError::Network(m)
+            if m.contains("does not match the fingerprint given") && !m.contains(&real)),
         "{err}"
     );
+    // A refused port and a URL without a scheme are named in the user's terms too.
+    let closed = Endpoint::new("http://127.0.0.1:9", None).unwrap();
+    let err = LocalSession::connect(&preset, &closed, &mut |_| {})
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("connection refused"), "{err}");
+    let err = Endpoint::new("127.0.0.1:8443", None).unwrap_err();
+    assert!(err.to_string().contains("give the scheme"), "{err}");
     server.shutdown(Duration::from_secs(5)).unwrap();
 }
 

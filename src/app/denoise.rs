@@ -378,10 +378,17 @@ fn denoise_in_session(
                         MaskPolicy::DEFAULT,
                         &mut on,
                     ),
-                    // The remote server holds the weights; the client needs their shape.
-                    Some(endpoint) => {
-                        DenoiseSession::connect_with(job.kind, &specs(&model), &endpoint, &mut on)
-                    }
+                    // The remote server holds the weights; the client needs their shape. Its
+                    // health is checked first, so an unreachable one fails before the keys.
+                    Some(endpoint) => crate::protocol::transport::http_client::health(&endpoint)
+                        .and_then(|_| {
+                            DenoiseSession::connect_with(
+                                job.kind,
+                                &specs(&model),
+                                &endpoint,
+                                &mut on,
+                            )
+                        }),
                 }
                 .map_err(protocol)?,
             ),

@@ -310,7 +310,11 @@ impl ClassifySession {
         let t = Instant::now();
         let mut transport = match target.endpoint()? {
             // A remote server holds its own model; `weights` stay for the local baselines.
-            Some(endpoint) => http_client::connect(&endpoint)?,
+            // Its health is checked first, so an unreachable one fails before key generation.
+            Some(endpoint) => {
+                http_client::health(&endpoint)?;
+                http_client::connect(&endpoint)?
+            }
             None => {
                 // The server: its own thread, bytes in and out. Dropping our end stops it.
                 let (client_end, mut server_end) = channel_pair();
@@ -572,7 +576,8 @@ impl SizePlan {
             ciphertexts: packing::INPUT_CTS,
             ciphertext_bytes: wire::ciphertext_size(params, LEVELS_NEEDED, true) as u64,
             relin_key_bytes: (wire::evaluation_keys_size(params, 0, true) - base) as u64,
-            galois_keys: rotations.len(),
+            // One key per rotation, plus the conjugation key when the packing needs it.
+            galois_keys: rotations.len() + usize::from(packing::NEEDS_CONJUGATION),
             galois_key_bytes: (wire::evaluation_keys_size(params, 1, false) - base) as u64,
             rotations,
         }

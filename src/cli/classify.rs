@@ -232,8 +232,15 @@ pub fn run_classify(args: &ClassifyArgs) -> anyhow::Result<()> {
         crate::protocol::release::release(&mut p, &ReleasePolicy::new(1e-6, 1e-4)?);
     }
     let params = crate::ckks::Parameters::preset(&runner.model.description.parameter_preset)?;
+    // Where the encrypted steps ran: `privact serve` at this URL, or this process.
+    let evaluated_by = match (&args.server.server, args.mode) {
+        (Some(url), Mode::Encrypted) => format!("privact serve at {url}"),
+        (_, Mode::Encrypted) => "the built-in server in this process".to_string(),
+        _ => "plaintext in this process".to_string(),
+    };
     let mut out = json!({
         "mode": mode_name(args.mode),
+        "evaluated_by": evaluated_by,
         "probabilities": {CLASSES[0]: p[0], CLASSES[1]: p[1], CLASSES[2]: p[2]},
         // No class is named for a slice that failed the input check.
         "predicted": if warning.is_some() { Value::Null } else { json!(CLASSES[argmax(&p)]) },
@@ -259,6 +266,7 @@ pub fn run_classify(args: &ClassifyArgs) -> anyhow::Result<()> {
                 mode_name(args.mode)
             ),
         }
+        println!("evaluated by {evaluated_by}");
         for (k, name) in CLASSES.iter().enumerate() {
             println!("  {name:<7} {:.4}", p[k]);
         }

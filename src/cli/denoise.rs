@@ -73,6 +73,8 @@ fn parse_kind(s: &str) -> Result<ModelKind, String> {
 struct Report {
     model: ModelKind,
     mode: Mode,
+    /// Where the encrypted steps ran: `privact serve` at a URL, or this process.
+    evaluated_by: String,
     dose: Option<f64>,
     rows: usize,
     cols: usize,
@@ -159,6 +161,11 @@ pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
         ssim_out: None,
         max_abs_diff_vs_plain: None,
         tiled_vs_whole_plain_max_abs_diff: tiled_diff,
+        evaluated_by: match (&args.server.server, args.mode) {
+            (Some(url), Mode::Encrypted) => format!("privact serve at {url}"),
+            (_, Mode::Encrypted) => "the built-in server in this process".into(),
+            _ => "plaintext in this process".into(),
+        },
         rounds: 0,
         round_bytes: Vec::new(),
         upload_bytes: 0,
@@ -347,12 +354,13 @@ fn mb(b: u64) -> f64 {
 
 fn print_report(r: &Report) {
     println!(
-        "{} model, {} mode, {}×{} slice",
+        "{} model, {} mode ({}), {}×{} slice",
         r.model.name(),
         match r.mode {
             Mode::Plain => "plaintext",
             Mode::Encrypted => "encrypted",
         },
+        r.evaluated_by,
         r.rows,
         r.cols
     );
@@ -390,6 +398,13 @@ fn print_report(r: &Report) {
             r.upload_bits_per_value.unwrap_or(0.0),
             r.download_bits_per_value.unwrap_or(0.0),
             r.rounds
+        );
+        println!(
+            "  (that difference is the decryption's; the values written and scored were then \
+             noise-flooded with σ = {:.1e} on [0, 1] and rounded to the output format, so two \
+             encrypted runs differ by a grey level or two: see SECURITY.md, release of decrypted values)",
+            crate::protocol::release::FLOODING_FACTOR
+                * crate::protocol::release::DECRYPTION_ERROR_BOUND
         );
         for s in r.setup_ledger.iter().chain(&r.ledger) {
             println!(

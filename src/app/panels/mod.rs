@@ -309,8 +309,9 @@ pub fn glossary(term: &str) -> Option<&'static str> {
             "The named parameter set both sides use; the server accepts only its allow-listed ones."
         }
         "Ring degree N" => {
-            "Every ciphertext is made of polynomials with N coefficients (one per modulus prime \
-             and part). Larger N: more security headroom and more slots, but bigger and slower."
+            "A ciphertext is a pair of polynomials with N coefficients each, stored once per \
+             modulus prime. A larger N allows a larger modulus at the same security and gives \
+             more slots, but every ciphertext gets bigger and slower."
         }
         "Slots" => {
             "Values packed into one ciphertext: N/2 complex numbers. One homomorphic operation \

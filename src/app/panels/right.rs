@@ -667,8 +667,13 @@ fn key_inventory(app: &PrivactApp, ui: &mut egui::Ui) {
                 });
             let rot: Vec<String> = rotations.iter().map(|r| r.to_string()).collect();
             ui.weak(format!(
-                "Only the rotations the model uses: {}",
-                rot.join(", ")
+                "Only the rotations the model uses: {}{}",
+                rot.join(", "),
+                if galois > rotations.len() {
+                    ", and the conjugation (complex slots)"
+                } else {
+                    ""
+                }
             ));
             if let Some(m) = memory {
                 ui.label(format!(

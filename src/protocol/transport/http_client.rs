@@ -40,7 +40,13 @@ impl Endpoint {
     pub fn new(url: &str, trust: Option<Trust>) -> Result<Self, ProtocolError> {
         let base = url.trim_end_matches('/').to_string();
         let bad = |m: &str| ProtocolError::Network(format!("server URL {url}: {m}"));
-        let parsed = reqwest::Url::parse(&base).map_err(|e| bad(&e.to_string()))?;
+        let parsed = reqwest::Url::parse(&base).map_err(|e| {
+            if base.contains("://") {
+                bad(&e.to_string())
+            } else {
+                bad("give the scheme and the port, e.g. https://host:8443")
+            }
+        })?;
         let host = parsed.host_str().unwrap_or("");
         let loopback = host == "localhost"
             || host
@@ -91,7 +97,7 @@ pub fn health(endpoint: &Endpoint) -> Result<Duration, ProtocolError> {
     let response = http
         .get(&url)
         .send()
-        .map_err(|e| ProtocolError::Network(format!("{}: {}", endpoint.base, error_chain(&e))))?;
+        .map_err(|e| ProtocolError::Network(explain(&endpoint.base, &e)))?;
     let status = response.status();
     let body = response.text().unwrap_or_default();
     if status.is_success() && body.trim() == "ok" {
@@ -203,7 +209,7 @@ impl Link {
             .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
             .body(body.to_vec())
             .send()
-            .map_err(|e| format!("{}: {}", self.base, error_chain(&e)))?;
+            .map_err(|e| explain(&self.base, &e))?;
         let status = response.status();
         let header = |name: &str| {
             response
@@ -235,6 +241,28 @@ impl Link {
             text.chars().take(200).collect::<String>().trim()
         ))
     }
+}
+
+/// One line saying what went wrong with a request to `base`, in the user's terms where the
+/// cause is a common one; otherwise the error and its causes.
+fn explain(base: &str, e: &reqwest::Error) -> String {
+    let chain = error_chain(e);
+    let reason = if chain.contains(super::tls::PIN_MISMATCH) {
+        "the server's certificate does not match the fingerprint given; ask the server's \
+         operator for the one `privact serve` printed at start"
+            .to_string()
+    } else if chain.contains("Connection refused") {
+        "connection refused: is `privact serve` running at this address and port?".into()
+    } else if chain.contains("invalid HTTP version") || chain.contains("InvalidContentType") {
+        "the server and the URL disagree on TLS: use https:// for `privact serve`, http:// \
+         only with --insecure-http"
+            .into()
+    } else if e.is_timeout() {
+        "no answer in time".into()
+    } else {
+        chain
+    };
+    format!("{base}: {reason}")
 }
 
 /// The error and its causes on one line ("connection refused" is usually in a cause).

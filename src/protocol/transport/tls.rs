@@ -116,6 +116,9 @@ pub fn parse_fingerprint(text: &str) -> Result<[u8; 32], TlsError> {
     Ok(out)
 }
 
+/// The verifier's error when the server's certificate is not the pinned one.
+pub const PIN_MISMATCH: &str = "the server's certificate does not match the pinned fingerprint";
+
 /// How a client decides to trust the server.
 #[derive(Clone, Debug)]
 pub enum Trust {
@@ -185,10 +188,9 @@ impl ServerCertVerifier for PinnedCertificate {
         if fingerprint(end_entity.as_ref()) == self.pin {
             Ok(ServerCertVerified::assertion())
         } else {
-            Err(rustls::Error::General(format!(
-                "server certificate fingerprint {} is not the pinned one",
-                hex(&fingerprint(end_entity.as_ref()))
-            )))
+            // The presented fingerprint is not shown: a user shown it might paste it in and
+            // defeat the pin. The operator has the right one (`privact serve` prints it).
+            Err(rustls::Error::General(PIN_MISMATCH.into()))
         }
     }
 
