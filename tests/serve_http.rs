@@ -158,7 +158,13 @@ fn classification_and_both_denoisers_over_tls_equal_the_in_process_results() {
             if m.contains("does not match the fingerprint given") && !m.contains(&real)),
         "{err}"
     );
-    // A refused port and a URL without a scheme are named in the user's terms too.
+    // Plain HTTP to the TLS port, a refused port and a URL without a scheme are named in the
+    // user's terms too.
+    let plain = Endpoint::new(&format!("http://{}", server.addr), None).unwrap();
+    let err = LocalSession::connect(&preset, &plain, &mut |_| {})
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("use https://"), "{err}");
     let closed = Endpoint::new("http://127.0.0.1:9", None).unwrap();
     let err = LocalSession::connect(&preset, &closed, &mut |_| {})
         .err()

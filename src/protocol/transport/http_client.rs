@@ -253,7 +253,11 @@ fn explain(base: &str, e: &reqwest::Error) -> String {
             .to_string()
     } else if chain.contains("Connection refused") {
         "connection refused: is `privact serve` running at this address and port?".into()
-    } else if chain.contains("invalid HTTP version") || chain.contains("InvalidContentType") {
+    } else if chain.contains("invalid HTTP version")
+        || chain.contains("InvalidContentType")
+        || (base.starts_with("http://")
+            && (chain.contains("reset by peer") || chain.contains("connection closed")))
+    {
         "the server and the URL disagree on TLS: use https:// for `privact serve`, http:// \
          only with --insecure-http"
             .into()
