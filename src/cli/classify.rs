@@ -137,13 +137,13 @@ impl Runner {
         self.session.as_mut().context("session")
     }
 
-    /// Probabilities and, in encrypted mode, the run's ledger, bytes and seconds (`setup_seconds`
-    /// for the session's keys, `slice_seconds` for this slice alone).
+    /// Probabilities and what the run cost ([`RunRecord`]: in encrypted mode the ledger,
+    /// bytes and seconds), with the class-activation maps when `heat_map` is set.
     pub(crate) fn probabilities(
         &mut self,
         mode: Mode,
         input: &[f32],
-    ) -> anyhow::Result<([f64; NUM_CLASSES], Value)> {
+    ) -> anyhow::Result<([f64; NUM_CLASSES], RunRecord)> {
         let logits = match mode {
             Mode::Reference => self.model.reference_logits(input)?,
             Mode::Approx => self.model.approx_logits(input)?,
@@ -152,53 +152,95 @@ impl Runner {
                 let run = self
                     .session()?
                     .classify_with(input, heat_map, &mut |_| {})?;
-                let mut ledger: Vec<Value> = run
-                    .setup
-                    .steps
-                    .iter()
-                    .chain(&run.ledger.steps)
-                    .map(step_json)
-                    .collect();
-                ledger.retain(|s| s["stage"] != "Secret key" || s["ms"].as_f64().is_some());
-                let mut extra = json!({
-                    "ledger": ledger,
-                    "upload_bytes": run.upload_bytes,
-                    "download_bytes": run.download_bytes,
-                    "eval_key_bytes": run.eval_key_bytes,
-                    "server_key_memory_bytes": run.server_key_memory,
-                    "setup_seconds": run.setup.steps.iter().map(|s| s.seconds).sum::<f64>(),
-                    "slice_seconds": run.ledger.steps.iter().map(|s| s.seconds).sum::<f64>(),
-                });
-                if let Some(mut maps) = run.result.maps {
-                    // Decrypted values leave flooded and rounded, like the logits.
-                    let policy = ReleasePolicy::new(1e-6, 1e-4)?;
-                    crate::protocol::release::release(&mut maps.cyst, &policy);
-                    crate::protocol::release::release(&mut maps.tumor, &policy);
-                    extra["heat_map"] = serde_json::to_value(maps)?;
-                }
-                return Ok((self.model.decided(&run.result.probabilities), extra));
+                let heat_map = match run.result.maps {
+                    Some(mut maps) => {
+                        // Decrypted values leave flooded and rounded, like the logits.
+                        let policy = ReleasePolicy::new(1e-6, 1e-4)?;
+                        crate::protocol::release::release(&mut maps.cyst, &policy);
+                        crate::protocol::release::release(&mut maps.tumor, &policy);
+                        Some(maps)
+                    }
+                    None => None,
+                };
+                let record = RunRecord {
+                    ledger: run
+                        .setup
+                        .steps
+                        .iter()
+                        .chain(&run.ledger.steps)
+                        .map(StepRecord::from)
+                        .collect(),
+                    upload_bytes: run.upload_bytes,
+                    download_bytes: run.download_bytes,
+                    eval_key_bytes: run.eval_key_bytes,
+                    server_key_memory_bytes: Some(run.server_key_memory),
+                    setup_seconds: Some(run.setup.steps.iter().map(|s| s.seconds).sum()),
+                    slice_seconds: Some(run.ledger.steps.iter().map(|s| s.seconds).sum()),
+                    heat_map,
+                };
+                return Ok((self.model.decided(&run.result.probabilities), record));
             }
         };
         let p = softmax(&logits);
         let p = [p[0], p[1], p[2]];
-        let mut extra =
-            json!({"ledger": [], "upload_bytes": 0, "download_bytes": 0, "eval_key_bytes": 0});
-        if self.heat_map && mode == Mode::Approx {
-            extra["heat_map"] = serde_json::to_value(self.model.approx_maps(input)?)?;
-        }
+        let record = RunRecord {
+            heat_map: match self.heat_map && mode == Mode::Approx {
+                true => Some(self.model.approx_maps(input)?),
+                false => None,
+            },
+            ..RunRecord::default()
+        };
         Ok((
             if mode == Mode::Reference {
                 p
             } else {
                 self.model.decided(&p)
             },
-            extra,
+            record,
         ))
     }
 }
 
-fn step_json(s: &crate::protocol::Step) -> Value {
-    json!({"stage": s.name, "side": s.side, "ms": s.seconds * 1e3, "bytes": s.bytes})
+/// What one classification cost, as `classify --json` reports it (zeros and no seconds in
+/// the plaintext modes, which send nothing).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub(crate) struct RunRecord {
+    /// The session's one-time steps (first slice only) and this slice's steps.
+    pub ledger: Vec<StepRecord>,
+    pub upload_bytes: u64,
+    pub download_bytes: u64,
+    pub eval_key_bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_key_memory_bytes: Option<u64>,
+    /// Keys, upload and server setup of the session, seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setup_seconds: Option<f64>,
+    /// This slice alone, seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slice_seconds: Option<f64>,
+    /// The class-activation maps (released like the probabilities in encrypted mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heat_map: Option<crate::model::classifier::ClassMaps>,
+}
+
+/// One step of the ledger: name, side, milliseconds, bytes.
+#[derive(Clone, Debug, serde::Serialize)]
+pub(crate) struct StepRecord {
+    pub stage: String,
+    pub side: crate::protocol::Side,
+    pub ms: f64,
+    pub bytes: u64,
+}
+
+impl From<&crate::protocol::Step> for StepRecord {
+    fn from(s: &crate::protocol::Step) -> Self {
+        Self {
+            stage: s.name.clone(),
+            side: s.side,
+            ms: s.seconds * 1e3,
+            bytes: s.bytes,
+        }
+    }
 }
 
 pub(crate) fn mode_name(mode: Mode) -> &'static str {
@@ -221,11 +263,13 @@ pub fn run_classify(args: &ClassifyArgs) -> anyhow::Result<()> {
     runner.endpoint = args.server.endpoint()?;
     let (mut p, extra) = runner.probabilities(args.mode, &input)?;
     if let Some(png) = &args.heat_map {
-        let maps: crate::model::classifier::ClassMaps =
-            serde_json::from_value(extra["heat_map"].clone())
-                .context("the run returned no class-activation map")?;
-        write_heat_map(png, &unit, &maps, args.heat_map_class)?;
+        let maps = extra
+            .heat_map
+            .as_ref()
+            .context("the run returned no class-activation map")?;
+        write_heat_map(png, &unit, maps, args.heat_map_class)?;
     }
+    let extra = serde_json::to_value(&extra)?;
     if args.mode == Mode::Encrypted {
         // Decrypted values leave the client flooded and rounded (see `protocol::release`):
         // logits decrypt to ~1e-8, so σ = 1.6e-5 and a 1e-4 grid hide the error entirely.
@@ -535,13 +579,8 @@ pub fn run_demo() -> anyhow::Result<()> {
     );
     let mut runner = Runner::new()?;
     let (p, extra) = runner.probabilities(Mode::Encrypted, &input)?;
-    for s in extra["ledger"].as_array().into_iter().flatten() {
-        println!(
-            "  {:<28} {:>9.1} ms {:>12} bytes",
-            s["stage"].as_str().unwrap_or(""),
-            s["ms"].as_f64().unwrap_or(0.0),
-            s["bytes"]
-        );
+    for s in &extra.ledger {
+        println!("  {:<28} {:>9.1} ms {:>12} bytes", s.stage, s.ms, s.bytes);
     }
     println!("decrypted on this machine (the server never saw the image):");
     for (k, name) in CLASSES.iter().enumerate() {

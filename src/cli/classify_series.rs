@@ -121,7 +121,7 @@ struct Row {
     upload_bytes: u64,
     download_bytes: u64,
     /// The class-activation maps (with `--heat-map`).
-    heat_map: Option<Value>,
+    heat_map: Option<crate::model::classifier::ClassMaps>,
 }
 
 impl Row {
@@ -230,9 +230,9 @@ pub fn run(args: &ClassifySeriesArgs) -> anyhow::Result<()> {
         let info = slice.info.as_ref();
         if setup.is_null() {
             setup = json!({
-                "eval_key_bytes": extra["eval_key_bytes"],
-                "server_key_memory_bytes": extra["server_key_memory_bytes"],
-                "seconds": extra["setup_seconds"],
+                "eval_key_bytes": extra.eval_key_bytes,
+                "server_key_memory_bytes": extra.server_key_memory_bytes,
+                "seconds": extra.setup_seconds,
             });
         }
         rows.push(Row {
@@ -242,12 +242,12 @@ pub fn run(args: &ClassifySeriesArgs) -> anyhow::Result<()> {
             position_mm: normal_position(slice),
             probabilities: p,
             warning,
-            seconds: extra["slice_seconds"]
-                .as_f64()
+            seconds: extra
+                .slice_seconds
                 .unwrap_or_else(|| t.elapsed().as_secs_f64()),
-            upload_bytes: extra["upload_bytes"].as_u64().unwrap_or(0),
-            download_bytes: extra["download_bytes"].as_u64().unwrap_or(0),
-            heat_map: extra.get("heat_map").cloned(),
+            upload_bytes: extra.upload_bytes,
+            download_bytes: extra.download_bytes,
+            heat_map: extra.heat_map,
         });
     }
     let upload: u64 = rows.iter().map(|r| r.upload_bytes).sum();
