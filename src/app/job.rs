@@ -15,7 +15,7 @@ use crate::protocol::classify::local::Stage;
 use crate::protocol::classify::server::Server;
 use crate::protocol::ledger::{Ledger, Side};
 use crate::protocol::messages::Message;
-use crate::protocol::transport::{ChannelTransport, Transport, channel_pair, http_client};
+use crate::protocol::transport::{ChannelTransport, Transport, http_client, serve_in_thread};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -317,20 +317,12 @@ impl ClassifySession {
             }
             None => {
                 // The server: its own thread, bytes in and out. Dropping our end stops it.
-                let (client_end, mut server_end) = channel_pair();
                 let server_weights = weights.to_vec();
-                std::thread::Builder::new()
-                    .name("privact-server".into())
-                    .spawn(move || {
-                        let mut server = Server::new(server_weights);
-                        while let Ok(request) = server_end.recv() {
-                            if server_end.send(server.handle(&request)).is_err() {
-                                break;
-                            }
-                        }
-                    })
-                    .map_err(|_| ProtocolError::Closed)?;
-                client_end
+                serve_in_thread("privact-server", move || {
+                    let mut server = Server::new(server_weights);
+                    move |request: &[u8]| server.handle(request)
+                })?
+                .0
             }
         };
         let mut client = ClassifierClient::new(PRESET)?;

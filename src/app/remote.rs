@@ -54,14 +54,6 @@ impl ServerTarget {
             }
         }
     }
-
-    /// A short label for the pipeline view.
-    pub fn label(&self) -> String {
-        match self {
-            ServerTarget::Builtin => "built-in worker (this computer)".into(),
-            ServerTarget::Remote { url, .. } => format!("privact serve at {url}"),
-        }
-    }
 }
 
 /// What the app knows about the connection to the chosen server.

@@ -277,11 +277,7 @@ pub fn run_classify(args: &ClassifyArgs) -> anyhow::Result<()> {
     }
     let params = crate::ckks::Parameters::preset(&runner.model.description.parameter_preset)?;
     // Where the encrypted steps ran: `privact serve` at this URL, or this process.
-    let evaluated_by = match (&args.server.server, args.mode) {
-        (Some(url), Mode::Encrypted) => format!("privact serve at {url}"),
-        (_, Mode::Encrypted) => "the built-in server in this process".to_string(),
-        _ => "plaintext in this process".to_string(),
-    };
+    let evaluated_by = args.server.evaluated_by(args.mode == Mode::Encrypted);
     let mut out = json!({
         "mode": mode_name(args.mode),
         "evaluated_by": evaluated_by,

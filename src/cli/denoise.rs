@@ -161,11 +161,7 @@ pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
         ssim_out: None,
         max_abs_diff_vs_plain: None,
         tiled_vs_whole_plain_max_abs_diff: tiled_diff,
-        evaluated_by: match (&args.server.server, args.mode) {
-            (Some(url), Mode::Encrypted) => format!("privact serve at {url}"),
-            (_, Mode::Encrypted) => "the built-in server in this process".into(),
-            _ => "plaintext in this process".into(),
-        },
+        evaluated_by: args.server.evaluated_by(args.mode == Mode::Encrypted),
         rounds: 0,
         round_bytes: Vec::new(),
         upload_bytes: 0,

@@ -143,6 +143,16 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
+    /// Where a command's steps ran, for its output: `privact serve` at the URL, the built-in
+    /// server of this process, or plaintext (no server at all).
+    pub fn evaluated_by(&self, encrypted: bool) -> String {
+        match (&self.server, encrypted) {
+            (Some(url), true) => format!("privact serve at {url}"),
+            (None, true) => "the built-in server in this process".into(),
+            (_, false) => "plaintext in this process".into(),
+        }
+    }
+
     /// The remote endpoint, or `None` for the in-process server.
     pub fn endpoint(&self) -> anyhow::Result<Option<Endpoint>> {
         let Some(url) = &self.server else {

@@ -103,4 +103,14 @@ impl ProtocolError {
             Self::Cancelled => "cancelled",
         }
     }
+
+    /// A server's answer to a request that failed: the `Error` message with the public reason
+    /// only, its bytes ready to send; the full text goes to `log` (the operator's).
+    pub fn reply(&self, log: &mut Option<String>) -> Vec<u8> {
+        *log = Some(self.to_string());
+        Message::Error {
+            message: self.public_reason().to_string(),
+        }
+        .encode()
+    }
 }

@@ -7,7 +7,7 @@ use crate::model::classifier::he::ApproxParams;
 use crate::protocol::ProtocolError;
 use crate::protocol::ledger::{Ledger, Side};
 use crate::protocol::transport::http_client::{self, Endpoint};
-use crate::protocol::transport::{ChannelTransport, Transport, channel_pair};
+use crate::protocol::transport::{ChannelTransport, Transport, channel_pair, serve_in_thread};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -51,15 +51,10 @@ impl LocalSession {
         weights: Vec<ApproxParams>,
         progress: &mut dyn FnMut(Stage),
     ) -> Result<Self, ProtocolError> {
-        let (client_end, mut server_end) = channel_pair();
-        let server = std::thread::spawn(move || {
+        let (client_end, server) = serve_in_thread("privact-server", move || {
             let mut server = Server::new(weights);
-            while let Ok(request) = server_end.recv() {
-                if server_end.send(server.handle(&request)).is_err() {
-                    break;
-                }
-            }
-        });
+            move |request: &[u8]| server.handle(request)
+        })?;
         Self::open(preset, client_end, Some(server), progress)
     }
 

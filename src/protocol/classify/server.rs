@@ -115,11 +115,7 @@ impl Server {
     pub fn handle(&mut self, request: &[u8]) -> Vec<u8> {
         match self.try_handle(request) {
             Ok(reply) => reply.encode(),
-            Err(e) => {
-                let message = e.public_reason().to_string();
-                self.last_error = Some(e.to_string());
-                Message::Error { message }.encode()
-            }
+            Err(e) => e.reply(&mut self.last_error),
         }
     }
 

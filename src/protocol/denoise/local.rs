@@ -15,7 +15,7 @@ use crate::model::denoiser::{Denoiser, ModelKind, TilePlan};
 use crate::protocol::ProtocolError;
 use crate::protocol::ledger::{Ledger, Side};
 use crate::protocol::messages::Message;
-use crate::protocol::transport::{ChannelTransport, Transport, channel_pair};
+use crate::protocol::transport::{ChannelTransport, Transport, channel_pair, serve_in_thread};
 use std::ops::ControlFlow;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -306,18 +306,10 @@ impl DenoiseSession {
             ModelKind::Linear => &linear,
             ModelKind::Nonlinear => &nonlinear,
         });
-        let (client_end, mut server_end) = channel_pair();
-        let server = std::thread::Builder::new()
-            .name("privact-denoise-server".into())
-            .spawn(move || {
-                let mut server = DenoiseServer::with_policy(linear, nonlinear, policy);
-                while let Ok(request) = server_end.recv() {
-                    if server_end.send(server.handle(&request)).is_err() {
-                        break;
-                    }
-                }
-            })
-            .map_err(|_| ProtocolError::Closed)?;
+        let (client_end, server) = serve_in_thread("privact-denoise-server", move || {
+            let mut server = DenoiseServer::with_policy(linear, nonlinear, policy);
+            move |request: &[u8]| server.handle(request)
+        })?;
         Self::with_transport(kind, &layers, client_end, Some(server), on)
     }
 

@@ -74,9 +74,7 @@ impl DenoiseServer {
                 if let Some(s) = self.session.as_mut() {
                     s.pending = None;
                 }
-                let message = e.public_reason().to_string();
-                self.last_error = Some(e.to_string());
-                Message::Error { message }.encode()
+                e.reply(&mut self.last_error)
             }
         }
     }

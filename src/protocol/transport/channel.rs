@@ -19,6 +19,31 @@ pub struct ChannelTransport {
     failure: Option<FailureSlot>,
 }
 
+/// Starts a byte server on its own thread named `name`: `make` builds the handler there,
+/// and every message that arrives gets the handler's reply, until the returned client end is
+/// dropped. What the app's worker and the CLI use as their in-process server.
+pub fn serve_in_thread<H>(
+    name: &str,
+    make: impl FnOnce() -> H + Send + 'static,
+) -> Result<(ChannelTransport, std::thread::JoinHandle<()>), ProtocolError>
+where
+    H: FnMut(&[u8]) -> Vec<u8>,
+{
+    let (client_end, mut server_end) = channel_pair();
+    let thread = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let mut handle = make();
+            while let Ok(request) = server_end.recv() {
+                if server_end.send(handle(&request)).is_err() {
+                    break;
+                }
+            }
+        })
+        .map_err(|_| ProtocolError::Closed)?;
+    Ok((client_end, thread))
+}
+
 /// Two connected ends (client side, server side).
 pub fn channel_pair() -> (ChannelTransport, ChannelTransport) {
     let (a_tx, b_rx) = crossbeam_channel::unbounded();

@@ -8,7 +8,7 @@ pub mod http_client;
 pub mod http_server;
 pub mod tls;
 
-pub use channel::{ChannelTransport, channel_pair};
+pub use channel::{ChannelTransport, channel_pair, serve_in_thread};
 
 pub trait Transport {
     fn send(&mut self, bytes: Vec<u8>) -> Result<(), super::ProtocolError>;
