@@ -119,9 +119,15 @@ fn encrypted_denoising_of_the_simulated_low_dose_linear() {
     h.get_by_label("Denoising").click();
     h.run_steps(2);
     let plan = denoise_plan(ModelKind::Linear);
+    assert_eq!(
+        plan.ciphertexts,
+        plan.tiles.div_ceil(2),
+        "two tiles per ciphertext"
+    );
     let tiles = format!(
-        "{} tiles × {} = {} bytes",
+        "{} tiles in {} ciphertexts × {} = {} bytes",
         plan.tiles,
+        plan.ciphertexts,
         privact::app::view::fmt_bytes(plan.ciphertext_bytes),
         group_thousands(plan.request_bytes)
     );

@@ -7,6 +7,7 @@ use privact::model::denoiser::data::max_abs_diff as max_diff;
 use privact::model::denoiser::he::{
     INTERACTIVE_LEVELS, Interactive, LinearHe, MaskPolicy, Step, model_rotations,
 };
+use privact::model::denoiser::tiling::{pack_pairs, unpack_pairs};
 use privact::model::denoiser::weights::{
     builtin, builtin_description, from_safetensors, specs, to_safetensors,
 };
@@ -178,6 +179,20 @@ fn packed_linear_model_on_the_simulator_equals_plaintext() {
         .assemble(&out.into_iter().map(|c| c.real_parts()).collect::<Vec<_>>())
         .unwrap();
     let want = m.denoise(&img, rows, cols).unwrap();
+    assert!(max_diff(&got, &want) < 1e-12);
+    // Two tiles per slot vector (real and imaginary parts), as the client sends them: the
+    // same image, from half as many vectors.
+    let tiles = plan.layout(&img).unwrap();
+    let packed: Vec<SimCt> = pack_pairs(&tiles)
+        .into_iter()
+        .map(|values| SimCt { values, level: 1 })
+        .collect();
+    assert_eq!(packed.len(), tiles.len().div_ceil(2));
+    let out = he.evaluate(&sim, &packed).unwrap();
+    let back: Vec<Vec<_>> = out.into_iter().map(|c| c.values).collect();
+    let got = plan
+        .assemble(&unpack_pairs(&back, tiles.len()).unwrap())
+        .unwrap();
     assert!(max_diff(&got, &want) < 1e-12);
     // The rotation list is BSGS-sized: 2r baby + 2r giant steps.
     assert_eq!(model_rotations(&m, plan.tile_w).len(), 4 * m.radius());

@@ -8,7 +8,7 @@ use privact::model::denoiser::weights::{builtin, specs};
 use privact::model::denoiser::{Denoiser, ModelKind, TilePlan};
 use privact::protocol::Message;
 use privact::protocol::denoise::client::{DenoiseClient, Reply};
-use privact::protocol::denoise::local::DenoiseSession;
+use privact::protocol::denoise::local::{DenoiseSession, SizePlan};
 use privact::protocol::denoise::server::DenoiseServer;
 
 fn image(rows: usize, cols: usize) -> Vec<f32> {
@@ -41,6 +41,18 @@ fn linear_encrypted_256_is_lossless_and_one_shot() {
     assert!(run.rounds.is_empty());
     let d = max_diff(&run.image, &want);
     assert!(d <= 1e-4, "max |encrypted − plaintext| = {d:e}");
+    // Two tiles per ciphertext, each way: the bytes are the plan's, about half of what one
+    // tile per ciphertext would upload.
+    let plan = SizePlan::new(ModelKind::Linear, &specs(&s_model_linear()), rows, cols).unwrap();
+    assert_eq!(plan.ciphertexts, run.tiles.div_ceil(2));
+    assert_eq!(run.upload_bytes, plan.upload_bytes());
+    assert_eq!(run.download_bytes, plan.download_bytes());
+    let one_per_ciphertext = run.tiles as u64 * plan.ciphertext_bytes;
+    assert!(
+        run.upload_bytes * 10 < one_per_ciphertext * 6,
+        "{} bytes up against {one_per_ciphertext} for one tile per ciphertext",
+        run.upload_bytes
+    );
     // A second slice in the same session (keys reused).
     let img2: Vec<f32> = img.iter().map(|v| 1.0 - v).collect();
     let run2 = s.denoise(&img2, rows, cols).unwrap();

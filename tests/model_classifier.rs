@@ -167,6 +167,12 @@ fn ensembles_only_join_members_of_one_split_and_teacher() {
         Classifier::from_bytes(&single, &json),
         Err(ClassifierError::Mismatch(_))
     ));
+    // A model trained on body-cropped slices is refused: the clients do not crop.
+    let mut cropped = joined.description.clone();
+    cropped.input.body_crop = true;
+    let json = serde_json::to_vec(&cropped).expect("json");
+    let err = Classifier::from_bytes(&bytes, &json).expect_err("body crop refused");
+    assert!(err.to_string().contains("cropped to the body"), "{err}");
 }
 
 fn conv(out: usize, inp: usize, k: usize, stride: usize, padding: usize) -> Conv2d {

@@ -60,13 +60,23 @@ pub struct TrainClassifierArgs {
     /// Series-wise cross-validation on --data plus this kidney-ct-extra folder (with its
     /// series.tsv): one fold per extra tumour series, extra cyst/normal series spread over the
     /// folds, --data always trained on; held-out series are also scored by the shipped model.
-    /// Writes series_cv.json to --out (no weights). Distillation needs --ref-weights.
+    /// Writes series_cv.json to --out (no weights). Distillation uses --ref-weights when
+    /// given, otherwise each fold trains its own Ref-CNN on its training slices.
     #[arg(long, value_name = "DIR")]
     pub series_cv: Option<PathBuf>,
-    /// With --series-cv: at most this many training slices per series/group, evenly spaced
+    /// Add this kidney-ct-extra folder's series (series.tsv) to the training data of the
+    /// shipped model (--cap-per-series slices per series); validation stays the split of
+    /// --data.
+    #[arg(long, value_name = "DIR", conflicts_with = "series_cv")]
+    pub extra: Option<PathBuf>,
+    /// With --series-cv or --extra: at most this many training slices per series/group, evenly spaced
     /// (0: all).
     #[arg(long, default_value_t = 40)]
     pub cap_per_series: usize,
+    /// Crop every slice to a square around the patient's body (imaging::body_crop) before
+    /// training and inference: removes the field-of-view difference between series.
+    #[arg(long)]
+    pub body_crop: bool,
     /// Mini-batch size.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
@@ -100,5 +110,7 @@ pub fn run(args: &TrainClassifierArgs) -> anyhow::Result<()> {
         cv_folds: args.cv_folds,
         ref_weights: args.ref_weights.clone(),
         series_cv: args.series_cv.clone().map(|d| (d, args.cap_per_series)),
+        extra: args.extra.clone().map(|d| (d, args.cap_per_series)),
+        body_crop: args.body_crop,
     })
 }

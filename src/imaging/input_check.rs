@@ -16,6 +16,7 @@
 
 use std::path::Path;
 
+use super::body_crop::{BODY_LEVEL, largest_component, neighbours4};
 use super::model_input::{MODEL_SIDE, to_model_input};
 use super::slice::{Slice, Units};
 
@@ -350,7 +351,6 @@ pub fn rule_warnings(f: &Features) -> Vec<String> {
     w
 }
 
-const BODY_LEVEL: f32 = 0.08;
 const AIR_LEVEL: f32 = 0.04;
 const BRIGHT_LEVEL: f32 = 0.97;
 const SOFT_BAND: (f32, f32) = (0.25, 0.90);
@@ -371,32 +371,9 @@ pub fn features(img: &[f32], side: usize) -> Features {
     }
     // Largest 4-connected component above the body level.
     let fg: Vec<bool> = img.iter().map(|&v| v > BODY_LEVEL).collect();
-    let mut label = vec![0u32; n];
-    let (mut best, mut best_size, mut next) = (0u32, 0usize, 1u32);
+    let in_comp = largest_component(&fg, side);
     let mut stack = Vec::new();
-    for start in 0..n {
-        if !fg[start] || label[start] != 0 {
-            continue;
-        }
-        let mut size = 0usize;
-        label[start] = next;
-        stack.push(start);
-        while let Some(p) = stack.pop() {
-            size += 1;
-            for q in neighbours4(p, side) {
-                if fg[q] && label[q] == 0 {
-                    label[q] = next;
-                    stack.push(q);
-                }
-            }
-        }
-        if size > best_size {
-            (best, best_size) = (next, size);
-        }
-        next += 1;
-    }
     // Fill holes: everything not reachable from the border without crossing the body.
-    let in_comp: Vec<bool> = label.iter().map(|&l| best != 0 && l == best).collect();
     let mut outside = vec![false; n];
     for i in 0..side {
         for p in [i, (side - 1) * side + i, i * side, i * side + side - 1] {
@@ -457,17 +434,4 @@ pub fn features(img: &[f32], side: usize) -> Features {
         soft_tissue: soft as f64 / a,
         outside_bright: out_bright as f64 / out_n.max(1) as f64,
     }
-}
-
-/// The 4-connected neighbours of pixel `p` in a `side × side` image (row-major).
-fn neighbours4(p: usize, side: usize) -> impl Iterator<Item = usize> {
-    let (y, x) = (p / side, p % side);
-    [
-        (x > 0).then(|| p - 1),
-        (x + 1 < side).then(|| p + 1),
-        (y > 0).then(|| p - side),
-        (y + 1 < side).then(|| p + side),
-    ]
-    .into_iter()
-    .flatten()
 }

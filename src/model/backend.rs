@@ -48,6 +48,9 @@ pub trait SlotBackend: Sync {
     ) -> Result<Vec<Option<Self::Ct>>, EvalError>;
     /// `a + c` in every slot, at `a`'s scale.
     fn add_scalar(&self, a: &Self::Ct, c: f64) -> Result<Self::Ct, EvalError>;
+    /// `a + c` in every slot for a complex `c` (a bias for two real values packed in one
+    /// slot's real and imaginary parts), at `a`'s scale.
+    fn add_scalar_complex(&self, a: &Self::Ct, c: Complex64) -> Result<Self::Ct, EvalError>;
     /// The same values at the lower `level` (no rescale: exact).
     fn drop_to_level(&self, a: &Self::Ct, level: usize) -> Result<Self::Ct, EvalError>;
     fn rescale(&self, a: &Self::Ct) -> Result<Self::Ct, EvalError>;
@@ -151,6 +154,14 @@ impl SlotBackend for CkksBackend<'_> {
     }
     fn add_scalar(&self, a: &Ciphertext, c: f64) -> Result<Ciphertext, EvalError> {
         self.eval.add_const(a, c)
+    }
+    fn add_scalar_complex(&self, a: &Ciphertext, c: Complex64) -> Result<Ciphertext, EvalError> {
+        // A constant slot vector encodes to c.re·Δ at X^0 and c.im·Δ at X^{N/2}: one small
+        // encoding per output, nothing stored.
+        let pt = self
+            .encoder
+            .encode_complex(&vec![c; self.slots()], a.level(), a.scale())?;
+        self.eval.add_plain(a, &pt)
     }
     fn drop_to_level(&self, a: &Ciphertext, level: usize) -> Result<Ciphertext, EvalError> {
         self.eval.drop_levels(
@@ -305,6 +316,12 @@ impl SlotBackend for SimBackend {
             .collect())
     }
     fn add_scalar(&self, a: &SimCt, c: f64) -> Result<SimCt, EvalError> {
+        Ok(SimCt {
+            values: a.values.par_iter().map(|x| x + c).collect(),
+            level: a.level,
+        })
+    }
+    fn add_scalar_complex(&self, a: &SimCt, c: Complex64) -> Result<SimCt, EvalError> {
         Ok(SimCt {
             values: a.values.par_iter().map(|x| x + c).collect(),
             level: a.level,

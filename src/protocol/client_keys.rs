@@ -9,6 +9,7 @@ use crate::ckks::{
     Parameters, SecretKey,
 };
 
+use num_complex::Complex64;
 pub struct ClientKeys {
     params: Parameters,
     /// Zeroized on drop (see `SecretKey`); fresh for every session.
@@ -63,5 +64,13 @@ impl ClientKeys {
     pub fn decrypt(&self, ct: &Ciphertext) -> Result<Vec<f64>, EvalError> {
         self.encoder
             .decode(&Decryptor::new(&self.params, &self.sk).decrypt(ct)?)
+    }
+
+    /// Decrypts and decodes to complex slot values (two real values packed per slot).
+    ///
+    /// Errors: as [`ClientKeys::decrypt`].
+    pub fn decrypt_complex(&self, ct: &Ciphertext) -> Result<Vec<Complex64>, EvalError> {
+        self.encoder
+            .decode_complex(&Decryptor::new(&self.params, &self.sk).decrypt(ct)?)
     }
 }

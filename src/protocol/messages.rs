@@ -133,7 +133,8 @@ pub enum Message {
     Error {
         message: String,
     },
-    /// Encrypted input tiles (one ciphertext per tile, halos included).
+    /// Encrypted input tiles, halos included (two tiles per ciphertext for the linear model,
+    /// one for the interactive one: `he::tiles_per_ciphertext`).
     DenoiseRequest {
         tiles: Vec<Vec<u8>>,
     },

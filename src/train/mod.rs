@@ -64,6 +64,12 @@ pub struct TrainConfig {
     /// `Some((kidney-ct-extra folder, cap))`: series-wise cross-validation on `data` plus
     /// this folder (see [`series_cv`]), at most `cap` training slices per group (0: all).
     pub series_cv: Option<(PathBuf, usize)>,
+    /// `Some((kidney-ct-extra folder, cap))`: its series join the training data (at most
+    /// `cap` slices per series; 0: all); validation stays the split of `data`.
+    pub extra: Option<(PathBuf, usize)>,
+    /// Crop every image to the patient's body before anything else
+    /// ([`crate::imaging::body_crop`]); recorded in the description's input spec.
+    pub body_crop: bool,
 }
 
 /// Augmentation strength.
@@ -344,20 +350,54 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
     }
     let t0 = Instant::now();
     let dev = Device::Cpu;
-    let ds = data::load(&cfg.data)?;
-    let samples = &ds.samples;
+    let mut ds = data::load(&cfg.data)?;
     let mut per_class = [0usize; NUM_CLASSES];
-    samples.iter().for_each(|s| per_class[s.label] += 1);
+    ds.samples.iter().for_each(|s| per_class[s.label] += 1);
     eprintln!(
         "loaded {} images {:?} in {:.1}s; data sha256 {}",
-        samples.len(),
+        ds.samples.len(),
         per_class,
         t0.elapsed().as_secs_f64(),
         ds.sha256
     );
-
-    let groups = data::group(samples, cfg.group_threshold);
-    let is_val = data::split(samples, &groups, cfg.val_fraction, cfg.split_seed);
+    let mut groups = data::group(&ds.samples, cfg.group_threshold);
+    let mut is_val = data::split(&ds.samples, &groups, cfg.val_fraction, cfg.split_seed);
+    // Extra series: training only, at most `cap` evenly spaced slices per series.
+    let mut extra_sha = None;
+    if let Some((dir, cap)) = &cfg.extra {
+        let (xs, names, sha) = series_cv::load_extra(dir)?;
+        let first = groups.iter().max().map_or(0, |g| g + 1);
+        let mut ids: BTreeMap<String, usize> = BTreeMap::new();
+        let xg: Vec<usize> = names
+            .iter()
+            .map(|n| {
+                let next = first + ids.len();
+                *ids.entry(n.clone()).or_insert(next)
+            })
+            .collect();
+        let all: Vec<usize> = (0..xs.len()).collect();
+        let keep = series_cv::cap_per_group(&all, &xg, *cap);
+        eprintln!(
+            "extra training data: {} of {} slices of {} series from {} (sha256 {sha})",
+            keep.len(),
+            xs.len(),
+            ids.len(),
+            dir.display()
+        );
+        let mut xs: Vec<Option<data::Sample>> = xs.into_iter().map(Some).collect();
+        for i in keep {
+            if let Some(sample) = xs[i].take() {
+                ds.samples.push(sample);
+                groups.push(xg[i]);
+                is_val.push(false);
+            }
+        }
+        extra_sha = Some(sha);
+    }
+    if cfg.body_crop {
+        ds.samples = series_cv::crop_samples(&ds.samples);
+    }
+    let samples = &ds.samples;
     let mut groups_per_class = [
         std::collections::BTreeSet::new(),
         Default::default(),
@@ -524,10 +564,20 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
             "ref.",
         ),
     );
-    let data_root = cfg.data.file_name().map_or_else(
-        || cfg.data.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let folder = |p: &std::path::Path| {
+        p.file_name().map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    };
+    let data_root = match (&cfg.extra, &extra_sha) {
+        (Some((dir, cap)), Some(sha)) => format!(
+            "{} + {} (training only, at most {cap} evenly spaced slices per series; file list sha256 {sha})",
+            folder(&cfg.data),
+            folder(dir)
+        ),
+        _ => folder(&cfg.data),
+    };
     let desc = ModelDescription {
         ensemble: None,
         decision: None,
@@ -537,6 +587,7 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
         input: InputSpec {
             size: INPUT_SIZE,
             transform: TRANSFORM.into(),
+            body_crop: cfg.body_crop,
         },
         architecture: Architecture {
             approx: "approx: conv1 8x8 stride 8 no padding 1->8 (patchify, 256x256 -> 32x32x8) -> per-channel a*y^2+b*y+c (a >= 0.005) -> avg pool 2x2/2 (16x16x8) -> conv2 3x3 stride 1 zero pad 1 8->16 -> per-channel a*y^2+b*y+c -> global average pool (16) -> fc 16->3. No batch-norm.".into(),
@@ -606,7 +657,7 @@ fn class_weights(samples: &[Sample], idx: &[usize]) -> [f64; NUM_CLASSES] {
 }
 
 /// Trains the Ref-CNN on `train_idx` (fixed recipe).
-fn train_ref(
+pub(crate) fn train_ref(
     cfg: &TrainConfig,
     samples: &[Sample],
     train_idx: &[usize],

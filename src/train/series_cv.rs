@@ -64,6 +64,24 @@ fn read_series(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
         .collect())
 }
 
+/// Loads a `kidney-ct-extra` folder: its samples (`rel_path` prefixed `extra/`) and each
+/// one's series from `series.tsv`, and the SHA-256 of its file list.
+pub fn load_extra(extra_root: &Path) -> anyhow::Result<(Vec<Sample>, Vec<String>, String)> {
+    let b = data::load(extra_root)?;
+    let series = read_series(&extra_root.join("series.tsv"))?;
+    let mut names = Vec::with_capacity(b.samples.len());
+    let mut samples = Vec::with_capacity(b.samples.len());
+    for mut s in b.samples {
+        let name = series
+            .get(&s.rel_path)
+            .with_context(|| format!("{} is not listed in series.tsv", s.rel_path))?;
+        names.push(format!("extra/{name}"));
+        s.rel_path = format!("extra/{}", s.rel_path);
+        samples.push(s);
+    }
+    Ok((samples, names, b.sha256))
+}
+
 /// Loads both folders and names every sample's group.
 pub fn load_combined(
     data_root: &Path,
@@ -71,8 +89,7 @@ pub fn load_combined(
     threshold: f64,
 ) -> anyhow::Result<Combined> {
     let a = data::load(data_root)?;
-    let b = data::load(extra_root)?;
-    let series = read_series(&extra_root.join("series.tsv"))?;
+    let (b, b_series, extra_sha) = load_extra(extra_root)?;
     let ga = data::group(&a.samples, threshold);
     let mut names: BTreeMap<String, usize> = BTreeMap::new();
     let mut group_names = Vec::new();
@@ -94,13 +111,9 @@ pub fn load_combined(
         is_extra.push(false);
         samples.push(s);
     }
-    for mut s in b.samples {
-        let name = series
-            .get(&s.rel_path)
-            .with_context(|| format!("{} is not listed in series.tsv", s.rel_path))?;
-        groups.push(id(format!("extra/{name}"), &mut names));
+    for (s, name) in b.into_iter().zip(b_series) {
+        groups.push(id(name, &mut names));
         is_extra.push(true);
-        s.rel_path = format!("extra/{}", s.rel_path);
         samples.push(s);
     }
     Ok(Combined {
@@ -108,7 +121,7 @@ pub fn load_combined(
         groups,
         group_names,
         is_extra,
-        sha256: [a.sha256, b.sha256],
+        sha256: [a.sha256, extra_sha],
     })
 }
 
@@ -287,6 +300,22 @@ fn scored_shipped(
         .collect()
 }
 
+/// Copies of `samples` with their pixels cropped to the body ([`crate::imaging::body_crop`]).
+pub fn crop_samples(samples: &[Sample]) -> Vec<Sample> {
+    samples
+        .par_iter()
+        .map(|s| Sample {
+            rel_path: s.rel_path.clone(),
+            label: s.label,
+            pixels: crate::imaging::body_crop::crop_to_body(
+                &s.pixels,
+                crate::model::classifier::INPUT_SIZE,
+            ),
+            size: s.size,
+        })
+        .collect()
+}
+
 /// Series-wise cross-validation of the Approx-CNN recipe on `kidney-ct` + `kidney-ct-extra`.
 pub fn cross_validate(cfg: &TrainConfig, extra: &Path, cap: usize) -> anyhow::Result<()> {
     let t0 = Instant::now();
@@ -301,16 +330,20 @@ pub fn cross_validate(cfg: &TrainConfig, extra: &Path, cap: usize) -> anyhow::Re
         cfg.recipe.describe()
     );
     let teacher = match (&cfg.ref_weights, cfg.recipe.distill) {
+        (Some(_), true) if cfg.body_crop => anyhow::bail!(
+            "the shipped Ref-CNN was trained on uncropped slices and cannot teach a --body-crop network: drop --ref-weights (each fold then trains its own Ref-CNN on cropped slices) or add --no-distill"
+        ),
         (Some(p), true) => {
             let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
             let (_, rw) = weights::load(&bytes)?;
             Some(RefNet::from_weights(&rw, &dev)?)
         }
-        (None, true) => anyhow::bail!(
-            "series cross-validation distils only from a Ref-CNN that saw none of kidney-ct-extra: give --ref-weights (e.g. the shipped assets/classifier.safetensors) or --no-distill"
-        ),
-        (_, false) => None,
+        // Each fold trains its own teacher on its training slices (below).
+        (None, true) | (_, false) => None,
     };
+    // What the new network sees (cropped when asked); the shipped model keeps its own input.
+    let cropped: Option<Vec<Sample>> = cfg.body_crop.then(|| crop_samples(&c.samples));
+    let fit_samples = cropped.as_deref().unwrap_or(&c.samples);
     let mut images = Vec::new();
     let mut fold_names = Vec::new();
     for f in 0..k {
@@ -340,8 +373,19 @@ pub fn cross_validate(cfg: &TrainConfig, extra: &Path, cap: usize) -> anyhow::Re
             n_fit
         );
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed ^ (f as u64 + 1));
-        let net = train_approx(cfg, &c.samples, &fit, teacher.as_ref(), &mut rng, &dev)?;
-        let probs = eval_candle(&c.samples, &held, &dev, |x| Ok(net.forward(x)?.logits))?;
+        let own_teacher = match (&teacher, cfg.recipe.distill) {
+            (None, true) => Some(super::train_ref(cfg, fit_samples, &fit, &mut rng, &dev)?),
+            _ => None,
+        };
+        let net = train_approx(
+            cfg,
+            fit_samples,
+            &fit,
+            teacher.as_ref().or(own_teacher.as_ref()),
+            &mut rng,
+            &dev,
+        )?;
+        let probs = eval_candle(fit_samples, &held, &dev, |x| Ok(net.forward(x)?.logits))?;
         let base = scored_shipped(&c.samples, &held)?;
         for ((&i, p), (a, r)) in held.iter().zip(probs).zip(base) {
             images.push(OofImage {
@@ -362,8 +406,8 @@ pub fn cross_validate(cfg: &TrainConfig, extra: &Path, cap: usize) -> anyhow::Re
         fold_names,
         cfg.recipe.describe(),
         format!(
-            "seed {}, cap {cap} training slices per group, batch {}, group threshold {}",
-            cfg.seed, cfg.batch, cfg.group_threshold
+            "seed {}, cap {cap} training slices per group, batch {}, group threshold {}, body crop {}",
+            cfg.seed, cfg.batch, cfg.group_threshold, cfg.body_crop
         ),
         t0.elapsed().as_secs_f64(),
     );

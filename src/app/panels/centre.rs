@@ -82,7 +82,7 @@ fn payload_strip(app: &PrivactApp, ui: &mut egui::Ui) {
         });
 }
 
-/// The payload strip for encrypted denoising: tiles × ciphertext bytes, the keys and the
+/// The payload strip for encrypted denoising: tiles, the ciphertexts that carry them, the keys and the
 /// interactive rounds, all exact from the parameters; confirmed by the measured bytes.
 fn denoise_strip(app: &PrivactApp, ui: &mut egui::Ui, plain: u64, rows: usize, cols: usize) {
     let st = &app.state;
@@ -104,8 +104,9 @@ fn denoise_strip(app: &PrivactApp, ui: &mut egui::Ui, plain: u64, rows: usize, c
         ui.colored_label(
             client(ui),
             RichText::new(format!(
-                "Encrypted tiles: {} tiles × {} = {} bytes ({})",
+                "Encrypted tiles: {} tiles in {} ciphertexts × {} = {} bytes ({})",
                 plan.tiles,
+                plan.ciphertexts,
                 fmt_bytes(plan.ciphertext_bytes),
                 group_thousands(plan.request_bytes),
                 fmt_bytes(plan.request_bytes)

@@ -73,6 +73,10 @@ pub struct InputSpec {
     pub size: usize,
     /// The transform, in words.
     pub transform: String,
+    /// The [0, 1] slice is cropped to the patient's body ([`crate::imaging::body_crop`])
+    /// before standardisation. Absent in models of v1.1.0 and earlier (false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub body_crop: bool,
 }
 
 /// Architecture texts.

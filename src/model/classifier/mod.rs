@@ -108,6 +108,13 @@ impl Classifier {
                 description.input.size
             )));
         }
+        if description.input.body_crop {
+            // The series cross-validation tried it (MODEL_CARD) and it did not pay, so the
+            // clients never learnt to apply it: refuse rather than feed uncropped slices.
+            return Err(ClassifierError::Mismatch(
+                "the model was trained on slices cropped to the body (train-classifier --body-crop); the clients do not apply that crop, so it cannot be served".into(),
+            ));
+        }
         Ok(Self {
             description,
             approx,

@@ -27,6 +27,7 @@ use super::plain::{Conv, Denoiser};
 use super::weights::{LayerSpec, specs};
 use crate::ckks::EvalError;
 use crate::model::backend::SlotBackend;
+use num_complex::Complex64;
 use rand::Rng;
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
@@ -43,6 +44,21 @@ pub const INTERACTIVE_LEVELS: usize = 3;
 /// with levels the server will not use.
 pub fn input_level(layer: usize, layers: usize) -> usize {
     usize::from(layer > 0) + LEVELS_PER_CONV + usize::from(layer + 1 < layers)
+}
+
+/// Tiles per ciphertext for a model of `layers` convolutions. The one-shot linear model packs
+/// two tiles in one slot vector, one in the real and one in the imaginary parts: rotations
+/// and real weights act on both alike and the bias is added to both (`b + b·i`), so half as
+/// many ciphertexts travel each way. The interactive model keeps one real tile per
+/// ciphertext: one positive mask per slot would show the client the ratio of the two values
+/// sharing it.
+pub const fn tiles_per_ciphertext(layers: usize) -> usize {
+    if layers == 1 { 2 } else { 1 }
+}
+
+/// Ciphertexts that carry `tiles` tiles of a model of `layers` convolutions.
+pub const fn packed_count(tiles: usize, layers: usize) -> usize {
+    tiles.div_ceil(tiles_per_ciphertext(layers))
 }
 
 /// The level of every ciphertext the server sends back: the lowest, so replies are as small
@@ -171,6 +187,8 @@ pub struct PreparedConv {
     taps: Vec<Vec<Vec<Vec<f64>>>>,
     /// `bias[co]`, added after the rescale.
     bias: Vec<f64>,
+    /// Add the bias to the imaginary parts too (two tiles per ciphertext).
+    complex_bias: bool,
 }
 
 impl PreparedConv {
@@ -205,7 +223,14 @@ impl PreparedConv {
             level,
             taps,
             bias: conv.bias.iter().map(|b| sign * b).collect(),
+            complex_bias: false,
         })
+    }
+
+    /// The same convolution for inputs that carry a second tile in their imaginary parts.
+    pub fn with_complex_bias(mut self) -> Self {
+        self.complex_bias = true;
+        self
     }
 
     /// The convolution of one tile: `cin` ciphertexts in, `cout` out (one level lower).
@@ -252,7 +277,14 @@ impl PreparedConv {
         };
         sums.into_par_iter()
             .zip(&self.bias)
-            .map(|(y, &b)| Ok(backend.add_scalar(&backend.rescale(&y)?, b)?))
+            .map(|(y, &b)| {
+                let y = backend.rescale(&y)?;
+                Ok(if self.complex_bias {
+                    backend.add_scalar_complex(&y, Complex64::new(b, b))?
+                } else {
+                    backend.add_scalar(&y, b)?
+                })
+            })
             .collect()
     }
 
@@ -461,11 +493,12 @@ impl LinearHe {
             });
         };
         Ok(Self {
-            conv: PreparedConv::new(&residual_conv(conv), 1.0, tile_w, level)?,
+            conv: PreparedConv::new(&residual_conv(conv), 1.0, tile_w, level)?.with_complex_bias(),
         })
     }
 
-    /// The denoised tiles, at `REPLY_LEVEL`.
+    /// The denoised tiles, at `REPLY_LEVEL`; each ciphertext may carry two tiles (see
+    /// [`tiles_per_ciphertext`]), the server cannot tell and need not.
     pub fn evaluate<B: SlotBackend>(
         &self,
         backend: &B,

@@ -4,6 +4,8 @@
 //! inside a ciphertext, but only halo outputs are touched by the wrap, and those are
 //! discarded: the inner `(tile_h−2R) × (tile_w−2R)` region equals the whole-image result.
 
+use num_complex::Complex64;
+
 use super::DenoiserError;
 use super::plain::Denoiser;
 
@@ -194,5 +196,63 @@ impl TilePlan {
             self.place_inner(&mut out, t, &inner);
         }
         Ok(out)
+    }
+}
+
+/// Two tiles per slot vector: tile `2k` in the real parts, tile `2k+1` in the imaginary
+/// parts (zero for an odd last one). See `he::tiles_per_ciphertext`.
+pub fn pack_pairs(tiles: &[Vec<f64>]) -> Vec<Vec<Complex64>> {
+    tiles
+        .chunks(2)
+        .map(|pair| {
+            let (re, im) = (&pair[0], pair.get(1));
+            re.iter()
+                .enumerate()
+                .map(|(i, &r)| Complex64::new(r, im.and_then(|v| v.get(i)).copied().unwrap_or(0.0)))
+                .collect()
+        })
+        .collect()
+}
+
+/// The inverse of [`pack_pairs`]: the first `tiles` real slot vectors.
+///
+/// Errors: `Count` when the vectors cannot hold `tiles` tiles.
+pub fn unpack_pairs(
+    packed: &[Vec<Complex64>],
+    tiles: usize,
+) -> Result<Vec<Vec<f64>>, DenoiserError> {
+    if packed.len() != tiles.div_ceil(2) {
+        return Err(DenoiserError::Count {
+            expected: tiles.div_ceil(2),
+            found: packed.len(),
+        });
+    }
+    Ok(packed
+        .iter()
+        .flat_map(|v| {
+            [
+                v.iter().map(|z| z.re).collect::<Vec<f64>>(),
+                v.iter().map(|z| z.im).collect(),
+            ]
+        })
+        .take(tiles)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_round_trip_for_odd_and_even_counts() {
+        for n in [1usize, 2, 5] {
+            let tiles: Vec<Vec<f64>> = (0..n)
+                .map(|t| (0..4).map(|i| (t * 10 + i) as f64).collect())
+                .collect();
+            let packed = pack_pairs(&tiles);
+            assert_eq!(packed.len(), n.div_ceil(2));
+            assert_eq!(unpack_pairs(&packed, n).unwrap(), tiles);
+        }
+        assert!(unpack_pairs(&[vec![Complex64::new(0.0, 0.0)]], 3).is_err());
     }
 }

@@ -3,7 +3,10 @@
 //! back to the server is always a fresh encryption (new seed, new noise).
 
 use crate::ckks::{Ciphertext, EvaluationKeys, Parameters, wire};
-use crate::model::denoiser::he::{REPLY_LEVEL, input_level, rotations};
+use crate::model::denoiser::he::{
+    REPLY_LEVEL, input_level, packed_count, rotations, tiles_per_ciphertext,
+};
+use crate::model::denoiser::tiling::{pack_pairs, unpack_pairs};
 use crate::model::denoiser::weights::LayerSpec;
 use crate::model::denoiser::{ModelKind, TilePlan};
 use crate::protocol::ProtocolError;
@@ -11,6 +14,7 @@ use crate::protocol::client_keys::ClientKeys;
 use crate::protocol::expect::{Expected, decode_expected};
 use crate::protocol::ledger::{Ledger, Side};
 use crate::protocol::messages::{Message, Task};
+use num_complex::Complex64;
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
 
@@ -159,7 +163,7 @@ impl DenoiseClient {
     /// Fresh encryptions of the inputs of `layer`, at the level that layer uses.
     fn encrypt_all(
         &self,
-        vectors: &[Vec<f64>],
+        vectors: &[Vec<Complex64>],
         layer: usize,
     ) -> Result<Vec<Vec<u8>>, ProtocolError> {
         let params = self.keys.params();
@@ -172,7 +176,7 @@ impl DenoiseClient {
             .map_init(
                 || self.keys.encryptor(),
                 |enc, v| {
-                    let pt = self.keys.encoder().encode(v, level, scale)?;
+                    let pt = self.keys.encoder().encode_complex(v, level, scale)?;
                     Ok(wire::encode_ciphertext(params, &enc.encrypt(&pt)?))
                 },
             )
@@ -183,6 +187,16 @@ impl DenoiseClient {
         cts.par_iter()
             .map(|ct| Ok(self.keys.decrypt(ct)?))
             .collect()
+    }
+
+    /// Tiles per ciphertext of this model (`he::tiles_per_ciphertext`).
+    fn packing(&self) -> usize {
+        tiles_per_ciphertext(self.layers.len())
+    }
+
+    /// Ciphertexts that carry this image's tiles.
+    fn tile_ciphertexts(&self) -> usize {
+        packed_count(self.tiles(), self.layers.len())
     }
 
     /// What the server's reply for the pending step must hold: `count` ciphertexts at
@@ -201,7 +215,13 @@ impl DenoiseClient {
     ) -> Result<Vec<u8>, ProtocolError> {
         let start = Instant::now();
         let plan = TilePlan::with_shape(rows, cols, self.radius, self.tile_h, self.tile_w)?;
-        let tiles = self.encrypt_all(&plan.layout(image)?, 0)?;
+        let layout = plan.layout(image)?;
+        let slots = if self.packing() == 2 {
+            pack_pairs(&layout)
+        } else {
+            layout.iter().map(|v| real_slots(v)).collect()
+        };
+        let tiles = self.encrypt_all(&slots, 0)?;
         self.plan = Some(plan);
         self.seen.clear();
         self.next_round = 1;
@@ -255,7 +275,8 @@ impl DenoiseClient {
                 values
                     .par_iter_mut()
                     .for_each(|v| v.iter_mut().for_each(|x| *x = clamped_relu(*x)));
-                let cts = self.encrypt_all(&values, round_index)?;
+                let slots: Vec<Vec<Complex64>> = values.iter().map(|v| real_slots(v)).collect();
+                let cts = self.encrypt_all(&slots, round_index)?;
                 self.next_round += 1;
                 let msg = Message::DenoiseActivations { round, cts }.encode();
                 self.ledger.record(
@@ -296,9 +317,17 @@ impl DenoiseClient {
                 let cts = decode_expected(
                     self.keys.params(),
                     &tiles,
-                    &self.expected_reply(plan.tiles.len()),
+                    &self.expected_reply(self.tile_ciphertexts()),
                 )?;
-                let values = self.decrypt_all(&cts)?;
+                let values = if self.packing() == 2 {
+                    let packed = cts
+                        .par_iter()
+                        .map(|ct| self.keys.decrypt_complex(ct))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    unpack_pairs(&packed, plan.tiles.len())?
+                } else {
+                    self.decrypt_all(&cts)?
+                };
                 let image = plan.assemble(&values)?;
                 self.next_round = 0;
                 self.ledger
@@ -312,4 +341,9 @@ impl DenoiseClient {
             }),
         }
     }
+}
+
+/// Real values as slot values with zero imaginary parts.
+fn real_slots(values: &[f64]) -> Vec<Complex64> {
+    values.iter().map(|&v| Complex64::new(v, 0.0)).collect()
 }

@@ -9,7 +9,9 @@
 use super::client::{DenoiseClient, Reply, preset};
 use super::server::DenoiseServer;
 use crate::ckks::{Parameters, wire};
-use crate::model::denoiser::he::{MaskPolicy, REPLY_LEVEL, input_level, rotations};
+use crate::model::denoiser::he::{
+    MaskPolicy, REPLY_LEVEL, input_level, packed_count, rotations, tiles_per_ciphertext,
+};
 use crate::model::denoiser::weights::{LayerSpec, specs};
 use crate::model::denoiser::{Denoiser, ModelKind, TilePlan};
 use crate::protocol::ProtocolError;
@@ -156,6 +158,10 @@ pub struct DenoiseRun {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct SizePlan {
     pub tiles: usize,
+    /// Ciphertexts that carry the tiles (each way): `tiles` / `tiles_per_ciphertext`, rounded up.
+    pub ciphertexts: usize,
+    /// 2 for the linear model (real and imaginary parts), 1 for the interactive one.
+    pub tiles_per_ciphertext: usize,
     pub tile_shape: (usize, usize),
     /// One fresh (seeded) ciphertext, as the client sends it.
     pub ciphertext_bytes: u64,
@@ -222,11 +228,16 @@ impl SizePlan {
             })
             .collect();
         let keys = |g| wire::evaluation_keys_size(params, g, false);
+        // Ciphertexts that carry the image's tiles, up and back (two tiles each for the
+        // linear model).
+        let carried = packed_count(tiles, layers.len());
         Ok(Self {
             tiles,
+            ciphertexts: carried,
+            tiles_per_ciphertext: tiles_per_ciphertext(layers.len()),
             tile_shape: (tile_h, tile_w),
             ciphertext_bytes: fresh(0) as u64,
-            request_bytes: (header + list(tiles, fresh(0))) as u64,
+            request_bytes: (header + list(carried, fresh(0))) as u64,
             setup_bytes: (header
                 + 3 * 8
                 + 1
@@ -236,7 +247,7 @@ impl SizePlan {
             galois_key_bytes: (keys(1) - keys(0)) as u64,
             rotations,
             rounds,
-            result_bytes: (header + list(tiles, computed) + scalar) as u64,
+            result_bytes: (header + list(carried, computed) + scalar) as u64,
         })
     }
 
