@@ -34,6 +34,7 @@ fn a_series_is_classified_with_one_key_set_and_written_atomically() {
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).expect("one JSON object");
     assert_eq!(v["mode"], "encrypted");
+    assert_eq!(v["evaluated_by"], "the built-in server in this process");
     let rows = v["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 3);
     let totals = &v["totals"];

@@ -2,6 +2,7 @@
 //! exact simulator (linear one shot, interactive masked vs unmasked), and what the client
 //! sees in the interactive rounds.
 
+use num_complex::Complex64;
 use privact::model::backend::{SimBackend, SimCt};
 use privact::model::denoiser::data::max_abs_diff as max_diff;
 use privact::model::denoiser::he::{
@@ -198,8 +199,9 @@ fn packed_linear_model_on_the_simulator_equals_plaintext() {
     assert_eq!(model_rotations(&m, plan.tile_w).len(), 4 * m.radius());
 }
 
-/// Runs the interactive protocol on the simulator; the "client" applies ReLU. Returns the
-/// output and every vector the client saw.
+/// Runs the interactive protocol on the simulator as the real client does: two tiles per
+/// slot vector (real and imaginary parts), ReLU on both parts. Returns the output and every
+/// vector the client saw (both tiles of every ciphertext, as separate vectors).
 fn run_interactive(
     m: &Denoiser,
     plan: &TilePlan,
@@ -208,41 +210,51 @@ fn run_interactive(
 ) -> (Vec<f64>, Vec<Vec<Vec<f64>>>) {
     let sim = SimBackend { slots: SLOTS };
     let mut rng = rand::rng();
-    let (mut state, mut step) = Interactive::start(
-        &sim,
-        m,
-        plan.tile_w,
-        sim_tiles(plan, img, INTERACTIVE_LEVELS),
-        policy,
-        &mut rng,
-    )
-    .unwrap();
+    let tiles = plan.layout(img).unwrap();
+    let packed: Vec<SimCt> = pack_pairs(&tiles)
+        .into_iter()
+        .map(|values| SimCt {
+            values,
+            level: INTERACTIVE_LEVELS,
+        })
+        .collect();
+    let (mut state, mut step) =
+        Interactive::start(&sim, m, plan.tile_w, packed, policy, &mut rng).unwrap();
     let mut seen = Vec::new();
     loop {
         match step {
             Step::Masked { round, cts } => {
                 assert_eq!(round, seen.len() + 1);
                 assert!(cts.iter().all(|c| c.level == 0));
-                seen.push(cts.iter().map(SimCt::real_parts).collect::<Vec<_>>());
+                seen.push(
+                    cts.iter()
+                        .flat_map(|c| {
+                            [
+                                c.real_parts(),
+                                c.values.iter().map(|z| z.im).collect::<Vec<f64>>(),
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                );
                 let fresh = cts
                     .into_iter()
-                    .map(|c| {
-                        let relu: Vec<f64> = c.real_parts().iter().map(|v| v.max(0.0)).collect();
-                        SimCt::real(&relu, INTERACTIVE_LEVELS)
+                    .map(|c| SimCt {
+                        values: c
+                            .values
+                            .iter()
+                            .map(|z| Complex64::new(z.re.max(0.0), z.im.max(0.0)))
+                            .collect(),
+                        level: INTERACTIVE_LEVELS,
                     })
                     .collect();
                 step = state
                     .resume(&sim, m, plan.tile_w, fresh, policy, &mut rng)
                     .unwrap();
             }
-            Step::Done(tiles) => {
+            Step::Done(out) => {
+                let back: Vec<Vec<Complex64>> = out.into_iter().map(|c| c.values).collect();
                 let out = plan
-                    .assemble(
-                        &tiles
-                            .into_iter()
-                            .map(|c| c.real_parts())
-                            .collect::<Vec<_>>(),
-                    )
+                    .assemble(&unpack_pairs(&back, tiles.len()).unwrap())
                     .unwrap();
                 return (out, seen);
             }

@@ -1,6 +1,7 @@
 //! Encrypted denoising end to end (CKKS, server thread behind a byte channel): lossless
 //! against plaintext, masked rounds, what the client sees, hostile messages.
 
+use privact::ckks::wire;
 use privact::model::backend::{SimBackend, SimCt};
 use privact::model::denoiser::data::max_abs_diff as max_diff;
 use privact::model::denoiser::he::{INTERACTIVE_LEVELS, Interactive, MaskPolicy, Step};
@@ -208,6 +209,35 @@ fn server_refuses_bad_sessions_and_rounds() {
     )
     .unwrap();
     assert!(refused(server.handle(&other.setup_message())));
+    // Every rotation key but no conjugation key: the rounds cannot mask the two tiles of a
+    // ciphertext apart, so the nonlinear session is refused.
+    let mut third = DenoiseClient::new(ModelKind::Nonlinear, &specs(&nl)).unwrap();
+    let Ok(Message::Setup {
+        task,
+        params,
+        eval_keys,
+    }) = Message::decode(&third.setup_message())
+    else {
+        panic!("a setup message")
+    };
+    let p = wire::decode_parameters(&params).unwrap();
+    let mut keys = wire::decode_evaluation_keys(&p, &eval_keys).unwrap();
+    assert!(
+        keys.galois
+            .remove(&p.ring_q().galois_element_conjugate())
+            .is_some(),
+        "the nonlinear client sends the conjugation key"
+    );
+    let setup = Message::Setup {
+        task,
+        params,
+        eval_keys: wire::encode_evaluation_keys(&p, &keys),
+    };
+    let reply = server.handle(&setup.encode());
+    let Ok(Message::Error { message }) = Message::decode(&reply) else {
+        panic!("a setup without the conjugation key was accepted")
+    };
+    assert!(message.contains("keys incomplete"), "{message}");
     // The client turns an error reply into an error.
     assert!(matches!(
         client.handle_reply(

@@ -273,12 +273,14 @@ pub fn run(args: &ClassifySeriesArgs) -> anyhow::Result<()> {
     if let Some(out) = &args.csv {
         write_atomic(out, &csv_bytes(&rows)?)?;
     }
+    let evaluated_by = args.server.evaluated_by(args.mode == Mode::Encrypted);
     if args.json {
         println!(
             "{}",
             json!({
                 "mode": mode_name(args.mode),
                 "path": args.path.display().to_string(),
+                "evaluated_by": evaluated_by,
                 "rows": rows.iter().map(Row::json).collect::<Vec<_>>(),
                 "totals": totals,
             })
@@ -317,6 +319,7 @@ pub fn run(args: &ClassifySeriesArgs) -> anyhow::Result<()> {
             _ => String::new(),
         }
     );
+    println!("evaluated by {evaluated_by}");
     if let Some(out) = &args.csv {
         eprintln!("wrote {}", out.display());
     }

@@ -133,8 +133,7 @@ pub enum Message {
     Error {
         message: String,
     },
-    /// Encrypted input tiles, halos included (two tiles per ciphertext for the linear model,
-    /// one for the interactive one: `he::tiles_per_ciphertext`).
+    /// Encrypted input tiles, halos included, two per ciphertext (`he::TILES_PER_CIPHERTEXT`).
     DenoiseRequest {
         tiles: Vec<Vec<u8>>,
     },

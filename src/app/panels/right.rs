@@ -698,15 +698,11 @@ fn server_view(app: &PrivactApp, ui: &mut egui::Ui) {
             let what = match st.task {
                 Task::Classify => "Ciphertext 1 of the encrypted slice".to_string(),
                 Task::Denoise => match app.denoise_plan().and_then(|p| p.ok()) {
-                    Some(p) if p.tiles_per_ciphertext == 2 => format!(
+                    Some(p) => format!(
                         "Ciphertext 1 of {}: tiles 1 and 2 of {} (real and imaginary parts)",
                         p.ciphertexts, p.tiles
                     ),
-                    Some(p) => format!(
-                        "Tile 1 of {} of the encrypted slice (one ciphertext per tile)",
-                        p.tiles
-                    ),
-                    None => "Tile 1 of the encrypted slice".to_string(),
+                    None => "Ciphertext 1 of the encrypted slice".to_string(),
                 },
             };
             ui.horizontal_top(|ui| {

@@ -35,7 +35,10 @@ pub fn assemble(
     }
     for (k, m) in members.iter().enumerate().skip(1) {
         let t = &m.description.training;
-        if t.data_sha256 != t0.data_sha256 || t.split_method != t0.split_method {
+        if t.data_sha256 != t0.data_sha256
+            || t.data_root != t0.data_root
+            || t.split_method != t0.split_method
+        {
             return mismatch(format!(
                 "member {k} was trained on other data or another split"
             ));

@@ -1,8 +1,9 @@
 //! The denoisers on packed slots, written once against `SlotBackend` (CKKS on the server, the
 //! exact simulator in tests).
 //!
-//! Packing: one tile per ciphertext (row-major `tile_h × tile_w` slots), one channel per
-//! ciphertext, so channel mixing is rotation-free. A k×k convolution is baby-step/giant-step:
+//! Packing: two tiles per ciphertext, one in the real and one in the imaginary parts of the
+//! row-major `tile_h × tile_w` slots, one channel per ciphertext, so channel mixing is
+//! rotation-free and real weights act on both tiles alike. A k×k convolution is baby-step/giant-step:
 //! each input channel is rotated by dx ∈ [−r, r] (hoisted: one decomposition, 2r key
 //! switches), products with the weights are accumulated per (output channel, dy), and those 2r
 //! partial sums are rotated by dy·tile_w before one rescale. A weight is the same in every
@@ -10,12 +11,13 @@
 //! stored per tap. Rotation keys: {±1..±r, ±tile_w..±r·tile_w}, the same for every tile and
 //! layer. Each convolution uses one level.
 //!
-//! Masking (interactive nonlinear model): every pre-activation ciphertext the client will
-//! decrypt, one per (tile, channel), is sent as `r ⊙ y` with its own fresh random positive
-//! slot vector r (ReLU(r·y) = r·ReLU(y)); no two ciphertexts share a mask, so ratios between
-//! tiles cancel nothing. A round is three levels: the returned activations are unmasked
-//! (⊙ 1/r, one plaintext per tile and channel), convolved with the shared weights, and
-//! masked again (⊙ r′) before they leave, always dropped to level 0. Folding the masks into
+//! Masking (interactive nonlinear model): every pre-activation the client will decrypt is
+//! sent as `r ⊙ y` with its own fresh random positive slot vector r per tile and channel
+//! (ReLU(r·y) = r·ReLU(y)); the two tiles of a ciphertext get independent masks through a
+//! conjugation ([`mask_parts`]), and no two tiles share a mask, so ratios between tiles
+//! cancel nothing. A round is three levels: the returned activations are unmasked
+//! (reciprocal masks), convolved with the shared weights, and masked again before they
+//! leave, always dropped to level 0. Folding the masks into
 //! the weights instead would save two levels but costs one encoding per tile and tap
 //! (5,408 per tile per pass; 4× slower end to end). All (tile, channel) ciphertexts of a
 //! round are shuffled together by a random permutation the server undoes on the way back.
@@ -46,19 +48,22 @@ pub fn input_level(layer: usize, layers: usize) -> usize {
     usize::from(layer > 0) + LEVELS_PER_CONV + usize::from(layer + 1 < layers)
 }
 
-/// Tiles per ciphertext for a model of `layers` convolutions. The one-shot linear model packs
-/// two tiles in one slot vector, one in the real and one in the imaginary parts: rotations
-/// and real weights act on both alike and the bias is added to both (`b + b·i`), so half as
-/// many ciphertexts travel each way. The interactive model keeps one real tile per
-/// ciphertext: one positive mask per slot would show the client the ratio of the two values
-/// sharing it.
-pub const fn tiles_per_ciphertext(layers: usize) -> usize {
-    if layers == 1 { 2 } else { 1 }
+/// Tiles per ciphertext, for both models: two tiles share each slot vector, one in the real
+/// and one in the imaginary parts. Rotations and real weights act on both alike and the bias
+/// is added to both (`b + b·i`), so half as many ciphertexts travel each way. The
+/// interactive model masks the two parts with independent masks ([`mask_parts`]), so the
+/// client never sees the ratio of two values that share a slot.
+pub const TILES_PER_CIPHERTEXT: usize = 2;
+
+/// True when the model's rounds mask two tiles per ciphertext apart, which needs the
+/// conjugation key (every model with a ReLU round).
+pub const fn needs_conjugation(layers: usize) -> bool {
+    layers > 1
 }
 
-/// Ciphertexts that carry `tiles` tiles of a model of `layers` convolutions.
-pub const fn packed_count(tiles: usize, layers: usize) -> usize {
-    tiles.div_ceil(tiles_per_ciphertext(layers))
+/// Ciphertexts that carry `tiles` tiles.
+pub const fn packed_count(tiles: usize) -> usize {
+    tiles.div_ceil(TILES_PER_CIPHERTEXT)
 }
 
 /// The level of every ciphertext the server sends back: the lowest, so replies are as small
@@ -185,10 +190,9 @@ pub struct PreparedConv {
     level: usize,
     /// `taps[co][dy + r][ci][dx + r]` (sign applied).
     taps: Vec<Vec<Vec<Vec<f64>>>>,
-    /// `bias[co]`, added after the rescale.
+    /// `bias[co]`, added after the rescale to the real and the imaginary parts (two tiles
+    /// per ciphertext).
     bias: Vec<f64>,
-    /// Add the bias to the imaginary parts too (two tiles per ciphertext).
-    complex_bias: bool,
 }
 
 impl PreparedConv {
@@ -223,14 +227,7 @@ impl PreparedConv {
             level,
             taps,
             bias: conv.bias.iter().map(|b| sign * b).collect(),
-            complex_bias: false,
         })
-    }
-
-    /// The same convolution for inputs that carry a second tile in their imaginary parts.
-    pub fn with_complex_bias(mut self) -> Self {
-        self.complex_bias = true;
-        self
     }
 
     /// The convolution of one tile: `cin` ciphertexts in, `cout` out (one level lower).
@@ -278,12 +275,7 @@ impl PreparedConv {
         sums.into_par_iter()
             .zip(&self.bias)
             .map(|(y, &b)| {
-                let y = backend.rescale(&y)?;
-                Ok(if self.complex_bias {
-                    backend.add_scalar_complex(&y, Complex64::new(b, b))?
-                } else {
-                    backend.add_scalar(&y, b)?
-                })
+                Ok(backend.add_scalar_complex(&backend.rescale(&y)?, Complex64::new(b, b))?)
             })
             .collect()
     }
@@ -451,30 +443,41 @@ fn to_reply_level<B: SlotBackend>(backend: &B, ct: B::Ct) -> Result<B::Ct, Denoi
     }
 }
 
-/// Multiplies each ciphertext by its own slot vector (`values[i]`, or its reciprocal when
-/// `invert`) and rescales: the server's mask or unmask step, one level.
-fn scale_slots<B: SlotBackend>(
+/// Masks (or, with `invert`, unmasks) the two tiles of every ciphertext independently: the
+/// real parts by `re[i]`, the imaginary parts by `im[i]`, as
+/// `z′ = ((re + im)/2) ⊙ z + ((re − im)/2) ⊙ conj(z)`: one conjugation, two plaintext products
+/// and one rescale per ciphertext (one level). With `invert` the masks are replaced by their
+/// reciprocals. A single real mask on both parts would show the client the ratio of the two
+/// values sharing a slot.
+fn mask_parts<B: SlotBackend>(
     backend: &B,
     cts: &[B::Ct],
-    values: &Masks,
+    re: &Masks,
+    im: &Masks,
     invert: bool,
 ) -> Result<Vec<B::Ct>, DenoiserError> {
-    if cts.len() != values.len() {
+    if cts.len() != re.len() || cts.len() != im.len() {
         return Err(DenoiserError::Count {
-            expected: values.len(),
+            expected: re.len(),
             found: cts.len(),
         });
     }
+    let pick = |x: f64| if invert { 1.0 / x } else { x };
     cts.iter()
-        .zip(values)
-        .map(|(ct, v)| {
-            let v: Vec<f64> = if invert {
-                v.iter().map(|x| 1.0 / x).collect()
-            } else {
-                v.clone()
-            };
-            let pt = backend.encode_weights(&v, backend.level(ct))?;
-            Ok(backend.rescale(&backend.mul_plain(ct, &pt)?)?)
+        .zip(re.iter().zip(im))
+        .map(|(ct, (r, i))| {
+            let level = backend.level(ct);
+            let (p, q): (Vec<f64>, Vec<f64>) = r
+                .iter()
+                .zip(i)
+                .map(|(&a, &b)| ((pick(a) + pick(b)) / 2.0, (pick(a) - pick(b)) / 2.0))
+                .unzip();
+            let (p, q) = (
+                backend.encode_weights(&p, level)?,
+                backend.encode_weights(&q, level)?,
+            );
+            let conj = backend.conjugate(ct)?;
+            Ok(backend.dot_plain(&[ct, &conj], &[&p, &q])?)
         })
         .collect()
 }
@@ -493,12 +496,12 @@ impl LinearHe {
             });
         };
         Ok(Self {
-            conv: PreparedConv::new(&residual_conv(conv), 1.0, tile_w, level)?.with_complex_bias(),
+            conv: PreparedConv::new(&residual_conv(conv), 1.0, tile_w, level)?,
         })
     }
 
-    /// The denoised tiles, at `REPLY_LEVEL`; each ciphertext may carry two tiles (see
-    /// [`tiles_per_ciphertext`]), the server cannot tell and need not.
+    /// The denoised tiles, at `REPLY_LEVEL` (two per ciphertext, see
+    /// [`TILES_PER_CIPHERTEXT`]; the server cannot tell and need not).
     pub fn evaluate<B: SlotBackend>(
         &self,
         backend: &B,
@@ -526,7 +529,8 @@ pub struct Interactive<Ct> {
     tiles: usize,
     /// The input tiles, kept for the residual connection.
     residual: Vec<Ct>,
-    /// Masks carried by the activations the client will return, `[tile][channel][slot]`.
+    /// Masks carried by the activations the client will return, `[tile][channel][slot]`
+    /// (tile `2t` in the real parts of ciphertext `t`, tile `2t + 1` in its imaginary parts).
     masks: Option<Vec<Masks>>,
     /// `sent[j] = outputs[perm[j]]` with outputs indexed `tile · channels + channel`.
     perm: Vec<usize>,
@@ -638,10 +642,11 @@ impl<Ct: Clone + Send + Sync> Interactive<Ct> {
         }
         let level = inputs.iter().map(|c| backend.level(c)).min().unwrap_or(0);
         let last = l + 1 == model.layers.len();
+        // Two tiles per ciphertext, each with its own masks: `[2t]` real, `[2t + 1]` imaginary.
         let out_masks = (!last && policy.scale).then(|| {
             random_tile_masks(
                 rng,
-                self.tiles,
+                TILES_PER_CIPHERTEXT * self.tiles,
                 conv.cout,
                 backend.slots(),
                 policy.max_scale,
@@ -663,12 +668,12 @@ impl<Ct: Clone + Send + Sync> Interactive<Ct> {
             .enumerate()
             .map(|(t, x)| {
                 let unmasked = in_masks
-                    .map(|m| scale_slots(backend, x, &m[t], true))
+                    .map(|m| mask_parts(backend, x, &m[2 * t], &m[2 * t + 1], true))
                     .transpose()?;
                 let x: Vec<&Ct> = unmasked.as_deref().unwrap_or(x).iter().collect();
                 let y = prepared.apply(backend, &x)?;
                 let y = match out_masks_ref {
-                    Some(m) => scale_slots(backend, &y, &m[t], false)?,
+                    Some(m) => mask_parts(backend, &y, &m[2 * t], &m[2 * t + 1], false)?,
                     None => y,
                 };
                 y.into_iter()

@@ -200,7 +200,7 @@ impl TilePlan {
 }
 
 /// Two tiles per slot vector: tile `2k` in the real parts, tile `2k+1` in the imaginary
-/// parts (zero for an odd last one). See `he::tiles_per_ciphertext`.
+/// parts (zero for an odd last one). See `he::TILES_PER_CIPHERTEXT`.
 pub fn pack_pairs(tiles: &[Vec<f64>]) -> Vec<Vec<Complex64>> {
     tiles
         .chunks(2)

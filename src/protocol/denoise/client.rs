@@ -4,7 +4,7 @@
 
 use crate::ckks::{Ciphertext, EvaluationKeys, Parameters, wire};
 use crate::model::denoiser::he::{
-    REPLY_LEVEL, input_level, packed_count, rotations, tiles_per_ciphertext,
+    REPLY_LEVEL, input_level, needs_conjugation, packed_count, rotations,
 };
 use crate::model::denoiser::tiling::{pack_pairs, unpack_pairs};
 use crate::model::denoiser::weights::LayerSpec;
@@ -142,6 +142,11 @@ impl DenoiseClient {
             let g = self.keys.params().ring_q().galois_element_for_rotation(k);
             galois.insert(g, self.keys.galois_key(g));
         }
+        if needs_conjugation(self.layers.len()) {
+            // The rounds mask the real and imaginary tiles apart (`he::mask_parts`).
+            let g = self.keys.params().ring_q().galois_element_conjugate();
+            galois.insert(g, self.keys.galois_key(g));
+        }
         let keys = EvaluationKeys {
             relin: None,
             galois,
@@ -183,20 +188,16 @@ impl DenoiseClient {
             .collect()
     }
 
-    fn decrypt_all(&self, cts: &[Ciphertext]) -> Result<Vec<Vec<f64>>, ProtocolError> {
-        cts.par_iter()
-            .map(|ct| Ok(self.keys.decrypt(ct)?))
-            .collect()
-    }
-
-    /// Tiles per ciphertext of this model (`he::tiles_per_ciphertext`).
-    fn packing(&self) -> usize {
-        tiles_per_ciphertext(self.layers.len())
-    }
-
-    /// Ciphertexts that carry this image's tiles.
+    /// Ciphertexts that carry this image's tiles (two per ciphertext).
     fn tile_ciphertexts(&self) -> usize {
-        packed_count(self.tiles(), self.layers.len())
+        packed_count(self.tiles())
+    }
+
+    /// Decrypts ciphertexts that carry two tiles each.
+    fn decrypt_pairs(&self, cts: &[Ciphertext]) -> Result<Vec<Vec<Complex64>>, ProtocolError> {
+        cts.par_iter()
+            .map(|ct| Ok(self.keys.decrypt_complex(ct)?))
+            .collect()
     }
 
     /// What the server's reply for the pending step must hold: `count` ciphertexts at
@@ -215,13 +216,7 @@ impl DenoiseClient {
     ) -> Result<Vec<u8>, ProtocolError> {
         let start = Instant::now();
         let plan = TilePlan::with_shape(rows, cols, self.radius, self.tile_h, self.tile_w)?;
-        let layout = plan.layout(image)?;
-        let slots = if self.packing() == 2 {
-            pack_pairs(&layout)
-        } else {
-            layout.iter().map(|v| real_slots(v)).collect()
-        };
-        let tiles = self.encrypt_all(&slots, 0)?;
+        let tiles = self.encrypt_all(&pack_pairs(&plan.layout(image)?), 0)?;
         self.plan = Some(plan);
         self.seen.clear();
         self.next_round = 1;
@@ -266,17 +261,29 @@ impl DenoiseClient {
                 let cts = decode_expected(
                     self.keys.params(),
                     &cts,
-                    &self.expected_reply(self.tiles() * channels),
+                    &self.expected_reply(self.tile_ciphertexts() * channels),
                 )?;
-                let mut values = self.decrypt_all(&cts)?;
+                let mut values = self.decrypt_pairs(&cts)?;
                 if self.record_seen {
-                    self.seen.push(values.clone());
+                    // Both tiles of every ciphertext, as separate vectors.
+                    self.seen.push(
+                        values
+                            .iter()
+                            .flat_map(|v| {
+                                [
+                                    v.iter().map(|z| z.re).collect(),
+                                    v.iter().map(|z| z.im).collect(),
+                                ]
+                            })
+                            .collect(),
+                    );
                 }
-                values
-                    .par_iter_mut()
-                    .for_each(|v| v.iter_mut().for_each(|x| *x = clamped_relu(*x)));
-                let slots: Vec<Vec<Complex64>> = values.iter().map(|v| real_slots(v)).collect();
-                let cts = self.encrypt_all(&slots, round_index)?;
+                values.par_iter_mut().for_each(|v| {
+                    v.iter_mut().for_each(|z| {
+                        *z = Complex64::new(clamped_relu(z.re), clamped_relu(z.im));
+                    });
+                });
+                let cts = self.encrypt_all(&values, round_index)?;
                 self.next_round += 1;
                 let msg = Message::DenoiseActivations { round, cts }.encode();
                 self.ledger.record(
@@ -319,15 +326,7 @@ impl DenoiseClient {
                     &tiles,
                     &self.expected_reply(self.tile_ciphertexts()),
                 )?;
-                let values = if self.packing() == 2 {
-                    let packed = cts
-                        .par_iter()
-                        .map(|ct| self.keys.decrypt_complex(ct))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    unpack_pairs(&packed, plan.tiles.len())?
-                } else {
-                    self.decrypt_all(&cts)?
-                };
+                let values = unpack_pairs(&self.decrypt_pairs(&cts)?, plan.tiles.len())?;
                 let image = plan.assemble(&values)?;
                 self.next_round = 0;
                 self.ledger
@@ -341,9 +340,4 @@ impl DenoiseClient {
             }),
         }
     }
-}
-
-/// Real values as slot values with zero imaginary parts.
-fn real_slots(values: &[f64]) -> Vec<Complex64> {
-    values.iter().map(|&v| Complex64::new(v, 0.0)).collect()
 }

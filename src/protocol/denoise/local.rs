@@ -10,7 +10,8 @@ use super::client::{DenoiseClient, Reply, preset};
 use super::server::DenoiseServer;
 use crate::ckks::{Parameters, wire};
 use crate::model::denoiser::he::{
-    MaskPolicy, REPLY_LEVEL, input_level, packed_count, rotations, tiles_per_ciphertext,
+    MaskPolicy, REPLY_LEVEL, TILES_PER_CIPHERTEXT, input_level, needs_conjugation, packed_count,
+    rotations,
 };
 use crate::model::denoiser::weights::{LayerSpec, specs};
 use crate::model::denoiser::{Denoiser, ModelKind, TilePlan};
@@ -158,9 +159,10 @@ pub struct DenoiseRun {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct SizePlan {
     pub tiles: usize,
-    /// Ciphertexts that carry the tiles (each way): `tiles` / `tiles_per_ciphertext`, rounded up.
+    /// Ciphertexts that carry the tiles (each way, and per channel in every round): `tiles`
+    /// / `tiles_per_ciphertext`, rounded up.
     pub ciphertexts: usize,
-    /// 2 for the linear model (real and imaginary parts), 1 for the interactive one.
+    /// Tiles per ciphertext (real and imaginary parts).
     pub tiles_per_ciphertext: usize,
     pub tile_shape: (usize, usize),
     /// One fresh (seeded) ciphertext, as the client sends it.
@@ -205,10 +207,15 @@ impl SizePlan {
             .len();
         let rotations = rotations(layers, tile_w);
         let rq = params.ring_q();
-        let galois: std::collections::BTreeSet<_> = rotations
+        let mut galois: std::collections::BTreeSet<_> = rotations
             .iter()
             .map(|&k| rq.galois_element_for_rotation(k))
             .collect();
+        if needs_conjugation(layers.len()) {
+            galois.insert(rq.galois_element_conjugate());
+        }
+        // Ciphertexts that carry the image's tiles (two each), up and back and per channel.
+        let carried = packed_count(tiles);
         // Fresh encryptions travel at the level their layer uses.
         let fresh = |layer| wire::ciphertext_size(params, input_level(layer, layers.len()), true);
         // Server outputs leave at the lowest level and are not seeded.
@@ -223,18 +230,15 @@ impl SizePlan {
             .enumerate()
             .map(|(i, l)| RoundBytes {
                 round: i + 1,
-                download: (header + scalar + list(tiles * l.cout, computed) + scalar) as u64,
-                upload: (header + scalar + list(tiles * l.cout, fresh(i + 1))) as u64,
+                download: (header + scalar + list(carried * l.cout, computed) + scalar) as u64,
+                upload: (header + scalar + list(carried * l.cout, fresh(i + 1))) as u64,
             })
             .collect();
         let keys = |g| wire::evaluation_keys_size(params, g, false);
-        // Ciphertexts that carry the image's tiles, up and back (two tiles each for the
-        // linear model).
-        let carried = packed_count(tiles, layers.len());
         Ok(Self {
             tiles,
             ciphertexts: carried,
-            tiles_per_ciphertext: tiles_per_ciphertext(layers.len()),
+            tiles_per_ciphertext: TILES_PER_CIPHERTEXT,
             tile_shape: (tile_h, tile_w),
             ciphertext_bytes: fresh(0) as u64,
             request_bytes: (header + list(carried, fresh(0))) as u64,

@@ -9,7 +9,7 @@ use super::client::preset;
 use crate::ckks::{Ciphertext, Encoder, Evaluator, Parameters, wire};
 use crate::model::backend::CkksBackend;
 use crate::model::denoiser::he::{
-    Interactive, LinearHe, MaskPolicy, Step, input_level, model_rotations,
+    Interactive, LinearHe, MaskPolicy, Step, input_level, model_rotations, needs_conjugation,
 };
 use crate::model::denoiser::{Denoiser, ModelKind, TilePlan};
 use crate::protocol::ProtocolError;
@@ -125,9 +125,18 @@ impl DenoiseServer {
         let model = self.model(kind);
         let (_, tile_w) = TilePlan::shape_for(params.slots(), model.radius())?;
         let missing = missing_rotations(&params, &keys, &model_rotations(model, tile_w));
-        if !missing.is_empty() {
+        let conjugation = !needs_conjugation(model.layers.len())
+            || keys
+                .galois_key(params.ring_q().galois_element_conjugate())
+                .is_some();
+        if !missing.is_empty() || !conjugation {
             return Err(ProtocolError::KeysIncomplete(format!(
-                "missing rotations {missing:?}"
+                "missing rotations {missing:?}{}",
+                if conjugation {
+                    ""
+                } else {
+                    " and the conjugation key"
+                }
             )));
         }
         let key_memory_bytes = key_memory_bytes(&params, &keys);
