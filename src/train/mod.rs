@@ -572,9 +572,14 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
     };
     let data_root = match (&cfg.extra, &extra_sha) {
         (Some((dir, cap)), Some(sha)) => format!(
-            "{} + {} (training only, at most {cap} evenly spaced slices per series; file list sha256 {sha})",
+            "{} + {} (training only, {}; file list sha256 {sha})",
             folder(&cfg.data),
-            folder(dir)
+            folder(dir),
+            if *cap == 0 {
+                "every slice of every series".to_string()
+            } else {
+                format!("at most {cap} evenly spaced slices per series")
+            }
         ),
         _ => folder(&cfg.data),
     };
