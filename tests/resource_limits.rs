@@ -157,7 +157,7 @@ fn resource_limit_denoise_server_refuses_more_tiles_than_its_limit() {
     assert!(message.contains("limits"), "{message}");
     assert!(!message.chars().any(|c| c.is_ascii_digit()), "{message}");
     let detail = server.last_error().unwrap_or_default();
-    assert!(detail.contains("exceeds the limit"), "{detail}");
+    assert!(detail.contains("exceed the limit"), "{detail}");
 }
 
 #[test]

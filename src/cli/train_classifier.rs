@@ -67,7 +67,7 @@ pub struct TrainClassifierArgs {
     /// Add this kidney-ct-extra folder's series (series.tsv) to the training data of the
     /// shipped model (--cap-per-series slices per series); validation stays the split of
     /// --data.
-    #[arg(long, value_name = "DIR", conflicts_with = "series_cv")]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["series_cv", "cv_folds"])]
     pub extra: Option<PathBuf>,
     /// With --series-cv or --extra: at most this many training slices per series/group, evenly spaced
     /// (0: all).

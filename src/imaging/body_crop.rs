@@ -5,8 +5,8 @@
 //! a *cyst* image and 27 % of a *tumour* image (MODEL_CARD, "Body-size shortcut"), so a
 //! network can learn the field of view instead of the kidneys, and fails on series and
 //! scanners framed otherwise. Cropping every slice to a square around the body, with a fixed
-//! margin, removes most of that difference before the network sees the image (images already
-//! zoomed inside the body are left as they are).
+//! margin, removes most of that difference before the network sees the image (a body that
+//! already fills the frame is left as it is: never zoomed out).
 //!
 //! The body is the largest 4-connected component above [`BODY_LEVEL`] after an erosion that
 //! removes the thin table lines under the patient.
@@ -26,10 +26,13 @@ const MIN_BODY_SHARE: f64 = 0.01;
 /// false when `mask` is empty.
 pub fn largest_component(mask: &[bool], side: usize) -> Vec<bool> {
     let n = side * side;
+    if mask.len() != n {
+        return vec![false; n];
+    }
     let mut label = vec![0u32; n];
     let (mut best, mut best_size, mut next) = (0u32, 0usize, 1u32);
     let mut stack = Vec::new();
-    for start in 0..n.min(mask.len()) {
+    for start in 0..n {
         if !mask[start] || label[start] != 0 {
             continue;
         }
@@ -111,9 +114,9 @@ pub fn body_box(img: &[f32], side: usize) -> Option<CropBox> {
 
 /// `img` (`side × side`, [0, 1]) cropped to [`body_box`] and resampled back to `side × side`
 /// by area averaging; outside the image counts as air (0). Returned unchanged when no body is
-/// found.
+/// found or the square would not be smaller than the image (no zooming out).
 pub fn crop_to_body(img: &[f32], side: usize) -> Vec<f32> {
-    let Some(b) = body_box(img, side) else {
+    let Some(b) = body_box(img, side).filter(|b| b.side < side) else {
         return img.to_vec();
     };
     let mut square = vec![0.0f32; b.side * b.side];
@@ -189,6 +192,7 @@ mod tests {
         let full = vec![0.5f32; 64 * 64];
         let b = body_box(&full, 64).expect("body");
         assert!(b.side >= 64);
+        assert_eq!(crop_to_body(&full, 64), full, "never zoomed out");
         let blank = vec![0.0f32; 64 * 64];
         assert_eq!(body_box(&blank, 64), None);
         assert_eq!(crop_to_body(&blank, 64), blank);

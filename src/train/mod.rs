@@ -444,6 +444,10 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
         cfg.recipe.mixup >= 0.0 && cfg.recipe.lr > 0.0,
         "--mixup must be ≥ 0 and --approx-lr > 0"
     );
+    anyhow::ensure!(
+        !(cfg.body_crop && cfg.recipe.distill && cfg.ref_weights.is_some()),
+        "a Ref-CNN from --ref-weights saw uncropped slices and cannot teach a --body-crop network: drop --ref-weights (a Ref-CNN is then trained on cropped slices) or add --no-distill"
+    );
     if let Some(k) = cfg.cv_folds {
         anyhow::ensure!(
             cfg.ref_weights.is_none(),

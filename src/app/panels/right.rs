@@ -698,6 +698,9 @@ fn server_view(app: &PrivactApp, ui: &mut egui::Ui) {
             let what = match st.task {
                 Task::Classify => "Ciphertext 1 of the encrypted slice".to_string(),
                 Task::Denoise => match app.denoise_plan().and_then(|p| p.ok()) {
+                    Some(p) if p.tiles == 1 => {
+                        "Ciphertext 1 of 1: the only tile (real parts)".to_string()
+                    }
                     Some(p) => format!(
                         "Ciphertext 1 of {}: tiles 1 and 2 of {} (real and imaginary parts)",
                         p.ciphertexts, p.tiles

@@ -482,7 +482,7 @@ fn mask_parts<B: SlotBackend>(
         .collect()
 }
 
-/// The linear model on ciphertexts: one tile per ciphertext in, one out (one shot).
+/// The linear model on ciphertexts: each ciphertext (two tiles) in, one out (one shot).
 pub struct LinearHe {
     conv: PreparedConv,
 }
@@ -518,7 +518,7 @@ impl LinearHe {
 pub enum Step<Ct> {
     /// Masked, shuffled pre-activations for the client's ReLU (round `round`, 1-based).
     Masked { round: usize, cts: Vec<Ct> },
-    /// The denoised tiles (one ciphertext per tile, in tile order).
+    /// The denoised tiles (two per ciphertext, in tile order).
     Done(Vec<Ct>),
 }
 
@@ -532,7 +532,7 @@ pub struct Interactive<Ct> {
     /// Masks carried by the activations the client will return, `[tile][channel][slot]`
     /// (tile `2t` in the real parts of ciphertext `t`, tile `2t + 1` in its imaginary parts).
     masks: Option<Vec<Masks>>,
-    /// `sent[j] = outputs[perm[j]]` with outputs indexed `tile · channels + channel`.
+    /// `sent[j] = outputs[perm[j]]` with outputs indexed `ciphertext · channels + channel`.
     perm: Vec<usize>,
 }
 
@@ -618,7 +618,7 @@ impl<Ct: Clone + Send + Sync> Interactive<Ct> {
         self.layer
     }
 
-    /// How many activation ciphertexts the pending round needs (tiles × channels).
+    /// How many activation ciphertexts the pending round needs (input ciphertexts × channels).
     pub fn pending_count(&self) -> usize {
         self.perm.len()
     }
@@ -714,6 +714,43 @@ impl<Ct: Clone + Send + Sync> Interactive<Ct> {
 mod tests {
     use super::*;
     use crate::model::backend::{SimBackend, SimCt};
+
+    #[test]
+    fn the_two_tiles_of_a_ciphertext_get_independent_masks() {
+        let slots = 8;
+        let sim = SimBackend { slots };
+        let (a, b): (Vec<f64>, Vec<f64>) = (0..slots)
+            .map(|i| (i as f64 - 3.5, 2.0 - i as f64 * 0.25))
+            .unzip();
+        let ct = SimCt {
+            values: a
+                .iter()
+                .zip(&b)
+                .map(|(&x, &y)| Complex64::new(x, y))
+                .collect(),
+            level: 2,
+        };
+        let re: Masks = vec![(0..slots).map(|i| 0.5 + i as f64 * 0.3).collect()];
+        let im: Masks = vec![(0..slots).map(|i| 3.0 - i as f64 * 0.2).collect()];
+        let masked = mask_parts(&sim, std::slice::from_ref(&ct), &re, &im, false).unwrap();
+        assert_eq!(masked[0].level, 1, "one level");
+        for i in 0..slots {
+            let z = masked[0].values[i];
+            assert!((z.re - re[0][i] * a[i]).abs() < 1e-12, "real part {i}");
+            assert!((z.im - im[0][i] * b[i]).abs() < 1e-12, "imaginary part {i}");
+        }
+        // Unmasking with the same masks restores both tiles.
+        let lifted = SimCt {
+            level: 2,
+            ..masked[0].clone()
+        };
+        let back = mask_parts(&sim, &[lifted], &re, &im, true).unwrap();
+        for i in 0..slots {
+            assert!((back[0].values[i] - ct.values[i]).norm() < 1e-12);
+        }
+        // Counts must match.
+        assert!(mask_parts(&sim, &[ct.clone(), ct], &re, &im, false).is_err());
+    }
 
     #[test]
     fn each_layer_shape_gets_the_plan_with_fewest_key_switches() {

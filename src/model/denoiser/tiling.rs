@@ -1,5 +1,5 @@
 //! Client-side tiling with halos. A slice is cut into tiles of `tile_h × tile_w` slots
-//! (one tile per ciphertext, row-major); each tile carries a halo of R pixels (the model's
+//! (row-major; two tiles share a ciphertext, see `pack_pairs`); each tile carries a halo of R pixels (the model's
 //! receptive-field radius) on every side, zeros outside the image. Rotations wrap around
 //! inside a ciphertext, but only halo outputs are touched by the wrap, and those are
 //! discarded: the inner `(tile_h−2R) × (tile_w−2R)` region equals the whole-image result.

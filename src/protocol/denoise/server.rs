@@ -20,7 +20,8 @@ use crate::protocol::messages::{Message, Task};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Largest number of tiles in one request (a 2048×2048 slice needs < 4096).
+/// Largest number of tile ciphertexts in one request (two tiles each; a 2048×2048 slice needs
+/// < 2048).
 pub const MAX_TILES: usize = 4096;
 
 struct Session {
@@ -130,13 +131,16 @@ impl DenoiseServer {
                 .galois_key(params.ring_q().galois_element_conjugate())
                 .is_some();
         if !missing.is_empty() || !conjugation {
+            let mut what = Vec::new();
+            if !missing.is_empty() {
+                what.push(format!("rotations {missing:?}"));
+            }
+            if !conjugation {
+                what.push("the conjugation key".to_string());
+            }
             return Err(ProtocolError::KeysIncomplete(format!(
-                "missing rotations {missing:?}{}",
-                if conjugation {
-                    ""
-                } else {
-                    " and the conjugation key"
-                }
+                "missing {}",
+                what.join(" and ")
             )));
         }
         let key_memory_bytes = key_memory_bytes(&params, &keys);
@@ -194,7 +198,7 @@ impl DenoiseServer {
         let start = Instant::now();
         if tiles.len() > MAX_TILES {
             return Err(ProtocolError::TooLarge(format!(
-                "{} tiles exceeds the limit of {MAX_TILES}",
+                "{} tile ciphertexts exceed the limit of {MAX_TILES}",
                 tiles.len()
             )));
         }
