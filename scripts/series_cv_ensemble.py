@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Series-wise cross-validation of a seed *ensemble* (issue 15, MODEL_CARD › v1.2.0).
+
+`privact train-classifier --series-cv` scores one network per fold; the shipped model is the
+mean of several seeds' logits. Given the `series_cv.json` of runs that differ only in `--seed`
+(same folds, same held-out slices), this averages their log-probabilities per held-out slice
+(softmax of the mean log-probability equals softmax of the mean logits) and reports, for that
+ensemble and for the shipped model the runs were paired with (`shipped_approx`):
+
+* per-class one-vs-rest AUC, balanced accuracy and tumour sensitivity of the arg-max;
+* the tumour AUC of every fold and their mean;
+* 95 % percentile intervals of the pooled tumour AUC and balanced accuracy from 2,000
+  bootstrap replicates that redraw whole series within each class (seed 12345).
+
+Usage: python3 scripts/series_cv_ensemble.py RUN1/series_cv.json RUN2/series_cv.json ...
+Needs numpy and scikit-learn (pip install numpy scikit-learn).
+"""
+
+import json
+import sys
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+CLASSES = ("normal", "cyst", "tumor")
+TUMOUR = 2
+
+
+def load(paths):
+    runs = [json.load(open(p)) for p in paths]
+    base = {im["file"]: im for im in runs[0]["images"]}
+    files = sorted(base)
+    for p, r in zip(paths, runs):
+        if sorted(im["file"] for im in r["images"]) != files:
+            sys.exit(f"{p}: other held-out slices than {paths[0]}; the runs must share folds")
+    logp = np.mean(
+        [
+            [np.log(np.maximum({im["file"]: im for im in r["images"]}[f]["new"], 1e-300)) for f in files]
+            for r in runs
+        ],
+        axis=0,
+    )
+    p = np.exp(logp - logp.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    labels = np.array([base[f]["label"] for f in files])
+    folds = np.array([base[f]["fold"] for f in files])
+    series = np.array([base[f]["series"] for f in files])
+    shipped = np.array([base[f]["shipped_approx"] for f in files])
+    return p, shipped, labels, folds, series
+
+
+def balanced_accuracy(probs, labels):
+    pred = probs.argmax(axis=1)
+    return float(np.mean([(pred[labels == k] == k).mean() for k in range(len(CLASSES))]))
+
+
+def report(name, probs, labels, folds, series, rng):
+    auc = [roc_auc_score(labels == k, probs[:, k]) for k in range(len(CLASSES))]
+    pred = probs.argmax(axis=1)
+    sens = (pred[labels == TUMOUR] == TUMOUR).mean()
+    per_fold = [
+        roc_auc_score(labels[folds == f] == TUMOUR, probs[folds == f, TUMOUR])
+        for f in sorted(set(folds))
+    ]
+    by_class = {k: sorted(set(series[labels == k])) for k in range(len(CLASSES))}
+    rows = {s: np.where(series == s)[0] for s in set(series)}
+    boot = []
+    for _ in range(2000):
+        ix = np.concatenate(
+            [rows[s] for k in by_class for s in rng.choice(by_class[k], len(by_class[k]))]
+        )
+        boot.append(
+            (roc_auc_score(labels[ix] == TUMOUR, probs[ix, TUMOUR]), balanced_accuracy(probs[ix], labels[ix]))
+        )
+    lo, hi = np.percentile(np.array(boot), [2.5, 97.5], axis=0)
+    print(
+        f"{name}: AUC normal/cyst/tumour {auc[0]:.3f}/{auc[1]:.3f}/{auc[2]:.3f} "
+        f"(tumour 95% CI {lo[0]:.3f}-{hi[0]:.3f}); balanced accuracy {balanced_accuracy(probs, labels):.3f} "
+        f"({lo[1]:.3f}-{hi[1]:.3f}); tumour sensitivity {sens:.3f}; "
+        f"tumour AUC per fold {' / '.join(f'{a:.3f}' for a in per_fold)} (mean {np.mean(per_fold):.3f})"
+    )
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    probs, shipped, labels, folds, series = load(sys.argv[1:])
+    report(f"ensemble of {len(sys.argv) - 1} runs", probs, labels, folds, series, np.random.default_rng(12345))
+    report("shipped model (paired)", shipped, labels, folds, series, np.random.default_rng(12345))
+
+
+if __name__ == "__main__":
+    main()
