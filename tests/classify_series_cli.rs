@@ -73,6 +73,19 @@ fn a_series_is_classified_with_one_key_set_and_written_atomically() {
         }
         assert_eq!(e["predicted"], a["predicted"]);
     }
+    // The table ends with the totals a reader needs: the most suspicious slices and where it ran.
+    let (code, out, err) = privact(&[
+        "classify-series",
+        series.to_str().unwrap(),
+        "--mode",
+        "approx",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("most suspicious (tumour): slice "), "{out}");
+    assert!(
+        out.contains("evaluated by plaintext in this process"),
+        "{out}"
+    );
 
     // The CSV: a header and one row per slice, readable by a CSV parser.
     let mut reader = csv::Reader::from_path(&csv_path).unwrap();

@@ -314,11 +314,23 @@ pub fn run(args: &ClassifySeriesArgs) -> anyhow::Result<()> {
         slice_seconds / rows.len().max(1) as f64,
         upload,
         download,
-        match setup["eval_key_bytes"].as_u64() {
-            Some(k) if args.mode == Mode::Encrypted => format!(", keys {k} bytes once"),
+        match (setup["eval_key_bytes"].as_u64(), setup["seconds"].as_f64()) {
+            (Some(k), Some(t)) if args.mode == Mode::Encrypted => {
+                format!(", keys {k} bytes and {t:.2} s once")
+            }
             _ => String::new(),
         }
     );
+    if !suspicious.is_empty() {
+        println!(
+            "most suspicious (tumour): {}",
+            suspicious
+                .iter()
+                .map(|r| format!("slice {} ({}) {:.3}", r.index, r.name, r.probabilities[2]))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     println!("evaluated by {evaluated_by}");
     if let Some(out) = &args.csv {
         eprintln!("wrote {}", out.display());
