@@ -226,16 +226,8 @@ fn run_interactive(
             Step::Masked { round, cts } => {
                 assert_eq!(round, seen.len() + 1);
                 assert!(cts.iter().all(|c| c.level == 0));
-                seen.push(
-                    cts.iter()
-                        .flat_map(|c| {
-                            [
-                                c.real_parts(),
-                                c.values.iter().map(|z| z.im).collect::<Vec<f64>>(),
-                            ]
-                        })
-                        .collect::<Vec<_>>(),
-                );
+                let parts: Vec<Vec<Complex64>> = cts.iter().map(|c| c.values.clone()).collect();
+                seen.push(unpack_pairs(&parts, 2 * parts.len()).unwrap());
                 let fresh = cts
                     .into_iter()
                     .map(|c| SimCt {

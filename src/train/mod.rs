@@ -348,6 +348,11 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
     if let Some((extra, cap)) = &cfg.series_cv {
         return series_cv::cross_validate(cfg, extra, *cap);
     }
+    // Refused before any image is loaded.
+    anyhow::ensure!(
+        !(cfg.body_crop && cfg.recipe.distill && cfg.ref_weights.is_some()),
+        "a Ref-CNN from --ref-weights saw uncropped slices and cannot teach a --body-crop network: drop --ref-weights (a Ref-CNN is then trained on cropped slices) or add --no-distill"
+    );
     let t0 = Instant::now();
     let dev = Device::Cpu;
     let mut ds = data::load(&cfg.data)?;
@@ -367,21 +372,14 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
     if let Some((dir, cap)) = &cfg.extra {
         let (xs, names, sha) = series_cv::load_extra(dir)?;
         let first = groups.iter().max().map_or(0, |g| g + 1);
-        let mut ids: BTreeMap<String, usize> = BTreeMap::new();
-        let xg: Vec<usize> = names
-            .iter()
-            .map(|n| {
-                let next = first + ids.len();
-                *ids.entry(n.clone()).or_insert(next)
-            })
-            .collect();
+        let (xg, series) = series_cv::ids_by_name(&names, first);
         let all: Vec<usize> = (0..xs.len()).collect();
         let keep = series_cv::cap_per_group(&all, &xg, *cap);
         eprintln!(
             "extra training data: {} of {} slices of {} series from {} (sha256 {sha})",
             keep.len(),
             xs.len(),
-            ids.len(),
+            series.len(),
             dir.display()
         );
         let mut xs: Vec<Option<data::Sample>> = xs.into_iter().map(Some).collect();
@@ -443,10 +441,6 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
     anyhow::ensure!(
         cfg.recipe.mixup >= 0.0 && cfg.recipe.lr > 0.0,
         "--mixup must be ≥ 0 and --approx-lr > 0"
-    );
-    anyhow::ensure!(
-        !(cfg.body_crop && cfg.recipe.distill && cfg.ref_weights.is_some()),
-        "a Ref-CNN from --ref-weights saw uncropped slices and cannot teach a --body-crop network: drop --ref-weights (a Ref-CNN is then trained on cropped slices) or add --no-distill"
     );
     if let Some(k) = cfg.cv_folds {
         anyhow::ensure!(

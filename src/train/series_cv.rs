@@ -82,6 +82,23 @@ pub fn load_extra(extra_root: &Path) -> anyhow::Result<(Vec<Sample>, Vec<String>
     Ok((samples, names, b.sha256))
 }
 
+/// Group ids numbered from `first` in order of first appearance, one per name, and the
+/// distinct names in id order.
+pub fn ids_by_name(names: &[String], first: usize) -> (Vec<usize>, Vec<String>) {
+    let mut ids: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut distinct = Vec::new();
+    let groups = names
+        .iter()
+        .map(|n| {
+            *ids.entry(n).or_insert_with(|| {
+                distinct.push(n.clone());
+                first + distinct.len() - 1
+            })
+        })
+        .collect();
+    (groups, distinct)
+}
+
 /// Loads both folders and names every sample's group.
 pub fn load_combined(
     data_root: &Path,
@@ -91,31 +108,19 @@ pub fn load_combined(
     let a = data::load(data_root)?;
     let (b, b_series, extra_sha) = load_extra(extra_root)?;
     let ga = data::group(&a.samples, threshold);
-    let mut names: BTreeMap<String, usize> = BTreeMap::new();
-    let mut group_names = Vec::new();
-    let mut id = |name: String, names: &mut BTreeMap<String, usize>| -> usize {
-        let next = names.len();
-        *names.entry(name.clone()).or_insert_with(|| {
-            group_names.push(name);
-            next
-        })
-    };
-    let mut groups = Vec::new();
-    let mut is_extra = Vec::new();
-    let mut samples = Vec::new();
-    for (s, g) in a.samples.into_iter().zip(ga) {
-        groups.push(id(
-            format!("kidney-ct/{}/g{g}", CLASSES[s.label]),
-            &mut names,
-        ));
-        is_extra.push(false);
-        samples.push(s);
-    }
-    for (s, name) in b.into_iter().zip(b_series) {
-        groups.push(id(name, &mut names));
-        is_extra.push(true);
-        samples.push(s);
-    }
+    let mut names: Vec<String> = a
+        .samples
+        .iter()
+        .zip(ga)
+        .map(|(s, g)| format!("kidney-ct/{}/g{g}", CLASSES[s.label]))
+        .collect();
+    let is_extra: Vec<bool> = (0..names.len() + b.len())
+        .map(|i| i >= names.len())
+        .collect();
+    names.extend(b_series);
+    let (groups, group_names) = ids_by_name(&names, 0);
+    let mut samples = a.samples;
+    samples.extend(b);
     Ok(Combined {
         samples,
         groups,
@@ -545,6 +550,17 @@ pub fn print_summary(r: &SeriesCvReport) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn group_ids_follow_first_appearance_from_the_given_start() {
+        let names: Vec<String> = ["b", "a", "b", "c", "a"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let (ids, distinct) = ids_by_name(&names, 10);
+        assert_eq!(ids, vec![10, 11, 10, 12, 11]);
+        assert_eq!(distinct, vec!["b", "a", "c"]);
+    }
 
     #[test]
     fn cap_keeps_evenly_spaced_members_of_each_group() {

@@ -48,22 +48,12 @@ pub fn input_level(layer: usize, layers: usize) -> usize {
     usize::from(layer > 0) + LEVELS_PER_CONV + usize::from(layer + 1 < layers)
 }
 
-/// Tiles per ciphertext, for both models: two tiles share each slot vector, one in the real
-/// and one in the imaginary parts. Rotations and real weights act on both alike and the bias
-/// is added to both (`b + b·i`), so half as many ciphertexts travel each way. The
-/// interactive model masks the two parts with independent masks ([`mask_parts`]), so the
-/// client never sees the ratio of two values that share a slot.
-pub const TILES_PER_CIPHERTEXT: usize = 2;
+pub use super::tiling::{TILES_PER_CIPHERTEXT, packed_count};
 
 /// True when the model's rounds mask two tiles per ciphertext apart, which needs the
 /// conjugation key (every model with a ReLU round).
 pub const fn needs_conjugation(layers: usize) -> bool {
     layers > 1
-}
-
-/// Ciphertexts that carry `tiles` tiles.
-pub const fn packed_count(tiles: usize) -> usize {
-    tiles.div_ceil(TILES_PER_CIPHERTEXT)
 }
 
 /// The level of every ciphertext the server sends back: the lowest, so replies are as small

@@ -199,11 +199,23 @@ impl TilePlan {
     }
 }
 
+/// Tiles per ciphertext, for both models: two tiles share each slot vector, one in the real
+/// and one in the imaginary parts. Rotations and real weights act on both alike and the bias
+/// is added to both (`b + b·i`), so half as many ciphertexts travel each way. The
+/// interactive model masks the two parts with independent masks (`he::mask_parts`), so the
+/// client never sees the ratio of two values that share a slot.
+pub const TILES_PER_CIPHERTEXT: usize = 2;
+
+/// Ciphertexts that carry `tiles` tiles.
+pub const fn packed_count(tiles: usize) -> usize {
+    tiles.div_ceil(TILES_PER_CIPHERTEXT)
+}
+
 /// Two tiles per slot vector: tile `2k` in the real parts, tile `2k+1` in the imaginary
-/// parts (zero for an odd last one). See `he::TILES_PER_CIPHERTEXT`.
+/// parts (zero for an odd last one).
 pub fn pack_pairs(tiles: &[Vec<f64>]) -> Vec<Vec<Complex64>> {
     tiles
-        .chunks(2)
+        .chunks(TILES_PER_CIPHERTEXT)
         .map(|pair| {
             let (re, im) = (&pair[0], pair.get(1));
             re.iter()
@@ -221,9 +233,9 @@ pub fn unpack_pairs(
     packed: &[Vec<Complex64>],
     tiles: usize,
 ) -> Result<Vec<Vec<f64>>, DenoiserError> {
-    if packed.len() != tiles.div_ceil(2) {
+    if packed.len() != packed_count(tiles) {
         return Err(DenoiserError::Count {
-            expected: tiles.div_ceil(2),
+            expected: packed_count(tiles),
             found: packed.len(),
         });
     }

@@ -4,7 +4,7 @@
 
 use crate::ckks::{Ciphertext, EvaluationKeys, Parameters, wire};
 use crate::model::denoiser::he::{
-    REPLY_LEVEL, input_level, needs_conjugation, packed_count, rotations,
+    REPLY_LEVEL, TILES_PER_CIPHERTEXT, input_level, needs_conjugation, packed_count, rotations,
 };
 use crate::model::denoiser::tiling::{pack_pairs, unpack_pairs};
 use crate::model::denoiser::weights::LayerSpec;
@@ -266,17 +266,8 @@ impl DenoiseClient {
                 let mut values = self.decrypt_pairs(&cts)?;
                 if self.record_seen {
                     // Both tiles of every ciphertext, as separate vectors.
-                    self.seen.push(
-                        values
-                            .iter()
-                            .flat_map(|v| {
-                                [
-                                    v.iter().map(|z| z.re).collect(),
-                                    v.iter().map(|z| z.im).collect(),
-                                ]
-                            })
-                            .collect(),
-                    );
+                    let both = values.len() * TILES_PER_CIPHERTEXT;
+                    self.seen.push(unpack_pairs(&values, both)?);
                 }
                 values.par_iter_mut().for_each(|v| {
                     v.iter_mut().for_each(|z| {

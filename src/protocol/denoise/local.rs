@@ -10,8 +10,7 @@ use super::client::{DenoiseClient, Reply, preset};
 use super::server::DenoiseServer;
 use crate::ckks::{Parameters, wire};
 use crate::model::denoiser::he::{
-    MaskPolicy, REPLY_LEVEL, TILES_PER_CIPHERTEXT, input_level, needs_conjugation, packed_count,
-    rotations,
+    MaskPolicy, REPLY_LEVEL, input_level, needs_conjugation, packed_count, rotations,
 };
 use crate::model::denoiser::weights::{LayerSpec, specs};
 use crate::model::denoiser::{Denoiser, ModelKind, TilePlan};
@@ -159,11 +158,9 @@ pub struct DenoiseRun {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct SizePlan {
     pub tiles: usize,
-    /// Ciphertexts that carry the tiles (each way, and per channel in every round): `tiles`
-    /// / `tiles_per_ciphertext`, rounded up.
+    /// Ciphertexts that carry the tiles (each way, and per channel in every round):
+    /// `he::packed_count(tiles)`.
     pub ciphertexts: usize,
-    /// Tiles per ciphertext (real and imaginary parts).
-    pub tiles_per_ciphertext: usize,
     pub tile_shape: (usize, usize),
     /// One fresh (seeded) ciphertext, as the client sends it.
     pub ciphertext_bytes: u64,
@@ -238,7 +235,6 @@ impl SizePlan {
         Ok(Self {
             tiles,
             ciphertexts: carried,
-            tiles_per_ciphertext: TILES_PER_CIPHERTEXT,
             tile_shape: (tile_h, tile_w),
             ciphertext_bytes: fresh(0) as u64,
             request_bytes: (header + list(carried, fresh(0))) as u64,
