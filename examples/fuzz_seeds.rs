@@ -81,7 +81,9 @@ fn main() -> anyhow::Result<()> {
         },
     ];
     // The interactive denoiser's own parameter set: replies at level 0, as its client expects.
-    let nl = Parameters::preset("depth3-n13")?;
+    let nl = Parameters::preset(privact::protocol::denoise::client::preset(
+        privact::model::denoiser::ModelKind::Nonlinear,
+    ))?;
     let nl_sk = KeyGenerator::from_seed(&nl, [8; 32]).gen_secret_key();
     let nl_pt = Encoder::new(&nl).encode(&[0.5, 2.0], 0, nl.default_scale())?;
     let nl_ct = wire::encode_ciphertext(&nl, &Encryptor::new(&nl, &nl_sk).encrypt(&nl_pt)?);

@@ -101,6 +101,64 @@ fn public_key_encryption_decrypts() {
     assert_close(&got[..100], &v, 1e-5, "public-key encryption");
 }
 
+#[test]
+fn add_const_complex_adds_to_both_parts_of_every_slot_like_an_encoded_constant() {
+    use num_complex::Complex64;
+    let c = ctx();
+    let slots = c.params.slots();
+    let (re, im) = (values(3, slots), values(4, slots));
+    let z: Vec<Complex64> = re
+        .iter()
+        .zip(&im)
+        .map(|(&a, &b)| Complex64::new(a, b))
+        .collect();
+    let pt = c
+        .encoder
+        .encode_complex(&z, c.params.max_level(), c.params.default_scale())
+        .unwrap();
+    let ct = Encryptor::new(&c.params, &c.sk).encrypt(&pt).unwrap();
+    let decrypt_complex = |ct: &Ciphertext| {
+        c.encoder
+            .decode_complex(&Decryptor::new(&c.params, &c.sk).decrypt(ct).unwrap())
+            .unwrap()
+    };
+    for k in [
+        Complex64::new(0.75, -1.5),
+        Complex64::new(-2.0, 0.0),
+        Complex64::new(0.0, 3.25),
+    ] {
+        let fast = decrypt_complex(&c.eval.add_const_complex(&ct, k).unwrap());
+        let encoded = c
+            .encoder
+            .encode_complex(&vec![k; slots], ct.level(), ct.scale())
+            .unwrap();
+        let slow = decrypt_complex(&c.eval.add_plain(&ct, &encoded).unwrap());
+        for i in 0..slots {
+            assert!(
+                (fast[i] - (z[i] + k)).norm() < 1e-5,
+                "slot {i}: {} vs {}",
+                fast[i],
+                z[i] + k
+            );
+            assert!(
+                (fast[i] - slow[i]).norm() < 1e-6,
+                "slot {i} differs from the encoded constant"
+            );
+        }
+    }
+    // Out-of-range constants are refused, not wrapped.
+    assert!(
+        c.eval
+            .add_const_complex(&ct, Complex64::new(0.0, 1e30))
+            .is_err()
+    );
+    assert!(
+        c.eval
+            .add_const_complex(&ct, Complex64::new(f64::NAN, 0.0))
+            .is_err()
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(6))]
 

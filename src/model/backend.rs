@@ -156,12 +156,7 @@ impl SlotBackend for CkksBackend<'_> {
         self.eval.add_const(a, c)
     }
     fn add_scalar_complex(&self, a: &Ciphertext, c: Complex64) -> Result<Ciphertext, EvalError> {
-        // A constant slot vector encodes to c.re·Δ at X^0 and c.im·Δ at X^{N/2}: one small
-        // encoding per output, nothing stored.
-        let pt = self
-            .encoder
-            .encode_complex(&vec![c; self.slots()], a.level(), a.scale())?;
-        self.eval.add_plain(a, &pt)
+        self.eval.add_const_complex(a, c)
     }
     fn drop_to_level(&self, a: &Ciphertext, level: usize) -> Result<Ciphertext, EvalError> {
         self.eval.drop_levels(

@@ -26,6 +26,9 @@ pub struct RnsRing {
     exponent: Vec<u32>,
     /// Inverse map: odd exponent e ↦ NTT slot index (indexed by e/2).
     slot_of_exponent: Vec<u32>,
+    /// Per prime, ι = ψ^{N/2} (a primitive 4th root of unity): X^{N/2} evaluates to ι at
+    /// the slots whose exponent is 1 mod 4 and to −ι at the others.
+    iota: Vec<u64>,
     galois_cache: RwLock<HashMap<u64, Arc<Vec<u32>>>>,
 }
 
@@ -58,12 +61,24 @@ impl RnsRing {
                 return Err(RingError::InconsistentNttOrder { prime: m.value() });
             }
         }
+        let iota = plans
+            .iter()
+            .zip(&moduli)
+            .map(|(plan, m)| {
+                let mut x = vec![0u64; n];
+                x[1] = 1;
+                plan.fwd(&mut x);
+                // x[0] = ψ (exponent 1 by construction of `slot_exponents`).
+                (0..n / 2).fold(1u64, |acc, _| m.mul(acc, x[0]))
+            })
+            .collect();
         Ok(Self {
             log_n,
             moduli,
             plans,
             exponent,
             slot_of_exponent,
+            iota,
             galois_cache: RwLock::default(),
         })
     }
@@ -313,6 +328,23 @@ impl RnsRing {
             .for_each(|((x, m), &s)| {
                 for x in x.iter_mut() {
                     *x = m.add(*x, s);
+                }
+            });
+    }
+
+    /// Adds `a_i + b_i·X^{N/2}` (residues per limb) to an NTT-form polynomial without any
+    /// transform: the NTT image of X^{N/2} is ±ι in every slot.
+    pub fn add_binomial_half_ntt_assign(&self, p: &mut Poly<Ntt>, a: &[u64], b: &[u64]) {
+        let n = p.n();
+        p.data_mut()
+            .par_chunks_mut(n)
+            .zip(&self.moduli)
+            .zip(a.par_iter().zip(b.par_iter()).zip(self.iota.par_iter()))
+            .for_each(|((x, m), ((&a, &b), &iota))| {
+                let bi = m.mul(b, iota);
+                let (plus, minus) = (m.add(a, bi), m.sub(a, bi));
+                for (x, &e) in x.iter_mut().zip(&self.exponent) {
+                    *x = m.add(*x, if e % 4 == 1 { plus } else { minus });
                 }
             });
     }

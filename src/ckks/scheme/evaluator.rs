@@ -250,6 +250,39 @@ impl Evaluator {
         Ok(out)
     }
 
+    /// Adds the complex constant `c` to every slot: c.re·Δ at X^0 and c.im·Δ at X^{N/2} (the
+    /// monomial is i in every slot, since 5^j ≡ 1 mod 4), added in NTT form without encoding.
+    ///
+    /// Errors: `ParameterMismatch`, `NonFinite`, `ValueTooLarge`.
+    pub fn add_const_complex(
+        &self,
+        ct: &Ciphertext,
+        c: num_complex::Complex64,
+    ) -> Result<Ciphertext, EvalError> {
+        self.own(ct)?;
+        let rq = self.params.ring_q();
+        let bound = max_coeff(&self.params, ct.level());
+        let residues = |x: f64| -> Result<Vec<u64>, EvalError> {
+            let scaled = (x * ct.scale()).round();
+            if !scaled.is_finite() {
+                return Err(EvalError::NonFinite);
+            }
+            if scaled.abs() >= bound {
+                return Err(EvalError::ValueTooLarge(scaled));
+            }
+            Ok(rq
+                .moduli()
+                .iter()
+                .take(ct.level() + 1)
+                .map(|m| m.reduce_i64(scaled as i64))
+                .collect())
+        };
+        let (re, im) = (residues(c.re)?, residues(c.im)?);
+        let mut out = ct.clone();
+        rq.add_binomial_half_ntt_assign(&mut out.parts_mut()[0], &re, &im);
+        Ok(out)
+    }
+
     /// Multiplies every slot by `c`, encoded as round(c·const_scale); the scale grows by
     /// `const_scale` (pass the top prime q_ℓ to keep the scale after the next rescale).
     pub fn mul_const(

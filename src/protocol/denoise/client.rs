@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 pub fn preset(kind: ModelKind) -> &'static str {
     match kind {
         ModelKind::Linear => "depth1-n12",
-        ModelKind::Nonlinear => "depth3-n13",
+        ModelKind::Nonlinear => "depth3-n13-p2",
     }
 }
 
