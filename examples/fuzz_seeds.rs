@@ -30,13 +30,15 @@ fn main() -> anyhow::Result<()> {
         .values()
         .next()
         .ok_or_else(|| anyhow::anyhow!("no galois key"))?;
-    let wire_seeds: [(u8, Vec<u8>); 6] = [
+    let drop = privact::protocol::denoise::client::REPLY_DROPPED_BITS;
+    let wire_seeds: [(u8, Vec<u8>); 7] = [
         (0, wire::encode_parameters(&params)),
         (1, wire::encode_ciphertext(&params, &ct)),
         (2, wire::encode_public_key(&params, &pk)),
         (3, wire::encode_relinearization_key(&params, relin)),
         (4, wire::encode_galois_key(&params, galois)),
         (5, wire::encode_evaluation_keys(&params, &keys)),
+        (6, wire::encode_compact_ciphertext(&params, &ct, drop)?),
     ];
     let dir = root.join("wire_decoders");
     std::fs::create_dir_all(&dir)?;
@@ -86,7 +88,9 @@ fn main() -> anyhow::Result<()> {
     ))?;
     let nl_sk = KeyGenerator::from_seed(&nl, [8; 32]).gen_secret_key();
     let nl_pt = Encoder::new(&nl).encode(&[0.5, 2.0], 0, nl.default_scale())?;
-    let nl_ct = wire::encode_ciphertext(&nl, &Encryptor::new(&nl, &nl_sk).encrypt(&nl_pt)?);
+    // Replies travel compact (`REPLY_DROPPED_BITS`).
+    let nl_ct =
+        wire::encode_compact_ciphertext(&nl, &Encryptor::new(&nl, &nl_sk).encrypt(&nl_pt)?, drop)?;
     let nl_msgs = [
         Message::DenoiseMasked {
             round: 1,

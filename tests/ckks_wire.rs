@@ -244,8 +244,21 @@ fn all_encodings() -> Vec<(&'static str, Vec<u8>)> {
             "evaluation keys",
             wire::encode_evaluation_keys(&f.params, &f.keys),
         ),
+        (
+            "compact",
+            wire::encode_compact_ciphertext(&f.params, &level0(f), COMPACT).unwrap(),
+        ),
     ]
 }
+
+/// The fixture's ciphertext at level 0, the only level replies travel compact at.
+fn level0(f: &Fixture) -> Ciphertext {
+    Evaluator::without_keys(&f.params)
+        .drop_levels(&f.ct, f.ct.level())
+        .unwrap()
+}
+
+const COMPACT: wire::DroppedBits = wire::DroppedBits { c0: 6, c1: 1 };
 
 fn decode_any(which: &str, bytes: &[u8]) -> bool {
     let p = &fixture().params;
@@ -254,6 +267,7 @@ fn decode_any(which: &str, bytes: &[u8]) -> bool {
         "ciphertext" => wire::decode_ciphertext(p, bytes).is_ok(),
         "relin" => wire::decode_relinearization_key(p, bytes).is_ok(),
         "galois" => wire::decode_galois_key(p, bytes).is_ok(),
+        "compact" => wire::decode_compact_ciphertext(p, bytes).is_ok(),
         _ => wire::decode_evaluation_keys(p, bytes).is_ok(),
     }
 }
@@ -277,7 +291,7 @@ proptest! {
 
     /// Random corruption never panics; header and length corruption is always caught.
     #[test]
-    fn corrupted_encodings_never_panic(which in 0usize..5, flips in prop::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
+    fn corrupted_encodings_never_panic(which in 0usize..6, flips in prop::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
         let (name, mut bytes) = all_encodings().swap_remove(which);
         for (pos, val) in flips {
             let i = pos % bytes.len();
@@ -287,10 +301,86 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512), which in 0usize..5) {
-        let names = ["params", "ciphertext", "relin", "galois", "evaluation keys"];
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512), which in 0usize..6) {
+        let names = ["params", "ciphertext", "relin", "galois", "evaluation keys", "compact"];
         prop_assert!(!decode_any(names[which], &bytes) || which == 0);
     }
+}
+
+#[test]
+fn compact_replies_round_trip_within_the_dropped_bits_and_refuse_everything_else() {
+    let f = fixture();
+    let p = &f.params;
+    let ct = level0(f);
+    let full = decrypt(f, &ct);
+    // Error grows with the bits dropped, and stays far below one part in 10^4 at the
+    // replies' setting.
+    let mut last = 0.0;
+    for drop in [
+        wire::DroppedBits { c0: 0, c1: 0 },
+        COMPACT,
+        wire::DroppedBits { c0: 12, c1: 6 },
+    ] {
+        let bytes = wire::encode_compact_ciphertext(p, &ct, drop).unwrap();
+        assert_eq!(bytes.len(), wire::compact_ciphertext_size(p, drop));
+        let (back, got) = wire::decode_compact_ciphertext(p, &bytes).unwrap();
+        assert_eq!(got, drop);
+        assert_eq!(
+            (back.level(), back.degree(), back.scale()),
+            (0, 1, ct.scale())
+        );
+        // Canonical: what decodes re-encodes to the same bytes.
+        assert_eq!(
+            wire::encode_compact_ciphertext(p, &back, drop).unwrap(),
+            bytes
+        );
+        let err = max_err(&decrypt(f, &back), &full);
+        assert!(err >= last * 0.5, "{drop:?}: {err:e}");
+        assert!(err < 1e-2, "{drop:?}: {err:e}");
+        last = err;
+    }
+    let at_setting = max_err(
+        &decrypt(
+            f,
+            &wire::decode_compact_ciphertext(
+                p,
+                &wire::encode_compact_ciphertext(p, &ct, COMPACT).unwrap(),
+            )
+            .unwrap()
+            .0,
+        ),
+        &f.values,
+    );
+    assert!(at_setting < 1e-4, "{at_setting:e}");
+    // Smaller than the full encoding by the dropped bits.
+    let saved = wire::ciphertext_size(p, 0, false) - wire::compact_ciphertext_size(p, COMPACT);
+    assert_eq!(saved, p.n() * 7 / 8, "6 + 1 bits per coefficient");
+    // Only level 0 and degree 1; no drop that leaves fewer than 16 bits.
+    assert!(wire::encode_compact_ciphertext(p, &f.ct, COMPACT).is_err());
+    let bits = p.ring_q().modulus(0).bits();
+    let too_many = wire::DroppedBits {
+        c0: bits - 15,
+        c1: 0,
+    };
+    assert!(wire::encode_compact_ciphertext(p, &ct, too_many).is_err());
+    let mut bytes = wire::encode_compact_ciphertext(p, &ct, COMPACT).unwrap();
+    bytes[16 + 8] = (bits - 15) as u8;
+    assert!(wire::decode_compact_ciphertext(p, &bytes).is_err());
+    // The two ciphertext kinds never stand in for each other.
+    let compact = wire::encode_compact_ciphertext(p, &ct, COMPACT).unwrap();
+    assert!(matches!(
+        wire::decode_ciphertext(p, &compact),
+        Err(WireError::WrongKind { .. })
+    ));
+    assert!(wire::decode_compact_ciphertext(p, &wire::encode_ciphertext(p, &ct)).is_err());
+    // A value the encoder never writes (all ones: v·2^d ≥ q0) is refused.
+    let mut high = compact.clone();
+    let body = 16 + 8 + 2;
+    high[body..body + 8].fill(0xff);
+    assert!(matches!(
+        wire::decode_compact_ciphertext(p, &high),
+        Err(WireError::CoefficientOutOfRange { .. })
+    ));
 }
 
 #[test]

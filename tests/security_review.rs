@@ -320,7 +320,13 @@ fn client_reacts(img: &[f32], rows: usize, cols: usize, k: i64, scale: f64) -> b
             ct.drop_to_level(0);
             let mut ct = eval.mul_int(&ct, k).unwrap();
             ct.forge_scale(scale);
-            wire::encode_ciphertext(&params, &ct)
+            // Replies travel compact, as the honest server sends them.
+            wire::encode_compact_ciphertext(
+                &params,
+                &ct,
+                privact::protocol::denoise::client::REPLY_DROPPED_BITS,
+            )
+            .unwrap()
         })
         .collect();
     let channels = model.layers[0].cout;

@@ -11,8 +11,8 @@ use privact::model::denoiser::ModelKind;
 use privact::model::denoiser::weights::{builtin, specs};
 use privact::protocol::Message;
 use privact::protocol::classify::client::ClassifierClient;
-use privact::protocol::denoise::client::DenoiseClient;
 use privact::protocol::classify::server::Server;
+use privact::protocol::denoise::client::DenoiseClient;
 use std::sync::{Mutex, OnceLock};
 
 /// One client of each kind, keys made once (key generation would dominate every input).
@@ -32,7 +32,10 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut server = Server::new(vec![ApproxParams::synthetic(1)]);
     let reply = server.handle(data);
-    assert!(Message::decode(&reply).is_ok(), "the server always answers with a valid message");
+    assert!(
+        Message::decode(&reply).is_ok(),
+        "the server always answers with a valid message"
+    );
 
     // The clients, fed the bytes as a server reply: the denoising client waiting for
     // round 1 of a one-tile image, the classifier client waiting for logits.

@@ -13,9 +13,11 @@ fn params() -> &'static Parameters {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&which, bytes)) = data.split_first() else { return };
+    let Some((&which, bytes)) = data.split_first() else {
+        return;
+    };
     let p = params();
-    match which % 6 {
+    match which % 7 {
         0 => drop(wire::decode_parameters(bytes)),
         1 => {
             if let Ok(ct) = wire::decode_ciphertext(p, bytes) {
@@ -26,6 +28,17 @@ fuzz_target!(|data: &[u8]| {
         2 => drop(wire::decode_public_key(p, bytes)),
         3 => drop(wire::decode_relinearization_key(p, bytes)),
         4 => drop(wire::decode_galois_key(p, bytes)),
-        _ => drop(wire::decode_evaluation_keys(p, bytes)),
+        5 => drop(wire::decode_evaluation_keys(p, bytes)),
+        _ => {
+            if let Ok((ct, dropped)) = wire::decode_compact_ciphertext(p, bytes) {
+                // Compact replies are canonical too.
+                assert_eq!(
+                    wire::encode_compact_ciphertext(p, &ct, dropped)
+                        .ok()
+                        .as_deref(),
+                    Some(bytes)
+                );
+            }
+        }
     }
 });

@@ -26,6 +26,9 @@ pub struct Expected {
     pub level: usize,
     /// The exact scale of each (within `SCALE_TOLERANCE`).
     pub scale: f64,
+    /// `Some`: compact replies (`wire::encode_compact_ciphertext`) with exactly these dropped
+    /// bits; `None`: full ciphertexts.
+    pub compact: Option<wire::DroppedBits>,
 }
 
 impl Expected {
@@ -35,6 +38,15 @@ impl Expected {
             count,
             level,
             scale: params.default_scale(),
+            compact: None,
+        }
+    }
+
+    /// The same shape, sent compact with exactly `drop` (level 0 only).
+    pub fn compact(self, drop: wire::DroppedBits) -> Self {
+        Self {
+            compact: Some(drop),
+            ..self
         }
     }
 }
@@ -51,7 +63,18 @@ pub fn decode_expected(
     }
     cts.iter()
         .map(|bytes| {
-            let ct = wire::decode_ciphertext(params, bytes)?;
+            let ct = match expected.compact {
+                None => wire::decode_ciphertext(params, bytes)?,
+                Some(want) => {
+                    let (ct, drop) = wire::decode_compact_ciphertext(params, bytes)?;
+                    if drop != want {
+                        return Err(ProtocolError::OffProtocol(
+                            "compact ciphertext with unexpected dropped bits",
+                        ));
+                    }
+                    ct
+                }
+            };
             check(&ct, expected)?;
             Ok(ct)
         })
@@ -114,5 +137,21 @@ mod tests {
                 "{what}: {err}"
             );
         }
+        // Compact replies: only with exactly the expected dropped bits, never a full one.
+        let drop = wire::DroppedBits { c0: 6, c1: 1 };
+        let ct = e
+            .encrypt(&enc.encode(&[0.5], 0, params.default_scale()).unwrap())
+            .unwrap();
+        let compact = vec![wire::encode_compact_ciphertext(&params, &ct, drop).unwrap()];
+        let want = Expected::fresh(&params, 1..=1, 0).compact(drop);
+        assert_eq!(decode_expected(&params, &compact, &want).unwrap().len(), 1);
+        let other = Expected::fresh(&params, 1..=1, 0).compact(wire::DroppedBits { c0: 5, c1: 1 });
+        assert!(matches!(
+            decode_expected(&params, &compact, &other),
+            Err(ProtocolError::OffProtocol(_))
+        ));
+        let full = vec![wire::encode_ciphertext(&params, &ct)];
+        assert!(decode_expected(&params, &full, &want).is_err());
+        assert!(decode_expected(&params, &compact, &Expected::fresh(&params, 1..=1, 0)).is_err());
     }
 }

@@ -31,7 +31,11 @@ impl Writer {
 
     /// Packs each residue of a limb into exactly ⌈log2 q⌉ bits.
     pub fn limb(&mut self, limb: &[u64], m: &Modulus) {
-        let bits = m.bits();
+        self.packed(limb, m.bits());
+    }
+
+    /// Packs each value into exactly `bits` bits (1..=64; values must fit).
+    pub fn packed(&mut self, limb: &[u64], bits: u32) {
         let mut acc: u128 = 0;
         let mut filled = 0u32;
         self.buf.reserve(packed_len(limb.len(), bits));
@@ -106,7 +110,18 @@ impl<'a> Reader<'a> {
 
     /// Unpacks one limb into `out`, rejecting residues ≥ q.
     pub fn limb(&mut self, out: &mut [u64], m: &Modulus) -> Result<(), WireError> {
-        let bits = m.bits();
+        self.packed(out, m.bits())?;
+        match out.iter().find(|&&v| v >= m.value()) {
+            Some(&value) => Err(WireError::CoefficientOutOfRange {
+                value,
+                modulus: m.value(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Unpacks `out.len()` values of `bits` bits each (1..=64).
+    pub fn packed(&mut self, out: &mut [u64], bits: u32) -> Result<(), WireError> {
         let bytes = self.take(packed_len(out.len(), bits))?;
         let mask = (1u128 << bits) - 1;
         let mut acc: u128 = 0;
@@ -118,16 +133,9 @@ impl<'a> Reader<'a> {
                 acc |= (b as u128) << filled;
                 filled += 8;
             }
-            let v = (acc & mask) as u64;
+            *x = (acc & mask) as u64;
             acc >>= bits;
             filled -= bits;
-            if v >= m.value() {
-                return Err(WireError::CoefficientOutOfRange {
-                    value: v,
-                    modulus: m.value(),
-                });
-            }
-            *x = v;
         }
         Ok(())
     }

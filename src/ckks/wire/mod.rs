@@ -50,6 +50,8 @@ pub enum Kind {
     RelinearizationKey = 4,
     GaloisKey = 5,
     EvaluationKeys = 6,
+    /// A level-0 reply with low-order bits dropped (`encode_compact_ciphertext`).
+    CompactCiphertext = 7,
 }
 
 impl Kind {
@@ -61,6 +63,7 @@ impl Kind {
             4 => Self::RelinearizationKey,
             5 => Self::GaloisKey,
             6 => Self::EvaluationKeys,
+            7 => Self::CompactCiphertext,
             _ => return None,
         })
     }
@@ -325,6 +328,153 @@ pub fn decode_ciphertext(params: &Parameters, bytes: &[u8]) -> Result<Ciphertext
     }
     r.finish()?;
     Ok(ct)
+}
+
+// ---------- compact replies ----------
+
+/// Low-order bits a compact ciphertext leaves out of each coefficient of c0 and c1.
+///
+/// Why: a reply the client only decrypts needs no more precision than the noise it already
+/// carries. Decryption computes c0 + c1·s, so dropping d bits of c0 adds at most 2^(d−1) to a
+/// coefficient (σ = 2^d/√12), and dropping d bits of c1 adds that times ‖s‖₁ (σ = 2^d·√(h/12)
+/// for a secret of h non-zero ternary coefficients): c1 can lose far fewer bits than c0. This
+/// is the "decrypt-only" serialization of deployed systems (e.g. the compact ciphertexts of
+/// the FHE libraries' last-level transfers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DroppedBits {
+    pub c0: u32,
+    pub c1: u32,
+}
+
+impl DroppedBits {
+    /// Every kept residue has at least this many bits: more dropping leaves nothing to decrypt.
+    pub const MIN_KEPT_BITS: u32 = 16;
+
+    /// `InvalidDrop` unless both counts leave `MIN_KEPT_BITS` of a `bits`-bit residue.
+    fn check(self, bits: u32) -> Result<(), WireError> {
+        if self.c0.max(self.c1) + Self::MIN_KEPT_BITS > bits {
+            return Err(WireError::Invalid(
+                "compact ciphertext drops more bits than its modulus has to spare",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Exact encoded size of a compact (level-0, degree-1) ciphertext.
+pub fn compact_ciphertext_size(params: &Parameters, drop: DroppedBits) -> usize {
+    let (n, bits) = (params.n(), params.ring_q().modulus(0).bits());
+    HEADER_BYTES
+        + 8
+        + 2
+        + packed_len(n, bits.saturating_sub(drop.c0))
+        + packed_len(n, bits.saturating_sub(drop.c1))
+}
+
+/// A level-0, degree-1 ciphertext for a peer that will only decrypt it: both polynomials in
+/// coefficient form with their low `drop` bits rounded off (round(c / 2^d), and 0 for the
+/// values that round up to q0, which are ≡ 0 within 2^(d−1)).
+///
+/// Layout after the header (kind `CompactCiphertext`, flags 0): scale (f64), d0 (u8), d1
+/// (u8), then c0 packed at ⌈log2 q0⌉ − d0 bits and c1 at ⌈log2 q0⌉ − d1 bits per coefficient.
+///
+/// Errors: `Invalid` when the ciphertext is not level 0 and degree 1, or `drop` leaves fewer
+/// than `DroppedBits::MIN_KEPT_BITS`.
+pub fn encode_compact_ciphertext(
+    params: &Parameters,
+    ct: &Ciphertext,
+    drop: DroppedBits,
+) -> Result<Vec<u8>, WireError> {
+    if ct.level() != 0 || ct.degree() != 1 {
+        return Err(WireError::Invalid(
+            "only level-0, degree-1 ciphertexts travel compact",
+        ));
+    }
+    let rq = params.ring_q();
+    let (q0, bits) = (rq.modulus(0).value(), rq.modulus(0).bits());
+    drop.check(bits)?;
+    let mut w = header(Kind::CompactCiphertext, 0, params.fingerprint());
+    w.buf
+        .reserve(compact_ciphertext_size(params, drop).saturating_sub(w.buf.len()));
+    w.f64(ct.scale());
+    w.u8(drop.c0 as u8);
+    w.u8(drop.c1 as u8);
+    for (part, d) in ct.parts().iter().zip([drop.c0, drop.c1]) {
+        let coeffs = rq.intt(part.clone());
+        let half = (1u64 << d) >> 1;
+        let rounded: Vec<u64> = coeffs
+            .limb(0)
+            .iter()
+            .map(|&c| {
+                let v = (c + half) >> d;
+                // v·2^d ≥ q0 means c is within 2^(d−1) below q0 ≡ 0.
+                if (v << d) >= q0 { 0 } else { v }
+            })
+            .collect();
+        w.packed(&rounded, bits - d);
+    }
+    Ok(w.buf)
+}
+
+/// Decodes `encode_compact_ciphertext` back to an NTT-form level-0 ciphertext (each dropped
+/// bit is zero) and the bits that were dropped.
+///
+/// Errors: as `decode_ciphertext`, plus `Invalid` for a drop that leaves fewer than
+/// `DroppedBits::MIN_KEPT_BITS` and for values the encoder would not write (v·2^d ≥ q0), so
+/// every accepted encoding is the canonical one.
+pub fn decode_compact_ciphertext(
+    params: &Parameters,
+    bytes: &[u8],
+) -> Result<(Ciphertext, DroppedBits), WireError> {
+    let mut r = Reader::new(bytes);
+    read_header(
+        &mut r,
+        Kind::CompactCiphertext,
+        Some(params.fingerprint()),
+        &[0],
+    )?;
+    let scale = r.f64()?;
+    if !scale.is_finite() || scale < 1.0 {
+        return Err(WireError::Invalid(
+            "ciphertext scale must be finite and ≥ 1",
+        ));
+    }
+    if crate::ckks::scheme::check_scale(params, scale, 0).is_err() {
+        return Err(WireError::Invalid(
+            "ciphertext scale does not fit the modulus of its level",
+        ));
+    }
+    let drop = DroppedBits {
+        c0: u32::from(r.u8()?),
+        c1: u32::from(r.u8()?),
+    };
+    let rq = params.ring_q();
+    let (n, q0, bits) = (rq.n(), rq.modulus(0).value(), rq.modulus(0).bits());
+    drop.check(bits)?;
+    // Check the whole length first so a short message allocates nothing large.
+    let needed = packed_len(n, bits - drop.c0) + packed_len(n, bits - drop.c1);
+    let mut body = Reader::new(r.take(needed)?);
+    let mut parts = Vec::with_capacity(2);
+    for d in [drop.c0, drop.c1] {
+        let mut p = Poly::<crate::ckks::ring::Coeff>::zero(n, 1);
+        body.packed(p.limb_mut(0), bits - d)?;
+        for c in p.limb_mut(0) {
+            let value = *c << d;
+            if value >= q0 {
+                return Err(WireError::CoefficientOutOfRange { value, modulus: q0 });
+            }
+            *c = value;
+        }
+        parts.push(rq.ntt(p));
+    }
+    r.finish()?;
+    let ct = Ciphertext::new(parts, scale, params.fingerprint());
+    if ct.is_transparent() {
+        return Err(WireError::Invalid(
+            "transparent ciphertext (c1 = 0): its content is readable without the key",
+        ));
+    }
+    Ok((ct, drop))
 }
 
 // ---------- keys ----------

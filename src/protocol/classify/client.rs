@@ -167,6 +167,7 @@ impl ClassifierClient {
             scale: packing::output_scale(params).ok_or(ProtocolError::OffProtocol(
                 "parameters without the model's levels",
             ))?,
+            compact: None,
         };
         let ct = decode_expected(params, std::slice::from_ref(&logits_bytes), &expected)?
             .into_iter()

@@ -6,11 +6,11 @@
 //! it goes on, so the desktop app (progress rows, *Cancel*) and the CLI (progress lines) share
 //! this one loop. While the server computes, the callback hears `Waiting` about every 50 ms.
 
-use super::client::{DenoiseClient, Reply, preset};
+use super::client::{DenoiseClient, REPLY_DROPPED_BITS, Reply, preset};
 use super::server::DenoiseServer;
 use crate::ckks::{Parameters, wire};
 use crate::model::denoiser::he::{
-    MaskPolicy, REPLY_LEVEL, input_level, needs_conjugation, packed_count, rotations,
+    MaskPolicy, input_level, needs_conjugation, packed_count, rotations,
 };
 use crate::model::denoiser::weights::{LayerSpec, specs};
 use crate::model::denoiser::{Denoiser, ModelKind, TilePlan};
@@ -215,8 +215,8 @@ impl SizePlan {
         let carried = packed_count(tiles);
         // Fresh encryptions travel at the level their layer uses.
         let fresh = |layer| wire::ciphertext_size(params, input_level(layer, layers.len()), true);
-        // Server outputs leave at the lowest level and are not seeded.
-        let computed = wire::ciphertext_size(params, REPLY_LEVEL, false);
+        // Server outputs leave at the lowest level, compact (the client only decrypts them).
+        let computed = wire::compact_ciphertext_size(params, REPLY_DROPPED_BITS);
         // Envelope header; a list field (length, count, length-prefixed items); an 8-byte scalar.
         let header = 10;
         let list = |n: usize, each: usize| 8 + 4 + n * (8 + each);

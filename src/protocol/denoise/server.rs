@@ -5,7 +5,7 @@
 //! and no wire format can carry a secret key. Between rounds it keeps the masks and the
 //! shuffle of the pending evaluation; the client only ever returns fresh ciphertexts.
 
-use super::client::preset;
+use super::client::{REPLY_DROPPED_BITS, preset};
 use crate::ckks::{Ciphertext, Encoder, Evaluator, Parameters, wire};
 use crate::model::backend::CkksBackend;
 use crate::model::denoiser::he::{
@@ -17,6 +17,7 @@ use crate::protocol::admission::{admit_parameters, missing_rotations};
 use crate::protocol::classify::server::key_memory_bytes;
 use crate::protocol::expect::{Expected, decode_expected};
 use crate::protocol::messages::{Message, Task};
+use rayon::prelude::*;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -175,23 +176,28 @@ impl DenoiseServer {
         decode_expected(params, cts, &Expected::fresh(params, count, level))
     }
 
-    fn reply(s: &Session, step: Step<Ciphertext>, start: Instant) -> Message {
+    /// The step's ciphertexts, compact (`REPLY_DROPPED_BITS`): the client only decrypts them.
+    fn reply(
+        s: &Session,
+        step: Step<Ciphertext>,
+        start: Instant,
+    ) -> Result<Message, ProtocolError> {
         let encode = |cts: &[Ciphertext]| {
-            cts.iter()
-                .map(|c| wire::encode_ciphertext(&s.params, c))
-                .collect::<Vec<_>>()
+            cts.par_iter()
+                .map(|c| wire::encode_compact_ciphertext(&s.params, c, REPLY_DROPPED_BITS))
+                .collect::<Result<Vec<_>, _>>()
         };
-        match step {
+        Ok(match step {
             Step::Masked { round, cts } => Message::DenoiseMasked {
                 round: round as u32,
-                cts: encode(&cts),
+                cts: encode(&cts)?,
                 server_seconds: start.elapsed().as_secs_f64(),
             },
             Step::Done(tiles) => Message::DenoiseResult {
-                tiles: encode(&tiles),
+                tiles: encode(&tiles)?,
                 server_seconds: start.elapsed().as_secs_f64(),
             },
-        }
+        })
     }
 
     fn request(&mut self, tiles: &[Vec<u8>]) -> Result<Message, ProtocolError> {
@@ -222,7 +228,7 @@ impl DenoiseServer {
                 step
             }
         };
-        Ok(Self::reply(s, step, start))
+        Self::reply(s, step, start)
     }
 
     fn activations(&mut self, round: u32, cts: &[Vec<u8>]) -> Result<Message, ProtocolError> {
@@ -249,6 +255,6 @@ impl DenoiseServer {
         if matches!(step, Step::Masked { .. }) {
             s.pending = Some(state);
         }
-        Ok(Self::reply(s, step, start))
+        Self::reply(s, step, start)
     }
 }
