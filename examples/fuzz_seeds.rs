@@ -70,7 +70,7 @@ fn main() -> anyhow::Result<()> {
         },
         Message::DenoiseMasked {
             round: 1,
-            cts: vec![wire::encode_ciphertext(&params, &ct)],
+            cts: vec![wire::encode_compact_ciphertext(&params, &ct, drop)?],
             server_seconds: 0.5,
         },
         Message::DenoiseActivations {
@@ -78,7 +78,7 @@ fn main() -> anyhow::Result<()> {
             cts: vec![wire::encode_ciphertext(&params, &ct)],
         },
         Message::DenoiseResult {
-            tiles: vec![wire::encode_ciphertext(&params, &ct)],
+            tiles: vec![wire::encode_compact_ciphertext(&params, &ct, drop)?],
             server_seconds: 0.5,
         },
     ];

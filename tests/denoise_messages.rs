@@ -5,21 +5,32 @@ use privact::protocol::Message;
 
 #[test]
 fn existing_messages_are_byte_compatible() {
+    // The envelope layout is that of version 1; version 2 (compact denoising replies) changed
+    // only the version byte, and a version-1 peer is refused at its first message.
+    use privact::protocol::messages::VERSION;
+    assert_eq!(VERSION, 2);
     let ack = Message::SetupAck {
         key_memory_bytes: 0x0102,
     }
     .encode();
     let mut want = b"PVMS".to_vec();
     want.extend([
-        1, 2, 1, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 2, 1, 0, 0, 0, 0, 0, 0,
+        VERSION, 2, 1, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 2, 1, 0, 0, 0, 0, 0, 0,
     ]);
     assert_eq!(ack, want);
+    let mut old = want.clone();
+    old[4] = 1;
+    let err = Message::decode(&old).unwrap_err().to_string();
+    assert!(
+        err.contains('1'),
+        "a version-1 message names its version: {err}"
+    );
     let req = Message::ClassifyRequest {
         inputs: vec![vec![7], vec![8, 9]],
     }
     .encode();
     let mut want = b"PVMS".to_vec();
-    want.extend([1, 3, 2, 0, 0, 0]);
+    want.extend([VERSION, 3, 2, 0, 0, 0]);
     want.extend([1, 0, 0, 0, 0, 0, 0, 0, 7]);
     want.extend([2, 0, 0, 0, 0, 0, 0, 0, 8, 9]);
     assert_eq!(req, want);

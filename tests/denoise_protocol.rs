@@ -271,3 +271,56 @@ fn reply_is_handled_in_order() {
     assert_eq!(rounds, nl.relu_rounds());
     assert!(max_diff(&out, &nl.denoise(&img, 30, 30).unwrap()) <= 1e-4);
 }
+
+/// Largest |value| each layer of `model` can produce for inputs in [0, 1] (interval
+/// arithmetic through the ReLUs), `[layer]`.
+fn interval_bounds(model: &Denoiser) -> Vec<f64> {
+    let (mut lo, mut hi) = (vec![0.0f64], vec![1.0f64]);
+    let mut bounds = Vec::new();
+    for conv in &model.layers {
+        let r = (conv.k / 2) as i64;
+        let (mut nlo, mut nhi) = (conv.bias.clone(), conv.bias.clone());
+        for co in 0..conv.cout {
+            for ci in 0..conv.cin {
+                for dy in -r..=r {
+                    for dx in -r..=r {
+                        let w = conv.w(co, ci, dy, dx);
+                        nlo[co] += (w * lo[ci]).min(w * hi[ci]);
+                        nhi[co] += (w * lo[ci]).max(w * hi[ci]);
+                    }
+                }
+            }
+        }
+        bounds.push(nlo.iter().chain(&nhi).fold(0.0f64, |m, v| m.max(v.abs())));
+        lo = nlo.iter().map(|v| v.max(0.0)).collect();
+        hi = nhi.iter().map(|v| v.max(0.0)).collect();
+    }
+    bounds
+}
+
+#[test]
+fn every_reply_value_of_the_shipped_models_fits_level_zero() {
+    // A reply coefficient is at most Δ·max|slot|, and a slot holds two tiles (|re + i·im| ≤
+    // √2 · max part); it must stay below q0/2 or decryption wraps. Masked pre-activations
+    // reach max_scale × the layer's bound; the outputs reach 1 + the last layer's bound
+    // (residual). Checked for any input in [0, 1], on each model's own parameter set.
+    let (lin, nl) = models();
+    for model in [&lin, &nl] {
+        let params = privact::ckks::Parameters::preset(privact::protocol::denoise::client::preset(
+            model.kind,
+        ))
+        .unwrap();
+        let room = params.ring_q().modulus(0).value() as f64 / 2.0 / params.default_scale();
+        let bounds = interval_bounds(model);
+        let (last, hidden) = bounds.split_last().unwrap();
+        let mut worst = (1.0 + last) * 2f64.sqrt();
+        for b in hidden {
+            worst = worst.max(MaskPolicy::DEFAULT.max_scale * b * 2f64.sqrt());
+        }
+        assert!(
+            worst < room,
+            "{:?}: replies may reach {worst:.0} but level 0 holds ±{room:.0}",
+            model.kind
+        );
+    }
+}

@@ -101,7 +101,8 @@ impl ParametersLiteral {
             // 140 + 78 = 218 ≤ 218 bits: the interactive denoiser's set. Two special primes make
             // key-switching digits of two primes (2 digits at the top level instead of 4), and
             // a 2^32 scale with a 44-bit base keeps every ciphertext that crosses the wire 12 %
-            // smaller than on `depth3-n13`; the first digit (q0·q1, 76 bits) stays below P.
+            // smaller than on `depth3-n13`; the first digit (q0·q1, 76 bits) stays below P
+            // (78 bits; `build` allows digits up to 2P).
             "depth3-n13-p2" => lit(13, vec![44, 32, 32, 32], vec![39, 39], 32),
             // 68 + 38 = 106 ≤ 109 bits: the smallest secure ring, one rescaling.
             "depth1-n12" => lit(12, vec![38, 30], vec![38], 30),

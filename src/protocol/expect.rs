@@ -11,6 +11,7 @@
 
 use super::ProtocolError;
 use crate::ckks::{Ciphertext, Parameters, wire};
+use rayon::prelude::*;
 use std::ops::RangeInclusive;
 
 /// Relative tolerance on scales: they are computed by the same operations on the same
@@ -61,7 +62,7 @@ pub fn decode_expected(
     if !expected.count.contains(&cts.len()) {
         return Err(ProtocolError::OffProtocol("wrong number of ciphertexts"));
     }
-    cts.iter()
+    cts.par_iter()
         .map(|bytes| {
             let ct = match expected.compact {
                 None => wire::decode_ciphertext(params, bytes)?,

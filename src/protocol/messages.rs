@@ -2,7 +2,9 @@
 //! `ckks::wire` payloads. Decoding checks sizes before allocating and never panics.
 
 pub const MAGIC: [u8; 4] = *b"PVMS";
-pub const VERSION: u8 = 1;
+/// 2: denoising replies carry compact ciphertexts (`wire::encode_compact_ciphertext`), so a
+/// peer of version 1 is refused at its first message instead of after the server's work.
+pub const VERSION: u8 = 2;
 /// Largest message accepted (a full key bundle at N = 2^15 is a few hundred MB).
 pub const MAX_MESSAGE_BYTES: usize = 1 << 30;
 pub const MAX_FIELDS: usize = 256;

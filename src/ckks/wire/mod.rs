@@ -420,8 +420,8 @@ pub fn encode_compact_ciphertext(
 /// bit is zero) and the bits that were dropped.
 ///
 /// Errors: as `decode_ciphertext`, plus `Invalid` for a drop that leaves fewer than
-/// `DroppedBits::MIN_KEPT_BITS` and for values the encoder would not write (v·2^d ≥ q0), so
-/// every accepted encoding is the canonical one.
+/// `DroppedBits::MIN_KEPT_BITS`, and `CoefficientOutOfRange` for values the encoder would not
+/// write (v·2^d ≥ q0), so every accepted encoding is the canonical one.
 pub fn decode_compact_ciphertext(
     params: &Parameters,
     bytes: &[u8],

@@ -157,7 +157,9 @@ pub fn random_masks(rng: &mut impl Rng, channels: usize, slots: usize, max_scale
         .collect()
 }
 
-/// Fresh, independent masks for every tile of a round: `[tile][channel][slot]`.
+/// Fresh, independent masks for every tile of a round: `[tile][channel][slot]`. Each tile
+/// draws from its own ChaCha20 stream keyed by 32 bytes of `rng`, so the tiles are generated
+/// in parallel and stay as unpredictable as `rng` itself.
 pub fn random_tile_masks(
     rng: &mut impl Rng,
     tiles: usize,
@@ -165,8 +167,14 @@ pub fn random_tile_masks(
     slots: usize,
     max_scale: f64,
 ) -> Vec<Masks> {
-    (0..tiles)
-        .map(|_| random_masks(rng, channels, slots, max_scale))
+    use rand::SeedableRng;
+    let seeds: Vec<[u8; 32]> = (0..tiles).map(|_| rng.random()).collect();
+    seeds
+        .into_par_iter()
+        .map(|seed| {
+            let mut tile_rng = rand_chacha::ChaCha20Rng::from_seed(seed);
+            random_masks(&mut tile_rng, channels, slots, max_scale)
+        })
         .collect()
 }
 
