@@ -19,17 +19,18 @@ use rayon::prelude::*;
 use std::time::{Duration, Instant};
 
 /// The parameter set of a denoising session. The linear model is one convolution: one
-/// level, the smallest secure ring. An interactive round unmasks, convolves and masks:
-/// three levels, which need N = 2^13 (`he::INTERACTIVE_LEVELS`).
+/// level, on N = 2^13 for its 64×64 tiles (less halo per pixel than N = 2^12 allows). An
+/// interactive round unmasks, convolves and masks: three levels (`he::INTERACTIVE_LEVELS`),
+/// with two-prime key-switching digits.
 pub fn preset(kind: ModelKind) -> &'static str {
     match kind {
-        ModelKind::Linear => "depth1-n12",
+        ModelKind::Linear => "depth1-n13",
         ModelKind::Nonlinear => "depth3-n13-p2",
     }
 }
 
 /// Bits the server leaves out of every reply ciphertext's c0 and c1, for both models (level 0
-/// of `depth3-n13-p2`: q0 ≈ 2^44, Δ = 2^32; of `depth1-n12`: q0 ≈ 2^38, Δ = 2^30; see
+/// of `depth3-n13-p2`: q0 ≈ 2^44, Δ = 2^32; of `depth1-n13`: q0 ≈ 2^38, Δ = 2^30; see
 /// `wire::DroppedBits`). Measured on real 512×512 slices (README, "Encrypted denoising
 /// cost"): 7–10 % fewer bytes down and max |encrypted − plaintext| unchanged (6–8e-6); c1
 /// keeps every bit, since one dropped bit of c1 alone raised it to 4e-5.
