@@ -231,7 +231,18 @@ impl Evaluator {
     /// Adds the real constant `c` to every slot.
     pub fn add_const(&self, ct: &Ciphertext, c: f64) -> Result<Ciphertext, EvalError> {
         self.own(ct)?;
-        let rq = self.params.ring_q();
+        let residues = self.const_residues(ct, c)?;
+        let mut out = ct.clone();
+        self.params
+            .ring_q()
+            .add_scalar_ntt_assign(&mut out.parts_mut()[0], &residues);
+        Ok(out)
+    }
+
+    /// round(c·scale of `ct`) in every limb of `ct`'s level: the coefficient a constant adds.
+    ///
+    /// Errors: `NonFinite`, `ValueTooLarge` (it would not fit the level's modulus).
+    fn const_residues(&self, ct: &Ciphertext, c: f64) -> Result<Vec<u64>, EvalError> {
         let scaled = (c * ct.scale()).round();
         if !scaled.is_finite() {
             return Err(EvalError::NonFinite);
@@ -239,15 +250,14 @@ impl Evaluator {
         if scaled.abs() >= max_coeff(&self.params, ct.level()) {
             return Err(EvalError::ValueTooLarge(scaled));
         }
-        let residues: Vec<u64> = rq
+        Ok(self
+            .params
+            .ring_q()
             .moduli()
             .iter()
             .take(ct.level() + 1)
             .map(|m| m.reduce_i64(scaled as i64))
-            .collect();
-        let mut out = ct.clone();
-        rq.add_scalar_ntt_assign(&mut out.parts_mut()[0], &residues);
-        Ok(out)
+            .collect())
     }
 
     /// Adds the complex constant `c` to every slot: c.re·Δ at X^0 and c.im·Δ at X^{N/2} (the
@@ -260,26 +270,14 @@ impl Evaluator {
         c: num_complex::Complex64,
     ) -> Result<Ciphertext, EvalError> {
         self.own(ct)?;
-        let rq = self.params.ring_q();
-        let bound = max_coeff(&self.params, ct.level());
-        let residues = |x: f64| -> Result<Vec<u64>, EvalError> {
-            let scaled = (x * ct.scale()).round();
-            if !scaled.is_finite() {
-                return Err(EvalError::NonFinite);
-            }
-            if scaled.abs() >= bound {
-                return Err(EvalError::ValueTooLarge(scaled));
-            }
-            Ok(rq
-                .moduli()
-                .iter()
-                .take(ct.level() + 1)
-                .map(|m| m.reduce_i64(scaled as i64))
-                .collect())
-        };
-        let (re, im) = (residues(c.re)?, residues(c.im)?);
+        let (re, im) = (
+            self.const_residues(ct, c.re)?,
+            self.const_residues(ct, c.im)?,
+        );
         let mut out = ct.clone();
-        rq.add_binomial_half_ntt_assign(&mut out.parts_mut()[0], &re, &im);
+        self.params
+            .ring_q()
+            .add_binomial_half_ntt_assign(&mut out.parts_mut()[0], &re, &im);
         Ok(out)
     }
 

@@ -249,6 +249,31 @@ pub fn check_fingerprint(params: Parameters, claimed: u64) -> Result<Parameters,
 // ---------- ciphertexts ----------
 
 /// Seeded ciphertexts (fresh symmetric encryptions) omit `c1`: about half the bytes.
+/// A decoded ciphertext's scale must be finite, ≥ 1 and fit the modulus of its level.
+fn check_scale_field(params: &Parameters, scale: f64, level: usize) -> Result<(), WireError> {
+    if !scale.is_finite() || scale < 1.0 {
+        return Err(WireError::Invalid(
+            "ciphertext scale must be finite and ≥ 1",
+        ));
+    }
+    if crate::ckks::scheme::check_scale(params, scale, level).is_err() {
+        return Err(WireError::Invalid(
+            "ciphertext scale does not fit the modulus of its level",
+        ));
+    }
+    Ok(())
+}
+
+/// A ciphertext with c1 = 0 is readable without the key: never accepted from the wire.
+fn refuse_transparent(ct: &Ciphertext) -> Result<(), WireError> {
+    if ct.is_transparent() {
+        return Err(WireError::Invalid(
+            "transparent ciphertext (c1 = 0): its content is readable without the key",
+        ));
+    }
+    Ok(())
+}
+
 pub fn encode_ciphertext(params: &Parameters, ct: &Ciphertext) -> Vec<u8> {
     let seeded = ct.seed().is_some() && ct.degree() == 1;
     let mut w = header(
@@ -293,16 +318,7 @@ pub fn decode_ciphertext(params: &Parameters, bytes: &[u8]) -> Result<Ciphertext
     if !(1..=2).contains(&degree) {
         return Err(WireError::Invalid("ciphertext degree must be 1 or 2"));
     }
-    if !scale.is_finite() || scale < 1.0 {
-        return Err(WireError::Invalid(
-            "ciphertext scale must be finite and ≥ 1",
-        ));
-    }
-    if crate::ckks::scheme::check_scale(params, scale, level).is_err() {
-        return Err(WireError::Invalid(
-            "ciphertext scale does not fit the modulus of its level",
-        ));
-    }
+    check_scale_field(params, scale, level)?;
     let rq = params.ring_q();
     let ct = if flags & FLAG_SEEDED_BIT != 0 {
         if degree != 1 {
@@ -321,11 +337,7 @@ pub fn decode_ciphertext(params: &Parameters, bytes: &[u8]) -> Result<Ciphertext
             .collect::<Result<_, _>>()?;
         Ciphertext::new(parts, scale, params.fingerprint())
     };
-    if ct.is_transparent() {
-        return Err(WireError::Invalid(
-            "transparent ciphertext (c1 = 0): its content is readable without the key",
-        ));
-    }
+    refuse_transparent(&ct)?;
     r.finish()?;
     Ok(ct)
 }
@@ -434,16 +446,7 @@ pub fn decode_compact_ciphertext(
         &[0],
     )?;
     let scale = r.f64()?;
-    if !scale.is_finite() || scale < 1.0 {
-        return Err(WireError::Invalid(
-            "ciphertext scale must be finite and ≥ 1",
-        ));
-    }
-    if crate::ckks::scheme::check_scale(params, scale, 0).is_err() {
-        return Err(WireError::Invalid(
-            "ciphertext scale does not fit the modulus of its level",
-        ));
-    }
+    check_scale_field(params, scale, 0)?;
     let drop = DroppedBits {
         c0: u32::from(r.u8()?),
         c1: u32::from(r.u8()?),
@@ -469,11 +472,7 @@ pub fn decode_compact_ciphertext(
     }
     r.finish()?;
     let ct = Ciphertext::new(parts, scale, params.fingerprint());
-    if ct.is_transparent() {
-        return Err(WireError::Invalid(
-            "transparent ciphertext (c1 = 0): its content is readable without the key",
-        ));
-    }
+    refuse_transparent(&ct)?;
     Ok((ct, drop))
 }
 
