@@ -253,6 +253,100 @@ fn conjugation_conjugates_complex_slots() {
 }
 
 #[test]
+fn lazy_rotation_sum_equals_the_sum_of_rotations() {
+    let c = ctx();
+    let slots = c.params.slots();
+    let xs: Vec<Vec<f64>> = (0..4).map(|i| values(20 + i, slots)).collect();
+    let cts: Vec<Ciphertext> = xs.iter().map(|x| encrypt(c, x)).collect();
+    let rotated = |x: &[f64], k: i64| -> Vec<f64> {
+        (0..slots)
+            .map(|i| x[(i as i64 + k).rem_euclid(slots as i64) as usize])
+            .collect()
+    };
+    // Rotations only, one unrotated term, and a term at a lower level (met at the lowest).
+    let low = c.eval.drop_levels(&cts[3], 1).unwrap();
+    let cases: Vec<(Vec<(&Ciphertext, i64)>, Vec<(&[f64], i64)>)> = vec![
+        (
+            vec![(&cts[0], 1), (&cts[1], -17)],
+            vec![(&xs[0], 1), (&xs[1], -17)],
+        ),
+        (
+            vec![(&cts[0], 64), (&cts[1], 0), (&cts[2], -1)],
+            vec![(&xs[0], 64), (&xs[1], 0), (&xs[2], -1)],
+        ),
+        (
+            vec![(&cts[2], 0), (&low, 3)],
+            vec![(&xs[2], 0), (&xs[3], 3)],
+        ),
+        (vec![(&cts[1], 5)], vec![(&xs[1], 5)]),
+    ];
+    for (terms, plain) in cases {
+        let sum = c.eval.rotate_sum(&terms).unwrap();
+        let level = terms.iter().map(|(ct, _)| ct.level()).min().unwrap();
+        assert_eq!(sum.level(), level);
+        let mut want = vec![0.0; slots];
+        for (x, k) in plain {
+            for (w, v) in want.iter_mut().zip(rotated(x, k)) {
+                *w += v;
+            }
+        }
+        let ks: Vec<i64> = terms.iter().map(|t| t.1).collect();
+        assert_close(
+            &decrypt(c, &sum),
+            &want,
+            1e-5,
+            &format!("rotate_sum {ks:?}"),
+        );
+    }
+    assert!(matches!(
+        c.eval.rotate_sum(&[]),
+        Err(EvalError::InvalidCount { n: 0, .. })
+    ));
+    assert!(matches!(
+        c.eval.rotate_sum(&[(&cts[0], 7)]),
+        Err(EvalError::MissingGaloisKey { rotation: 7, .. })
+    ));
+}
+
+#[test]
+fn a_pair_of_real_vectors_encodes_like_two_encodings() {
+    let c = ctx();
+    let slots = c.params.slots();
+    let (a, b) = (values(30, slots), values(31, slots));
+    let z: Vec<num_complex::Complex64> = values(32, 2 * slots)
+        .chunks(2)
+        .map(|p| num_complex::Complex64::new(p[0], p[1]))
+        .collect();
+    let pt = c
+        .encoder
+        .encode_complex(&z, 3, c.params.default_scale())
+        .unwrap();
+    let ct = Encryptor::new(&c.params, &c.sk).encrypt(&pt).unwrap();
+    let top = c.params.q()[3] as f64;
+    let (pa, pb) = c.encoder.encode_real_pair(&a, &b, 3, top).unwrap();
+    assert_eq!((pa.scale(), pb.scale(), pa.level()), (top, top, 3));
+    for (p, want) in [(&pa, &a), (&pb, &b)] {
+        let prod = c.eval.rescale(&c.eval.mul_plain(&ct, p).unwrap()).unwrap();
+        let got = c
+            .encoder
+            .decode_complex(&Decryptor::new(&c.params, &c.sk).decrypt(&prod).unwrap())
+            .unwrap();
+        for i in 0..slots {
+            assert!(
+                (got[i] - z[i] * want[i]).norm() < 1e-5,
+                "slot {i}: {} vs {}",
+                got[i],
+                z[i] * want[i]
+            );
+        }
+    }
+    // Too large for the level, or of different lengths: refused, not wrapped.
+    let huge = vec![1e30; 4];
+    assert!(c.encoder.encode_real_pair(&huge, &huge, 3, top).is_err());
+    assert!(c.encoder.encode_real_pair(&a, &b[..3], 3, top).is_err());
+}
+
+#[test]
 fn rotate_and_sum_sums_strided_neighbours() {
     let params = Parameters::preset("depth3-n13").unwrap();
     let mut kg = KeyGenerator::from_seed(&params, [3; 32]);

@@ -17,6 +17,19 @@ pub trait SlotBackend: Sync {
     /// Weights multiplied at `level`; their scale is the prime the next rescale removes, so
     /// `mul_plain` followed by `rescale` returns to the ciphertext's scale exactly.
     fn encode_weights(&self, values: &[f64], level: usize) -> Result<Self::Pt, EvalError>;
+    /// Two weight vectors at once, scaled like `encode_weights` (CKKS derives both from one
+    /// transform, see `Encoder::encode_real_pair`).
+    fn encode_weight_pair(
+        &self,
+        a: &[f64],
+        b: &[f64],
+        level: usize,
+    ) -> Result<(Self::Pt, Self::Pt), EvalError> {
+        Ok((
+            self.encode_weights(a, level)?,
+            self.encode_weights(b, level)?,
+        ))
+    }
     /// Complex weights (for inputs packed two real values per slot), scaled like `encode_weights`.
     fn encode_weights_complex(
         &self,
@@ -61,6 +74,25 @@ pub trait SlotBackend: Sync {
     fn conjugate(&self, a: &Self::Ct) -> Result<Self::Ct, EvalError>;
     /// Several rotations of one ciphertext (hoisted under CKKS).
     fn rotate_many(&self, a: &Self::Ct, ks: &[i64]) -> Result<Vec<Self::Ct>, EvalError>;
+    /// Σ rotate(ct, k) over the terms (one ModDown in all under CKKS, see
+    /// `Evaluator::rotate_sum`).
+    ///
+    /// Errors: `InvalidCount` for no terms; as `rotate` and `add`.
+    fn rotate_sum(&self, terms: &[(&Self::Ct, i64)]) -> Result<Self::Ct, EvalError> {
+        let mut acc: Option<Self::Ct> = None;
+        for &(ct, k) in terms {
+            let r = if k == 0 {
+                ct.clone()
+            } else {
+                self.rotate(ct, k)?
+            };
+            acc = Some(match acc {
+                Some(a) => self.add(&a, &r)?,
+                None => r,
+            });
+        }
+        acc.ok_or(EvalError::InvalidCount { n: 0, max: 0 })
+    }
 
     /// Σ_i a_i ⊙ pt_i, rescaled; zero plaintexts are skipped.
     ///
@@ -108,6 +140,15 @@ impl SlotBackend for CkksBackend<'_> {
     fn encode_weights(&self, values: &[f64], level: usize) -> Result<Plaintext, EvalError> {
         self.encoder
             .encode(values, level, self.weight_scale(level)?)
+    }
+    fn encode_weight_pair(
+        &self,
+        a: &[f64],
+        b: &[f64],
+        level: usize,
+    ) -> Result<(Plaintext, Plaintext), EvalError> {
+        self.encoder
+            .encode_real_pair(a, b, level, self.weight_scale(level)?)
     }
     fn encode_weights_complex(
         &self,
@@ -180,6 +221,9 @@ impl SlotBackend for CkksBackend<'_> {
     }
     fn rotate_many(&self, a: &Ciphertext, ks: &[i64]) -> Result<Vec<Ciphertext>, EvalError> {
         self.eval.rotate_many(a, ks)
+    }
+    fn rotate_sum(&self, terms: &[(&Ciphertext, i64)]) -> Result<Ciphertext, EvalError> {
+        self.eval.rotate_sum(terms)
     }
 }
 

@@ -79,9 +79,13 @@ impl Modulus {
         Self::reduce_once(x0.wrapping_sub(quot.wrapping_mul(self.q)), self.q)
     }
 
+    /// x mod q for any 64-bit x with one 64×64-bit product: μ = ⌊2^64/q⌋ (the high word of
+    /// the 128-bit ratio) underestimates x/q by less than 2, so one conditional subtraction
+    /// finishes (x − ⌊xμ/2^64⌋·q < 2q < 2^63).
     #[inline(always)]
     pub fn reduce(&self, x: u64) -> u64 {
-        self.reduce_u128(x as u128)
+        let quot = ((x as u128 * self.ratio.1 as u128) >> 64) as u64;
+        Self::reduce_once(x.wrapping_sub(quot.wrapping_mul(self.q)), self.q)
     }
 
     /// Reduces a signed value into `[0, q)`.
@@ -158,6 +162,15 @@ mod tests {
         fn barrett_matches_u128_remainder(x in any::<u128>(), q in 2u64..(1 << 62)) {
             let m = Modulus::new(q);
             prop_assert_eq!(m.reduce_u128(x), (x % q as u128) as u64);
+        }
+
+        #[test]
+        fn word_barrett_matches_remainder(x in any::<u64>(), q in 2u64..(1 << 62)) {
+            let m = Modulus::new(q);
+            prop_assert_eq!(m.reduce(x), x % q);
+            prop_assert_eq!(m.reduce(u64::MAX), u64::MAX % q);
+            prop_assert_eq!(m.reduce(q - 1), q - 1);
+            prop_assert_eq!(m.reduce(q.wrapping_mul(x % (u64::MAX / q).max(1))), 0);
         }
 
         #[test]

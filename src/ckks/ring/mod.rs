@@ -4,6 +4,8 @@
 mod basis;
 mod basis_avx512;
 mod dot_avx512;
+pub mod limb;
+mod limb_avx512;
 mod poly;
 mod rns_ring;
 mod sampler;

@@ -27,6 +27,31 @@ impl<R> Poly<R> {
         }
     }
 
+    /// `limbs` limbs of `n` residues, residue k of limb i being `f(i, k)`, computed limb by
+    /// limb in parallel and written once (no zeroing pass first: on the encoder's hot path
+    /// the zeroing cost as much as the values).
+    pub fn from_fn(n: usize, limbs: usize, f: impl Fn(usize, usize) -> u64 + Sync) -> Self {
+        use rayon::prelude::*;
+        let len = n * limbs;
+        let mut data: Vec<u64> = Vec::with_capacity(len);
+        data.spare_capacity_mut()[..len]
+            .par_chunks_mut(n.max(1))
+            .enumerate()
+            .for_each(|(i, limb)| {
+                for (k, x) in limb.iter_mut().enumerate() {
+                    x.write(f(i, k));
+                }
+            });
+        // SAFETY: the loop above wrote every one of the first `len` elements, and the
+        // capacity is at least `len`.
+        unsafe { data.set_len(len) };
+        Self {
+            n,
+            data,
+            _rep: PhantomData,
+        }
+    }
+
     /// Wraps limb-major data; the caller guarantees `data.len()` is a multiple of `n`.
     pub(crate) fn from_data(n: usize, data: Vec<u64>) -> Self {
         debug_assert!(n > 0 && data.len().is_multiple_of(n));

@@ -349,6 +349,27 @@ impl RnsRing {
             });
     }
 
+    /// p ← p·X^{N/2} in NTT form, without any transform: X^{N/2} is ±ι in every NTT slot (ι a
+    /// primitive fourth root of unity mod each prime), so this is one product per slot.
+    pub fn mul_half_power_assign(&self, p: &mut Poly<Ntt>) {
+        let n = p.n();
+        p.data_mut()
+            .par_chunks_mut(n)
+            .zip(&self.moduli)
+            .zip(self.iota.par_iter())
+            .for_each(|((x, m), &iota)| {
+                let (plus, minus) = (iota, m.neg(iota));
+                let (plus_shoup, minus_shoup) = (m.shoup(plus), m.shoup(minus));
+                for (x, &e) in x.iter_mut().zip(&self.exponent) {
+                    *x = if e % 4 == 1 {
+                        m.mul_shoup(*x, plus, plus_shoup)
+                    } else {
+                        m.mul_shoup(*x, minus, minus_shoup)
+                    };
+                }
+            });
+    }
+
     fn zip_limbs<R: Send + Sync>(
         &self,
         a: &mut Poly<R>,
@@ -450,17 +471,10 @@ impl RnsRing {
 
     /// Embeds small signed coefficients into every limb.
     pub fn from_signed(&self, coeffs: &[i64], limbs: usize) -> Poly<Coeff> {
-        let n = coeffs.len();
-        let mut p = Poly::zero(n, limbs);
-        p.data_mut()
-            .par_chunks_mut(n)
-            .zip(&self.moduli)
-            .for_each(|(dst, m)| {
-                for (d, &c) in dst.iter_mut().zip(coeffs) {
-                    *d = m.reduce_i64(c);
-                }
-            });
-        p
+        let limbs = limbs.min(self.moduli.len());
+        Poly::from_fn(coeffs.len(), limbs, |i, k| {
+            self.moduli[i].reduce_i64(coeffs[k])
+        })
     }
 }
 

@@ -6,7 +6,7 @@
 
 use super::keys::SwitchingKey;
 use crate::ckks::params::Parameters;
-use crate::ckks::ring::{BasisExtender, Ntt, Poly};
+use crate::ckks::ring::{BasisExtender, Ntt, Poly, limb};
 use rayon::prelude::*;
 
 /// c lifted to Q_ℓ ∪ P, one (Q-part, P-part) pair per digit, in NTT form.
@@ -128,10 +128,7 @@ pub fn mod_down(params: &Parameters, mut x_q: Poly<Ntt>, x_p: Poly<Ntt>) -> Poly
                         .fold(1u64, |acc, &p| m.mul(acc, m.reduce(p))),
                 )
                 .unwrap_or(0);
-            let p_inv_shoup = m.shoup(p_inv);
-            for (x, &t) in x.iter_mut().zip(t) {
-                *x = m.mul_shoup(m.sub(*x, t), p_inv, p_inv_shoup);
-            }
+            limb::sub_mul_const(m, x, t, p_inv);
         });
     x_q
 }

@@ -10,7 +10,7 @@
 use super::bounds::{MAX_COEFF, check_scale, max_coeff};
 use super::error::EvalError;
 use crate::ckks::params::Parameters;
-use crate::ckks::ring::{Ntt, Poly};
+use crate::ckks::ring::{Ntt, Poly, limb};
 use crate::ckks::rlwe::keyswitch::{Decomposed, decompose, inner_product, mod_down, switch_key};
 use crate::ckks::rlwe::{Ciphertext, EvaluationKeys, Plaintext, SwitchingKey};
 use rayon::prelude::*;
@@ -530,14 +530,11 @@ impl Evaluator {
             .enumerate()
             .for_each(|(i, limb)| {
                 let m = rq.modulus(i);
-                let half_i = m.reduce(half);
-                let mut t: Vec<u64> = last.iter().map(|&x| m.sub(m.reduce(x), half_i)).collect();
+                let mut t = vec![0u64; n];
+                limb::reduce_sub_const(&top, m, &last, m.reduce(half), &mut t);
                 rq.ntt_limb(i, &mut t);
                 let inv = m.inv(m.reduce(top.value())).unwrap_or(0);
-                let inv_shoup = m.shoup(inv);
-                for (x, &t) in limb.iter_mut().zip(&t) {
-                    *x = m.mul_shoup(m.sub(*x, t), inv, inv_shoup);
-                }
+                limb::sub_mul_const(m, limb, &t, inv);
             });
         out
     }
@@ -615,6 +612,94 @@ impl Evaluator {
             ct.scale(),
             self.params.fingerprint(),
         ))
+    }
+
+    /// Σ_i rotate(ct_i, k_i) with one ModDown in all (lazy key switching, as in the
+    /// baby-step/giant-step sums of Bossuat et al. 2021): each rotated term's inner product
+    /// with its Galois key is accumulated over Q_ℓ ∪ P and the sum is divided by P once, not
+    /// once per term. Terms with k ≡ 0 are added as they are; terms at different levels meet at
+    /// the lowest, like `add`. Equals the sum of `rotate`s up to key-switching noise (one
+    /// rounding instead of one per term).
+    ///
+    /// Errors: `InvalidCount` for no terms; as `rotate` (missing key, degree) and `add`
+    /// (scales).
+    pub fn rotate_sum(&self, terms: &[(&Ciphertext, i64)]) -> Result<Ciphertext, EvalError> {
+        let level =
+            terms
+                .iter()
+                .map(|(ct, _)| ct.level())
+                .min()
+                .ok_or(EvalError::InvalidCount {
+                    n: 0,
+                    max: self.params.slots(),
+                })?;
+        let scale = terms[0].0.scale();
+        for (ct, _) in terms {
+            self.own(ct)?;
+            if ct.degree() != 1 {
+                return Err(EvalError::DegreeTooHigh(ct.degree()));
+            }
+            Self::check_scales(scale, ct.scale())?;
+        }
+        check_scale(&self.params, scale, level)?;
+        let rq = self.params.ring_q();
+        // Per term: (c0 part, c1 part kept in Q, or the key-switched pair still over Q ∪ P).
+        type Lazy = [(Poly<Ntt>, Poly<Ntt>); 2];
+        let parts: Vec<(Poly<Ntt>, Result<Poly<Ntt>, Lazy>)> = terms
+            .par_iter()
+            .map(|&(ct, k)| {
+                let [c0, c1] = [&ct.parts()[0], &ct.parts()[1]];
+                let g = rq.galois_element_for_rotation(k);
+                if g == 1 {
+                    return Ok((c0.truncated(level + 1), Ok(c1.truncated(level + 1))));
+                }
+                let key = self.galois_key(g, k)?;
+                // φ_g of the first level + 1 limbs only (the output's length bounds the copy).
+                let rotated = |p: &Poly<Ntt>| {
+                    let mut out = Poly::zero(p.n(), level + 1);
+                    rq.automorphism_ntt_into(p, g, &mut out);
+                    out
+                };
+                let c1 = rotated(c1);
+                let lazy = inner_product(&self.params, &decompose(&self.params, &c1), key, None);
+                Ok((rotated(c0), Err(lazy)))
+            })
+            .collect::<Result<_, EvalError>>()?;
+        let rp = self.params.ring_p();
+        let mut c0: Option<Poly<Ntt>> = None;
+        let mut c1: Option<Poly<Ntt>> = None;
+        let mut lazy: Option<Lazy> = None;
+        for (d0, d1) in parts {
+            accumulate(rq, &mut c0, d0);
+            match d1 {
+                Ok(d1) => accumulate(rq, &mut c1, d1),
+                Err([(u0q, u0p), (u1q, u1p)]) => match lazy.as_mut() {
+                    Some([(a0q, a0p), (a1q, a1p)]) => {
+                        rq.add_assign(a0q, &u0q);
+                        rp.add_assign(a0p, &u0p);
+                        rq.add_assign(a1q, &u1q);
+                        rp.add_assign(a1p, &u1p);
+                    }
+                    None => lazy = Some([(u0q, u0p), (u1q, u1p)]),
+                },
+            }
+        }
+        if let Some([(u0q, u0p), (u1q, u1p)]) = lazy {
+            let (d0, d1) = rayon::join(
+                || mod_down(&self.params, u0q, u0p),
+                || mod_down(&self.params, u1q, u1p),
+            );
+            accumulate(rq, &mut c0, d0);
+            accumulate(rq, &mut c1, d1);
+        }
+        // Both are set: there is at least one term, and each term adds to both.
+        let (Some(c0), Some(c1)) = (c0, c1) else {
+            return Err(EvalError::InvalidCount { n: 0, max: 0 });
+        };
+        Self::not_transparent(
+            Ciphertext::new(vec![c0, c1], scale, self.params.fingerprint()),
+            "rotate_sum",
+        )
     }
 
     /// Decomposes c1 once (the expensive ModUp) for any number of rotations.
@@ -702,6 +787,14 @@ impl Evaluator {
             }
         }
         Ok(acc)
+    }
+}
+
+/// acc ← acc + p, or p itself for the first term.
+fn accumulate(rq: &crate::ckks::ring::RnsRing, acc: &mut Option<Poly<Ntt>>, p: Poly<Ntt>) {
+    match acc {
+        Some(a) => rq.add_assign(a, &p),
+        None => *acc = Some(p),
     }
 }
 

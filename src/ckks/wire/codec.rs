@@ -34,23 +34,25 @@ impl Writer {
         self.packed(limb, m.bits());
     }
 
-    /// Packs each value into exactly `bits` bits (1..=64; values must fit).
+    /// Packs each value into exactly `bits` bits (1..=64; values must fit), little-endian,
+    /// value 0 in the lowest bits; whole 64-bit words are written as soon as they fill.
     pub fn packed(&mut self, limb: &[u64], bits: u32) {
         let mut acc: u128 = 0;
         let mut filled = 0u32;
         self.buf.reserve(packed_len(limb.len(), bits));
         for &x in limb {
+            // filled < 64 and bits ≤ 64: the shift stays inside 128 bits.
             acc |= (x as u128) << filled;
             filled += bits;
-            while filled >= 8 {
-                self.buf.push(acc as u8);
-                acc >>= 8;
-                filled -= 8;
+            if filled >= 64 {
+                self.buf.extend_from_slice(&(acc as u64).to_le_bytes());
+                acc >>= 64;
+                filled -= 64;
             }
         }
-        if filled > 0 {
-            self.buf.push(acc as u8);
-        }
+        let tail = (acc as u64).to_le_bytes();
+        self.buf
+            .extend_from_slice(&tail[..filled.div_ceil(8) as usize]);
     }
 }
 
@@ -120,22 +122,26 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Unpacks `out.len()` values of `bits` bits each (1..=64).
+    /// Unpacks `out.len()` values of `bits` bits each (1..=64), the inverse of
+    /// `Writer::packed`, reading whole 64-bit words while they last.
     pub fn packed(&mut self, out: &mut [u64], bits: u32) -> Result<(), WireError> {
         let bytes = self.take(packed_len(out.len(), bits))?;
         let mask = (1u128 << bits) - 1;
         let mut acc: u128 = 0;
         let mut filled = 0u32;
-        let mut it = bytes.iter();
+        let mut words = bytes.chunks(8);
         for x in out.iter_mut() {
-            while filled < bits {
-                let b = it.next().copied().unwrap_or(0);
-                acc |= (b as u128) << filled;
-                filled += 8;
+            if filled < bits {
+                // `take` checked the length: the bytes hold every bit of every value.
+                let chunk = words.next().unwrap_or(&[]);
+                let mut word = [0u8; 8];
+                word[..chunk.len()].copy_from_slice(chunk);
+                acc |= (u64::from_le_bytes(word) as u128) << filled;
+                filled += 8 * chunk.len() as u32;
             }
             *x = (acc & mask) as u64;
             acc >>= bits;
-            filled -= bits;
+            filled = filled.saturating_sub(bits);
         }
         Ok(())
     }
@@ -144,6 +150,50 @@ impl<'a> Reader<'a> {
         match self.buf.len() - self.pos {
             0 => Ok(()),
             extra => Err(WireError::TrailingBytes { extra }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// The packing, bit by bit: bit j of value i is bit i·bits + j of the stream.
+    fn reference(values: &[u64], bits: u32) -> Vec<u8> {
+        let mut out = vec![0u8; packed_len(values.len(), bits)];
+        for (i, &v) in values.iter().enumerate() {
+            for j in 0..bits as usize {
+                if v >> j & 1 == 1 {
+                    let at = i * bits as usize + j;
+                    out[at / 8] |= 1 << (at % 8);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn word_packing_equals_the_bitwise_layout_for_every_width_and_length() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        for bits in 1..=64u32 {
+            for len in [0usize, 1, 7, 8, 9, 63, 64, 65, 200] {
+                let values: Vec<u64> = (0..len)
+                    .map(|_| rng.random::<u64>() >> (64 - bits))
+                    .collect();
+                let mut w = Writer { buf: Vec::new() };
+                w.packed(&values, bits);
+                assert_eq!(w.buf, reference(&values, bits), "bits {bits}, len {len}");
+                let mut back = vec![0u64; len];
+                let mut r = Reader::new(&w.buf);
+                r.packed(&mut back, bits).unwrap();
+                r.finish().unwrap();
+                assert_eq!(back, values, "bits {bits}, len {len}");
+                if !w.buf.is_empty() {
+                    let short = &w.buf[..w.buf.len() - 1];
+                    assert!(Reader::new(short).packed(&mut back, bits).is_err());
+                }
+            }
         }
     }
 }

@@ -291,46 +291,25 @@ impl PreparedConv {
             .collect()
     }
 
-    /// Adds rotated partial sums into one output (before its rescale).
-    fn total<B: SlotBackend>(backend: &B, parts: Vec<B::Ct>) -> Result<B::Ct, EvalError> {
-        let mut it = parts.into_iter();
-        let mut y = it
-            .next()
-            .ok_or(EvalError::Transparent("every weight of a channel is zero"))?;
-        for p in it {
-            y = backend.add(&y, &p)?;
-        }
-        Ok(y)
-    }
-
-    /// Sums per output of `parts[g][co]` over the groups `g` (offsets or rows).
-    fn totals<B: SlotBackend>(
+    /// Per output, Σ_g rotate(parts[g].1[co], parts[g].0) over the groups `g` (offsets or
+    /// kernel rows) with a sum present: one lazy rotation sum each (`SlotBackend::rotate_sum`,
+    /// one ModDown per output instead of one per rotation).
+    fn rotated_totals<B: SlotBackend>(
         &self,
         backend: &B,
-        parts: Vec<Vec<Option<B::Ct>>>,
+        parts: Vec<(i64, Vec<Option<B::Ct>>)>,
     ) -> Result<Vec<B::Ct>, DenoiserError> {
-        let mut per_out: Vec<Vec<B::Ct>> = (0..self.cout).map(|_| Vec::new()).collect();
-        for group in parts {
-            for (co, p) in group.into_iter().enumerate() {
-                per_out[co].extend(p);
-            }
-        }
-        per_out
+        (0..self.cout)
             .into_par_iter()
-            .map(|p| Ok(Self::total(backend, p)?))
-            .collect()
-    }
-
-    /// Rotates each present sum by `offset` (0: unchanged).
-    fn rotated<B: SlotBackend>(
-        backend: &B,
-        sums: Vec<Option<B::Ct>>,
-        offset: i64,
-    ) -> Result<Vec<Option<B::Ct>>, EvalError> {
-        sums.into_par_iter()
-            .map(|s| match s {
-                Some(z) if offset != 0 => backend.rotate(&z, offset).map(Some),
-                other => Ok(other),
+            .map(|co| {
+                let terms: Vec<(&B::Ct, i64)> = parts
+                    .iter()
+                    .filter_map(|(offset, sums)| sums[co].as_ref().map(|s| (s, *offset)))
+                    .collect();
+                if terms.is_empty() {
+                    return Err(EvalError::Transparent("every weight of a channel is zero").into());
+                }
+                Ok(backend.rotate_sum(&terms)?)
             })
             .collect()
     }
@@ -368,7 +347,7 @@ impl PreparedConv {
                     .collect()
             })
             .collect();
-        self.totals(backend, vec![backend.weighted_sums(&xs, &rows)?])
+        self.rotated_totals(backend, vec![(0, backend.weighted_sums(&xs, &rows)?)])
     }
 
     fn baby_giant<B: SlotBackend>(
@@ -403,11 +382,10 @@ impl PreparedConv {
                             .collect()
                     })
                     .collect();
-                let sums = backend.weighted_sums(&xs, &rows)?;
-                Self::rotated(backend, sums, dy * self.tile_w as i64)
+                Ok((dy * self.tile_w as i64, backend.weighted_sums(&xs, &rows)?))
             })
             .collect::<Result<Vec<_>, EvalError>>()?;
-        self.totals(backend, parts)
+        self.rotated_totals(backend, parts)
     }
 
     fn rotate_outputs<B: SlotBackend>(
@@ -424,11 +402,10 @@ impl PreparedConv {
                 let rows: Vec<Vec<f64>> = (0..self.cout)
                     .map(|co| (0..self.cin).map(|ci| self.tap(co, ci, dy, dx)).collect())
                     .collect();
-                let sums = backend.weighted_sums(inputs, &rows)?;
-                Self::rotated(backend, sums, dy * w + dx)
+                Ok((dy * w + dx, backend.weighted_sums(inputs, &rows)?))
             })
             .collect::<Result<Vec<_>, EvalError>>()?;
-        self.totals(backend, parts)
+        self.rotated_totals(backend, parts)
     }
 }
 
@@ -470,10 +447,7 @@ fn mask_parts<B: SlotBackend>(
                 .zip(i)
                 .map(|(&a, &b)| ((pick(a) + pick(b)) / 2.0, (pick(a) - pick(b)) / 2.0))
                 .unzip();
-            let (p, q) = (
-                backend.encode_weights(&p, level)?,
-                backend.encode_weights(&q, level)?,
-            );
+            let (p, q) = backend.encode_weight_pair(&p, &q, level)?;
             let conj = backend.conjugate(ct)?;
             Ok(backend.dot_plain(&[ct, &conj], &[&p, &q])?)
         })
