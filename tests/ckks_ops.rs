@@ -265,37 +265,35 @@ fn lazy_rotation_sum_equals_the_sum_of_rotations() {
     };
     // Rotations only, one unrotated term, and a term at a lower level (met at the lowest).
     let low = c.eval.drop_levels(&cts[3], 1).unwrap();
-    let cases: Vec<(Vec<(&Ciphertext, i64)>, Vec<(&[f64], i64)>)> = vec![
-        (
-            vec![(&cts[0], 1), (&cts[1], -17)],
-            vec![(&xs[0], 1), (&xs[1], -17)],
-        ),
-        (
-            vec![(&cts[0], 64), (&cts[1], 0), (&cts[2], -1)],
-            vec![(&xs[0], 64), (&xs[1], 0), (&xs[2], -1)],
-        ),
-        (
-            vec![(&cts[2], 0), (&low, 3)],
-            vec![(&xs[2], 0), (&xs[3], 3)],
-        ),
-        (vec![(&cts[1], 5)], vec![(&xs[1], 5)]),
+    let inputs: [(&Ciphertext, &[f64]); 5] = [
+        (&cts[0], &xs[0]),
+        (&cts[1], &xs[1]),
+        (&cts[2], &xs[2]),
+        (&cts[3], &xs[3]),
+        (&low, &xs[3]),
     ];
-    for (terms, plain) in cases {
+    let cases: [&[(usize, i64)]; 4] = [
+        &[(0, 1), (1, -17)],
+        &[(0, 64), (1, 0), (2, -1)],
+        &[(2, 0), (4, 3)],
+        &[(1, 5)],
+    ];
+    for case in cases {
+        let terms: Vec<(&Ciphertext, i64)> = case.iter().map(|&(i, k)| (inputs[i].0, k)).collect();
         let sum = c.eval.rotate_sum(&terms).unwrap();
         let level = terms.iter().map(|(ct, _)| ct.level()).min().unwrap();
         assert_eq!(sum.level(), level);
         let mut want = vec![0.0; slots];
-        for (x, k) in plain {
-            for (w, v) in want.iter_mut().zip(rotated(x, k)) {
+        for &(i, k) in case {
+            for (w, v) in want.iter_mut().zip(rotated(inputs[i].1, k)) {
                 *w += v;
             }
         }
-        let ks: Vec<i64> = terms.iter().map(|t| t.1).collect();
         assert_close(
             &decrypt(c, &sum),
             &want,
             1e-5,
-            &format!("rotate_sum {ks:?}"),
+            &format!("rotate_sum {case:?}"),
         );
     }
     assert!(matches!(

@@ -643,9 +643,11 @@ impl Evaluator {
         }
         check_scale(&self.params, scale, level)?;
         let rq = self.params.ring_q();
-        // Per term: (c0 part, c1 part kept in Q, or the key-switched pair still over Q ∪ P).
+        // Per term: its c0 part, and its c1 part kept in Q (Ok, unrotated) or its key-switched
+        // pair still over Q ∪ P (Err, awaiting the shared ModDown).
         type Lazy = [(Poly<Ntt>, Poly<Ntt>); 2];
-        let parts: Vec<(Poly<Ntt>, Result<Poly<Ntt>, Lazy>)> = terms
+        type Term = (Poly<Ntt>, Result<Poly<Ntt>, Lazy>);
+        let parts: Vec<Term> = terms
             .par_iter()
             .map(|&(ct, k)| {
                 let [c0, c1] = [&ct.parts()[0], &ct.parts()[1]];

@@ -6,7 +6,8 @@
 //! rotation-free and real weights act on both tiles alike. A k×k convolution is baby-step/giant-step:
 //! each input channel is rotated by dx ∈ [−r, r] (hoisted: one decomposition, 2r key
 //! switches), products with the weights are accumulated per (output channel, dy), and those 2r
-//! partial sums are rotated by dy·tile_w before one rescale. A weight is the same in every
+//! partial sums are rotated by dy·tile_w and summed lazily (one ModDown per output,
+//! `SlotBackend::rotate_sum`) before one rescale. A weight is the same in every
 //! slot, so each tap is a multiplication by an integer constant: nothing is encoded or
 //! stored per tap. Rotation keys: {±1..±r, ±tile_w..±r·tile_w}, the same for every tile and
 //! layer. Each convolution uses one level.
@@ -21,6 +22,8 @@
 //! the weights instead would save two levels but costs one encoding per tile and tap
 //! (5,408 per tile per pass; 4× slower end to end). All (tile, channel) ciphertexts of a
 //! round are shuffled together by a random permutation the server undoes on the way back.
+//! The two mask vectors of a ciphertext are encoded from one transform
+//! (`SlotBackend::encode_weight_pair`).
 //! SECURITY.md says what the client still learns (the sign pattern, and magnitudes up to
 //! the mask range).
 
