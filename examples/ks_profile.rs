@@ -16,12 +16,20 @@ fn main() {
         .build()
         .unwrap();
     pool.install(|| {
-        let params = Parameters::preset("depth7-n14").unwrap();
+        // `cargo run --release --example ks_profile -- [PRESET [LEVEL]]`
+        let args: Vec<String> = std::env::args().collect();
+        let preset = args.get(1).map_or("depth7-n14", String::as_str);
+        let params = Parameters::preset(preset).unwrap();
+        let level: usize = args
+            .get(2)
+            .map_or(params.max_level(), |l| l.parse().unwrap());
         let mut kg = KeyGenerator::new(&params);
         let sk = kg.gen_secret_key();
         let keys = kg.gen_evaluation_keys(&sk, &[1], false);
         let enc = Encoder::new(&params);
-        let pt = enc.encode(&[1.0, 2.0], 7, params.default_scale()).unwrap();
+        let pt = enc
+            .encode(&[1.0, 2.0], level, params.default_scale())
+            .unwrap();
         let ct = Encryptor::new(&params, &sk).encrypt(&pt).unwrap();
         let rq = params.ring_q();
         let mut limb = ct.parts()[0].limb(0).to_vec();
