@@ -272,10 +272,11 @@ fn lazy_rotation_sum_equals_the_sum_of_rotations() {
         (&cts[3], &xs[3]),
         (&low, &xs[3]),
     ];
-    let cases: [&[(usize, i64)]; 4] = [
+    let cases: [&[(usize, i64)]; 5] = [
         &[(0, 1), (1, -17)],
         &[(0, 64), (1, 0), (2, -1)],
         &[(2, 0), (4, 3)],
+        &[(0, 1), (4, 3)],
         &[(1, 5)],
     ];
     for case in cases {
@@ -338,9 +339,21 @@ fn a_pair_of_real_vectors_encodes_like_two_encodings() {
             );
         }
     }
-    // Too large for the level, or of different lengths: refused, not wrapped.
+    // Too large for the level, or of different lengths: refused, not wrapped. A value that one
+    // encoding holds but whose pair would not (Π gets half the coefficient bound) is refused.
     let huge = vec![1e30; 4];
     assert!(c.encoder.encode_real_pair(&huge, &huge, 3, top).is_err());
+    let q0 = c.params.q()[0] as f64;
+    let big = vec![0.7 * q0 / 2.0; slots];
+    assert!(c.encoder.encode(&big, 0, 1.0).is_ok());
+    assert!(matches!(
+        c.encoder.encode_real_pair(&big, &big, 0, 2.0),
+        Err(EvalError::ValueTooLarge(_))
+    ));
+    assert_eq!(
+        c.encoder.encode_real_pair(&a, &b, 3, 1.5).unwrap_err(),
+        EvalError::InvalidScale(1.5)
+    );
     assert!(c.encoder.encode_real_pair(&a, &b[..3], 3, top).is_err());
 }
 

@@ -91,7 +91,10 @@ pub trait SlotBackend: Sync {
                 None => r,
             });
         }
-        acc.ok_or(EvalError::InvalidCount { n: 0, max: 0 })
+        acc.ok_or(EvalError::InvalidCount {
+            n: 0,
+            max: self.slots(),
+        })
     }
 
     /// Σ_i a_i ⊙ pt_i, rescaled; zero plaintexts are skipped.

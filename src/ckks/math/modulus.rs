@@ -91,7 +91,7 @@ impl Modulus {
     /// Reduces a signed value into `[0, q)`.
     #[inline(always)]
     pub fn reduce_i64(&self, x: i64) -> u64 {
-        // Encodings and error polynomials are mostly below q: skip the 128-bit Barrett then.
+        // Encodings and error polynomials are mostly below q: skip the reduction then.
         let a = x.unsigned_abs();
         let r = if a < self.value() { a } else { self.reduce(a) };
         if x < 0 { self.neg(r) } else { r }
@@ -171,6 +171,16 @@ mod tests {
             prop_assert_eq!(m.reduce(u64::MAX), u64::MAX % q);
             prop_assert_eq!(m.reduce(q - 1), q - 1);
             prop_assert_eq!(m.reduce(q.wrapping_mul(x % (u64::MAX / q).max(1))), 0);
+        }
+
+        /// Powers of two (where the ratio's correction term fires) and the extremes.
+        #[test]
+        fn word_barrett_at_powers_of_two_and_extremes(x in any::<u64>(), k in 1u32..62) {
+            for q in [1u64 << k, 2, 3, (1 << 62) - 1, (1 << k) + 1, (1 << k) - 1] {
+                if q >= 2 {
+                    prop_assert_eq!(Modulus::new(q).reduce(x), x % q, "q = {}", q);
+                }
+            }
         }
 
         #[test]

@@ -48,8 +48,8 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
 
-    /// Both paths against u128 arithmetic, for 50-, 44- and 32-bit primes and lengths that
-    /// do and do not take the kernel.
+    /// Against u128 arithmetic, for 50-, 44- and 32-bit primes, lengths that do and do not
+    /// take the kernel (where the CPU has it; CI also runs this with `PRIVACT_PORTABLE=1`).
     #[test]
     fn kernels_match_plain_arithmetic() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
@@ -71,7 +71,9 @@ mod tests {
                     let want = ((x[k] + q - t[k]) as u128 * w as u128 % q as u128) as u64;
                     assert_eq!(got[k], want, "sub_mul_const q={q} len={len} k={k}");
                 }
-                let from = Modulus::new(primes[0]);
+                // Sources up to 2^50 and up to 2^52 (the kernel's limit), and one above it
+                // (the portable path).
+                let from = Modulus::new([primes[0], (1 << 52) - 1, (1 << 53) + 5][len % 3]);
                 let src: Vec<u64> = (0..len)
                     .map(|i| {
                         if i == 0 {

@@ -101,7 +101,8 @@ impl Encoder {
     /// `encode` (relative to the scale). Used where a slot's real and imaginary parts are
     /// scaled apart (`α⊙z + β⊙z̄`).
     ///
-    /// Errors: as `encode`, for either vector; `TooManyValues` also when the lengths differ.
+    /// Errors: as `encode`, for either vector; `TooManyValues` also when the lengths differ;
+    /// `InvalidScale` below 2 (Π is encoded at half the scale).
     pub fn encode_real_pair(
         &self,
         a: &[f64],
@@ -116,6 +117,10 @@ impl Encoder {
             });
         }
         check_scale(&self.params, scale, level)?;
+        // Π is encoded at scale/2, which must itself be a valid scale.
+        if scale < 2.0 {
+            return Err(EvalError::InvalidScale(scale));
+        }
         let values: Vec<Complex64> = a
             .iter()
             .zip(b)

@@ -643,17 +643,16 @@ impl Evaluator {
         }
         check_scale(&self.params, scale, level)?;
         let rq = self.params.ring_q();
-        // Per term: its c0 part, and its c1 part kept in Q (Ok, unrotated) or its key-switched
-        // pair still over Q ∪ P (Err, awaiting the shared ModDown).
-        type Lazy = [(Poly<Ntt>, Poly<Ntt>); 2];
-        type Term = (Poly<Ntt>, Result<Poly<Ntt>, Lazy>);
-        let parts: Vec<Term> = terms
+        // Terms are folded into one accumulator per rayon split as they are made (memory
+        // bounded by the splits, not the term count), and the accumulators are then added.
+        let total = terms
             .par_iter()
-            .map(|&(ct, k)| {
+            .try_fold(RotationSum::default, |mut acc, &(ct, k)| {
                 let [c0, c1] = [&ct.parts()[0], &ct.parts()[1]];
                 let g = rq.galois_element_for_rotation(k);
                 if g == 1 {
-                    return Ok((c0.truncated(level + 1), Ok(c1.truncated(level + 1))));
+                    acc.add_unrotated(rq, c0.truncated(level + 1), c1.truncated(level + 1));
+                    return Ok(acc);
                 }
                 let key = self.galois_key(g, k)?;
                 // φ_g of the first level + 1 limbs only (the output's length bounds the copy).
@@ -662,30 +661,24 @@ impl Evaluator {
                     rq.automorphism_ntt_into(p, g, &mut out);
                     out
                 };
-                let c1 = rotated(c1);
-                let lazy = inner_product(&self.params, &decompose(&self.params, &c1), key, None);
-                Ok((rotated(c0), Err(lazy)))
+                let lazy = inner_product(
+                    &self.params,
+                    &decompose(&self.params, &rotated(c1)),
+                    key,
+                    None,
+                );
+                acc.add_switched(&self.params, rotated(c0), lazy);
+                Ok(acc)
             })
-            .collect::<Result<_, EvalError>>()?;
-        let rp = self.params.ring_p();
-        let mut c0: Option<Poly<Ntt>> = None;
-        let mut c1: Option<Poly<Ntt>> = None;
-        let mut lazy: Option<Lazy> = None;
-        for (d0, d1) in parts {
-            accumulate(rq, &mut c0, d0);
-            match d1 {
-                Ok(d1) => accumulate(rq, &mut c1, d1),
-                Err([(u0q, u0p), (u1q, u1p)]) => match lazy.as_mut() {
-                    Some([(a0q, a0p), (a1q, a1p)]) => {
-                        rq.add_assign(a0q, &u0q);
-                        rp.add_assign(a0p, &u0p);
-                        rq.add_assign(a1q, &u1q);
-                        rp.add_assign(a1p, &u1p);
-                    }
-                    None => lazy = Some([(u0q, u0p), (u1q, u1p)]),
-                },
-            }
-        }
+            .try_reduce(RotationSum::default, |mut a, b| {
+                a.merge(&self.params, b);
+                Ok::<_, EvalError>(a)
+            })?;
+        let RotationSum {
+            mut c0,
+            mut c1,
+            lazy,
+        } = total;
         if let Some([(u0q, u0p), (u1q, u1p)]) = lazy {
             let (d0, d1) = rayon::join(
                 || mod_down(&self.params, u0q, u0p),
@@ -789,6 +782,59 @@ impl Evaluator {
             }
         }
         Ok(acc)
+    }
+}
+
+/// A partial `Evaluator::rotate_sum`: Σ c0 parts, Σ unrotated c1 parts, and Σ key-switched
+/// pairs still over Q ∪ P (divided by P once, at the end).
+#[derive(Default)]
+struct RotationSum {
+    c0: Option<Poly<Ntt>>,
+    c1: Option<Poly<Ntt>>,
+    lazy: Option<[(Poly<Ntt>, Poly<Ntt>); 2]>,
+}
+
+impl RotationSum {
+    fn add_unrotated(&mut self, rq: &crate::ckks::ring::RnsRing, c0: Poly<Ntt>, c1: Poly<Ntt>) {
+        accumulate(rq, &mut self.c0, c0);
+        accumulate(rq, &mut self.c1, c1);
+    }
+
+    fn add_switched(
+        &mut self,
+        params: &Parameters,
+        c0: Poly<Ntt>,
+        pair: [(Poly<Ntt>, Poly<Ntt>); 2],
+    ) {
+        accumulate(params.ring_q(), &mut self.c0, c0);
+        self.add_pair(params, pair);
+    }
+
+    fn add_pair(&mut self, params: &Parameters, pair: [(Poly<Ntt>, Poly<Ntt>); 2]) {
+        match self.lazy.as_mut() {
+            Some([(a0q, a0p), (a1q, a1p)]) => {
+                let [(u0q, u0p), (u1q, u1p)] = pair;
+                let (rq, rp) = (params.ring_q(), params.ring_p());
+                rq.add_assign(a0q, &u0q);
+                rp.add_assign(a0p, &u0p);
+                rq.add_assign(a1q, &u1q);
+                rp.add_assign(a1p, &u1p);
+            }
+            None => self.lazy = Some(pair),
+        }
+    }
+
+    fn merge(&mut self, params: &Parameters, other: Self) {
+        let rq = params.ring_q();
+        if let Some(c0) = other.c0 {
+            accumulate(rq, &mut self.c0, c0);
+        }
+        if let Some(c1) = other.c1 {
+            accumulate(rq, &mut self.c1, c1);
+        }
+        if let Some(pair) = other.lazy {
+            self.add_pair(params, pair);
+        }
     }
 }
 
