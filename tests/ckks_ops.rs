@@ -48,6 +48,28 @@ fn decrypt(c: &Ctx, ct: &Ciphertext) -> Vec<f64> {
         .unwrap()
 }
 
+fn encrypt_complex(c: &Ctx, z: &[num_complex::Complex64]) -> Ciphertext {
+    let pt = c
+        .encoder
+        .encode_complex(z, c.params.max_level(), c.params.default_scale())
+        .unwrap();
+    Encryptor::new(&c.params, &c.sk).encrypt(&pt).unwrap()
+}
+
+fn decrypt_complex(c: &Ctx, ct: &Ciphertext) -> Vec<num_complex::Complex64> {
+    c.encoder
+        .decode_complex(&Decryptor::new(&c.params, &c.sk).decrypt(ct).unwrap())
+        .unwrap()
+}
+
+/// `len` complex values from `values(seed, 2·len)`, consecutive pairs as (re, im).
+fn complex_values(seed: u64, len: usize) -> Vec<num_complex::Complex64> {
+    values(seed, 2 * len)
+        .chunks(2)
+        .map(|p| num_complex::Complex64::new(p[0], p[1]))
+        .collect()
+}
+
 fn values(seed: u64, len: usize) -> Vec<f64> {
     // A small LCG keeps the inputs reproducible without pulling a generator into the tests.
     let mut x = seed
@@ -112,27 +134,18 @@ fn add_const_complex_adds_to_both_parts_of_every_slot_like_an_encoded_constant()
         .zip(&im)
         .map(|(&a, &b)| Complex64::new(a, b))
         .collect();
-    let pt = c
-        .encoder
-        .encode_complex(&z, c.params.max_level(), c.params.default_scale())
-        .unwrap();
-    let ct = Encryptor::new(&c.params, &c.sk).encrypt(&pt).unwrap();
-    let decrypt_complex = |ct: &Ciphertext| {
-        c.encoder
-            .decode_complex(&Decryptor::new(&c.params, &c.sk).decrypt(ct).unwrap())
-            .unwrap()
-    };
+    let ct = encrypt_complex(c, &z);
     for k in [
         Complex64::new(0.75, -1.5),
         Complex64::new(-2.0, 0.0),
         Complex64::new(0.0, 3.25),
     ] {
-        let fast = decrypt_complex(&c.eval.add_const_complex(&ct, k).unwrap());
+        let fast = decrypt_complex(c, &c.eval.add_const_complex(&ct, k).unwrap());
         let encoded = c
             .encoder
             .encode_complex(&vec![k; slots], ct.level(), ct.scale())
             .unwrap();
-        let slow = decrypt_complex(&c.eval.add_plain(&ct, &encoded).unwrap());
+        let slow = decrypt_complex(c, &c.eval.add_plain(&ct, &encoded).unwrap());
         for i in 0..slots {
             assert!(
                 (fast[i] - (z[i] + k)).norm() < 1e-5,
@@ -230,23 +243,8 @@ proptest! {
 #[test]
 fn conjugation_conjugates_complex_slots() {
     let c = ctx();
-    let z: Vec<num_complex::Complex64> = values(9, 64)
-        .chunks(2)
-        .map(|p| num_complex::Complex64::new(p[0], p[1]))
-        .collect();
-    let pt = c
-        .encoder
-        .encode_complex(&z, 3, c.params.default_scale())
-        .unwrap();
-    let ct = Encryptor::new(&c.params, &c.sk).encrypt(&pt).unwrap();
-    let got = c
-        .encoder
-        .decode_complex(
-            &Decryptor::new(&c.params, &c.sk)
-                .decrypt(&c.eval.conjugate(&ct).unwrap())
-                .unwrap(),
-        )
-        .unwrap();
+    let z = complex_values(9, 32);
+    let got = decrypt_complex(c, &c.eval.conjugate(&encrypt_complex(c, &z)).unwrap());
     for (g, w) in got.iter().zip(&z) {
         assert!((g - w.conj()).norm() < 1e-5, "{g} vs conj({w})");
     }
@@ -312,24 +310,14 @@ fn a_pair_of_real_vectors_encodes_like_two_encodings() {
     let c = ctx();
     let slots = c.params.slots();
     let (a, b) = (values(30, slots), values(31, slots));
-    let z: Vec<num_complex::Complex64> = values(32, 2 * slots)
-        .chunks(2)
-        .map(|p| num_complex::Complex64::new(p[0], p[1]))
-        .collect();
-    let pt = c
-        .encoder
-        .encode_complex(&z, 3, c.params.default_scale())
-        .unwrap();
-    let ct = Encryptor::new(&c.params, &c.sk).encrypt(&pt).unwrap();
+    let z = complex_values(32, slots);
+    let ct = encrypt_complex(c, &z);
     let top = c.params.q()[3] as f64;
     let (pa, pb) = c.encoder.encode_real_pair(&a, &b, 3, top).unwrap();
     assert_eq!((pa.scale(), pb.scale(), pa.level()), (top, top, 3));
     for (p, want) in [(&pa, &a), (&pb, &b)] {
         let prod = c.eval.rescale(&c.eval.mul_plain(&ct, p).unwrap()).unwrap();
-        let got = c
-            .encoder
-            .decode_complex(&Decryptor::new(&c.params, &c.sk).decrypt(&prod).unwrap())
-            .unwrap();
+        let got = decrypt_complex(c, &prod);
         for i in 0..slots {
             assert!(
                 (got[i] - z[i] * want[i]).norm() < 1e-5,

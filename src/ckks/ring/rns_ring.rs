@@ -344,7 +344,7 @@ impl RnsRing {
                 let bi = m.mul(b, iota);
                 let (plus, minus) = (m.add(a, bi), m.sub(a, bi));
                 for (x, &e) in x.iter_mut().zip(&self.exponent) {
-                    *x = m.add(*x, if e % 4 == 1 { plus } else { minus });
+                    *x = m.add(*x, if iota_slot(e) { plus } else { minus });
                 }
             });
     }
@@ -361,7 +361,7 @@ impl RnsRing {
                 let (plus, minus) = (iota, m.neg(iota));
                 let (plus_shoup, minus_shoup) = (m.shoup(plus), m.shoup(minus));
                 for (x, &e) in x.iter_mut().zip(&self.exponent) {
-                    *x = if e % 4 == 1 {
+                    *x = if iota_slot(e) {
                         m.mul_shoup(*x, plus, plus_shoup)
                     } else {
                         m.mul_shoup(*x, minus, minus_shoup)
@@ -476,6 +476,12 @@ impl RnsRing {
             self.moduli[i].reduce_i64(coeffs[k])
         })
     }
+}
+
+/// Whether X^{N/2} is +ι (else −ι) in the NTT slot evaluating at ψ^e (e odd): ψ^{e·N/2} is
+/// ι^e, and e mod 4 is 1 or 3.
+fn iota_slot(e: u32) -> bool {
+    e % 4 == 1
 }
 
 #[cfg(test)]
