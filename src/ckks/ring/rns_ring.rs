@@ -215,6 +215,83 @@ impl RnsRing {
             .for_each(|(i, ((z, x), y))| self.plans[i].mul_accumulate(z, x, y));
     }
 
+    /// `[Σ_d φ(x_d) ⊙ y0_d, Σ_d φ(x_d) ⊙ y1_d]` over the first `limbs` limbs, where φ is the
+    /// automorphism φ_g for `galois = Some(g)` and the identity otherwise: the inner product
+    /// of key switching (digits x_d, key halves y0_d = b_d and y1_d = a_d). With the IFMA
+    /// kernel the digits are read once through the slot permutation and each coefficient is
+    /// reduced once; otherwise each digit is permuted, then multiplied into both sums.
+    ///
+    /// Panics (a caller bug, never input-driven) if `ys` do not have one entry per digit or
+    /// a polynomial has fewer than `limbs` limbs.
+    pub fn dot_pair(
+        &self,
+        xs: &[&Poly<Ntt>],
+        ys: [&[&Poly<Ntt>]; 2],
+        galois: Option<u64>,
+        limbs: usize,
+    ) -> [Poly<Ntt>; 2] {
+        self.dot_pair_on(xs, ys, galois, limbs, dot_avx512::available())
+    }
+
+    /// `dot_pair`, with the IFMA kernel allowed or not (tests compare the two).
+    fn dot_pair_on(
+        &self,
+        xs: &[&Poly<Ntt>],
+        ys: [&[&Poly<Ntt>]; 2],
+        galois: Option<u64>,
+        limbs: usize,
+        ifma: bool,
+    ) -> [Poly<Ntt>; 2] {
+        let n = self.n();
+        assert!(ys.iter().all(|y| y.len() == xs.len()));
+        assert!(
+            xs.iter()
+                .chain(ys[0].iter())
+                .chain(ys[1].iter())
+                .all(|p| p.limbs() >= limbs && p.n() == n)
+        );
+        let mut outs = [Poly::zero(n, limbs), Poly::zero(n, limbs)];
+        let ifma = ifma
+            && n.is_multiple_of(8)
+            && xs.len() < dot_avx512::MAX_TERMS
+            && self.moduli[..limbs]
+                .iter()
+                .all(|m| m.value() < dot_avx512::MAX_MODULUS);
+        if !ifma {
+            let mut permuted = galois.map(|_| Poly::zero(n, limbs));
+            for (d, x) in xs.iter().enumerate() {
+                let x = match (galois, permuted.as_mut()) {
+                    (Some(g), Some(p)) => {
+                        self.automorphism_ntt_into(x, g, p);
+                        &*p
+                    }
+                    _ => *x,
+                };
+                let [o0, o1] = &mut outs;
+                self.mul_accumulate(o0, x, ys[0][d]);
+                self.mul_accumulate(o1, x, ys[1][d]);
+            }
+            return outs;
+        }
+        let perm = galois.map(|g| self.galois_permutation(g));
+        let perm = perm.as_deref().map(Vec::as_slice);
+        let [o0, o1] = &mut outs;
+        o0.data_mut()
+            .par_chunks_mut(n)
+            .zip(o1.data_mut().par_chunks_mut(n))
+            .enumerate()
+            .for_each(|(i, (a, b))| {
+                let (x, y0, y1) = (limbs_at(xs, i), limbs_at(ys[0], i), limbs_at(ys[1], i));
+                // SAFETY: `available` checked the CPU; moduli and digit count are checked
+                // above, residues are < q < 2^50, every limb has n words (n a multiple of 8)
+                // and a Galois permutation maps 0..n onto itself.
+                unsafe {
+                    dot_avx512::dot_pair(self.moduli[i].value(), &x, perm, [&y0, &y1], [a, b])
+                };
+            });
+        outs
+    }
+
     /// Multiplies limb `i` by `scalars[i]` (already reduced mod q_i).
     pub fn mul_scalar_assign<R: Send + Sync>(&self, a: &mut Poly<R>, scalars: &[u64]) {
         let n = a.n();
@@ -478,6 +555,11 @@ impl RnsRing {
     }
 }
 
+/// Limb `i` of every polynomial.
+fn limbs_at<'a, R>(polys: &[&'a Poly<R>], i: usize) -> Vec<&'a [u64]> {
+    polys.iter().map(|p| p.limb(i)).collect()
+}
+
 /// Whether X^{N/2} is +ι (else −ι) in the NTT slot evaluating at ψ^e (e odd): ψ^{e·N/2} is
 /// ι^e, and e mod 4 is 1 or 3.
 fn iota_slot(e: u32) -> bool {
@@ -570,6 +652,115 @@ mod tests {
             }
         } else {
             eprintln!("no AVX-512 IFMA here (or PRIVACT_PORTABLE=1): portable kernel only");
+        }
+    }
+
+    /// The register reduction at its limits: 4,095 products of (2q − 1)·(q − 1) under a
+    /// modulus just below 2^50 push the high accumulator past 2^52 (the 2^104 term).
+    #[test]
+    fn linear_combinations_reduce_exactly_at_the_term_limit() {
+        let primes = generate_ntt_primes(50, 6, 1, &[]).unwrap();
+        let ring = RnsRing::new(6, &primes).unwrap();
+        let (n, q) = (ring.n(), primes[0]);
+        let m = Modulus::new(q);
+        let terms = dot_avx512::MAX_TERMS - 1;
+        let inputs: Vec<Poly<Ntt>> = (0..terms)
+            .map(|j| {
+                Poly::from_fn(n, 1, |_, k| {
+                    if (j + k) % 5 == 0 {
+                        j as u64
+                    } else {
+                        2 * q - 1
+                    }
+                })
+            })
+            .collect();
+        let refs: Vec<&Poly<Ntt>> = inputs.iter().collect();
+        let scalars = vec![
+            vec![vec![q - 1]; terms],
+            (0..terms).map(|j| vec![j as u64 % q]).collect(),
+        ];
+        let portable = ring.linear_combinations_on(&refs, &scalars, 1, false);
+        for (out, row) in portable.iter().zip(&scalars) {
+            for k in 0..n {
+                let want = refs.iter().zip(row).fold(0u64, |acc, (p, s)| {
+                    m.add(acc, m.mul(m.reduce(p.data()[k]), s[0]))
+                });
+                assert_eq!(out.data()[k], want, "coefficient {k}");
+            }
+        }
+        if dot_avx512::available() {
+            let ifma = ring.linear_combinations_on(&refs, &scalars, 1, true);
+            for (a, b) in portable.iter().zip(&ifma) {
+                assert_eq!(a.data(), b.data(), "the IFMA reduction differs");
+            }
+        }
+    }
+
+    /// The fused key-switching inner product equals permuting each digit and multiplying it
+    /// into both sums, with and without a Galois element and with keys longer than the digits.
+    #[test]
+    fn dot_pair_equals_permute_then_multiply_accumulate() {
+        let primes = generate_ntt_primes(50, 10, 4, &[]).unwrap();
+        let ring = RnsRing::new(10, &primes).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let n = ring.n();
+        let random = |limbs: usize, rng: &mut rand::rngs::StdRng| {
+            let mut p = Poly::<Ntt>::zero(n, limbs);
+            for (i, limb) in p.data_mut().chunks_mut(n).enumerate() {
+                limb.iter_mut()
+                    .for_each(|x| *x = rng.random_range(0..primes[i]));
+            }
+            p
+        };
+        let (digits, limbs) = (3, 3);
+        let xs: Vec<Poly<Ntt>> = (0..digits).map(|_| random(limbs, &mut rng)).collect();
+        let ys: Vec<Vec<Poly<Ntt>>> = (0..2)
+            .map(|_| (0..digits).map(|_| random(4, &mut rng)).collect())
+            .collect();
+        let xr: Vec<&Poly<Ntt>> = xs.iter().collect();
+        let y0: Vec<&Poly<Ntt>> = ys[0].iter().collect();
+        let y1: Vec<&Poly<Ntt>> = ys[1].iter().collect();
+        for galois in [
+            None,
+            Some(ring.galois_element_for_rotation(3)),
+            Some(ring.galois_element_conjugate()),
+        ] {
+            let portable = ring.dot_pair_on(&xr, [&y0, &y1], galois, limbs, false);
+            for (o, y) in [&y0, &y1].iter().enumerate() {
+                for (i, &q) in primes.iter().enumerate().take(limbs) {
+                    let m = Modulus::new(q);
+                    for k in [0, 1, 7, 8, 500, n - 1] {
+                        let want = xr.iter().zip(y.iter()).fold(0u64, |acc, (x, y)| {
+                            let x = match galois {
+                                Some(g) => ring.automorphism_ntt(x, g).limb(i)[k],
+                                None => x.limb(i)[k],
+                            };
+                            m.add(acc, m.mul(m.reduce(x), y.limb(i)[k]))
+                        });
+                        assert_eq!(
+                            m.reduce(portable[o].limb(i)[k]),
+                            want,
+                            "output {o}, limb {i}, coeff {k}"
+                        );
+                    }
+                }
+            }
+            if dot_avx512::available() {
+                let ifma = ring.dot_pair_on(&xr, [&y0, &y1], galois, limbs, true);
+                for (a, b) in portable.iter().zip(&ifma) {
+                    for (&a, (&b, i)) in a.data().iter().zip(b.data().iter().zip(0..)) {
+                        let m = Modulus::new(primes[i / n]);
+                        assert_eq!(
+                            m.reduce(a),
+                            b,
+                            "the IFMA inner product differs ({galois:?})"
+                        );
+                    }
+                }
+            } else {
+                eprintln!("no AVX-512 IFMA here (or PRIVACT_PORTABLE=1): portable path only");
+            }
         }
     }
 

@@ -76,29 +76,18 @@ pub fn inner_product(
     galois: Option<u64>,
 ) -> [(Poly<Ntt>, Poly<Ntt>); 2] {
     let (rq, rp) = (params.ring_q(), params.ring_p());
-    let (n, alpha, limbs) = (params.n(), params.digit_size(), dec.level + 1);
-    let mut acc = [
-        (Poly::zero(n, limbs), Poly::zero(n, alpha)),
-        (Poly::zero(n, limbs), Poly::zero(n, alpha)),
-    ];
-    let mut perm_q = Poly::<Ntt>::zero(n, limbs);
-    let mut perm_p = Poly::<Ntt>::zero(n, alpha);
-    for ((dq, dp), kd) in dec.digits.iter().zip(&key.digits) {
-        let (dq, dp) = match galois {
-            Some(g) => {
-                rq.automorphism_ntt_into(dq, g, &mut perm_q);
-                rp.automorphism_ntt_into(dp, g, &mut perm_p);
-                (&perm_q, &perm_p)
-            }
-            None => (dq, dp),
-        };
-        let [(a0q, a0p), (a1q, a1p)] = &mut acc;
-        rq.mul_accumulate(a0q, dq, &kd.b_q);
-        rp.mul_accumulate(a0p, dp, &kd.b_p);
-        rq.mul_accumulate(a1q, dq, &kd.a_q);
-        rp.mul_accumulate(a1p, dp, &kd.a_p);
-    }
-    acc
+    let digits = &key.digits[..dec.digits.len().min(key.digits.len())];
+    let xq: Vec<_> = dec.digits.iter().map(|(q, _)| q).collect();
+    let xp: Vec<_> = dec.digits.iter().map(|(_, p)| p).collect();
+    let (bq, aq): (Vec<_>, Vec<_>) = digits.iter().map(|k| (&k.b_q, &k.a_q)).unzip();
+    let (bp, ap): (Vec<_>, Vec<_>) = digits.iter().map(|k| (&k.b_p, &k.a_p)).unzip();
+    let xq = &xq[..digits.len()];
+    let xp = &xp[..digits.len()];
+    let ([u0q, u1q], [u0p, u1p]) = rayon::join(
+        || rq.dot_pair(xq, [&bq, &aq], galois, dec.level + 1),
+        || rp.dot_pair(xp, [&bp, &ap], galois, params.digit_size()),
+    );
+    [(u0q, u0p), (u1q, u1p)]
 }
 
 /// (x_q, x_p) ↦ round(x / P) over Q_ℓ, all in NTT form.
