@@ -194,14 +194,15 @@ pub unsafe fn dot_pair(
     unreachable!("available() is false off x86_64")
 }
 
-/// `outs[o][k] = Σ_d xs[d][π(k)]·ys[o][d][k] mod q` for o = 0, 1, where π is `perm` (the
+/// `outs[o][k] ← outs[o][k] + Σ_d xs[d][π(k)]·ys[o][d][k] mod q` for o = 0, 1, where π is `perm` (the
 /// identity when `None`): the inner product of key switching, with the digits' Galois
 /// permutation read through a gather instead of written out first, both key halves served
 /// by one read of the digits, and one reduction per coefficient.
 ///
 /// # Safety
-/// AVX-512F and AVX-512IFMA are available; q < `MAX_MODULUS`; fewer than `MAX_TERMS`
-/// digits, each `ys[o]` holding one entry per digit; every value is below 2^52; the output
+/// AVX-512F and AVX-512IFMA are available; q < `MAX_MODULUS`; fewer than `MAX_TERMS` − 1
+/// digits, each `ys[o]` holding one entry per digit; every value (outputs included) is
+/// below 2^52; the output
 /// length is a multiple of 8, no longer than any `xs[d]` or `ys[o][d]`, and every
 /// `perm[k]` indexes into each `xs[d]` (with `perm` at least as long as the output).
 #[cfg(target_arch = "x86_64")]
@@ -219,9 +220,16 @@ pub unsafe fn dot_pair(
     let n = out0.len();
     for base in (0..n).step_by(8) {
         let zero = _mm512_setzero_si512();
-        let (mut lo0, mut hi0, mut lo1, mut hi1) = (zero, zero, zero, zero);
         // SAFETY (all loads and stores below): base + 8 ≤ n, which bounds every slice and
         // `perm`; gathered indices are inside each digit (the caller's contract).
+        // The outputs' values enter as one more term of the low accumulators.
+        let (mut lo0, mut lo1) = unsafe {
+            (
+                _mm512_loadu_si512(out0.as_ptr().add(base).cast()),
+                _mm512_loadu_si512(out1.as_ptr().add(base).cast()),
+            )
+        };
+        let (mut hi0, mut hi1) = (zero, zero);
         let idx = perm.map(|p| unsafe { _mm256_loadu_si256(p.as_ptr().add(base).cast()) });
         for (d, x) in xs.iter().enumerate() {
             let v = match idx {

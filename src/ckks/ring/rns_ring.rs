@@ -230,30 +230,46 @@ impl RnsRing {
         galois: Option<u64>,
         limbs: usize,
     ) -> [Poly<Ntt>; 2] {
-        self.dot_pair_on(xs, ys, galois, limbs, dot_avx512::available())
+        let n = self.n();
+        let [mut o0, mut o1] = [Poly::zero(n, limbs), Poly::zero(n, limbs)];
+        self.dot_pair_on(xs, ys, galois, [&mut o0, &mut o1], dot_avx512::available());
+        [o0, o1]
     }
 
-    /// `dot_pair`, with the IFMA kernel allowed or not (tests compare the two).
+    /// `dot_pair` added into `outs` (over their limbs): the lazy sums of
+    /// `Evaluator::rotate_sum` accumulate every term in place.
+    pub fn dot_pair_accumulate(
+        &self,
+        xs: &[&Poly<Ntt>],
+        ys: [&[&Poly<Ntt>]; 2],
+        galois: Option<u64>,
+        outs: [&mut Poly<Ntt>; 2],
+    ) {
+        self.dot_pair_on(xs, ys, galois, outs, dot_avx512::available());
+    }
+
+    /// `dot_pair_accumulate`, with the IFMA kernel allowed or not (tests compare the two).
     fn dot_pair_on(
         &self,
         xs: &[&Poly<Ntt>],
         ys: [&[&Poly<Ntt>]; 2],
         galois: Option<u64>,
-        limbs: usize,
+        mut outs: [&mut Poly<Ntt>; 2],
         ifma: bool,
-    ) -> [Poly<Ntt>; 2] {
+    ) {
         let n = self.n();
+        let limbs = outs[0].limbs();
         assert!(ys.iter().all(|y| y.len() == xs.len()));
+        assert!(outs[1].limbs() == limbs && outs.iter().all(|o| o.n() == n));
         assert!(
             xs.iter()
                 .chain(ys[0].iter())
                 .chain(ys[1].iter())
                 .all(|p| p.limbs() >= limbs && p.n() == n)
         );
-        let mut outs = [Poly::zero(n, limbs), Poly::zero(n, limbs)];
         let ifma = ifma
             && n.is_multiple_of(8)
-            && xs.len() < dot_avx512::MAX_TERMS
+            && xs.len() + 1 < dot_avx512::MAX_TERMS
             && self.moduli[..limbs]
                 .iter()
                 .all(|m| m.value() < dot_avx512::MAX_MODULUS);
@@ -271,11 +287,11 @@ impl RnsRing {
                 self.mul_accumulate(o0, x, ys[0][d]);
                 self.mul_accumulate(o1, x, ys[1][d]);
             }
-            return outs;
+            return;
         }
         let perm = galois.map(|g| self.galois_permutation(g));
         let perm = perm.as_deref().map(Vec::as_slice);
-        let [o0, o1] = &mut outs;
+        let [o0, o1] = outs;
         o0.data_mut()
             .par_chunks_mut(n)
             .zip(o1.data_mut().par_chunks_mut(n))
@@ -283,13 +299,12 @@ impl RnsRing {
             .for_each(|(i, (a, b))| {
                 let (x, y0, y1) = (limbs_at(xs, i), limbs_at(ys[0], i), limbs_at(ys[1], i));
                 // SAFETY: `available` checked the CPU; moduli and digit count are checked
-                // above, residues are < q < 2^50, every limb has n words (n a multiple of 8)
-                // and a Galois permutation maps 0..n onto itself.
+                // above, residues (outputs included) are < q < 2^50, every limb has n words
+                // (n a multiple of 8) and a Galois permutation maps 0..n onto itself.
                 unsafe {
                     dot_avx512::dot_pair(self.moduli[i].value(), &x, perm, [&y0, &y1], [a, b])
                 };
             });
-        outs
     }
 
     /// Multiplies limb `i` by `scalars[i]` (already reduced mod q_i).
@@ -547,10 +562,23 @@ impl RnsRing {
     }
 
     /// Embeds small signed coefficients into every limb.
+    ///
+    /// When every |c| is below the smallest modulus used (encodings, errors and ternary
+    /// secrets almost always are) each residue is c or c + q, chosen without a branch: the
+    /// signs of errors and encodings are random, and a mispredicted branch per coefficient
+    /// cost more than the rest of the conversion.
     pub fn from_signed(&self, coeffs: &[i64], limbs: usize) -> Poly<Coeff> {
         let limbs = limbs.min(self.moduli.len());
+        let largest = coeffs.iter().map(|c| c.unsigned_abs()).max().unwrap_or(0);
+        let small = self.moduli[..limbs].iter().all(|m| largest < m.value());
         Poly::from_fn(coeffs.len(), limbs, |i, k| {
-            self.moduli[i].reduce_i64(coeffs[k])
+            let (c, m) = (coeffs[k], &self.moduli[i]);
+            if small {
+                // c >> 63 is all ones for c < 0: add q then, 0 otherwise.
+                (c + ((c >> 63) & m.value() as i64)) as u64
+            } else {
+                m.reduce_i64(c)
+            }
         })
     }
 }
@@ -698,7 +726,8 @@ mod tests {
     }
 
     /// The fused key-switching inner product equals permuting each digit and multiplying it
-    /// into both sums, with and without a Galois element and with keys longer than the digits.
+    /// into both sums, with and without a Galois element, with keys longer than the digits,
+    /// and added to what the outputs held.
     #[test]
     fn dot_pair_equals_permute_then_multiply_accumulate() {
         let primes = generate_ntt_primes(50, 10, 4, &[]).unwrap();
@@ -726,12 +755,16 @@ mod tests {
             Some(ring.galois_element_for_rotation(3)),
             Some(ring.galois_element_conjugate()),
         ] {
-            let portable = ring.dot_pair_on(&xr, [&y0, &y1], galois, limbs, false);
+            let start = [random(limbs, &mut rng), random(limbs, &mut rng)];
+            let mut portable = start.clone();
+            let [p0, p1] = &mut portable;
+            ring.dot_pair_on(&xr, [&y0, &y1], galois, [p0, p1], false);
             for (o, y) in [&y0, &y1].iter().enumerate() {
                 for (i, &q) in primes.iter().enumerate().take(limbs) {
                     let m = Modulus::new(q);
                     for k in [0, 1, 7, 8, 500, n - 1] {
-                        let want = xr.iter().zip(y.iter()).fold(0u64, |acc, (x, y)| {
+                        let first = start[o].limb(i)[k];
+                        let want = xr.iter().zip(y.iter()).fold(first, |acc, (x, y)| {
                             let x = match galois {
                                 Some(g) => ring.automorphism_ntt(x, g).limb(i)[k],
                                 None => x.limb(i)[k],
@@ -747,7 +780,9 @@ mod tests {
                 }
             }
             if dot_avx512::available() {
-                let ifma = ring.dot_pair_on(&xr, [&y0, &y1], galois, limbs, true);
+                let mut ifma = start.clone();
+                let [i0, i1] = &mut ifma;
+                ring.dot_pair_on(&xr, [&y0, &y1], galois, [i0, i1], true);
                 for (a, b) in portable.iter().zip(&ifma) {
                     for (&a, (&b, i)) in a.data().iter().zip(b.data().iter().zip(0..)) {
                         let m = Modulus::new(primes[i / n]);
@@ -760,6 +795,30 @@ mod tests {
                 }
             } else {
                 eprintln!("no AVX-512 IFMA here (or PRIVACT_PORTABLE=1): portable path only");
+            }
+        }
+    }
+
+    /// Both conversions of signed coefficients, the branch-free one (every |c| below the
+    /// smallest modulus) and the reducing one (some |c| above it), give the residues of c.
+    #[test]
+    fn signed_coefficients_embed_as_their_residues() {
+        let mut primes = generate_ntt_primes(40, 4, 1, &[]).unwrap();
+        primes.extend(generate_ntt_primes(30, 4, 1, &[]).unwrap());
+        let ring = RnsRing::new(4, &primes).unwrap();
+        let q_small = primes[1] as i64;
+        let small: Vec<i64> = (0..16).map(|k| (k - 8) * (q_small / 9)).collect();
+        let mut large = small.clone();
+        large[3] = -(q_small * 5 + 7);
+        large[4] = i64::MIN;
+        large[5] = i64::MAX;
+        for coeffs in [&small, &large] {
+            let p = ring.from_signed(coeffs, 2);
+            for (i, &q) in primes.iter().enumerate() {
+                for (k, &c) in coeffs.iter().enumerate() {
+                    let want = (c as i128).rem_euclid(q as i128) as u64;
+                    assert_eq!(p.limb(i)[k], want, "limb {i}, coefficient {k} = {c}");
+                }
             }
         }
     }

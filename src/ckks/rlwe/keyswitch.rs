@@ -75,19 +75,35 @@ pub fn inner_product(
     key: &SwitchingKey,
     galois: Option<u64>,
 ) -> [(Poly<Ntt>, Poly<Ntt>); 2] {
+    let (n, limbs, alpha) = (params.n(), dec.level + 1, params.digit_size());
+    let mut acc = [
+        (Poly::zero(n, limbs), Poly::zero(n, alpha)),
+        (Poly::zero(n, limbs), Poly::zero(n, alpha)),
+    ];
+    inner_product_accumulate(params, dec, key, galois, &mut acc);
+    acc
+}
+
+/// `inner_product` added into `acc` (whose Q parts have the decomposition's level + 1
+/// limbs): lazy sums of key-switched terms accumulate in place.
+pub fn inner_product_accumulate(
+    params: &Parameters,
+    dec: &Decomposed,
+    key: &SwitchingKey,
+    galois: Option<u64>,
+    acc: &mut [(Poly<Ntt>, Poly<Ntt>); 2],
+) {
     let (rq, rp) = (params.ring_q(), params.ring_p());
     let digits = &key.digits[..dec.digits.len().min(key.digits.len())];
-    let xq: Vec<_> = dec.digits.iter().map(|(q, _)| q).collect();
-    let xp: Vec<_> = dec.digits.iter().map(|(_, p)| p).collect();
+    let xq: Vec<_> = dec.digits[..digits.len()].iter().map(|(q, _)| q).collect();
+    let xp: Vec<_> = dec.digits[..digits.len()].iter().map(|(_, p)| p).collect();
     let (bq, aq): (Vec<_>, Vec<_>) = digits.iter().map(|k| (&k.b_q, &k.a_q)).unzip();
     let (bp, ap): (Vec<_>, Vec<_>) = digits.iter().map(|k| (&k.b_p, &k.a_p)).unzip();
-    let xq = &xq[..digits.len()];
-    let xp = &xp[..digits.len()];
-    let ([u0q, u1q], [u0p, u1p]) = rayon::join(
-        || rq.dot_pair(xq, [&bq, &aq], galois, dec.level + 1),
-        || rp.dot_pair(xp, [&bp, &ap], galois, params.digit_size()),
+    let [(u0q, u0p), (u1q, u1p)] = acc;
+    rayon::join(
+        || rq.dot_pair_accumulate(&xq, [&bq, &aq], galois, [u0q, u1q]),
+        || rp.dot_pair_accumulate(&xp, [&bp, &ap], galois, [u0p, u1p]),
     );
-    [(u0q, u0p), (u1q, u1p)]
 }
 
 /// (x_q, x_p) ↦ round(x / P) over Q_ℓ, all in NTT form.

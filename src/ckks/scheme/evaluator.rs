@@ -11,7 +11,9 @@ use super::bounds::{MAX_COEFF, check_scale, max_coeff};
 use super::error::EvalError;
 use crate::ckks::params::Parameters;
 use crate::ckks::ring::{Ntt, Poly, limb};
-use crate::ckks::rlwe::keyswitch::{Decomposed, decompose, inner_product, mod_down, switch_key};
+use crate::ckks::rlwe::keyswitch::{
+    Decomposed, decompose, inner_product, inner_product_accumulate, mod_down, switch_key,
+};
 use crate::ckks::rlwe::{Ciphertext, EvaluationKeys, Plaintext, SwitchingKey};
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -661,13 +663,8 @@ impl Evaluator {
                     rq.automorphism_ntt_into(p, g, &mut out);
                     out
                 };
-                let lazy = inner_product(
-                    &self.params,
-                    &decompose(&self.params, &rotated(c1)),
-                    key,
-                    None,
-                );
-                acc.add_switched(&self.params, rotated(c0), lazy);
+                let dec = decompose(&self.params, &rotated(c1));
+                acc.add_switched(&self.params, rotated(c0), &dec, key);
                 Ok(acc)
             })
             .try_reduce(RotationSum::default, |mut a, b| {
@@ -800,14 +797,19 @@ impl RotationSum {
         accumulate(rq, &mut self.c1, c1);
     }
 
+    /// Adds c0 and the inner product of `dec` with `key`, into the lazy pair in place.
     fn add_switched(
         &mut self,
         params: &Parameters,
         c0: Poly<Ntt>,
-        pair: [(Poly<Ntt>, Poly<Ntt>); 2],
+        dec: &Decomposed,
+        key: &SwitchingKey,
     ) {
         accumulate(params.ring_q(), &mut self.c0, c0);
-        self.add_pair(params, pair);
+        match self.lazy.as_mut() {
+            Some(pair) => inner_product_accumulate(params, dec, key, None, pair),
+            None => self.lazy = Some(inner_product(params, dec, key, None)),
+        }
     }
 
     fn add_pair(&mut self, params: &Parameters, pair: [(Poly<Ntt>, Poly<Ntt>); 2]) {
