@@ -29,11 +29,6 @@ pub fn available() -> bool {
     }
 }
 
-/// floor(w·2^52 / q), the 52-bit Shoup constant of `w < q`.
-fn shoup52(w: u64, q: u64) -> u64 {
-    (((w as u128) << 52) / q as u128) as u64
-}
-
 #[cfg(not(target_arch = "x86_64"))]
 pub unsafe fn extend(_: &BasisExtender, _: &[&[u64]], _: &mut [&mut [u64]], _: &mut [u64]) {
     unreachable!("available() is false off x86_64")
@@ -52,18 +47,8 @@ pub unsafe fn extend(
     dst: &mut [&mut [u64]],
     scratch: &mut [u64],
 ) {
+    use super::ifma::{mul_shoup52, shoup52};
     use std::arch::x86_64::*;
-
-    /// a·w mod t in [0, 2t) for a < 2^52.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512ifma")]
-    fn mul_shoup52(a: __m512i, w: __m512i, w52: __m512i, t: __m512i, mask: __m512i) -> __m512i {
-        let zero = _mm512_setzero_si512();
-        let hi = _mm512_madd52hi_epu64(zero, a, w52);
-        let lo_aw = _mm512_madd52lo_epu64(zero, a, w);
-        let lo_ht = _mm512_madd52lo_epu64(zero, hi, t);
-        _mm512_and_si512(_mm512_sub_epi64(lo_aw, lo_ht), mask)
-    }
 
     let n = src.first().map_or(0, |s| s.len());
     let k = ext.source().len();

@@ -95,12 +95,6 @@ pub unsafe fn linear_combinations(
     }
 }
 
-/// floor(w·2^52 / q), the 52-bit Shoup constant of `w < q`.
-#[cfg(target_arch = "x86_64")]
-fn shoup52(w: u64, q: u64) -> u64 {
-    (((w as u128) << 52) / q as u128) as u64
-}
-
 /// Reduces the two accumulators of a sum of 52×52-bit products, x = hi·2^52 + lo, to
 /// x mod q in registers: x is rewritten as h1·2^104 + h0·2^52 + l0 with every part below
 /// 2^52, each part is multiplied by its power of two mod q with a 52-bit Shoup product
@@ -127,7 +121,7 @@ impl Reducer {
         let splat = |w: u64| {
             [
                 _mm512_set1_epi64(w as i64),
-                _mm512_set1_epi64(shoup52(w, q) as i64),
+                _mm512_set1_epi64(super::ifma::shoup52(w, q) as i64),
             ]
         };
         let r52 = ((1u128 << 52) % q as u128) as u64;
@@ -143,23 +137,14 @@ impl Reducer {
         }
     }
 
-    /// a·w mod q in [0, 2q) for a < 2^52 (Shoup with 52-bit halves).
+    /// a·w mod q in [0, 2q) for a < 2^52.
     #[target_feature(enable = "avx512f,avx512ifma")]
     fn shoup(
         &self,
         a: std::arch::x86_64::__m512i,
         [w, w52]: [std::arch::x86_64::__m512i; 2],
     ) -> std::arch::x86_64::__m512i {
-        use std::arch::x86_64::*;
-        let zero = _mm512_setzero_si512();
-        let quot = _mm512_madd52hi_epu64(zero, a, w52);
-        _mm512_and_si512(
-            _mm512_sub_epi64(
-                _mm512_madd52lo_epu64(zero, a, w),
-                _mm512_madd52lo_epu64(zero, quot, self.q),
-            ),
-            self.mask,
-        )
+        super::ifma::mul_shoup52(a, w, w52, self.q, self.mask)
     }
 
     #[target_feature(enable = "avx512f,avx512ifma")]

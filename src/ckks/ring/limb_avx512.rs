@@ -3,10 +3,8 @@
 //! portable code does one 64×64→128-bit product per residue. Exact: bit for bit the portable
 //! results.
 
-/// floor(w·2^52 / q), the 52-bit Shoup constant of `w < q`.
-fn shoup52(w: u64, q: u64) -> u64 {
-    (((w as u128) << 52) / q as u128) as u64
-}
+#[cfg(target_arch = "x86_64")]
+use super::ifma::{mul_shoup52, shoup52};
 
 #[cfg(not(target_arch = "x86_64"))]
 pub unsafe fn sub_mul_const(_: u64, _: &mut [u64], _: &[u64], _: u64) {
@@ -34,7 +32,6 @@ pub unsafe fn sub_mul_const(q: u64, x: &mut [u64], t: &[u64], w: u64) {
         _mm512_set1_epi64(shoup52(w, q) as i64),
     );
     let mask = _mm512_set1_epi64(((1u64 << 52) - 1) as i64);
-    let zero = _mm512_setzero_si512();
     for c in (0..x.len()).step_by(8) {
         // SAFETY: c + 8 ≤ x.len() ≤ t.len() (asserted above).
         unsafe {
@@ -42,12 +39,7 @@ pub unsafe fn sub_mul_const(q: u64, x: &mut [u64], t: &[u64], w: u64) {
             let b = _mm512_loadu_si512(t.as_ptr().add(c).cast());
             // a − b + q ∈ (0, 2q) < 2^51: a valid Shoup operand.
             let d = _mm512_add_epi64(_mm512_sub_epi64(a, b), vq);
-            let hi = _mm512_madd52hi_epu64(zero, d, vw52);
-            let lo = _mm512_sub_epi64(
-                _mm512_madd52lo_epu64(zero, d, vw),
-                _mm512_madd52lo_epu64(zero, hi, vq),
-            );
-            let r = _mm512_and_si512(lo, mask);
+            let r = mul_shoup52(d, vw, vw52, vq, mask);
             _mm512_storeu_si512(
                 x.as_mut_ptr().add(c).cast(),
                 _mm512_min_epu64(r, _mm512_sub_epi64(r, vq)),

@@ -4,6 +4,8 @@
 mod basis;
 mod basis_avx512;
 mod dot_avx512;
+#[cfg(target_arch = "x86_64")]
+mod ifma;
 pub mod limb;
 mod limb_avx512;
 mod poly;
