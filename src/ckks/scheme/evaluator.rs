@@ -603,17 +603,31 @@ impl Evaluator {
             return Ok(ct.clone());
         }
         let key = self.galois_key(g, rotation)?;
+        // Decompose c1 as it is and let the inner product read the digits through φ_g:
+        // the same as decomposing φ_g(c1) (a digit permutes like c1 does), without writing
+        // the permuted copy.
+        let dec = decompose(&self.params, &ct.parts()[1]);
+        Ok(self.switch_hoisted(ct, &dec, g, key))
+    }
+
+    /// φ_g(ct) from a decomposition of its c1 (`dec`) and the Galois key of g: the inner
+    /// product through φ_g, ModDown, and φ_g(c0) + d0.
+    fn switch_hoisted(
+        &self,
+        ct: &Ciphertext,
+        dec: &Decomposed,
+        g: u64,
+        key: &SwitchingKey,
+    ) -> Ciphertext {
         let rq = self.params.ring_q();
-        let parts = ct.parts();
-        let c1 = rq.automorphism_ntt(&parts[1], g);
-        let (d0, d1) = switch_key(&self.params, &c1, key);
-        let mut c0 = rq.automorphism_ntt(&parts[0], g);
+        let [(u0q, u0p), (u1q, u1p)] = inner_product(&self.params, dec, key, Some(g));
+        let (d0, d1) = rayon::join(
+            || mod_down(&self.params, u0q, u0p),
+            || mod_down(&self.params, u1q, u1p),
+        );
+        let mut c0 = rq.automorphism_ntt(&ct.parts()[0], g);
         rq.add_assign(&mut c0, &d0);
-        Ok(Ciphertext::new(
-            vec![c0, d1],
-            ct.scale(),
-            self.params.fingerprint(),
-        ))
+        Ciphertext::new(vec![c0, d1], ct.scale(), self.params.fingerprint())
     }
 
     /// Σ_i rotate(ct_i, k_i) with one ModDown in all (lazy key switching, as in the
@@ -730,18 +744,7 @@ impl Evaluator {
             return Ok(ct.clone());
         }
         let key = self.galois_key(g, k)?;
-        let [(u0q, u0p), (u1q, u1p)] = inner_product(&self.params, dec, key, Some(g));
-        let (d0, d1) = rayon::join(
-            || mod_down(&self.params, u0q, u0p),
-            || mod_down(&self.params, u1q, u1p),
-        );
-        let mut c0 = rq.automorphism_ntt(&ct.parts()[0], g);
-        rq.add_assign(&mut c0, &d0);
-        Ok(Ciphertext::new(
-            vec![c0, d1],
-            ct.scale(),
-            self.params.fingerprint(),
-        ))
+        Ok(self.switch_hoisted(ct, dec, g, key))
     }
 
     /// Many rotations of one ciphertext sharing one decomposition.
