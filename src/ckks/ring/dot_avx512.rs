@@ -179,17 +179,17 @@ pub unsafe fn dot_pair(
     unreachable!("available() is false off x86_64")
 }
 
-/// `outs[o][k] ← outs[o][k] + Σ_d xs[d][π(k)]·ys[o][d][k] mod q` for o = 0, 1, where π is `perm` (the
-/// identity when `None`): the inner product of key switching, with the digits' Galois
-/// permutation read through a gather instead of written out first, both key halves served
-/// by one read of the digits, and one reduction per coefficient.
+/// `outs[o][k] ← outs[o][k] + Σ_d xs[d][π(k)]·ys[o][d][k] mod q` for o = 0, 1, where π is
+/// `perm` (the identity when `None`): the inner product of key switching, with the digits'
+/// Galois permutation read through a gather instead of written out first, both key halves
+/// served by one read of the digits, and one reduction per coefficient.
 ///
 /// # Safety
 /// AVX-512F and AVX-512IFMA are available; q < `MAX_MODULUS`; fewer than `MAX_TERMS` − 1
 /// digits, each `ys[o]` holding one entry per digit; every value (outputs included) is
-/// below 2^52; the output
-/// length is a multiple of 8, no longer than any `xs[d]` or `ys[o][d]`, and every
-/// `perm[k]` indexes into each `xs[d]` (with `perm` at least as long as the output).
+/// below 2^52; the output length is a multiple of 8, no longer than any `xs[d]` or
+/// `ys[o][d]`, and every `perm[k]` indexes into each `xs[d]` (with `perm` at least as long
+/// as the output).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512ifma")]
 pub unsafe fn dot_pair(
