@@ -215,29 +215,16 @@ impl RnsRing {
             .for_each(|(i, ((z, x), y))| self.plans[i].mul_accumulate(z, x, y));
     }
 
-    /// `[Σ_d φ(x_d) ⊙ y0_d, Σ_d φ(x_d) ⊙ y1_d]` over the first `limbs` limbs, where φ is the
-    /// automorphism φ_g for `galois = Some(g)` and the identity otherwise: the inner product
-    /// of key switching (digits x_d, key halves y0_d = b_d and y1_d = a_d). With the IFMA
-    /// kernel the digits are read once through the slot permutation and each coefficient is
-    /// reduced once; otherwise each digit is permuted, then multiplied into both sums.
+    /// `outs ← outs + [Σ_d φ(x_d) ⊙ y0_d, Σ_d φ(x_d) ⊙ y1_d]` over the outputs' limbs, where
+    /// φ is the automorphism φ_g for `galois = Some(g)` and the identity otherwise: the inner
+    /// product of key switching (digits x_d, key halves y0_d = b_d and y1_d = a_d), added in
+    /// place so that the lazy sums of `Evaluator::rotate_sum` need no pair per term. With
+    /// the IFMA kernel the digits are read once through the slot permutation and each
+    /// coefficient is reduced once; otherwise each digit is permuted, then multiplied into
+    /// both sums.
     ///
     /// Panics (a caller bug, never input-driven) if `ys` do not have one entry per digit or
-    /// a polynomial has fewer than `limbs` limbs.
-    pub fn dot_pair(
-        &self,
-        xs: &[&Poly<Ntt>],
-        ys: [&[&Poly<Ntt>]; 2],
-        galois: Option<u64>,
-        limbs: usize,
-    ) -> [Poly<Ntt>; 2] {
-        let n = self.n();
-        let [mut o0, mut o1] = [Poly::zero(n, limbs), Poly::zero(n, limbs)];
-        self.dot_pair_on(xs, ys, galois, [&mut o0, &mut o1], dot_avx512::available());
-        [o0, o1]
-    }
-
-    /// `dot_pair` added into `outs` (over their limbs): the lazy sums of
-    /// `Evaluator::rotate_sum` accumulate every term in place.
+    /// a polynomial has fewer limbs than the outputs.
     pub fn dot_pair_accumulate(
         &self,
         xs: &[&Poly<Ntt>],
