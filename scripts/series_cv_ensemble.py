@@ -99,7 +99,7 @@ def lofo_bias(logp, labels, folds):
                 ba = balanced_accuracy(logp[rest] + np.array([0.0, bc, bt]), labels[rest])
                 if ba > best[0] + 1e-12:
                     best = (ba, bc, bt)
-        chosen[int(f)] = best[1:]
+        chosen[int(f) + 1] = (float(best[1]), float(best[2]))
         out[folds == f] += np.array([0.0, best[1], best[2]])
     return out, chosen
 
