@@ -54,15 +54,19 @@ def load(paths):
     return p, shipped, labels, folds, series
 
 
-def balanced_accuracy(probs, labels):
-    pred = probs.argmax(axis=1)
-    return float(np.mean([(pred[labels == k] == k).mean() for k in range(len(CLASSES))]))
+def sensitivities(scores, labels):
+    """Per-class sensitivity of the arg-max decision, in CLASSES order."""
+    pred = scores.argmax(axis=1)
+    return [(pred[labels == k] == k).mean() for k in range(len(CLASSES))]
+
+
+def balanced_accuracy(scores, labels):
+    return float(np.mean(sensitivities(scores, labels)))
 
 
 def report(name, probs, labels, folds, series, rng):
     auc = [roc_auc_score(labels == k, probs[:, k]) for k in range(len(CLASSES))]
-    pred = probs.argmax(axis=1)
-    sens = (pred[labels == TUMOUR] == TUMOUR).mean()
+    sens = sensitivities(probs, labels)[TUMOUR]
     per_fold = [
         roc_auc_score(labels[folds == f] == TUMOUR, probs[folds == f, TUMOUR])
         for f in sorted(set(folds))
@@ -106,8 +110,7 @@ def lofo_bias(logp, labels, folds):
 
 def decisions(name, logp, labels, folds):
     adjusted, chosen = lofo_bias(logp, labels, folds)
-    pred = adjusted.argmax(axis=1)
-    sens = [(pred[labels == k] == k).mean() for k in range(len(CLASSES))]
+    sens = sensitivities(adjusted, labels)
     print(
         f"{name}, leave-one-fold-out prior correction: balanced accuracy "
         f"{balanced_accuracy(adjusted, labels):.3f}; sensitivity normal/cyst/tumour "
