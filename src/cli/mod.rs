@@ -19,6 +19,7 @@ pub mod train_classifier;
 #[cfg(feature = "train")]
 pub mod train_denoiser;
 
+use crate::ckks::ring::SimdLevel;
 use std::sync::OnceLock;
 
 /// What `privact --version` (and `-V`) prints after the program name: the version plus the
@@ -56,12 +57,15 @@ pub fn long_version() -> &'static str {
             format!("{} ({date})", env!("PRIVACT_GIT_HASH"))
         };
         let features = cpu_features();
-        let kernels = if ifma_kernels() {
-            "AVX-512 IFMA"
-        } else if portable_forced() {
-            "portable (PRIVACT_PORTABLE=1)"
+        let (level, detected) = (SimdLevel::current(), SimdLevel::detected());
+        let kernels = if level < detected {
+            format!(
+                "{} (capped by PRIVACT_PORTABLE / PRIVACT_SIMD; the CPU has {})",
+                level.describe(),
+                detected.describe()
+            )
         } else {
-            "portable"
+            level.describe().to_string()
         };
         format!(
             "{}\ncommit: {commit}\nbuild: {}, {}\ncpu: {}\nkernels: {kernels}",
@@ -107,27 +111,6 @@ pub fn cpu_features() -> Vec<&'static str> {
         }
     }
     found
-}
-
-fn portable_forced() -> bool {
-    std::env::var_os("PRIVACT_PORTABLE").is_some_and(|v| v == "1")
-}
-
-/// Mirrors `ckks::ring::basis_avx512::available()` (the same test the engine makes).
-fn ifma_kernels() -> bool {
-    if portable_forced() {
-        return false;
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512dq")
-            && std::is_x86_feature_detected!("avx512ifma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }
 
 #[cfg(test)]

@@ -8,25 +8,14 @@
 //! noise, so results agree to within the noise bound, not bit for bit.
 
 use super::basis::BasisExtender;
+use super::simd::SimdLevel;
 
 /// The 52-bit Shoup trick needs 2t < 2^52 with room for a few lazy terms.
 pub const MAX_MODULUS: u64 = 1 << 50;
 
-/// Runtime check; `PRIVACT_PORTABLE=1` forces the portable path (used by CI to test both).
+/// Whether the engine uses this kernel (`simd::SimdLevel::current`).
 pub fn available() -> bool {
-    if std::env::var_os("PRIVACT_PORTABLE").is_some_and(|v| v == "1") {
-        return false;
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512dq")
-            && std::is_x86_feature_detected!("avx512ifma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    SimdLevel::current() == SimdLevel::Avx512Ifma
 }
 
 #[cfg(not(target_arch = "x86_64"))]

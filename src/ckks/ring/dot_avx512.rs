@@ -4,31 +4,17 @@
 //! terms; each coefficient is reduced once at the end, in registers too (`Reducer`). Chosen at
 //! run time; the result is the exact residue, bit for bit the portable path's.
 
+use super::simd::SimdLevel;
 use crate::ckks::math::Modulus;
-use std::sync::OnceLock;
 
 /// Residues and scalars must fit 52 bits; moduli are kept below this.
 pub const MAX_MODULUS: u64 = 1 << 50;
 /// Low halves are < 2^52 each, so 2^12 of them fit a 64-bit accumulator.
 pub const MAX_TERMS: usize = 1 << 12;
 
-/// Runtime check, once per process; `PRIVACT_PORTABLE=1` forces the portable path (used by
-/// CI to test both).
+/// Whether the engine uses this kernel (`simd::SimdLevel::current`).
 pub fn available() -> bool {
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        if std::env::var_os("PRIVACT_PORTABLE").is_some_and(|v| v == "1") {
-            return false;
-        }
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512ifma")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
-    })
+    SimdLevel::current() == SimdLevel::Avx512Ifma
 }
 
 #[cfg(not(target_arch = "x86_64"))]

@@ -1,6 +1,6 @@
 //! Limb-wise loops of rescaling and ModDown, `(x − t)·w` and `x mod q − c`, with the IFMA
 //! kernels of `limb_avx512` where the CPU has them and the moduli fit (chosen at run time, the
-//! same switch as the other kernels: `PRIVACT_PORTABLE=1` forces the portable code).
+//! same switch as the other kernels, `simd::SimdLevel`).
 
 use super::{dot_avx512, limb_avx512};
 use crate::ckks::math::Modulus;

@@ -1,8 +1,8 @@
 //! The ring Z_Q[X]/(X^N+1) for one RNS basis: its moduli, their NTT plans and the
 //! index maps that turn Galois automorphisms into permutations of NTT slots.
 
-use super::dot_avx512;
 use super::poly::{Coeff, Ntt, Poly};
+use super::{dot_avx2, dot_avx512};
 use crate::ckks::math::Modulus;
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -330,26 +330,32 @@ impl RnsRing {
                 .iter()
                 .all(|row| { row.len() == inputs.len() && row.iter().all(|s| s.len() >= limbs) })
         );
-        self.linear_combinations_on(inputs, scalars, limbs, dot_avx512::available())
+        self.linear_combinations_on(inputs, scalars, limbs, MacKernel::best())
     }
 
-    /// `linear_combinations`, with the IFMA kernel allowed or not (tests compare the two).
+    /// `linear_combinations` with the given kernel where its bounds allow, the portable one
+    /// otherwise (tests compare them).
     fn linear_combinations_on<R: Send + Sync>(
         &self,
         inputs: &[&Poly<R>],
         scalars: &[Vec<Vec<u64>>],
         limbs: usize,
-        ifma: bool,
+        kernel: MacKernel,
     ) -> Vec<Poly<R>> {
         /// Coefficients summed at once: the 128-bit accumulators stay in L1.
         const CHUNK: usize = 64;
         let n = self.n();
-        let ifma = ifma
-            && inputs.len() < dot_avx512::MAX_TERMS
-            && self
-                .moduli
-                .iter()
-                .all(|m| m.value() < dot_avx512::MAX_MODULUS);
+        let (max_terms, max_modulus) = match kernel {
+            MacKernel::Ifma => (dot_avx512::MAX_TERMS, dot_avx512::MAX_MODULUS),
+            MacKernel::Avx2 => (dot_avx2::MAX_TERMS, dot_avx2::MAX_MODULUS),
+            MacKernel::Portable => (0, 0),
+        };
+        let kernel =
+            if inputs.len() < max_terms && self.moduli.iter().all(|m| m.value() < max_modulus) {
+                kernel
+            } else {
+                MacKernel::Portable
+            };
         let mut outs: Vec<Poly<R>> = (0..scalars.len()).map(|_| Poly::zero(n, limbs)).collect();
         // per_limb[i][o]: output o's limb i, so limbs are filled in parallel.
         let mut per_limb: Vec<Vec<&mut [u64]>> = (0..limbs).map(|_| Vec::new()).collect();
@@ -371,11 +377,18 @@ impl RnsRing {
                     .iter()
                     .map(|row| row.iter().map(|s| s[i]).collect())
                     .collect();
-                if ifma {
-                    // SAFETY: `available` checked the CPU; moduli, term count and lengths are
-                    // checked above, and residues are < 2q < 2^52.
-                    unsafe { dot_avx512::linear_combinations(m, &xs, &ss, &mut outs) };
-                    return;
+                match kernel {
+                    // SAFETY (both): `best` or the caller checked the CPU; moduli, term count
+                    // and lengths are checked above, and residues are < 2q < 2^52.
+                    MacKernel::Ifma => {
+                        unsafe { dot_avx512::linear_combinations(m, &xs, &ss, &mut outs) };
+                        return;
+                    }
+                    MacKernel::Avx2 => {
+                        unsafe { dot_avx2::linear_combinations(m, &xs, &ss, &mut outs) };
+                        return;
+                    }
+                    MacKernel::Portable => {}
                 }
                 let mut acc = [0u128; CHUNK];
                 for c in 0..n.div_ceil(CHUNK) {
@@ -571,6 +584,43 @@ impl RnsRing {
 }
 
 /// Limb `i` of every polynomial.
+/// The kernel that sums the weight products of `RnsRing::linear_combinations`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MacKernel {
+    /// Scalar 128-bit multiply-accumulates: any CPU.
+    Portable,
+    /// 26-bit halves in `vpmuludq` lanes (`dot_avx2`).
+    Avx2,
+    /// 52-bit `vpmadd52` products (`dot_avx512`).
+    Ifma,
+}
+
+impl MacKernel {
+    /// The fastest kernel this CPU has (`PRIVACT_PORTABLE=1` forces `Portable`).
+    fn best() -> Self {
+        if dot_avx512::available() {
+            MacKernel::Ifma
+        } else if dot_avx2::available() {
+            MacKernel::Avx2
+        } else {
+            MacKernel::Portable
+        }
+    }
+
+    /// Every SIMD kernel this CPU has, for tests to compare with the portable one.
+    #[cfg(test)]
+    fn simd_available() -> Vec<Self> {
+        let mut kernels = Vec::new();
+        if dot_avx2::available() {
+            kernels.push(MacKernel::Avx2);
+        }
+        if dot_avx512::available() {
+            kernels.push(MacKernel::Ifma);
+        }
+        kernels
+    }
+}
+
 fn limbs_at<'a, R>(polys: &[&'a Poly<R>], i: usize) -> Vec<&'a [u64]> {
     polys.iter().map(|p| p.limb(i)).collect()
 }
@@ -640,7 +690,7 @@ mod tests {
                     .collect()
             })
             .collect();
-        let portable = ring.linear_combinations_on(&refs, &scalars, limbs, false);
+        let portable = ring.linear_combinations_on(&refs, &scalars, limbs, MacKernel::Portable);
         for (o, out) in portable.iter().enumerate() {
             for (i, &q) in primes.iter().enumerate() {
                 let m = Modulus::new(q);
@@ -656,29 +706,45 @@ mod tests {
                 }
             }
         }
-        if dot_avx512::available() {
-            let ifma = ring.linear_combinations_on(&refs, &scalars, limbs, true);
-            for (a, b) in portable.iter().zip(&ifma) {
+        let kernels = MacKernel::simd_available();
+        if kernels.is_empty() {
+            eprintln!("no AVX2 or AVX-512 IFMA here (or PRIVACT_PORTABLE=1): portable kernel only");
+        }
+        for kernel in kernels {
+            let simd = ring.linear_combinations_on(&refs, &scalars, limbs, kernel);
+            for (a, b) in portable.iter().zip(&simd) {
                 assert_eq!(
                     a.data(),
                     b.data(),
-                    "the IFMA kernel differs from the portable one"
+                    "{kernel:?} differs from the portable kernel"
                 );
             }
-        } else {
-            eprintln!("no AVX-512 IFMA here (or PRIVACT_PORTABLE=1): portable kernel only");
         }
     }
 
     /// The register reduction at its limits: 4,095 products of (2q − 1)·(q − 1) under a
-    /// modulus just below 2^50 push the high accumulator past 2^52 (the 2^104 term).
+    /// modulus just below 2^50 push the high accumulator past 2^52 (the 2^104 term); 2,047
+    /// of them fill the AVX2 kernel's middle sums nearly to 2^64.
     #[test]
     fn linear_combinations_reduce_exactly_at_the_term_limit() {
+        for (kernel, max_terms) in [
+            (MacKernel::Ifma, dot_avx512::MAX_TERMS),
+            (MacKernel::Avx2, dot_avx2::MAX_TERMS),
+        ] {
+            if MacKernel::simd_available().contains(&kernel) {
+                linear_combinations_at_the_term_limit(kernel, max_terms - 1);
+            } else {
+                eprintln!("no {kernel:?} here (or PRIVACT_PORTABLE=1): portable kernel only");
+                linear_combinations_at_the_term_limit(MacKernel::Portable, max_terms - 1);
+            }
+        }
+    }
+
+    fn linear_combinations_at_the_term_limit(kernel: MacKernel, terms: usize) {
         let primes = generate_ntt_primes(50, 6, 1, &[]).unwrap();
         let ring = RnsRing::new(6, &primes).unwrap();
         let (n, q) = (ring.n(), primes[0]);
         let m = Modulus::new(q);
-        let terms = dot_avx512::MAX_TERMS - 1;
         let inputs: Vec<Poly<Ntt>> = (0..terms)
             .map(|j| {
                 Poly::from_fn(n, 1, |_, k| {
@@ -695,19 +761,17 @@ mod tests {
             vec![vec![q - 1]; terms],
             (0..terms).map(|j| vec![j as u64 % q]).collect(),
         ];
-        let portable = ring.linear_combinations_on(&refs, &scalars, 1, false);
-        for (out, row) in portable.iter().zip(&scalars) {
+        let outs = ring.linear_combinations_on(&refs, &scalars, 1, kernel);
+        for (out, row) in outs.iter().zip(&scalars) {
             for k in 0..n {
                 let want = refs.iter().zip(row).fold(0u64, |acc, (p, s)| {
                     m.add(acc, m.mul(m.reduce(p.data()[k]), s[0]))
                 });
-                assert_eq!(out.data()[k], want, "coefficient {k}");
-            }
-        }
-        if dot_avx512::available() {
-            let ifma = ring.linear_combinations_on(&refs, &scalars, 1, true);
-            for (a, b) in portable.iter().zip(&ifma) {
-                assert_eq!(a.data(), b.data(), "the IFMA reduction differs");
+                assert_eq!(
+                    out.data()[k],
+                    want,
+                    "{kernel:?}, {terms} terms, coefficient {k}"
+                );
             }
         }
     }
