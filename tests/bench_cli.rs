@@ -3,21 +3,34 @@
 
 use std::process::Command;
 
-#[test]
-fn pipeline_benchmark_reports_every_product_with_measured_sizes() {
-    let out = Command::new(env!("CARGO_BIN_EXE_privact"))
+fn bench(extra: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_privact"))
         .args(["bench", "--pipelines", "--slices", "1", "--json"])
+        .args(extra)
         .output()
-        .expect("run privact bench");
+        .expect("run privact bench")
+}
+
+fn pipeline_reports(out: &std::process::Output) -> Vec<serde_json::Value> {
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let reports: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let reports = reports.as_array().expect("one report per pipeline");
+    let reports = reports.as_array().expect("one report per pipeline").clone();
     assert_eq!(reports.len(), 3);
-    for r in reports {
+    reports
+}
+
+fn upload(report: &serde_json::Value) -> u64 {
+    report["upload_bytes"].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn pipeline_benchmark_reports_every_product_with_measured_sizes() {
+    let reports = pipeline_reports(&bench(&[]));
+    for r in &reports {
         for key in ["setup_seconds", "slice_seconds_median"] {
             let v = r[key].as_f64().unwrap_or(-1.0);
             assert!(v > 0.0 && v.is_finite(), "{key} = {v} in {r}");
@@ -36,4 +49,22 @@ fn pipeline_benchmark_reports_every_product_with_measured_sizes() {
         reports[2]["upload_bytes"].as_u64().unwrap_or(0)
             > 10 * reports[1]["upload_bytes"].as_u64().unwrap_or(u64::MAX / 20)
     );
+    // `--side` sets the denoised slice only: a 64×64 slice is two tiles, a 256×256 one 25,
+    // so its interactive upload is much smaller; classification stays 256×256.
+    let small = pipeline_reports(&bench(&["--side", "64"]));
+    let sides: Vec<_> = small.iter().map(|r| r["side"].as_u64()).collect();
+    assert_eq!(sides, [Some(256), Some(64), Some(64)]);
+    assert!(reports.iter().all(|r| r["side"].as_u64() == Some(256)));
+    assert!(upload(&small[2]) > 0 && 4 * upload(&small[2]) < upload(&reports[2]));
+    assert_eq!(upload(&small[0]), upload(&reports[0]));
+}
+
+#[test]
+fn pipeline_benchmark_refuses_a_side_it_cannot_mean() {
+    for side in ["8", "4096"] {
+        let out = bench(&["--side", side]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "--side {side} accepted");
+        assert!(err.contains("--side") && err.contains("16..=1024"), "{err}");
+    }
 }

@@ -25,12 +25,15 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
     /// Time the products instead: encrypted classification and linear / interactive
-    /// denoising of one 256×256 slice with the shipped models (all cores).
+    /// denoising of one slice with the shipped models (all cores; see --side).
     #[arg(long)]
     pub pipelines: bool,
     /// Timed slices per pipeline with --pipelines (the median is reported).
     #[arg(long, default_value_t = 3)]
     pub slices: usize,
+    /// With --pipelines: side of the denoised slice in pixels (16–1024; 512 = a CT slice).
+    #[arg(long, default_value_t = 256)]
+    pub side: usize,
     /// Load-test `privact serve` instead (real TLS on loopback): for each client count,
     /// that many clients at once classify and denoise (see `--classifications`).
     #[arg(long)]
@@ -174,11 +177,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     if args.pipelines {
         let remote = args.server.endpoint()?;
-        let reports = super::bench_pipelines::run_all(args.slices, remote.as_ref())?;
+        let reports = super::bench_pipelines::run_all(args.side, args.slices, remote.as_ref())?;
         if args.json {
             println!("{}", serde_json::to_string(&reports)?);
         } else {
-            super::bench_pipelines::print_table(&reports, remote.is_some());
+            super::bench_pipelines::print_table(&reports, args.side, remote.is_some());
         }
         return Ok(());
     }

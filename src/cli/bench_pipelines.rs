@@ -1,6 +1,7 @@
-//! `privact bench --pipelines`: end-to-end timings of the two products on one 256×256 slice
-//! with the shipped models, in-process client and server, all cores: encrypted
-//! classification (issue 4) and encrypted denoising, linear and interactive (issue 5).
+//! `privact bench --pipelines`: end-to-end timings of the two products with the shipped
+//! models, in-process client and server, all cores: encrypted classification of a 256×256
+//! slice (issue 4) and encrypted denoising, linear and interactive (issue 5), of a slice of
+//! `--side` pixels square (256 by default; 512 is the size of a CT scan, issue 18's target).
 //! CKKS costs do not depend on pixel values, so a fixed synthetic slice is used.
 
 use crate::model::classifier::{packing, shipped};
@@ -12,11 +13,16 @@ use crate::protocol::denoise::local::DenoiseSession;
 use serde::Serialize;
 use std::time::Instant;
 
-const SIDE: usize = 256;
+/// The classifier's input side; the denoising side is the caller's.
+const CLASSIFIER_SIDE: usize = 256;
+/// Smallest and largest `--side`: one tile, and a 1024×1024 slice (4× a CT slice's values).
+pub const SIDE_RANGE: std::ops::RangeInclusive<usize> = 16..=1024;
 
 #[derive(Serialize)]
 pub struct PipelineReport {
     pub name: &'static str,
+    /// Side of the slice in pixels (it is square).
+    pub side: usize,
     /// One-time: key generation, upload and server setup.
     pub setup_seconds: f64,
     pub eval_key_bytes: u64,
@@ -30,11 +36,11 @@ pub struct PipelineReport {
     pub rounds: usize,
 }
 
-/// A smooth, deterministic slice in [0, 1].
-fn synthetic_slice() -> Vec<f32> {
-    (0..SIDE * SIDE)
+/// A smooth, deterministic `side`×`side` slice in [0, 1].
+fn synthetic_slice(side: usize) -> Vec<f32> {
+    (0..side * side)
         .map(|i| {
-            let (y, x) = ((i / SIDE) as f32, (i % SIDE) as f32);
+            let (y, x) = ((i / side) as f32, (i % side) as f32);
             0.5 + 0.3 * (y * 0.05).sin() * (x * 0.07).cos()
         })
         .collect()
@@ -66,6 +72,7 @@ fn time_slices(
 impl PipelineReport {
     fn new(
         name: &'static str,
+        side: usize,
         setup_seconds: f64,
         eval_key_bytes: u64,
         slices: usize,
@@ -73,6 +80,7 @@ impl PipelineReport {
     ) -> Self {
         Self {
             name,
+            side,
             setup_seconds,
             eval_key_bytes,
             slice_seconds_median: median,
@@ -90,7 +98,7 @@ type Remote<'a> = Option<&'a crate::protocol::transport::http_client::Endpoint>;
 
 fn classification(slices: usize, remote: Remote) -> anyhow::Result<PipelineReport> {
     let weights = shipped()?.he_members();
-    let image = crate::model::classifier::preprocess::preprocess(&synthetic_slice());
+    let image = crate::model::classifier::preprocess::preprocess(&synthetic_slice(CLASSIFIER_SIDE));
     let t = Instant::now();
     let mut session = match remote {
         Some(ep) => LocalSession::connect(packing::PRESET, ep, &mut |_| {})?,
@@ -103,6 +111,7 @@ fn classification(slices: usize, remote: Remote) -> anyhow::Result<PipelineRepor
     })?;
     Ok(PipelineReport::new(
         "classification (kidney CT, 3 classes)",
+        CLASSIFIER_SIDE,
         setup_seconds,
         session.eval_key_bytes,
         slices,
@@ -110,9 +119,14 @@ fn classification(slices: usize, remote: Remote) -> anyhow::Result<PipelineRepor
     ))
 }
 
-fn denoising(kind: ModelKind, slices: usize, remote: Remote) -> anyhow::Result<PipelineReport> {
+fn denoising(
+    kind: ModelKind,
+    side: usize,
+    slices: usize,
+    remote: Remote,
+) -> anyhow::Result<PipelineReport> {
     let (linear, nonlinear) = (builtin(ModelKind::Linear)?, builtin(ModelKind::Nonlinear)?);
-    let image = synthetic_slice();
+    let image = synthetic_slice(side);
     let t = Instant::now();
     let mut session = match remote {
         Some(ep) => {
@@ -128,7 +142,7 @@ fn denoising(kind: ModelKind, slices: usize, remote: Remote) -> anyhow::Result<P
     };
     let setup_seconds = t.elapsed().as_secs_f64();
     let timed = time_slices(slices, || {
-        let run = session.denoise(&image, SIDE, SIDE)?;
+        let run = session.denoise(&image, side, side)?;
         Ok((
             run.upload_bytes,
             run.download_bytes,
@@ -142,6 +156,7 @@ fn denoising(kind: ModelKind, slices: usize, remote: Remote) -> anyhow::Result<P
     };
     Ok(PipelineReport::new(
         name,
+        side,
         setup_seconds,
         session.eval_key_bytes,
         slices,
@@ -149,20 +164,28 @@ fn denoising(kind: ModelKind, slices: usize, remote: Remote) -> anyhow::Result<P
     ))
 }
 
-/// All three pipelines, `slices` timed slices each (at least one), against `remote` when
-/// given (else in process).
-pub fn run_all(slices: usize, remote: Remote) -> anyhow::Result<Vec<PipelineReport>> {
+/// All three pipelines, `slices` timed slices each (at least one), denoising `side`×`side`
+/// slices, against `remote` when given (else in process).
+///
+/// Errors: `side` outside `SIDE_RANGE`, or any pipeline's own error.
+pub fn run_all(side: usize, slices: usize, remote: Remote) -> anyhow::Result<Vec<PipelineReport>> {
+    anyhow::ensure!(
+        SIDE_RANGE.contains(&side),
+        "--side {side} is outside {}..={} pixels",
+        SIDE_RANGE.start(),
+        SIDE_RANGE.end()
+    );
     let slices = slices.max(1);
     Ok(vec![
         classification(slices, remote)?,
-        denoising(ModelKind::Linear, slices, remote)?,
-        denoising(ModelKind::Nonlinear, slices, remote)?,
+        denoising(ModelKind::Linear, side, slices, remote)?,
+        denoising(ModelKind::Nonlinear, side, slices, remote)?,
     ])
 }
 
-pub fn print_table(reports: &[PipelineReport], remote: bool) {
+pub fn print_table(reports: &[PipelineReport], side: usize, remote: bool) {
     println!(
-        "pipelines (256×256 slice, shipped models, {}, all cores)",
+        "pipelines (classification 256×256, denoising {side}×{side}, shipped models, {}, all cores)",
         if remote {
             "client here, privact serve over HTTPS"
         } else {
