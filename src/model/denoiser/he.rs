@@ -638,15 +638,22 @@ impl<Ct: Clone + Send + Sync> Interactive<Ct> {
         let sign = if last { -1.0 } else { 1.0 };
         let prepared = PreparedConv::new(conv, sign, tile_w, level - unmask)?;
         let (in_masks, out_masks_ref) = (self.masks.as_ref(), out_masks.as_ref());
-        let outputs = inputs
-            .par_chunks(conv.cin)
+        // Owned per tile, so that each tile's inputs are freed as soon as they are used: the
+        // round's peak memory is first touched, and that costs time.
+        let mut inputs = inputs.into_iter();
+        let groups: Vec<Vec<Ct>> = (0..self.tiles)
+            .map(|_| inputs.by_ref().take(conv.cin).collect())
+            .collect();
+        let outputs = groups
+            .into_par_iter()
             .enumerate()
             .map(|(t, x)| {
-                let unmasked = in_masks
-                    .map(|m| mask_parts(backend, x, &m[2 * t], &m[2 * t + 1], true))
-                    .transpose()?;
-                let x: Vec<&Ct> = unmasked.as_deref().unwrap_or(x).iter().collect();
-                let y = prepared.apply(backend, &x)?;
+                let x = match in_masks {
+                    Some(m) => mask_parts(backend, &x, &m[2 * t], &m[2 * t + 1], true)?,
+                    None => x,
+                };
+                let y = prepared.apply(backend, &x.iter().collect::<Vec<&Ct>>())?;
+                drop(x);
                 let y = match out_masks_ref {
                     Some(m) => mask_parts(backend, &y, &m[2 * t], &m[2 * t + 1], false)?,
                     None => y,

@@ -266,12 +266,16 @@ impl DenoiseClient {
                     return Err(ProtocolError::OffProtocol("ReLU round out of order"));
                 }
                 let channels = self.layers[round_index - 1].cout;
-                let cts = decode_expected(
+                let decoded = decode_expected(
                     self.keys.params(),
                     &cts,
                     &self.expected_reply(self.tile_ciphertexts() * channels),
                 )?;
-                let mut values = self.decrypt_pairs(&cts)?;
+                // Free each stage once the next exists: the round's peak memory is first
+                // touched, and that costs time.
+                drop(cts);
+                let mut values = self.decrypt_pairs(&decoded)?;
+                drop(decoded);
                 if self.record_seen {
                     // Both tiles of every ciphertext, as separate vectors.
                     let both = values.len() * TILES_PER_CIPHERTEXT;

@@ -106,8 +106,8 @@ impl DenoiseServer {
                 };
                 self.setup(kind, &params, &eval_keys)
             }
-            Message::DenoiseRequest { tiles } => self.request(&tiles),
-            Message::DenoiseActivations { round, cts } => self.activations(round, &cts),
+            Message::DenoiseRequest { tiles } => self.request(tiles),
+            Message::DenoiseActivations { round, cts } => self.activations(round, cts),
             other => Err(ProtocolError::Unexpected {
                 expected: "Setup, DenoiseRequest or DenoiseActivations",
                 found: other.kind_name(),
@@ -200,7 +200,9 @@ impl DenoiseServer {
         })
     }
 
-    fn request(&mut self, tiles: &[Vec<u8>]) -> Result<Message, ProtocolError> {
+    /// Takes the wire bytes by value so that they are freed once decoded, before the
+    /// evaluation allocates its own ciphertexts (every megabyte first touched costs time).
+    fn request(&mut self, tiles: Vec<Vec<u8>>) -> Result<Message, ProtocolError> {
         let start = Instant::now();
         if tiles.len() > MAX_TILES {
             return Err(ProtocolError::TooLarge(format!(
@@ -214,7 +216,8 @@ impl DenoiseServer {
             None => return Err(ProtocolError::NoSession),
         };
         let s = self.session.as_mut().ok_or(ProtocolError::NoSession)?;
-        let cts = Self::decode_fresh(&s.params, tiles, 1..=MAX_TILES, &model, 0)?;
+        let cts = Self::decode_fresh(&s.params, &tiles, 1..=MAX_TILES, &model, 0)?;
+        drop(tiles);
         let backend = CkksBackend {
             eval: &s.eval,
             encoder: &s.encoder,
@@ -231,7 +234,7 @@ impl DenoiseServer {
         Self::reply(s, step, start)
     }
 
-    fn activations(&mut self, round: u32, cts: &[Vec<u8>]) -> Result<Message, ProtocolError> {
+    fn activations(&mut self, round: u32, bytes: Vec<Vec<u8>>) -> Result<Message, ProtocolError> {
         let start = Instant::now();
         let policy = self.policy;
         let model = self.nonlinear.clone();
@@ -246,7 +249,8 @@ impl DenoiseServer {
             )));
         }
         let count = state.pending_count();
-        let cts = Self::decode_fresh(&s.params, cts, count..=count, &model, round as usize)?;
+        let cts = Self::decode_fresh(&s.params, &bytes, count..=count, &model, round as usize)?;
+        drop(bytes);
         let backend = CkksBackend {
             eval: &s.eval,
             encoder: &s.encoder,
