@@ -98,14 +98,5 @@ pub unsafe fn linear_combinations(
             }
         }
     }
-    for (out, row) in outs.iter_mut().zip(scalars) {
-        for (k, o) in out.iter_mut().enumerate().skip(full) {
-            let sum: u128 = inputs
-                .iter()
-                .zip(row)
-                .map(|(x, &s)| x[k] as u128 * s as u128)
-                .sum();
-            *o = m.reduce_u128(sum);
-        }
-    }
+    super::dot_avx512::scalar_tail(m, inputs, scalars, outs, full);
 }

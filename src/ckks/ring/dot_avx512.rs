@@ -69,8 +69,21 @@ pub unsafe fn linear_combinations(
             }
         }
     }
+    scalar_tail(m, inputs, scalars, outs, full);
+}
+
+/// The coefficients from `from` on, which fill no whole register block, summed in 128 bits
+/// (both SIMD kernels' remainder; never reached for power-of-two rings of 8 or more).
+#[cfg(target_arch = "x86_64")]
+pub(super) fn scalar_tail(
+    m: &Modulus,
+    inputs: &[&[u64]],
+    scalars: &[Vec<u64>],
+    outs: &mut [&mut [u64]],
+    from: usize,
+) {
     for (out, row) in outs.iter_mut().zip(scalars) {
-        for (k, o) in out.iter_mut().enumerate().skip(full) {
+        for (k, o) in out.iter_mut().enumerate().skip(from) {
             let sum: u128 = inputs
                 .iter()
                 .zip(row)

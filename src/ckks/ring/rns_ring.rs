@@ -583,7 +583,6 @@ impl RnsRing {
     }
 }
 
-/// Limb `i` of every polynomial.
 /// The kernel that sums the weight products of `RnsRing::linear_combinations`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum MacKernel {
@@ -596,7 +595,7 @@ enum MacKernel {
 }
 
 impl MacKernel {
-    /// The fastest kernel this CPU has (`PRIVACT_PORTABLE=1` forces `Portable`).
+    /// The fastest kernel the engine may use (`simd::SimdLevel::current`).
     fn best() -> Self {
         if dot_avx512::available() {
             MacKernel::Ifma
@@ -621,6 +620,7 @@ impl MacKernel {
     }
 }
 
+/// Limb `i` of every polynomial.
 fn limbs_at<'a, R>(polys: &[&'a Poly<R>], i: usize) -> Vec<&'a [u64]> {
     polys.iter().map(|p| p.limb(i)).collect()
 }

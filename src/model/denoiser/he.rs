@@ -649,7 +649,11 @@ impl<Ct: Clone + Send + Sync> Interactive<Ct> {
             .enumerate()
             .map(|(t, x)| {
                 let x = match in_masks {
-                    Some(m) => mask_parts(backend, &x, &m[2 * t], &m[2 * t + 1], true)?,
+                    Some(m) => {
+                        let unmasked = mask_parts(backend, &x, &m[2 * t], &m[2 * t + 1], true)?;
+                        drop(x);
+                        unmasked
+                    }
                     None => x,
                 };
                 let y = prepared.apply(backend, &x.iter().collect::<Vec<&Ct>>())?;
