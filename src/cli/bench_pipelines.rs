@@ -185,12 +185,13 @@ pub fn run_all(side: usize, slices: usize, remote: Remote) -> anyhow::Result<Vec
 
 pub fn print_table(reports: &[PipelineReport], side: usize, remote: bool) {
     println!(
-        "pipelines (classification 256×256, denoising {side}×{side}, shipped models, {}, all cores)",
+        "pipelines (classification {c}×{c}, denoising {side}×{side}, shipped models, {}, all cores)",
         if remote {
             "client here, privact serve over HTTPS"
         } else {
             "in-process client + server"
-        }
+        },
+        c = CLASSIFIER_SIDE
     );
     for r in reports {
         println!("  {}", r.name);

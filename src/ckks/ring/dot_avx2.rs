@@ -6,7 +6,6 @@
 //! each coefficient is recombined and reduced once at the end, with the portable path's
 //! 128-bit Barrett, so the result is bit for bit the portable one.
 
-use super::simd::SimdLevel;
 use crate::ckks::math::Modulus;
 
 /// Residues and scalars must fit 52 bits (the two 26-bit halves); moduli are kept below this
@@ -16,14 +15,9 @@ pub const MAX_MODULUS: u64 = 1 << 50;
 /// a 64-bit lane at most to 2^64 − 2^53.
 pub const MAX_TERMS: usize = 1 << 11;
 
-/// Whether this kernel may run (`simd::SimdLevel::current`); `RnsRing` prefers the IFMA one.
-pub fn available() -> bool {
-    SimdLevel::current() >= SimdLevel::Avx2
-}
-
 #[cfg(not(target_arch = "x86_64"))]
 pub unsafe fn linear_combinations(_: &Modulus, _: &[&[u64]], _: &[Vec<u64>], _: &mut [&mut [u64]]) {
-    unreachable!("available() is false off x86_64")
+    unreachable!("SimdLevel is Portable off x86_64")
 }
 
 /// `outs[o][k] = Σ_j inputs[j][k]·scalars[o][j] mod q` for every output `o`. A block of 8
@@ -31,9 +25,9 @@ pub unsafe fn linear_combinations(_: &Modulus, _: &[&[u64]], _: &[Vec<u64>], _: 
 /// accumulated from it.
 ///
 /// # Safety
-/// The CPU must support AVX2 (see `available`); every input value and scalar is below 2^52;
-/// there are fewer than `MAX_TERMS` inputs, every `scalars[o]` has one entry per input, and
-/// every input is at least as long as each output.
+/// The CPU must support AVX2 (`SimdLevel::current() >= SimdLevel::Avx2`); every input value
+/// and scalar is below 2^52; there are fewer than `MAX_TERMS` inputs, every `scalars[o]` has
+/// one entry per input, and every input is at least as long as each output.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 pub unsafe fn linear_combinations(

@@ -2,6 +2,7 @@
 //! index maps that turn Galois automorphisms into permutations of NTT slots.
 
 use super::poly::{Coeff, Ntt, Poly};
+use super::simd::SimdLevel;
 use super::{dot_avx2, dot_avx512};
 use crate::ckks::math::Modulus;
 use rayon::prelude::*;
@@ -330,31 +331,32 @@ impl RnsRing {
                 .iter()
                 .all(|row| { row.len() == inputs.len() && row.iter().all(|s| s.len() >= limbs) })
         );
-        self.linear_combinations_on(inputs, scalars, limbs, MacKernel::best())
+        self.linear_combinations_on(inputs, scalars, limbs, SimdLevel::current())
     }
 
-    /// `linear_combinations` with the given kernel where its bounds allow, the portable one
-    /// otherwise (tests compare them).
+    /// `linear_combinations` with the kernel of the given level (`Avx2`: `dot_avx2`,
+    /// `Avx512Ifma`: `dot_avx512`) where its bounds allow, the portable one otherwise (tests
+    /// compare them).
     fn linear_combinations_on<R: Send + Sync>(
         &self,
         inputs: &[&Poly<R>],
         scalars: &[Vec<Vec<u64>>],
         limbs: usize,
-        kernel: MacKernel,
+        kernel: SimdLevel,
     ) -> Vec<Poly<R>> {
         /// Coefficients summed at once: the 128-bit accumulators stay in L1.
         const CHUNK: usize = 64;
         let n = self.n();
         let (max_terms, max_modulus) = match kernel {
-            MacKernel::Ifma => (dot_avx512::MAX_TERMS, dot_avx512::MAX_MODULUS),
-            MacKernel::Avx2 => (dot_avx2::MAX_TERMS, dot_avx2::MAX_MODULUS),
-            MacKernel::Portable => (0, 0),
+            SimdLevel::Avx512Ifma => (dot_avx512::MAX_TERMS, dot_avx512::MAX_MODULUS),
+            SimdLevel::Avx2 => (dot_avx2::MAX_TERMS, dot_avx2::MAX_MODULUS),
+            SimdLevel::Portable => (0, 0),
         };
         let kernel =
             if inputs.len() < max_terms && self.moduli.iter().all(|m| m.value() < max_modulus) {
                 kernel
             } else {
-                MacKernel::Portable
+                SimdLevel::Portable
             };
         let mut outs: Vec<Poly<R>> = (0..scalars.len()).map(|_| Poly::zero(n, limbs)).collect();
         // per_limb[i][o]: output o's limb i, so limbs are filled in parallel.
@@ -378,17 +380,17 @@ impl RnsRing {
                     .map(|row| row.iter().map(|s| s[i]).collect())
                     .collect();
                 match kernel {
-                    // SAFETY (both): `best` or the caller checked the CPU; moduli, term count
+                    // SAFETY (both): `SimdLevel::current` or the caller checked the CPU; moduli, term count
                     // and lengths are checked above, and residues are < 2q < 2^52.
-                    MacKernel::Ifma => {
+                    SimdLevel::Avx512Ifma => {
                         unsafe { dot_avx512::linear_combinations(m, &xs, &ss, &mut outs) };
                         return;
                     }
-                    MacKernel::Avx2 => {
+                    SimdLevel::Avx2 => {
                         unsafe { dot_avx2::linear_combinations(m, &xs, &ss, &mut outs) };
                         return;
                     }
-                    MacKernel::Portable => {}
+                    SimdLevel::Portable => {}
                 }
                 let mut acc = [0u128; CHUNK];
                 for c in 0..n.div_ceil(CHUNK) {
@@ -583,43 +585,6 @@ impl RnsRing {
     }
 }
 
-/// The kernel that sums the weight products of `RnsRing::linear_combinations`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum MacKernel {
-    /// Scalar 128-bit multiply-accumulates: any CPU.
-    Portable,
-    /// 26-bit halves in `vpmuludq` lanes (`dot_avx2`).
-    Avx2,
-    /// 52-bit `vpmadd52` products (`dot_avx512`).
-    Ifma,
-}
-
-impl MacKernel {
-    /// The fastest kernel the engine may use (`simd::SimdLevel::current`).
-    fn best() -> Self {
-        if dot_avx512::available() {
-            MacKernel::Ifma
-        } else if dot_avx2::available() {
-            MacKernel::Avx2
-        } else {
-            MacKernel::Portable
-        }
-    }
-
-    /// Every SIMD kernel this CPU has, for tests to compare with the portable one.
-    #[cfg(test)]
-    fn simd_available() -> Vec<Self> {
-        let mut kernels = Vec::new();
-        if dot_avx2::available() {
-            kernels.push(MacKernel::Avx2);
-        }
-        if dot_avx512::available() {
-            kernels.push(MacKernel::Ifma);
-        }
-        kernels
-    }
-}
-
 /// Limb `i` of every polynomial.
 fn limbs_at<'a, R>(polys: &[&'a Poly<R>], i: usize) -> Vec<&'a [u64]> {
     polys.iter().map(|p| p.limb(i)).collect()
@@ -651,6 +616,14 @@ mod tests {
             }
         }
         out
+    }
+
+    /// Every SIMD level this process may use, for tests to compare with the portable kernel.
+    fn simd_levels_here() -> Vec<SimdLevel> {
+        [SimdLevel::Avx2, SimdLevel::Avx512Ifma]
+            .into_iter()
+            .filter(|&l| l <= SimdLevel::current())
+            .collect()
     }
 
     #[test]
@@ -690,7 +663,7 @@ mod tests {
                     .collect()
             })
             .collect();
-        let portable = ring.linear_combinations_on(&refs, &scalars, limbs, MacKernel::Portable);
+        let portable = ring.linear_combinations_on(&refs, &scalars, limbs, SimdLevel::Portable);
         for (o, out) in portable.iter().enumerate() {
             for (i, &q) in primes.iter().enumerate() {
                 let m = Modulus::new(q);
@@ -706,7 +679,7 @@ mod tests {
                 }
             }
         }
-        let kernels = MacKernel::simd_available();
+        let kernels = simd_levels_here();
         if kernels.is_empty() {
             eprintln!("no AVX2 or AVX-512 IFMA here (or PRIVACT_PORTABLE=1): portable kernel only");
         }
@@ -728,19 +701,19 @@ mod tests {
     #[test]
     fn linear_combinations_reduce_exactly_at_the_term_limit() {
         for (kernel, max_terms) in [
-            (MacKernel::Ifma, dot_avx512::MAX_TERMS),
-            (MacKernel::Avx2, dot_avx2::MAX_TERMS),
+            (SimdLevel::Avx512Ifma, dot_avx512::MAX_TERMS),
+            (SimdLevel::Avx2, dot_avx2::MAX_TERMS),
         ] {
-            if MacKernel::simd_available().contains(&kernel) {
+            if simd_levels_here().contains(&kernel) {
                 linear_combinations_at_the_term_limit(kernel, max_terms - 1);
             } else {
                 eprintln!("no {kernel:?} here (or PRIVACT_PORTABLE=1): portable kernel only");
-                linear_combinations_at_the_term_limit(MacKernel::Portable, max_terms - 1);
+                linear_combinations_at_the_term_limit(SimdLevel::Portable, max_terms - 1);
             }
         }
     }
 
-    fn linear_combinations_at_the_term_limit(kernel: MacKernel, terms: usize) {
+    fn linear_combinations_at_the_term_limit(kernel: SimdLevel, terms: usize) {
         let primes = generate_ntt_primes(50, 6, 1, &[]).unwrap();
         let ring = RnsRing::new(6, &primes).unwrap();
         let (n, q) = (ring.n(), primes[0]);

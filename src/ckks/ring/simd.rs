@@ -1,8 +1,8 @@
 //! Which vector kernels the ring may use, decided once per process from the CPU and two
 //! environment switches: `PRIVACT_PORTABLE=1` forces the portable code (CI tests it), and
 //! `PRIVACT_SIMD=avx2` stops at the AVX2 kernels on a CPU that also has AVX-512 IFMA, so the
-//! AVX2 path can be tested and timed on such a machine. `tfhe-ntt` chooses its own NTT
-//! kernels and ignores both.
+//! AVX2 path can be tested and timed on such a machine (`PRIVACT_SIMD=portable` equals
+//! `PRIVACT_PORTABLE=1`). `tfhe-ntt` chooses its own NTT kernels and ignores both.
 
 use std::sync::OnceLock;
 
