@@ -207,3 +207,85 @@ fn evaluation_with_series_groups_resamples_series() {
     assert!(err.contains("not listed"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn evaluation_without_json_prints_tables() {
+    let Some(kidney) = kidney_ct() else { return };
+    let (code, out, err) = privact(&[
+        "evaluate",
+        kidney.to_str().unwrap(),
+        "--mode",
+        "approx",
+        "--limit",
+        "2",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.trim_start().starts_with('{'), "{out}");
+    assert!(out.starts_with("6 images, approx mode"), "{out}");
+    assert!(out.contains("balanced accuracy "), "{out}");
+    for class in ["normal", "cyst", "tumor"] {
+        assert!(
+            out.lines().filter(|l| l.starts_with(class)).count() == 2,
+            "{class}: one metrics row and one confusion row\n{out}"
+        );
+    }
+}
+
+#[test]
+fn truncated_images_and_unwritable_outputs_are_refused_before_any_work() {
+    let dir = temp_dir("classify-refused-early");
+    let phantom = dir.join("phantom.png");
+    let (code, _, err) = privact(&["phantom", "--out", phantom.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    // A JPEG cut inside its image data: the decoder would fill it with grey.
+    let img = image::open(&phantom).unwrap();
+    let jpeg = dir.join("slice.jpg");
+    img.save(&jpeg).unwrap();
+    let bytes = std::fs::read(&jpeg).unwrap();
+    let cut = dir.join("cut.jpg");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let missing = dir.join("no-such-folder").join("out.png");
+    let (bad_phantom, bad_map) = (dir.join("p.jpg"), dir.join("map.txt"));
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["classify", cut.to_str().unwrap(), "--mode", "approx"],
+            "truncated",
+        ),
+        (
+            vec!["phantom", "--out", bad_phantom.to_str().unwrap()],
+            "must end in",
+        ),
+        (
+            vec![
+                "classify",
+                jpeg.to_str().unwrap(),
+                "--heat-map",
+                bad_map.to_str().unwrap(),
+            ],
+            "must end in .png",
+        ),
+        (
+            vec![
+                "denoise",
+                jpeg.to_str().unwrap(),
+                "--mode",
+                "plain",
+                "--out",
+                missing.to_str().unwrap(),
+            ],
+            "does not exist",
+        ),
+        (vec!["classify", dir.to_str().unwrap()], "classify-series"),
+    ];
+    for (args, needle) in cases {
+        let (code, out, err) = privact(&args);
+        assert_eq!(code, 2, "{args:?}: {out} {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(needle),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    }
+    assert!(!bad_phantom.exists() && !bad_map.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -275,3 +275,44 @@ fn ct_files_of_the_corpus_are_not_refused() {
         assert!(ct >= 5, "only {ct} CT files");
     }
 }
+
+#[test]
+fn a_close_up_gets_a_field_of_view_warning() {
+    let disc = |spacing: f64| {
+        let mut s = synthetic(|x, y| {
+            if (x - 0.5).hypot(y - 0.5) < 0.4 {
+                150.0
+            } else {
+                0.0
+            }
+        });
+        s.pixel_spacing_mm = Some([spacing, spacing]);
+        s
+    };
+    let close = |s: &Slice| {
+        input_check::plausibility(s)
+            .warnings
+            .iter()
+            .any(|w| w.contains("close-up"))
+    };
+    // 256 × 0.33 mm = 84 mm: a crop, not an abdomen; 256 × 1.4 mm = 358 mm is one.
+    assert!(close(&disc(0.33)));
+    assert!(!close(&disc(1.4)));
+    // Without a known spacing (PNG/JPEG) the rule cannot apply.
+    let mut unknown = disc(0.33);
+    unknown.pixel_spacing_mm = None;
+    assert!(!close(&unknown));
+    // The pydicom corpus's CT_small.dcm is a 128 × 128 crop at 0.66 mm (85 mm).
+    if let Some((path, slice)) = corpus()
+        .into_iter()
+        .find(|(p, _)| p.file_name().is_some_and(|n| n == "CT_small.dcm"))
+    {
+        let p = input_check::check_slice(&slice).expect("CT is not refused");
+        assert!(
+            p.warning().is_some_and(|w| w.contains("85 × 85 mm")),
+            "{}: {:?}",
+            name(&path),
+            p.warnings
+        );
+    }
+}

@@ -116,11 +116,18 @@ pub fn run(args: &CheckInputArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", json!({ "summary": summary }));
     } else {
-        eprintln!("{summary}");
+        eprintln!(
+            "{} files: {} ok, {} with a warning, {} refused, {} unreadable",
+            files.len(),
+            counts[0],
+            counts[1],
+            counts[2],
+            counts[3]
+        );
     }
     anyhow::ensure!(
         counts[0] == files.len(),
-        "{} of {} files did not pass the input check",
+        "{} of {} files did not pass the input check (a warning or worse)",
         files.len() - counts[0],
         files.len()
     );

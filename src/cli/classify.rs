@@ -256,6 +256,9 @@ pub fn run_classify(args: &ClassifyArgs) -> anyhow::Result<()> {
         args.heat_map.is_none() || args.mode != Mode::Reference,
         "--heat-map needs --mode approx or encrypted: the maps are the Approx-CNN's"
     );
+    if let Some(png) = &args.heat_map {
+        crate::imaging::io::check_output_path(png, &["png"])?;
+    }
     let (unit, warning) = checked_unit_input(&args.path)?;
     let input = preprocess(&unit);
     let mut runner = Runner::new()?;
@@ -549,9 +552,97 @@ pub fn run_evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{out}");
     } else {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        print_evaluation(&out);
     }
     Ok(())
+}
+
+/// The evaluation as tables for a reader (`--json` gives the same numbers as one object).
+fn print_evaluation(out: &Value) {
+    let num = |v: &Value| {
+        v.as_f64()
+            .map_or_else(|| "-".to_string(), |x| format!("{x:.3}"))
+    };
+    let ci = |v: &Value| match (v[0].as_f64(), v[1].as_f64()) {
+        (Some(a), Some(b)) => format!("[{a:.3}, {b:.3}]"),
+        _ => String::new(),
+    };
+    println!(
+        "{} images, {} mode; decision: {}",
+        out["n"],
+        out["mode"].as_str().unwrap_or("?"),
+        out["decision"].as_str().unwrap_or("?")
+    );
+    println!(
+        "{:<8} {:>5}  {:>6} {:<17} {:>6}  {:>11}  {:>11}",
+        "class", "n", "AUC", "(95% CI)", "AUPRC", "sensitivity", "specificity"
+    );
+    for name in CLASSES {
+        let c = &out["per_class"][name];
+        println!(
+            "{:<8} {:>5}  {:>6} {:<17} {:>6}  {:>11}  {:>11}",
+            name,
+            c["n"],
+            num(&c["auc"]),
+            ci(&c["auc_ci95"]),
+            num(&c["auprc"]),
+            num(&c["sensitivity"]),
+            num(&c["specificity"])
+        );
+    }
+    println!(
+        "balanced accuracy {} {}, accuracy {}",
+        num(&out["balanced_accuracy"]),
+        ci(&out["balanced_accuracy_ci95"]),
+        num(&out["accuracy"])
+    );
+    println!("confusion matrix (rows: true class, columns: predicted)");
+    println!(
+        "{:<8} {:>7} {:>7} {:>7}",
+        "", CLASSES[0], CLASSES[1], CLASSES[2]
+    );
+    for (name, row) in CLASSES.iter().zip(
+        out["confusion_matrix"]["counts"]
+            .as_array()
+            .into_iter()
+            .flatten(),
+    ) {
+        let cells: Vec<String> = row
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| format!("{c:>7}"))
+            .collect();
+        println!("{name:<8} {}", cells.join(" "));
+    }
+    println!("intervals: {}", out["ci"].as_str().unwrap_or("?"));
+    println!(
+        "input check warnings: {}; {} ms per image",
+        out["input_check_warnings"],
+        num(&out["mean_ms"])
+    );
+    if !out["agreement"].is_null() {
+        println!(
+            "encrypted vs approx: same class on {} of the images, max |Δp| {:.2e}",
+            num(&out["agreement"]),
+            out["max_abs_prob_diff"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    for row in out["images"].as_array().into_iter().flatten() {
+        let p = &row["probabilities"];
+        println!(
+            "{}  truth {}  predicted {}  p = {} / {} / {}{}",
+            row["file"].as_str().unwrap_or("?"),
+            row["truth"].as_str().unwrap_or("?"),
+            row["predicted"].as_str().unwrap_or("?"),
+            num(&p[CLASSES[0]]),
+            num(&p[CLASSES[1]]),
+            num(&p[CLASSES[2]]),
+            row["warning"]
+                .as_str()
+                .map_or_else(String::new, |w| format!("  warning: {w}"))
+        );
+    }
 }
 
 /// `privact` with no arguments (until the desktop app lands): the built-in phantom classified

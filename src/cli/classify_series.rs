@@ -7,7 +7,7 @@
 
 use super::classify::{Mode, Runner, mode_name};
 use crate::imaging::dicom::load_dicom_frames;
-use crate::imaging::dicom::series::{load_series, normal_position};
+use crate::imaging::dicom::series::{SkipReason, load_series, normal_position};
 use crate::imaging::input_check;
 use crate::imaging::io::write_atomic;
 use crate::imaging::{LoadOptions, Slice, load_with};
@@ -71,10 +71,51 @@ pub fn parse_range(text: &str, len: usize) -> anyhow::Result<Range<usize>> {
     Ok(a..b)
 }
 
+/// One line naming the files of a series folder that were left out, grouped by reason (at
+/// most three names each), or `None` when every file was used.
+fn skipped_note(skipped: &[(PathBuf, SkipReason)]) -> Option<String> {
+    if skipped.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = [SkipReason::OtherSeries, SkipReason::NotDicom]
+        .into_iter()
+        .filter_map(|reason| {
+            let names: Vec<String> = skipped
+                .iter()
+                .filter(|(_, r)| *r == reason)
+                .map(|(p, _)| {
+                    p.file_name()
+                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+                })
+                .collect();
+            let (n, shown) = (
+                names.len(),
+                names.iter().take(3).cloned().collect::<Vec<_>>(),
+            );
+            (n > 0).then(|| {
+                let more = if n > 3 {
+                    format!(", … ({} more)", n - 3)
+                } else {
+                    String::new()
+                };
+                format!("{n} {reason} ({}{more})", shown.join(", "))
+            })
+        })
+        .collect();
+    Some(format!(
+        "note: {} file(s) of the folder left out: {}",
+        skipped.len(),
+        parts.join("; ")
+    ))
+}
+
 /// The slices of `path` in anatomical order, with a name for each (file or frame).
 fn load_slices(path: &Path) -> anyhow::Result<Vec<(String, Slice)>> {
     if path.is_dir() {
         let series = load_series(path)?;
+        if let Some(note) = skipped_note(&series.skipped) {
+            eprintln!("{note}");
+        }
         return Ok(series
             .paths
             .iter()

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use serde::Serialize;
 
-use crate::imaging::io::{ensure_distinct, write_atomic};
+use crate::imaging::io::{check_output_path, ensure_distinct, write_atomic};
 use crate::imaging::{ImagingError, LoadOptions, ldct, load_with};
 use crate::model::denoiser::data::{
     DicomSource, OutputFormat, Quality, finish, finish_with, full_range_hu, max_abs_diff,
@@ -109,6 +109,7 @@ struct Report {
 
 pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
     if let Some(out) = &args.out {
+        check_output_path(out, &["png", "dcm", "dicom"])?;
         ensure_distinct(&args.path, out)?;
     }
     let slice = load_with(&args.path, &LoadOptions { frame: args.frame })?;

@@ -44,8 +44,8 @@ pub struct EvaluateDenoiseArgs {
     /// Only the pairs of these patients (comma-separated; `patient` column).
     #[arg(long, value_delimiter = ',')]
     pub patients: Vec<String>,
-    /// Score only the first N pairs (after --patients).
-    #[arg(long)]
+    /// Score only the first N pairs (after --patients); N ≥ 1.
+    #[arg(long, value_parser = at_least_one)]
     pub max_pairs: Option<usize>,
     #[command(flatten)]
     pub server: super::serve::ServerArgs,
@@ -180,6 +180,15 @@ struct Report<'a> {
     summary: &'a [Summary],
 }
 
+/// `--max-pairs`: a whole number of at least 1.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 pub fn run(args: &EvaluateDenoiseArgs) -> anyhow::Result<()> {
     let mut entries = read_pairs(&args.dir)?;
     if !args.patients.is_empty() {
@@ -189,7 +198,7 @@ pub fn run(args: &EvaluateDenoiseArgs) -> anyhow::Result<()> {
         }
     }
     if let Some(n) = args.max_pairs {
-        entries.truncate(n.max(1));
+        entries.truncate(n);
     }
     let kinds: Vec<ModelKind> = match args.model {
         Which::Linear => vec![ModelKind::Linear],

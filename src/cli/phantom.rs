@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::imaging::io::write_atomic;
+use crate::imaging::io::{check_output_path, write_atomic};
 use crate::imaging::phantom::{Lesion, Phantom};
 use crate::imaging::raster::png_bytes;
 use crate::imaging::window::Window;
@@ -22,6 +22,7 @@ pub struct PhantomArgs {
 
 pub fn run(args: &PhantomArgs) -> anyhow::Result<()> {
     let lesion = Lesion::parse(&args.lesion).context("lesion must be none, cyst or tumor")?;
+    check_output_path(&args.out, &["dcm", "dicom", "png"])?;
     let phantom = Phantom::new(lesion);
     let is_png = args
         .out

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 
 use crate::imaging::dicom::write::{CtDescription, ct_bytes, derived_bytes, random_uid};
 use crate::imaging::hu::{metric_unit, slice_to_hu};
-use crate::imaging::io::{ensure_distinct, write_atomic};
+use crate::imaging::io::{check_output_path, ensure_distinct, write_atomic};
 use crate::imaging::ldct::{LdctParams, ReconKernel};
 use crate::imaging::raster::png_bytes;
 use crate::imaging::window::Window;
@@ -61,7 +61,10 @@ impl From<KernelArg> for ReconKernel {
 }
 
 pub fn run(args: &SimulateLdctArgs) -> anyhow::Result<()> {
-    ensure_distinct(&args.path, &args.out)?;
+    for out in std::iter::once(&args.out).chain(&args.clean_out) {
+        check_output_path(out, &["png", "dcm", "dicom"])?;
+        ensure_distinct(&args.path, out)?;
+    }
     let slice = load_with(&args.path, &LoadOptions { frame: args.frame })?;
     let h = slice_to_hu(&slice).map_err(|k| ImagingError::new(&args.path, k))?;
     if h.approximate {
@@ -106,7 +109,6 @@ pub fn run(args: &SimulateLdctArgs) -> anyhow::Result<()> {
     );
     write_image(args, &slice, spacing, &args.out, &sim.low_dose, description)?;
     if let Some(clean) = &args.clean_out {
-        ensure_distinct(&args.path, clean)?;
         if clean == &args.out {
             bail!("--clean-out and --out are the same file");
         }

@@ -113,6 +113,11 @@ pub mod limits {
     pub const SOFT_TISSUE: f64 = 0.20;
     /// Most non-dark share outside the body [0, 0.23] (frames, text, a second body).
     pub const OUTSIDE_BRIGHT: f64 = 0.35;
+    /// Least field of view (mm, both sides) of a slice whose pixel spacing is known: an
+    /// adult abdomen is 250–400 mm across and reconstructed at 300–500 mm; below this the
+    /// image is a close-up (a crop or a targeted reconstruction), which the 256×256 model
+    /// input would magnify several times.
+    pub const MIN_FIELD_OF_VIEW_MM: f64 = 150.0;
 }
 
 /// Plain name of a DICOM modality code.
@@ -276,6 +281,15 @@ pub fn plausibility(slice: &Slice) -> Plausibility {
         && !is_axial(&o)
     {
         warnings.push("the DICOM orientation is not axial".to_string());
+    }
+    if let Some([sy, sx]) = slice.pixel_spacing_mm {
+        let (h, w) = (slice.rows as f64 * sy, slice.cols as f64 * sx);
+        if h.min(w) < limits::MIN_FIELD_OF_VIEW_MM {
+            warnings.push(format!(
+                "the image covers only {w:.0} × {h:.0} mm, a close-up (an abdominal cross-section needs at least {:.0} mm)",
+                limits::MIN_FIELD_OF_VIEW_MM
+            ));
+        }
     }
     let features = features(&to_model_input(slice), MODEL_SIDE);
     warnings.extend(rule_warnings(&features));

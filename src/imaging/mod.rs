@@ -38,7 +38,7 @@ pub fn load_with(path: &Path, opts: &LoadOptions) -> Result<Slice, ImagingError>
         return Err(ImagingError::new(
             path,
             ErrorKind::InvalidArgument(
-                "is a folder; load it with dicom::series::load_series".into(),
+                "is a folder, not an image file (a folder of DICOM slices is a series: `privact classify-series`, or drop the folder on the app window)".into(),
             ),
         ));
     }

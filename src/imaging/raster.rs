@@ -24,6 +24,13 @@ pub fn sniff(bytes: &[u8]) -> Option<image::ImageFormat> {
 pub fn load_raster_bytes(bytes: &[u8], path: &Path) -> Result<Slice, ImagingError> {
     let err = |k| ImagingError::new(path, k);
     let format = sniff(bytes).ok_or_else(|| err(ErrorKind::NotImage("unknown format".into())))?;
+    if format == image::ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        // The decoder fills a cut-off scan with grey and succeeds; a model would then
+        // classify an image that is partly made up.
+        return Err(err(ErrorKind::Decode(
+            "the JPEG file is truncated (no end-of-image marker after its last scan)".into(),
+        )));
+    }
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(super::dicom::MAX_DIMENSION);
@@ -40,6 +47,16 @@ pub fn load_raster_bytes(bytes: &[u8], path: &Path) -> Result<Slice, ImagingErro
     Ok(Slice::from_values(rows, cols, values, Units::Windowed8Bit))
 }
 
+/// Whether a JPEG stream ends its last scan: an EOI marker (FF D9) must follow the last SOS
+/// marker (FF DA). Entropy-coded data cannot contain either (an FF byte there is stuffed
+/// with 00 or starts a restart marker, ITU-T T.81 § B.1.1.5), and a thumbnail's own markers
+/// come before the main image's scans, so a file cut inside its image data has none.
+pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last_sos = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    let last_eoi = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]);
+    matches!((last_sos, last_eoi), (Some(s), Some(e)) if e > s)
+}
+
 /// Encodes 8-bit greyscale pixels as PNG.
 pub fn png_bytes(rows: usize, cols: usize, pixels: &[u8]) -> Result<Vec<u8>, ErrorKind> {
     let (w, h) = (u32::try_from(cols), u32::try_from(rows));
@@ -52,4 +69,34 @@ pub fn png_bytes(rows: usize, cols: usize, pixels: &[u8]) -> Result<Vec<u8>, Err
     img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
         .map_err(|e| ErrorKind::Write(one_line(e)))?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grey_jpeg() -> Vec<u8> {
+        let img =
+            image::GrayImage::from_fn(64, 48, |x, y| image::Luma([((x * 3 + y * 5) % 256) as u8]));
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Jpeg)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_truncated_jpeg_is_refused_not_filled_in() {
+        let full = grey_jpeg();
+        assert!(jpeg_is_complete(&full));
+        let slice = load_raster_bytes(&full, Path::new("a.jpg")).unwrap();
+        assert_eq!((slice.rows, slice.cols), (48, 64));
+        // Trailing bytes after the end marker are harmless.
+        let mut padded = full.clone();
+        padded.extend_from_slice(&[0, 0, 0]);
+        assert!(load_raster_bytes(&padded, Path::new("a.jpg")).is_ok());
+        for cut in [full.len() - 2, full.len() * 2 / 3, full.len() / 2] {
+            let e = load_raster_bytes(&full[..cut], Path::new("cut.jpg")).unwrap_err();
+            assert!(e.to_string().contains("truncated"), "{e}");
+        }
+    }
 }

@@ -15,6 +15,27 @@ pub struct Series {
     pub series_instance_uid: Option<String>,
     pub slices: Vec<Slice>,
     pub paths: Vec<PathBuf>,
+    /// Files of the folder that are not part of it, with the reason, so that front ends
+    /// can say what was left out.
+    pub skipped: Vec<(PathBuf, SkipReason)>,
+}
+
+/// Why a file of a series folder was left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SkipReason {
+    /// Not a DICOM file.
+    NotDicom,
+    /// A DICOM image of another series (SeriesInstanceUID) than the first readable file.
+    OtherSeries,
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SkipReason::NotDicom => "not DICOM",
+            SkipReason::OtherSeries => "another series",
+        })
+    }
 }
 
 /// Position along the slice normal (ImagePositionPatient · (row × col), mm), when known.
@@ -49,10 +70,13 @@ pub fn load_series(dir: &Path) -> Result<Series, ImagingError> {
     }
     paths.sort();
     let mut items: Vec<(PathBuf, Slice)> = Vec::new();
+    let mut skipped = Vec::new();
     for p in paths {
         match load_dicom(&p, &LoadOptions::default()) {
             Ok(s) => items.push((p, s)),
-            Err(e) if matches!(e.kind, ErrorKind::NotDicom(_)) => continue,
+            Err(e) if matches!(e.kind, ErrorKind::NotDicom(_)) => {
+                skipped.push((p, SkipReason::NotDicom))
+            }
             Err(e) => return Err(e),
         }
     }
@@ -60,7 +84,15 @@ pub fn load_series(dir: &Path) -> Result<Series, ImagingError> {
         .first()
         .and_then(|(_, s)| s.info.as_ref())
         .and_then(|i| i.series_instance_uid.clone());
-    items.retain(|(_, s)| s.info.as_ref().and_then(|i| i.series_instance_uid.clone()) == uid);
+    let (items, others): (Vec<_>, Vec<_>) = items
+        .into_iter()
+        .partition(|(_, s)| s.info.as_ref().and_then(|i| i.series_instance_uid.clone()) == uid);
+    skipped.extend(
+        others
+            .into_iter()
+            .map(|(p, _)| (p, SkipReason::OtherSeries)),
+    );
+    let mut items = items;
     if items.is_empty() {
         return Err(err(ErrorKind::EmptySeries(
             "no DICOM image in the folder".into(),
@@ -83,5 +115,35 @@ pub fn load_series(dir: &Path) -> Result<Series, ImagingError> {
         series_instance_uid: uid,
         slices,
         paths,
+        skipped,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imaging::phantom::{Lesion, Phantom};
+
+    #[test]
+    fn files_of_other_series_and_non_dicom_files_are_named_not_dropped_silently() {
+        let dir = std::env::temp_dir().join(format!("privact-series-skip-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // The phantom's series UID derives from its lesion: two lesions, two series.
+        for (name, lesion) in [("a.dcm", Lesion::None), ("b.dcm", Lesion::Cyst)] {
+            std::fs::write(dir.join(name), Phantom::new(lesion).dicom_bytes().unwrap()).unwrap();
+        }
+        std::fs::write(dir.join("notes.txt"), b"not an image").unwrap();
+        let series = load_series(&dir).unwrap();
+        assert_eq!(series.paths, vec![dir.join("a.dcm")]);
+        let mut skipped = series.skipped.clone();
+        skipped.sort();
+        assert_eq!(
+            skipped,
+            vec![
+                (dir.join("b.dcm"), SkipReason::OtherSeries),
+                (dir.join("notes.txt"), SkipReason::NotDicom)
+            ]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

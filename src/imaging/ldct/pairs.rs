@@ -11,7 +11,7 @@ use crate::imaging::{ImagingError, load};
 /// Why a pairs folder could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum PairsError {
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read")]
     Io {
         path: PathBuf,
         source: std::io::Error,
