@@ -265,3 +265,44 @@ fn metric_matches_ldct_mayo_baselines() {
         );
     }
 }
+
+/// A reference of another patient (another position and pixel spacing) gets a warning (JSON `reference_warning`); the real pair
+/// of the same slice gets none.
+#[test]
+fn a_reference_of_another_patient_is_flagged() {
+    let Some(root) = common::shared_data() else {
+        eprintln!("skipping: no shared data");
+        return;
+    };
+    let dir = root.join("ldct-mayo");
+    let qd = dir.join("L143_B30_3mm_0019_QD.IMA");
+    let (fd, other) = (
+        dir.join("L143_B30_3mm_0019_FD.IMA"),
+        dir.join("L096_D45_3mm_000020_FD.IMA"),
+    );
+    if !(qd.exists() && fd.exists() && other.exists()) {
+        eprintln!("skipping: ldct-mayo pairs absent");
+        return;
+    }
+    let run = |reference: &Path| {
+        run_json(&[
+            "denoise",
+            qd.to_str().unwrap(),
+            "--mode",
+            "plain",
+            "--model",
+            "linear",
+            "--reference",
+            reference.to_str().unwrap(),
+            "--json",
+        ])
+    };
+    assert!(run(&fd).get("reference_warning").is_none());
+    let v = run(&other);
+    let w = v["reference_warning"].as_str().unwrap_or_default();
+    // Both files say PatientID "Anonymous": position and pixel spacing tell them apart.
+    assert!(
+        w.contains("another position") && w.contains("another pixel spacing"),
+        "{v}"
+    );
+}

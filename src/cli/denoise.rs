@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use serde::Serialize;
 
+use crate::imaging::dicom::series::normal_position;
 use crate::imaging::io::{check_output_path, ensure_distinct, write_atomic};
 use crate::imaging::{ImagingError, LoadOptions, ldct, load_with};
 use crate::model::denoiser::data::{
@@ -80,6 +81,10 @@ struct Report {
     cols: usize,
     approximate_hu: bool,
     reference: Option<PathBuf>,
+    /// Why the reference may not show the same slice (another patient, position or pixel
+    /// spacing), when the DICOM tags say so; the metrics against it are then meaningless.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reference_warning: Option<String>,
     /// Noise of the input estimated by the client (HU) and the gain it applied.
     noise_estimate_hu: f64,
     gain: f64,
@@ -120,6 +125,7 @@ pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
         );
     }
     let (rows, cols) = (h.rows, h.cols);
+    let mut reference_warning = None;
     let (input_hu, clean_hu) = match args.dose {
         Some(d) => {
             if !(d > 0.0 && d < 1.0) {
@@ -130,10 +136,14 @@ pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
             (sim.low_dose, Some(sim.clean))
         }
         None => match &args.reference {
-            Some(r) => (
-                h.hu.clone(),
-                Some(load_reference(r, rows, cols, args.frame)?),
-            ),
+            Some(r) => {
+                let (hu, warning) = load_reference(r, &slice, args.frame)?;
+                if let Some(w) = &warning {
+                    eprintln!("warning: {}: {w}", r.display());
+                }
+                reference_warning = warning;
+                (h.hu.clone(), Some(hu))
+            }
             None => (h.hu.clone(), None),
         },
     };
@@ -154,6 +164,7 @@ pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
         cols,
         approximate_hu: h.approximate,
         reference: args.reference.clone(),
+        reference_warning: reference_warning.clone(),
         noise_estimate_hu: 0.0,
         gain: 1.0,
         psnr_in: None,
@@ -261,12 +272,12 @@ pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
 /// The reference scan in HU; it must have the input's size.
 fn load_reference(
     path: &std::path::Path,
-    rows: usize,
-    cols: usize,
+    input: &crate::imaging::Slice,
     frame: u32,
-) -> anyhow::Result<Vec<f32>> {
+) -> anyhow::Result<(Vec<f32>, Option<String>)> {
     let slice = load_with(path, &LoadOptions { frame })?;
     let h = to_hu(&slice).with_context(|| path.display().to_string())?;
+    let (rows, cols) = (input.rows, input.cols);
     if (h.rows, h.cols) != (rows, cols) {
         bail!(
             "{}: reference is {}×{}, the input {rows}×{cols}",
@@ -275,7 +286,54 @@ fn load_reference(
             h.cols
         );
     }
-    Ok(h.hu)
+    Ok((h.hu, reference_mismatch(input, &slice)))
+}
+
+/// Why a reference DICOM is probably not the input's slice: another patient (PatientID),
+/// another position along the slice normal (more than 1 mm or half a slice thickness), or
+/// another pixel spacing. `None` when the tags agree or are missing (PNG/JPEG).
+fn reference_mismatch(
+    input: &crate::imaging::Slice,
+    reference: &crate::imaging::Slice,
+) -> Option<String> {
+    let (a, b) = (input.info.as_ref()?, reference.info.as_ref()?);
+    let id = |i: &crate::imaging::DicomInfo| {
+        i.patient
+            .id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let mut why = Vec::new();
+    if let (Some(x), Some(y)) = (id(a), id(b))
+        && x != y
+    {
+        why.push("another patient (PatientID differs)".to_string());
+    }
+    let tolerance = a.slice_thickness_mm.map_or(1.0, |t| (t / 2.0).max(1.0));
+    if let (Some(x), Some(y)) = (normal_position(input), normal_position(reference))
+        && (x - y).abs() > tolerance
+    {
+        why.push(format!(
+            "another position ({:.1} mm apart along the slice normal)",
+            (x - y).abs()
+        ));
+    }
+    if let (Some(x), Some(y)) = (input.pixel_spacing_mm, reference.pixel_spacing_mm)
+        && ((x[0] - y[0]).abs() > 1e-3 || (x[1] - y[1]).abs() > 1e-3)
+    {
+        why.push(format!(
+            "another pixel spacing ({:.3} mm against {:.3} mm)",
+            y[0], x[0]
+        ));
+    }
+    (!why.is_empty()).then(|| {
+        format!(
+            "the reference is probably not this slice: {}; PSNR/SSIM against it mean little",
+            why.join(", ")
+        )
+    })
 }
 
 /// One stderr line per interactive round (the nonlinear model takes a while).

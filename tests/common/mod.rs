@@ -65,12 +65,11 @@ pub fn run_json(args: &[&str]) -> serde_json::Value {
 /// for tests that need one without the shared data.
 pub fn phantom_series(name: &str, n: usize) -> PathBuf {
     let dir = temp_dir(name);
-    let one = dir.join("one.dcm.tmp");
-    let (code, _, err) = privact(&["phantom", "--out", one.to_str().unwrap_or_default()]);
+    let first = dir.join("slice00.dcm");
+    let (code, _, err) = privact(&["phantom", "--out", first.to_str().unwrap_or_default()]);
     assert_eq!(code, 0, "{err}");
-    for k in 0..n {
-        std::fs::copy(&one, dir.join(format!("slice{k:02}.dcm"))).unwrap();
+    for k in 1..n {
+        std::fs::copy(&first, dir.join(format!("slice{k:02}.dcm"))).unwrap();
     }
-    std::fs::remove_file(&one).unwrap();
     dir
 }
