@@ -72,18 +72,29 @@ fn bad_inputs_give_one_clear_error_line() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `privact evaluate DIR --mode MODE --limit LIMIT EXTRA…`.
+fn evaluate(
+    dir: &std::path::Path,
+    mode: &str,
+    limit: &str,
+    extra: &[&str],
+) -> (i32, String, String) {
+    let mut args = vec![
+        "evaluate",
+        dir.to_str().unwrap(),
+        "--mode",
+        mode,
+        "--limit",
+        limit,
+    ];
+    args.extend_from_slice(extra);
+    privact(&args)
+}
+
 #[test]
 fn encrypted_evaluation_reports_agreement_with_approx() {
     let Some(kidney) = kidney_ct() else { return };
-    let (code, out, err) = privact(&[
-        "evaluate",
-        kidney.to_str().unwrap(),
-        "--mode",
-        "encrypted",
-        "--limit",
-        "2",
-        "--json",
-    ]);
+    let (code, out, err) = evaluate(&kidney, "encrypted", "2", &["--json"]);
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["n"], 6, "two images of each of the three classes");
@@ -98,16 +109,7 @@ fn encrypted_evaluation_reports_agreement_with_approx() {
 #[test]
 fn evaluation_reports_decisions_and_per_image_rows() {
     let Some(kidney) = kidney_ct() else { return };
-    let (code, out, err) = privact(&[
-        "evaluate",
-        kidney.to_str().unwrap(),
-        "--mode",
-        "approx",
-        "--limit",
-        "4",
-        "--per-image",
-        "--json",
-    ]);
+    let (code, out, err) = evaluate(&kidney, "approx", "4", &["--per-image", "--json"]);
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     let n = v["n"].as_u64().unwrap() as usize;
@@ -211,14 +213,7 @@ fn evaluation_with_series_groups_resamples_series() {
 #[test]
 fn evaluation_without_json_prints_tables() {
     let Some(kidney) = kidney_ct() else { return };
-    let (code, out, err) = privact(&[
-        "evaluate",
-        kidney.to_str().unwrap(),
-        "--mode",
-        "approx",
-        "--limit",
-        "2",
-    ]);
+    let (code, out, err) = evaluate(&kidney, "approx", "2", &[]);
     assert_eq!(code, 0, "{err}");
     assert!(!out.trim_start().starts_with('{'), "{out}");
     assert!(out.starts_with("6 images, approx mode"), "{out}");
