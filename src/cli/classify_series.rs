@@ -88,17 +88,14 @@ fn skipped_note(skipped: &[(PathBuf, SkipReason)]) -> Option<String> {
                         .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
                 })
                 .collect();
-            let (n, shown) = (
-                names.len(),
-                names.iter().take(3).cloned().collect::<Vec<_>>(),
-            );
+            let n = names.len();
             (n > 0).then(|| {
                 let more = if n > 3 {
                     format!(", … ({} more)", n - 3)
                 } else {
                     String::new()
                 };
-                format!("{n} {reason} ({}{more})", shown.join(", "))
+                format!("{n} {reason} ({}{more})", names[..n.min(3)].join(", "))
             })
         })
         .collect();

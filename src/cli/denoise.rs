@@ -114,7 +114,7 @@ struct Report {
 
 pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
     if let Some(out) = &args.out {
-        check_output_path(out, &["png", "dcm", "dicom"])?;
+        check_output_path(out, &OutputFormat::EXTENSIONS)?;
         ensure_distinct(&args.path, out)?;
     }
     let slice = load_with(&args.path, &LoadOptions { frame: args.frame })?;
@@ -164,7 +164,7 @@ pub fn run(args: &DenoiseArgs) -> anyhow::Result<()> {
         cols,
         approximate_hu: h.approximate,
         reference: args.reference.clone(),
-        reference_warning: reference_warning.clone(),
+        reference_warning,
         noise_estimate_hu: 0.0,
         gain: 1.0,
         psnr_in: None,

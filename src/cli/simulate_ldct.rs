@@ -16,6 +16,7 @@ use crate::imaging::ldct::{LdctParams, ReconKernel};
 use crate::imaging::raster::png_bytes;
 use crate::imaging::window::Window;
 use crate::imaging::{ImagingError, LoadOptions, Slice, ldct, load_with, metrics};
+use crate::model::denoiser::data::OutputFormat;
 
 #[derive(clap::Args)]
 pub struct SimulateLdctArgs {
@@ -62,7 +63,7 @@ impl From<KernelArg> for ReconKernel {
 
 pub fn run(args: &SimulateLdctArgs) -> anyhow::Result<()> {
     for out in std::iter::once(&args.out).chain(&args.clean_out) {
-        check_output_path(out, &["png", "dcm", "dicom"])?;
+        check_output_path(out, &OutputFormat::EXTENSIONS)?;
         ensure_distinct(&args.path, out)?;
     }
     let slice = load_with(&args.path, &LoadOptions { frame: args.frame })?;

@@ -84,15 +84,17 @@ pub fn load_series(dir: &Path) -> Result<Series, ImagingError> {
         .first()
         .and_then(|(_, s)| s.info.as_ref())
         .and_then(|i| i.series_instance_uid.clone());
-    let (items, others): (Vec<_>, Vec<_>) = items
-        .into_iter()
-        .partition(|(_, s)| s.info.as_ref().and_then(|i| i.series_instance_uid.clone()) == uid);
+    let (mut items, others): (Vec<_>, Vec<_>) = items.into_iter().partition(|(_, s)| {
+        s.info
+            .as_ref()
+            .and_then(|i| i.series_instance_uid.as_deref())
+            == uid.as_deref()
+    });
     skipped.extend(
         others
             .into_iter()
             .map(|(p, _)| (p, SkipReason::OtherSeries)),
     );
-    let mut items = items;
     if items.is_empty() {
         return Err(err(ErrorKind::EmptySeries(
             "no DICOM image in the folder".into(),

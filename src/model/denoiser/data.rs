@@ -250,6 +250,9 @@ pub enum OutputFormat {
 }
 
 impl OutputFormat {
+    /// Every extension [`Self::from_path`] accepts (for checking an output path up front).
+    pub const EXTENSIONS: [&'static str; 3] = ["png", "dcm", "dicom"];
+
     /// By extension: `.png`, or `.dcm` / `.dicom`.
     pub fn from_path(path: &Path) -> Option<OutputFormat> {
         let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
@@ -333,6 +336,9 @@ mod tests {
             Some(OutputFormat::Dicom)
         );
         assert_eq!(OutputFormat::from_path(Path::new("a.jpg")), None);
+        for ext in OutputFormat::EXTENSIONS {
+            assert!(OutputFormat::from_path(Path::new(&format!("a.{ext}"))).is_some());
+        }
         // Full range: inside the window the windowed output, outside it the input moved only
         // by the correction (here none: output = input's window value).
         let input_hu = [-1000.0f32, -100.0, 40.0, 200.0, 1500.0];
