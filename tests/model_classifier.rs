@@ -485,7 +485,7 @@ fn bad_weight_files_give_typed_errors() {
     // Truncated file.
     let good = weights::to_safetensors(&c.approx, &c.reference, None).expect("serialise");
     assert!(weights::load(&good[..good.len() / 2]).is_err());
-    const { assert!(approx_arch::C1 == 8 && approx_arch::C2 == 16) };
+    const { assert!(approx_arch::C1 == 32 && approx_arch::C2 == 64) };
 }
 
 #[test]

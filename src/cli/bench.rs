@@ -31,6 +31,10 @@ pub struct BenchArgs {
     /// Timed slices per pipeline with --pipelines (the median is reported).
     #[arg(long, default_value_t = 3)]
     pub slices: usize,
+    /// With --pipelines, in process: classify with the first K ensemble members only, to
+    /// measure what each member costs (default: all, as served).
+    #[arg(long, value_name = "K")]
+    pub members: Option<usize>,
     /// With --pipelines: side of the denoised slice in pixels (16–1024; 512 = a CT slice).
     #[arg(long, default_value_t = 256)]
     pub side: usize,
@@ -48,7 +52,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 2)]
     pub denoisings: usize,
     /// The server's session-memory budget with --serve (keys plus shared model), MiB.
-    #[arg(long, default_value_t = 2048)]
+    #[arg(long, default_value_t = 4096)]
     pub key_memory_mib: u64,
     /// With --pipelines: time against this `privact serve` instead of in process.
     #[command(flatten)]
@@ -177,7 +181,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     if args.pipelines {
         let remote = args.server.endpoint()?;
-        let reports = super::bench_pipelines::run_all(args.side, args.slices, remote.as_ref())?;
+        let reports =
+            super::bench_pipelines::run_all(args.side, args.slices, args.members, remote.as_ref())?;
         if args.json {
             println!("{}", serde_json::to_string(&reports)?);
         } else {

@@ -20,7 +20,7 @@ pub const SIDE_RANGE: std::ops::RangeInclusive<usize> = 16..=1024;
 
 #[derive(Serialize)]
 pub struct PipelineReport {
-    pub name: &'static str,
+    pub name: String,
     /// Side of the slice in pixels (it is square).
     pub side: usize,
     /// One-time: key generation, upload and server setup.
@@ -71,7 +71,7 @@ fn time_slices(
 
 impl PipelineReport {
     fn new(
-        name: &'static str,
+        name: &str,
         side: usize,
         setup_seconds: f64,
         eval_key_bytes: u64,
@@ -79,7 +79,7 @@ impl PipelineReport {
         (median, (upload_bytes, download_bytes, rounds, bits_per_value)): (f64, SliceCost),
     ) -> Self {
         Self {
-            name,
+            name: name.to_string(),
             side,
             setup_seconds,
             eval_key_bytes,
@@ -96,8 +96,28 @@ impl PipelineReport {
 /// `privact serve` to time against instead of the in-process server.
 type Remote<'a> = Option<&'a crate::protocol::transport::http_client::Endpoint>;
 
-fn classification(slices: usize, remote: Remote) -> anyhow::Result<PipelineReport> {
-    let weights = shipped()?.he_members();
+fn classification(
+    slices: usize,
+    members: Option<usize>,
+    remote: Remote,
+) -> anyhow::Result<PipelineReport> {
+    let mut weights = shipped()?.he_members();
+    if let Some(k) = members {
+        anyhow::ensure!(
+            remote.is_none(),
+            "--members applies in process only: a remote server serves its whole ensemble"
+        );
+        anyhow::ensure!(
+            (1..=weights.len()).contains(&k),
+            "--members {k}: the shipped ensemble has 1 to {} members",
+            weights.len()
+        );
+        weights.truncate(k);
+    }
+    let title = match members {
+        Some(k) => format!("classification (kidney CT, 3 classes, {k} of the ensemble's members)"),
+        None => "classification (kidney CT, 3 classes)".into(),
+    };
     let image = crate::model::classifier::preprocess::preprocess(&synthetic_slice(CLASSIFIER_SIDE));
     let t = Instant::now();
     let mut session = match remote {
@@ -110,7 +130,7 @@ fn classification(slices: usize, remote: Remote) -> anyhow::Result<PipelineRepor
         Ok((run.upload_bytes, run.download_bytes, 0, None))
     })?;
     Ok(PipelineReport::new(
-        "classification (kidney CT, 3 classes)",
+        &title,
         CLASSIFIER_SIDE,
         setup_seconds,
         session.eval_key_bytes,
@@ -168,7 +188,12 @@ fn denoising(
 /// slices, against `remote` when given (else in process).
 ///
 /// Errors: `side` outside `SIDE_RANGE`, or any pipeline's own error.
-pub fn run_all(side: usize, slices: usize, remote: Remote) -> anyhow::Result<Vec<PipelineReport>> {
+pub fn run_all(
+    side: usize,
+    slices: usize,
+    members: Option<usize>,
+    remote: Remote,
+) -> anyhow::Result<Vec<PipelineReport>> {
     anyhow::ensure!(
         SIDE_RANGE.contains(&side),
         "--side {side} is outside {}..={} pixels",
@@ -177,7 +202,7 @@ pub fn run_all(side: usize, slices: usize, remote: Remote) -> anyhow::Result<Vec
     );
     let slices = slices.max(1);
     Ok(vec![
-        classification(slices, remote)?,
+        classification(slices, members, remote)?,
         denoising(ModelKind::Linear, side, slices, remote)?,
         denoising(ModelKind::Nonlinear, side, slices, remote)?,
     ])

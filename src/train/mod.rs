@@ -457,7 +457,7 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
         Some(path) => {
             let bytes =
                 std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            let (_, rw) = weights::load(&bytes)
+            let rw = weights::load_reference(&bytes)
                 .with_context(|| format!("loading the Ref-CNN from {}", path.display()))?;
             eprintln!("Ref-CNN taken from {} (not retrained)", path.display());
             RefNet::from_weights(&rw, &dev)?

@@ -228,7 +228,15 @@ impl<P: Send + Sync> PreparedClassifier<P> {
         backend: &B,
         inputs: &[B::Ct],
     ) -> Result<B::Ct, HeModelError> {
-        // Checked once here: every member reads the same inputs.
+        Ok(self.run(backend, inputs, false)?.0)
+    }
+
+    /// Every member reads the same inputs: their count and level are checked once.
+    fn check_inputs<B: SlotBackend<Pt = P>>(
+        &self,
+        backend: &B,
+        inputs: &[B::Ct],
+    ) -> Result<(), HeModelError> {
         if inputs.len() != INPUT_CTS {
             return Err(HeModelError::InputCount {
                 expected: INPUT_CTS,
@@ -246,7 +254,7 @@ impl<P: Send + Sync> PreparedClassifier<P> {
                 available: low,
             });
         }
-        Ok(self.run(backend, inputs, false)?.0)
+        Ok(())
     }
 
     /// [`evaluate`](Self::evaluate) plus the class-activation map ciphertext: in every block,
@@ -294,11 +302,14 @@ impl<P: Send + Sync> PreparedClassifier<P> {
         inputs: &[B::Ct],
         with_map: bool,
     ) -> Result<(B::Ct, Option<[B::Ct; 2]>), HeModelError> {
+        self.check_inputs(backend, inputs)?;
+        let rotated = rotate_inputs(backend, inputs)?;
+        let rotated: Vec<&B::Ct> = rotated.iter().collect();
         let mut members = self.members.iter();
         let first = members.next().ok_or(HeModelError::NoMembers)?;
-        let (mut sum, mut map) = first.evaluate(backend, inputs, with_map)?;
+        let (mut sum, mut map) = first.evaluate(backend, &rotated, with_map)?;
         for m in members {
-            let (logits, terms) = m.evaluate(backend, inputs, with_map)?;
+            let (logits, terms) = m.evaluate(backend, &rotated, with_map)?;
             sum = backend.add(&sum, &logits)?;
             map = match (map, terms) {
                 (Some([t0, c0]), Some([t1, c1])) => {
@@ -311,13 +322,39 @@ impl<P: Send + Sync> PreparedClassifier<P> {
     }
 }
 
+/// The input ciphertexts rotated by every block rotation r·1024 (r = 0..8, hoisted per
+/// input), in the order [r·INPUT_CTS + j] of the conv1 plaintexts: computed once per slice
+/// and shared by every member.
+fn rotate_inputs<B: SlotBackend>(
+    backend: &B,
+    inputs: &[B::Ct],
+) -> Result<Vec<B::Ct>, HeModelError> {
+    let steps: Vec<i64> = (0..BLOCKS as i64).map(|r| r * BLOCK as i64).collect();
+    let per_input = inputs
+        .par_iter()
+        .map(|ct| backend.rotate_many(ct, &steps))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut columns: Vec<std::vec::IntoIter<B::Ct>> =
+        per_input.into_iter().map(Vec::into_iter).collect();
+    let mut out = Vec::with_capacity(BLOCKS * inputs.len());
+    for _ in 0..BLOCKS {
+        for col in &mut columns {
+            out.extend(col.next());
+        }
+    }
+    Ok(out)
+}
+
 /// One network's weights and biases laid out for the packing (its inputs, slots and levels
 /// are checked by [`PreparedClassifier`]).
 struct PreparedMember<P> {
-    /// conv1[r][j]: complex weights applied to input ciphertext j before the block rotation r·1024.
+    /// conv1[m][r·INPUT_CTS + j]: complex weights of output ciphertext m applied to input
+    /// ciphertext j rotated by r·1024 (see [`rotate_inputs`]).
     conv1: Vec<Vec<P>>,
-    bias1: Vec<f64>,
-    /// conv2[k][r][s]: output ciphertext k, block rotation r, spatial offset s.
+    /// bias1[m]: conv1 bias plus the folded activation shift, per output ciphertext.
+    bias1: Vec<Vec<f64>>,
+    /// conv2[k][r][i·9 + s]: output ciphertext k, block rotation r, input ciphertext i,
+    /// spatial offset s.
     conv2: Vec<Vec<Vec<P>>>,
     bias2: Vec<Vec<f64>>,
     /// fc[class][k]: masks that pick and weight the pooled sums of ciphertext k.
@@ -352,17 +389,21 @@ impl<P: Send + Sync> PreparedMember<P> {
 
         // Ciphertext j carries planes 2j (real) and 2j+1 (imaginary): weights (w_2j − i·w_2j+1)/2
         // make the real part of the product (w_2j·x_2j + w_2j+1·x_2j+1)/2, and the
-        // conjugate-and-add after the layer doubles it back.
-        let conv1 = (0..BLOCKS)
+        // conjugate-and-add after the layer doubles it back. Input j rotated by r·1024 holds
+        // patch offset 8·plane + (b + r) mod 8 in block b, where output channel 8m + b lives.
+        let conv1 = (0..CTS1)
             .into_par_iter()
-            .map(|r| {
-                (0..INPUT_CTS)
-                    .map(|j| {
+            .map(|m| {
+                (0..BLOCKS)
+                    .flat_map(|r| (0..INPUT_CTS).map(move |j| (r, j)))
+                    .map(|(r, j)| {
                         let mut v = vec![Complex64::new(0.0, 0.0); SLOTS];
                         for b in 0..BLOCKS {
-                            let c = (b + BLOCKS - r) % BLOCKS;
-                            let w =
-                                |plane: usize| p.conv1_w[c * PATCH * PATCH + plane * BLOCKS + b];
+                            let c = m * BLOCKS + b;
+                            let offset = (b + r) % BLOCKS;
+                            let w = |plane: usize| {
+                                p.conv1_w[c * PATCH * PATCH + plane * BLOCKS + offset]
+                            };
                             v[b * BLOCK..(b + 1) * BLOCK]
                                 .fill(Complex64::new(0.5 * w(2 * j), -0.5 * w(2 * j + 1)));
                         }
@@ -371,28 +412,35 @@ impl<P: Send + Sync> PreparedMember<P> {
                     .collect::<Result<Vec<_>, _>>()
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let mut bias1 = vec![0.0; SLOTS];
-        for c in 0..C1 {
-            bias1[c * BLOCK..(c + 1) * BLOCK].fill(p.conv1_b[c] + beta1[c]);
-        }
+        let bias1 = (0..CTS1)
+            .map(|m| {
+                let mut v = vec![0.0; SLOTS];
+                for b in 0..BLOCKS {
+                    let c = m * BLOCKS + b;
+                    v[b * BLOCK..(b + 1) * BLOCK].fill(p.conv1_b[c] + beta1[c]);
+                }
+                v
+            })
+            .collect();
 
         let offsets = conv2_offsets();
         let conv2_level = input_level - 2;
-        let conv2 = (0..C2 / BLOCKS)
+        let conv2 = (0..CTS2)
             .map(|k| {
                 (0..BLOCKS)
                     .into_par_iter()
                     .map(|r| {
-                        offsets
-                            .iter()
-                            .map(|&(dy, dx)| {
+                        (0..CTS1)
+                            .flat_map(|i| offsets.iter().map(move |&o| (i, o)))
+                            .map(|(i, (dy, dx))| {
                                 let mut v = vec![0.0; SLOTS];
-                                for ci in 0..C1 {
-                                    let co = k * BLOCKS + (ci + BLOCKS - r) % BLOCKS;
+                                for b in 0..BLOCKS {
+                                    let ci = i * BLOCKS + b;
+                                    let co = k * BLOCKS + (b + BLOCKS - r) % BLOCKS;
                                     let w = p.w2(co, ci, dy, dx) * p.act1[0][ci] / 4.0;
                                     for u in (0..POOLED).filter(|&u| inside(u, dy)) {
                                         for x in (0..POOLED).filter(|&x| inside(x, dx)) {
-                                            v[ci * BLOCK + pooled_slot(u, x)] = w;
+                                            v[b * BLOCK + pooled_slot(u, x)] = w;
                                         }
                                     }
                                 }
@@ -403,7 +451,7 @@ impl<P: Send + Sync> PreparedMember<P> {
                     .collect::<Result<Vec<_>, _>>()
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let bias2 = (0..C2 / BLOCKS)
+        let bias2 = (0..CTS2)
             .map(|k| {
                 let mut v = vec![0.0; SLOTS];
                 for j in 0..BLOCKS {
@@ -431,7 +479,7 @@ impl<P: Send + Sync> PreparedMember<P> {
         let cells = (POOLED * POOLED) as f64;
         let fc = (0..CLASSES)
             .map(|cls| {
-                (0..C2 / BLOCKS)
+                (0..CTS2)
                     .map(|k| {
                         let mut v = vec![0.0; SLOTS];
                         for j in 0..BLOCKS {
@@ -449,7 +497,7 @@ impl<P: Send + Sync> PreparedMember<P> {
         let map = MAP_CLASSES
             .iter()
             .map(|&cls| {
-                (0..C2 / BLOCKS)
+                (0..CTS2)
                     .map(|k| {
                         let mut v = vec![0.0; SLOTS];
                         for j in 0..BLOCKS {
@@ -490,31 +538,18 @@ impl<P: Send + Sync> PreparedMember<P> {
         })
     }
 
-    /// Σ_r rotate(parts[r], r·1024): the giant steps of channel mixing.
+    /// Σ_r rotate(parts[r], r·1024): the giant steps of channel mixing, with one ModDown
+    /// for all of them (`rotate_sum`).
     fn gather_blocks<B: SlotBackend<Pt = P>>(
         backend: &B,
-        parts: Vec<B::Ct>,
+        parts: &[B::Ct],
     ) -> Result<B::Ct, HeModelError> {
-        let rotated = parts
-            .par_iter()
+        let terms: Vec<(&B::Ct, i64)> = parts
+            .iter()
             .enumerate()
-            .map(|(r, ct)| {
-                if r == 0 {
-                    Ok(ct.clone())
-                } else {
-                    backend.rotate(ct, (r * BLOCK) as i64)
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut it = rotated.into_iter();
-        let mut acc = it.next().ok_or(HeModelError::InputCount {
-            expected: 1,
-            found: 0,
-        })?;
-        for ct in it {
-            acc = backend.add(&acc, &ct)?;
-        }
-        Ok(acc)
+            .map(|(r, ct)| (ct, (r * BLOCK) as i64))
+            .collect();
+        Ok(backend.rotate_sum(&terms)?)
     }
 
     fn rotate_and_add<B: SlotBackend<Pt = P>>(
@@ -525,37 +560,43 @@ impl<P: Send + Sync> PreparedMember<P> {
         Ok(backend.add(ct, &backend.rotate(ct, k)?)?)
     }
 
-    /// Evaluates the network on the 4 packed input ciphertexts; returns the logits in slots
-    /// j·1024 + class for every block j (identical copies, bias included; other slots 0) and,
-    /// with `with_map`, the (tumour, cyst) per-cell terms before the block sum and bias.
+    /// Evaluates the network on the packed input ciphertexts after [`rotate_inputs`]; returns
+    /// the logits in slots j·1024 + class for every block j (identical copies, bias included;
+    /// other slots 0) and, with `with_map`, the (tumour, cyst) per-cell terms before the block
+    /// sum and bias.
     #[allow(clippy::type_complexity)]
     fn evaluate<B: SlotBackend<Pt = P>>(
         &self,
         backend: &B,
-        inputs: &[B::Ct],
+        rotated: &[&B::Ct],
         with_map: bool,
     ) -> Result<(B::Ct, Option<[B::Ct; 2]>), HeModelError> {
-        // conv1 (patchify): no spatial rotations thanks to the client's layout.
-        let ins: Vec<&B::Ct> = inputs.iter().collect();
-        let parts = self
+        // conv1 (patchify): no spatial rotation thanks to the client's layout, and the block
+        // rotations of the inputs are shared by every member.
+        let s = self
             .conv1
             .par_iter()
-            .map(|pts| backend.dot_plain(&ins, &pts.iter().collect::<Vec<_>>()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let y1 = Self::gather_blocks(backend, parts)?;
-        let y1 = backend.add(&y1, &backend.conjugate(&y1)?)?;
-        let y1 = backend.add_plain(&y1, &backend.encode_like(&self.bias1, &y1)?)?;
-        let z1 = backend.square(&y1)?;
-        // 2×2 average pooling as two rotate-and-adds; 1/4 is folded into conv2.
-        let s = Self::rotate_and_add(backend, &z1, 1)?;
-        let s = Self::rotate_and_add(backend, &s, GRID as i64)?;
+            .zip(&self.bias1)
+            .map(|(pts, bias)| {
+                let y1 = backend.dot_plain(rotated, &pts.iter().collect::<Vec<_>>())?;
+                let y1 = backend.add(&y1, &backend.conjugate(&y1)?)?;
+                let y1 = backend.add_plain(&y1, &backend.encode_like(bias, &y1)?)?;
+                let z1 = backend.square(&y1)?;
+                // 2×2 average pooling as two rotate-and-adds; 1/4 is folded into conv2.
+                let s = Self::rotate_and_add(backend, &z1, 1)?;
+                Self::rotate_and_add(backend, &s, GRID as i64)
+            })
+            .collect::<Result<Vec<_>, HeModelError>>()?;
         // conv2: hoisted spatial baby steps, block giant steps.
         let steps: Vec<i64> = conv2_offsets()
             .into_iter()
             .map(|(dy, dx)| conv2_rotation(dy, dx))
             .collect();
-        let shifted = backend.rotate_many(&s, &steps)?;
-        let shifted: Vec<&B::Ct> = shifted.iter().collect();
+        let shifted = s
+            .par_iter()
+            .map(|ct| backend.rotate_many(ct, &steps))
+            .collect::<Result<Vec<_>, _>>()?;
+        let shifted: Vec<&B::Ct> = shifted.iter().flatten().collect();
         let z2 = self
             .conv2
             .par_iter()
@@ -565,7 +606,7 @@ impl<P: Send + Sync> PreparedMember<P> {
                     .par_iter()
                     .map(|pts| backend.dot_plain(&shifted, &pts.iter().collect::<Vec<_>>()))
                     .collect::<Result<Vec<_>, _>>()?;
-                let y2 = Self::gather_blocks(backend, parts)?;
+                let y2 = Self::gather_blocks(backend, &parts)?;
                 let y2 = backend.add_plain(&y2, &backend.encode_like(bias, &y2)?)?;
                 let z = backend.square(&y2)?;
                 let mut g = z.clone();

@@ -8,17 +8,21 @@
 //!   the patchify convolution needs no spatial rotation at all. Plane 2j is the real part and
 //!   plane 2j + 1 the imaginary part of ciphertext j; conv1 uses complex weights whose real
 //!   part, taken once by a conjugation after the layer, is the real convolution.
-//! - **After conv1/act1**: one ciphertext, channel c in block c (32×32 grid).
+//! - **After conv1/act1**: `CTS1` = C1/8 ciphertexts, channel 8m + j in block j of ciphertext
+//!   m (32×32 grid).
 //! - **After pool1**: the 16×16 grid stays at stride 2 inside each block (a "gap"): no repacking.
-//! - **After conv2/act2**: two ciphertexts, channel 8k + j in block j of ciphertext k.
+//! - **After conv2/act2**: `CTS2` = C2/8 ciphertexts, channel 8k + j in block j of ciphertext k.
 //! - **Logits**: slots 0, 1, 2 of one ciphertext.
 //! - **Class-activation map** (optional, issue 19): one more ciphertext at the logits' level;
 //!   in every block, the cyst map at the pooled cells (2u, 2v) shifted one slot right and the
 //!   tumour map at (2u, 2v) itself — the per-cell terms of the logits before global pooling
 //!   (see [`map_slot`]). It needs no extra level and only the rotations the logits use.
 //!
-//! Channel mixing uses block rotations (multiples of 1,024) as giant steps on the outputs and
-//! spatial rotations as hoisted baby steps on the inputs.
+//! conv1 mixes channels by hoisted block rotations (multiples of 1,024) of the input
+//! ciphertexts, computed once per slice for every ensemble member. conv2 uses block rotations
+//! as giant steps on its outputs and the 3×3 spatial rotations as hoisted baby steps on its
+//! inputs: CTS2 · 8 · CTS1 · 9 plaintext products and CTS2 · 7 giant-step rotations per
+//! member. The rotation set does not depend on the widths, so neither do the Galois keys.
 
 pub const IMAGE: usize = 256;
 pub const PATCH: usize = 8;
@@ -30,8 +34,15 @@ pub const SLOTS: usize = BLOCK * BLOCKS; // 8192
 pub const INPUT_PLANES: usize = PATCH * PATCH / BLOCKS; // 8
 /// Ciphertexts uploaded per slice: two planes per ciphertext.
 pub const INPUT_CTS: usize = INPUT_PLANES / 2; // 4
-pub const C1: usize = 8;
-pub const C2: usize = 16;
+/// Channels after conv1 and after conv2 (the Approx-CNN's widths, `weights::approx_arch`).
+pub const C1: usize = super::weights::approx_arch::C1;
+pub const C2: usize = super::weights::approx_arch::C2;
+/// Ciphertexts holding the conv1 channels (8 per ciphertext, one per block).
+pub const CTS1: usize = C1 / BLOCKS;
+/// Ciphertexts holding the conv2 channels.
+pub const CTS2: usize = C2 / BLOCKS;
+const _: () =
+    assert!(C1.is_multiple_of(BLOCKS) && C2.is_multiple_of(BLOCKS) && CTS1 > 0 && CTS2 > 0);
 pub const POOLED: usize = GRID / 2; // 16
 pub const CLASSES: usize = 3;
 /// mul_plain (conv1), square, mul_plain (conv2), square, mul_plain (fc).

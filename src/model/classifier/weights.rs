@@ -145,18 +145,19 @@ impl PolyActivation {
     }
 }
 
-/// Approx-CNN layer sizes (fixed; the HE packing is written against them).
+/// Approx-CNN layer sizes (fixed; the HE packing is written against them). The widths
+/// (32, 64) were chosen by series-wise cross-validation (MODEL_CARD, "Wider networks").
 pub mod approx_arch {
-    /// Patchify conv output channels.
-    pub const C1: usize = 8;
+    /// Patchify conv output channels (a multiple of the packing's 8 blocks: four ciphertexts).
+    pub const C1: usize = 32;
     /// Patchify kernel side = stride.
     pub const K1: usize = 8;
     /// Grid side after the patchify conv (256 / 8).
     pub const S1: usize = 32;
     /// Grid side after the 2×2 average pool.
     pub const S2: usize = 16;
-    /// Second conv output channels.
-    pub const C2: usize = 16;
+    /// Second conv output channels (a multiple of 8: eight ciphertexts).
+    pub const C2: usize = 64;
     /// Second conv kernel side (padding 1).
     pub const K2: usize = 3;
 }
@@ -173,15 +174,15 @@ pub const REF_CONVS: [(&str, usize, usize, usize, usize, usize); 4] = [
 /// Weights of the HE-friendly Approx-CNN (`approx.*`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApproxCnnWeights {
-    /// `approx.conv1`: `[8, 1, 8, 8]`, stride 8, no padding.
+    /// `approx.conv1`: `[32, 1, 8, 8]`, stride 8, no padding.
     pub conv1: Conv2d,
-    /// `approx.act1.{a,b,c}`: `[8]`.
+    /// `approx.act1.{a,b,c}`: `[32]`.
     pub act1: PolyActivation,
-    /// `approx.conv2`: `[16, 8, 3, 3]`, stride 1, padding 1.
+    /// `approx.conv2`: `[64, 32, 3, 3]`, stride 1, padding 1.
     pub conv2: Conv2d,
-    /// `approx.act2.{a,b,c}`: `[16]`.
+    /// `approx.act2.{a,b,c}`: `[64]`.
     pub act2: PolyActivation,
-    /// `approx.fc`: `[3, 16]`.
+    /// `approx.fc`: `[3, 64]`.
     pub fc: Linear,
 }
 
@@ -330,16 +331,27 @@ pub fn load(bytes: &[u8]) -> Result<(Vec<ApproxCnnWeights>, RefCnnWeights), Weig
             .map(|k| approx_member(&r, &approx_prefix(k, count)))
             .collect::<Result<_, _>>()?
     };
+    Ok((approx, ref_cnn(&r)?))
+}
+
+/// Parses the Ref-CNN alone, whatever Approx-CNN the file holds (a trainer reusing the
+/// Ref-CNN of a file written for other Approx-CNN widths).
+pub fn load_reference(bytes: &[u8]) -> Result<RefCnnWeights, WeightsError> {
+    ref_cnn(&Reader {
+        st: SafeTensors::deserialize(bytes)?,
+    })
+}
+
+fn ref_cnn(r: &Reader<'_>) -> Result<RefCnnWeights, WeightsError> {
     let mut convs = Vec::with_capacity(REF_CONVS.len());
     for (name, out, inp, k, s, p) in REF_CONVS {
         convs.push(r.conv(name, out, inp, k, s, p)?);
     }
     let last = REF_CONVS[REF_CONVS.len() - 1].1;
-    let reference = RefCnnWeights {
+    Ok(RefCnnWeights {
         convs,
         fc: r.linear("ref.fc", NUM_CLASSES, last)?,
-    };
-    Ok((approx, reference))
+    })
 }
 
 /// All tensors of the networks as (name, shape, values), in file order.

@@ -20,7 +20,8 @@ pub const ALLOWED_PRESETS: [&str; 2] = ["depth5-n14", "depth7-n14"];
 
 /// The classifier as a server holds it: the Approx-CNN members and, per parameter set, their
 /// weight plaintexts, encoded once and shared by every session. They do not depend on the
-/// client's keys, and at N = 2^14 they take about 0.5 GB, far more than a session's keys.
+/// client's keys, and at N = 2^14 they take about 1.3 GB per (32, 64)-channel member (2,304
+/// conv2 plaintexts of four limbs each), far more than a session's keys (55 MB).
 pub struct ClassifierModel {
     /// The Approx-CNN member(s); the answer is their mean logits.
     weights: Vec<ApproxParams>,
