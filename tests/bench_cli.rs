@@ -68,3 +68,26 @@ fn pipeline_benchmark_refuses_a_side_it_cannot_mean() {
         assert!(err.contains("--side") && err.contains("16..=1024"), "{err}");
     }
 }
+
+#[test]
+fn pipeline_benchmark_refuses_a_member_count_the_ensemble_does_not_have() {
+    let members = privact::model::classifier::shipped()
+        .expect("shipped classifier")
+        .he_members()
+        .len();
+    let too_many = (members + 1).to_string();
+    for k in ["0", too_many.as_str()] {
+        let out = bench(&["--members", k]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "--members {k} accepted");
+        assert!(
+            err.contains(&format!("--members {k}")) && err.contains(&format!("1 to {members}")),
+            "{err}"
+        );
+    }
+    // In process only: a remote server serves its whole ensemble.
+    let out = bench(&["--members", "1", "--server", "https://127.0.0.1:9"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("in process only"), "{err}");
+}

@@ -21,15 +21,16 @@ fn shipped_weights_load_with_specified_shapes() {
 }
 
 fn approx_member_has_specified_shapes(a: &ApproxCnnWeights) {
-    assert_eq!(a.conv1.weight_shape(), vec![8, 1, 8, 8]);
+    // The widths series-wise cross-validation chose (MODEL_CARD › Wider networks).
+    assert_eq!(a.conv1.weight_shape(), vec![32, 1, 8, 8]);
     assert_eq!((a.conv1.stride, a.conv1.padding), (8, 0));
-    assert_eq!(a.conv1.bias.len(), 8);
-    assert_eq!(a.conv2.weight_shape(), vec![16, 8, 3, 3]);
+    assert_eq!(a.conv1.bias.len(), 32);
+    assert_eq!(a.conv2.weight_shape(), vec![64, 32, 3, 3]);
     assert_eq!((a.conv2.stride, a.conv2.padding), (1, 1));
-    assert_eq!(a.conv2.bias.len(), 16);
-    assert_eq!((a.fc.out_features, a.fc.in_features), (3, 16));
-    assert_eq!(a.fc.weight.len(), 48);
-    for (act, n) in [(&a.act1, 8), (&a.act2, 16)] {
+    assert_eq!(a.conv2.bias.len(), 64);
+    assert_eq!((a.fc.out_features, a.fc.in_features), (3, 64));
+    assert_eq!(a.fc.weight.len(), 192);
+    for (act, n) in [(&a.act1, 32), (&a.act2, 64)] {
         assert_eq!((act.a.len(), act.b.len(), act.c.len()), (n, n, n));
         assert!(act.a.iter().all(|&v| v >= 0.005), "a < 0.005: {:?}", act.a);
     }
@@ -46,6 +47,12 @@ fn check_shipped_reference_and_description(c: &privact::model::classifier::Class
 
     let d = &c.description;
     assert_eq!(d.classes, CLASSES);
+    // The description names the widths the weights have.
+    assert!(
+        d.architecture.approx.contains("1->32 ") && d.architecture.approx.contains("32->64 "),
+        "{}",
+        d.architecture.approx
+    );
     assert_eq!(d.input.size, 256);
     assert_eq!(
         d.parameter_preset,
@@ -196,16 +203,17 @@ fn act(n: usize) -> PolyActivation {
 }
 
 fn tiny_approx() -> ApproxCnnWeights {
+    use approx_arch::{C1, C2};
     let mut w = ApproxCnnWeights {
-        conv1: conv(8, 1, 8, 8, 0),
-        act1: act(8),
-        conv2: conv(16, 8, 3, 1, 1),
-        act2: act(16),
+        conv1: conv(C1, 1, 8, 8, 0),
+        act1: act(C1),
+        conv2: conv(C2, C1, 3, 1, 1),
+        act2: act(C2),
         fc: Linear {
-            weight: vec![0.0; 48],
+            weight: vec![0.0; 3 * C2],
             bias: vec![0.0; 3],
             out_features: 3,
-            in_features: 16,
+            in_features: C2,
         },
     };
     // conv1 channel 0 reads only the top-left pixel of each 8×8 patch.
@@ -213,9 +221,9 @@ fn tiny_approx() -> ApproxCnnWeights {
     w.conv1.bias[0] = 0.5;
     (w.act1.a[0], w.act1.b[0], w.act1.c[0]) = (0.5, 2.0, 1.0);
     // conv2 channel 3: centre tap on input channel 0; channel 5: top-left tap (tests padding).
-    w.conv2.weight[(3 * 8) * 9 + 4] = 2.0;
+    w.conv2.weight[(3 * C1) * 9 + 4] = 2.0;
     w.conv2.bias[3] = 0.25;
-    w.conv2.weight[(5 * 8) * 9] = 1.0;
+    w.conv2.weight[(5 * C1) * 9] = 1.0;
     (w.act2.a[3], w.act2.b[3], w.act2.c[3]) = (0.01, 1.0, -0.5);
     (w.act2.a[5], w.act2.b[5]) = (0.005, 1.0);
     // fc: logit k = bias_k + w[k][3]·g3 + w[k][5]·g5.
@@ -224,8 +232,8 @@ fn tiny_approx() -> ApproxCnnWeights {
         .into_iter()
         .enumerate()
     {
-        w.fc.weight[k * 16 + 3] = w3;
-        w.fc.weight[k * 16 + 5] = w5;
+        w.fc.weight[k * C2 + 3] = w3;
+        w.fc.weight[k * C2 + 5] = w5;
     }
     w
 }
@@ -284,12 +292,13 @@ fn approx_forward_matches_hand_computation() {
     for (k, (got, want)) in inter.logits.iter().zip(expected).enumerate() {
         assert!((got - want).abs() < 1e-12, "logit {k}: {got} vs {want}");
     }
-    assert_eq!(inter.conv1.len(), 8 * 32 * 32);
-    assert_eq!(inter.act1.len(), 8 * 32 * 32);
-    assert_eq!(inter.pool1.len(), 8 * 16 * 16);
-    assert_eq!(inter.conv2.len(), 16 * 16 * 16);
-    assert_eq!(inter.act2.len(), 16 * 16 * 16);
-    assert_eq!(inter.pool2.len(), 16);
+    let (c1, c2) = (approx_arch::C1, approx_arch::C2);
+    assert_eq!(inter.conv1.len(), c1 * 32 * 32);
+    assert_eq!(inter.act1.len(), c1 * 32 * 32);
+    assert_eq!(inter.pool1.len(), c1 * 16 * 16);
+    assert_eq!(inter.conv2.len(), c2 * 16 * 16);
+    assert_eq!(inter.act2.len(), c2 * 16 * 16);
+    assert_eq!(inter.pool2.len(), c2);
     assert!((inter.conv1[5] - (patch_value(0, 5) as f32 as f64 + 0.5)).abs() < 1e-12);
     assert!((inter.pool1[17] - p1(1, 1)).abs() < 1e-12);
     assert!((inter.pool2[3] - g3).abs() < 1e-12);
@@ -442,7 +451,7 @@ fn bad_weight_files_give_typed_errors() {
 
     let mut a = c.approx.clone();
     a[0].conv2.out_channels = 15;
-    a[0].conv2.weight.truncate(15 * 8 * 9);
+    a[0].conv2.weight.truncate(15 * approx_arch::C1 * 9);
     a[0].conv2.bias.truncate(15);
     let bytes = weights::to_safetensors(&a, &c.reference, None).expect("serialise");
     assert!(matches!(

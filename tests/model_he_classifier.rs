@@ -6,7 +6,7 @@ mod common;
 use privact::ckks::{Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters};
 use privact::model::backend::{CkksBackend, SimBackend, SimCt};
 use privact::model::classifier::he::{ApproxParams, HeModelError, PreparedClassifier};
-use privact::model::classifier::packing::{self, CLASSES, LEVELS_NEEDED, SLOTS};
+use privact::model::classifier::packing::{self, C1, C2, CLASSES, LEVELS_NEEDED, SLOTS};
 use std::sync::Arc;
 
 fn lcg(seed: u64) -> impl FnMut() -> f64 {
@@ -24,14 +24,16 @@ fn random_params(seed: u64) -> ApproxParams {
     let mut v = |n: usize, scale: f64, offset: f64| {
         (0..n).map(|_| offset + scale * r()).collect::<Vec<f64>>()
     };
+    // Weight ranges shrink with the fan-in, so activations keep their size at any width.
+    let (w2, wfc) = ((8.0 / C1 as f64).sqrt(), (16.0 / C2 as f64).sqrt());
     ApproxParams {
-        conv1_w: v(8 * 64, 0.15, 0.0),
-        conv1_b: v(8, 0.2, 0.0),
-        act1: [v(8, 0.05, 0.15), v(8, 0.3, 0.6), v(8, 0.1, 0.0)],
-        conv2_w: v(16 * 8 * 9, 0.2, 0.0),
-        conv2_b: v(16, 0.2, 0.0),
-        act2: [v(16, 0.05, 0.1), v(16, 0.3, 0.5), v(16, 0.1, 0.0)],
-        fc_w: v(3 * 16, 0.5, 0.0),
+        conv1_w: v(C1 * 64, 0.15, 0.0),
+        conv1_b: v(C1, 0.2, 0.0),
+        act1: [v(C1, 0.05, 0.15), v(C1, 0.3, 0.6), v(C1, 0.1, 0.0)],
+        conv2_w: v(C2 * C1 * 9, 0.2 * w2, 0.0),
+        conv2_b: v(C2, 0.2, 0.0),
+        act2: [v(C2, 0.05, 0.1), v(C2, 0.3, 0.5), v(C2, 0.1, 0.0)],
+        fc_w: v(3 * C2, 0.5 * wfc, 0.0),
         fc_b: v(3, 0.2, 0.0),
     }
 }
@@ -44,8 +46,8 @@ fn random_image(seed: u64) -> Vec<f32> {
 /// The Approx-CNN written the obvious way, independently of the packing.
 fn direct_logits(p: &ApproxParams, img: &[f32]) -> Vec<f64> {
     let act = |a: &[Vec<f64>; 3], c: usize, y: f64| a[0][c] * y * y + a[1][c] * y + a[2][c];
-    let mut h1 = vec![0.0; 8 * 32 * 32];
-    for c in 0..8 {
+    let mut h1 = vec![0.0; C1 * 32 * 32];
+    for c in 0..C1 {
         for py in 0..32 {
             for px in 0..32 {
                 let mut s = p.conv1_b[c];
@@ -59,8 +61,8 @@ fn direct_logits(p: &ApproxParams, img: &[f32]) -> Vec<f64> {
             }
         }
     }
-    let mut pool = vec![0.0; 8 * 16 * 16];
-    for c in 0..8 {
+    let mut pool = vec![0.0; C1 * 16 * 16];
+    for c in 0..C1 {
         for u in 0..16 {
             for v in 0..16 {
                 let at = |y: usize, x: usize| h1[(c * 32 + y) * 32 + x];
@@ -72,17 +74,17 @@ fn direct_logits(p: &ApproxParams, img: &[f32]) -> Vec<f64> {
             }
         }
     }
-    let mut gap = [0.0; 16];
+    let mut gap = [0.0; C2];
     for (co, g) in gap.iter_mut().enumerate() {
         for u in 0..16 {
             for v in 0..16 {
                 let mut s = p.conv2_b[co];
-                for ci in 0..8 {
+                for ci in 0..C1 {
                     for ky in 0..3 {
                         for kx in 0..3 {
                             let (y, x) = (u as i64 + ky as i64 - 1, v as i64 + kx as i64 - 1);
                             if (0..16).contains(&y) && (0..16).contains(&x) {
-                                s += p.conv2_w[((co * 8 + ci) * 3 + ky) * 3 + kx]
+                                s += p.conv2_w[((co * C1 + ci) * 3 + ky) * 3 + kx]
                                     * pool[(ci * 16 + y as usize) * 16 + x as usize];
                             }
                         }
@@ -93,7 +95,7 @@ fn direct_logits(p: &ApproxParams, img: &[f32]) -> Vec<f64> {
         }
     }
     (0..3)
-        .map(|k| p.fc_b[k] + (0..16).map(|co| p.fc_w[k * 16 + co] * gap[co]).sum::<f64>())
+        .map(|k| p.fc_b[k] + (0..C2).map(|co| p.fc_w[k * C2 + co] * gap[co]).sum::<f64>())
         .collect()
 }
 
@@ -400,4 +402,38 @@ fn class_activation_map_under_ckks_equals_the_plain_network() {
     for (he, plain) in he_logits.iter().zip(logits) {
         assert!((he - plain).abs() < 1e-3);
     }
+}
+
+#[test]
+fn both_entries_check_input_count_and_level_before_evaluating() {
+    let sim = SimBackend { slots: SLOTS };
+    let model = PreparedClassifier::new(&sim, &[random_params(2)], LEVELS_NEEDED).unwrap();
+    let inputs = |n: usize, level: usize| -> Vec<SimCt> {
+        packing::input_layout(&random_image(4))
+            .into_iter()
+            .cycle()
+            .take(n)
+            .map(|values| SimCt { values, level })
+            .collect()
+    };
+    let short = inputs(packing::INPUT_CTS - 1, LEVELS_NEEDED);
+    let low = inputs(packing::INPUT_CTS, LEVELS_NEEDED - 1);
+    let count = || HeModelError::InputCount {
+        expected: packing::INPUT_CTS,
+        found: packing::INPUT_CTS - 1,
+    };
+    let level = || HeModelError::Levels {
+        needed: LEVELS_NEEDED,
+        available: LEVELS_NEEDED - 1,
+    };
+    assert_eq!(model.evaluate(&sim, &short).err(), Some(count()));
+    assert_eq!(model.evaluate(&sim, &low).err(), Some(level()));
+    assert_eq!(model.evaluate_with_map(&sim, &short).err(), Some(count()));
+    assert_eq!(model.evaluate_with_map(&sim, &low).err(), Some(level()));
+    // The right inputs evaluate.
+    assert!(
+        model
+            .evaluate_with_map(&sim, &inputs(packing::INPUT_CTS, LEVELS_NEEDED))
+            .is_ok()
+    );
 }

@@ -139,7 +139,7 @@ fn server_refuses_bad_sessions_with_messages_not_panics() {
     assert!(refused(server.handle(&setup.encode())).contains("allow-list"));
 
     // Keys missing the packing plan's rotations.
-    let params = Parameters::preset("depth7-n14").unwrap();
+    let params = Parameters::preset("depth5-n14").unwrap();
     let mut kg = KeyGenerator::new(&params);
     let sk = kg.gen_secret_key();
     let keys = kg.gen_evaluation_keys(&sk, &[1], false);

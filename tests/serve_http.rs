@@ -198,7 +198,16 @@ fn an_evicted_session_is_re_established_transparently() {
     );
     // Both sessions used one prepared model: one copy, counted against the budget.
     let model = metric(&server, "privact_model_memory_bytes");
-    assert!(model > 100e6, "prepared model counted: {model} bytes");
+    // Every member's plaintexts at their levels (limbs = level + 1): conv1 at the input level,
+    // conv2 two levels down, fc and map at level 1.
+    use privact::model::classifier::packing::{
+        BLOCKS, CLASSES, CTS1, CTS2, INPUT_CTS, LEVELS_NEEDED, MAP_CLASSES,
+    };
+    let limbs = CTS1 * BLOCKS * INPUT_CTS * (LEVELS_NEEDED + 1)
+        + CTS2 * BLOCKS * CTS1 * 9 * (LEVELS_NEEDED - 1)
+        + (CLASSES + MAP_CLASSES.len()) * CTS2 * 2;
+    let expected = classifier.he_members().len() * limbs * (1 << 14) * 8;
+    assert_eq!(model, expected as f64, "prepared model counted once, whole");
     let _c = LocalSession::connect(&preset, &ep, &mut |_| {}).unwrap();
     assert_eq!(metric(&server, "privact_model_memory_bytes"), model);
     server.shutdown(Duration::from_secs(5)).unwrap();

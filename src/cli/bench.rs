@@ -180,6 +180,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     if args.pipelines {
+        anyhow::ensure!(
+            args.members.is_none() || args.server.server.is_none(),
+            "--members applies in process only: a remote server serves its whole ensemble"
+        );
         let remote = args.server.endpoint()?;
         let reports =
             super::bench_pipelines::run_all(args.side, args.slices, args.members, remote.as_ref())?;

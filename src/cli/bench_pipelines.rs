@@ -103,10 +103,7 @@ fn classification(
 ) -> anyhow::Result<PipelineReport> {
     let mut weights = shipped()?.he_members();
     if let Some(k) = members {
-        anyhow::ensure!(
-            remote.is_none(),
-            "--members applies in process only: a remote server serves its whole ensemble"
-        );
+        anyhow::ensure!(remote.is_none(), "--members applies in process only");
         anyhow::ensure!(
             (1..=weights.len()).contains(&k),
             "--members {k}: the shipped ensemble has 1 to {} members",

@@ -343,6 +343,14 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores available, CPU only (candle)")
 }
 
+/// The Approx-CNN's layer sequence, from the architecture constants (`approx_arch`).
+fn approx_description() -> String {
+    use crate::model::classifier::weights::approx_arch::{C1, C2, K1, K2, S1, S2};
+    format!(
+        "approx: conv1 {K1}x{K1} stride {K1} no padding 1->{C1} (patchify, 256x256 -> {S1}x{S1}x{C1}) -> per-channel a*y^2+b*y+c (a >= 0.005) -> avg pool 2x2/2 ({S2}x{S2}x{C1}) -> conv2 {K2}x{K2} stride 1 zero pad 1 {C1}->{C2} -> per-channel a*y^2+b*y+c -> global average pool ({C2}) -> fc {C2}->3. No batch-norm."
+    )
+}
+
 /// Trains both networks and writes `classifier.safetensors` and `classifier.json` to `cfg.out`.
 pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
     if let Some((extra, cap)) = &cfg.series_cv {
@@ -593,7 +601,7 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
             body_crop: cfg.body_crop,
         },
         architecture: Architecture {
-            approx: "approx: conv1 8x8 stride 8 no padding 1->8 (patchify, 256x256 -> 32x32x8) -> per-channel a*y^2+b*y+c (a >= 0.005) -> avg pool 2x2/2 (16x16x8) -> conv2 3x3 stride 1 zero pad 1 8->16 -> per-channel a*y^2+b*y+c -> global average pool (16) -> fc 16->3. No batch-norm.".into(),
+            approx: approx_description(),
             reference: "ref: conv 5x5/2 pad 2 1->8, ReLU, maxpool 2 (64x64) -> conv 3x3 pad 1 8->16, ReLU, maxpool 2 (32x32) -> conv 3x3 pad 1 16->32, ReLU, maxpool 2 (16x16) -> conv 3x3 pad 1 32->32, ReLU -> global average pool (32) -> fc 32->3. No batch-norm.".into(),
             parameters: params,
         },

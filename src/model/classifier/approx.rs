@@ -9,17 +9,17 @@ use super::{ClassifierError, INPUT_SIZE, NUM_CLASSES, check_input};
 /// Every intermediate output of the Approx-CNN for one input (flat `[C, H, W]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApproxIntermediates {
-    /// After the 8×8/8 patchify conv: `[8, 32, 32]` (pre-activation 1).
+    /// After the 8×8/8 patchify conv: `[C1, 32, 32]` (pre-activation 1; C1 = 32).
     pub conv1: Vec<f64>,
-    /// After `a·y²+b·y+c`: `[8, 32, 32]`.
+    /// After `a·y²+b·y+c`: `[C1, 32, 32]`.
     pub act1: Vec<f64>,
-    /// After the 2×2/2 average pool: `[8, 16, 16]`.
+    /// After the 2×2/2 average pool: `[C1, 16, 16]`.
     pub pool1: Vec<f64>,
-    /// After the 3×3 conv (padding 1): `[16, 16, 16]` (pre-activation 2).
+    /// After the 3×3 conv (padding 1): `[C2, 16, 16]` (pre-activation 2; C2 = 64).
     pub conv2: Vec<f64>,
-    /// After `a·y²+b·y+c`: `[16, 16, 16]`.
+    /// After `a·y²+b·y+c`: `[C2, 16, 16]`.
     pub act2: Vec<f64>,
-    /// After global average pooling: `[16]`.
+    /// After global average pooling: `[C2]`.
     pub pool2: Vec<f64>,
     /// Class logits `[normal, cyst, tumor]`.
     pub logits: [f64; NUM_CLASSES],

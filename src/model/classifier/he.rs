@@ -94,14 +94,16 @@ impl ApproxParams {
                 .map(|_| offset + scale * next())
                 .collect::<Vec<f64>>()
         };
+        // Ranges shrink with the fan-in, so activations keep their size at any width.
+        let (w2, wfc) = ((8.0 / C1 as f64).sqrt(), (16.0 / C2 as f64).sqrt());
         Self {
             conv1_w: v(C1 * PATCH * PATCH, 0.15, 0.0),
             conv1_b: v(C1, 0.2, 0.0),
             act1: [v(C1, 0.05, 0.15), v(C1, 0.3, 0.6), v(C1, 0.1, 0.0)],
-            conv2_w: v(C2 * C1 * 9, 0.2, 0.0),
+            conv2_w: v(C2 * C1 * 9, 0.2 * w2, 0.0),
             conv2_b: v(C2, 0.2, 0.0),
             act2: [v(C2, 0.05, 0.1), v(C2, 0.3, 0.5), v(C2, 0.1, 0.0)],
-            fc_w: v(CLASSES * C2, 0.5, 0.0),
+            fc_w: v(CLASSES * C2, 0.5 * wfc, 0.0),
             fc_b: v(CLASSES, 0.2, 0.0),
         }
     }
@@ -339,7 +341,10 @@ fn rotate_inputs<B: SlotBackend>(
     let mut out = Vec::with_capacity(BLOCKS * inputs.len());
     for _ in 0..BLOCKS {
         for col in &mut columns {
-            out.extend(col.next());
+            out.push(
+                col.next()
+                    .ok_or(crate::ckks::EvalError::InvalidCount { n: 0, max: BLOCKS })?,
+            );
         }
     }
     Ok(out)

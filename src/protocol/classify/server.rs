@@ -15,8 +15,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-/// Parameter sets this server runs; anything else is refused.
-pub const ALLOWED_PRESETS: [&str; 2] = ["depth5-n14", "depth7-n14"];
+/// Parameter sets this server runs; anything else is refused. Only the packing's own: each
+/// allowed set costs the server one more copy of the prepared model (2.5 GB for v1.3.0), which
+/// a client could otherwise make it encode by choosing a deeper set.
+pub const ALLOWED_PRESETS: [&str; 1] = [packing::PRESET];
 
 /// The classifier as a server holds it: the Approx-CNN members and, per parameter set, their
 /// weight plaintexts, encoded once and shared by every session. They do not depend on the
