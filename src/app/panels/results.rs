@@ -176,7 +176,8 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>
                             header.on_hover_text(
                                 "The reference network (Lee et al. 2025): ordinary ReLU and max pooling, \
                                  in plaintext. It cannot run under CKKS, which only adds and multiplies; \
-                                 it is what the encrypted network was distilled from.",
+                                 it is shown for comparison (since v1.2.0 the encrypted network learns \
+                                 from the labels, not from it).",
                             );
                         }
                         "Approx-CNN" => {
