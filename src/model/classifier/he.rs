@@ -325,8 +325,8 @@ impl<P: Send + Sync> PreparedClassifier<P> {
 }
 
 /// The input ciphertexts rotated by every block rotation r·1024 (r = 0..8, hoisted per
-/// input), in the order [r·INPUT_CTS + j] of the conv1 plaintexts: computed once per slice
-/// and shared by every member.
+/// input), in the order [j·BLOCKS + r] of the conv1 plaintexts: computed once per slice and
+/// shared by every member.
 fn rotate_inputs<B: SlotBackend>(
     backend: &B,
     inputs: &[B::Ct],
@@ -336,24 +336,21 @@ fn rotate_inputs<B: SlotBackend>(
         .par_iter()
         .map(|ct| backend.rotate_many(ct, &steps))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut columns: Vec<std::vec::IntoIter<B::Ct>> =
-        per_input.into_iter().map(Vec::into_iter).collect();
-    let mut out = Vec::with_capacity(BLOCKS * inputs.len());
-    for _ in 0..BLOCKS {
-        for col in &mut columns {
-            out.push(
-                col.next()
-                    .ok_or(crate::ckks::EvalError::InvalidCount { n: 0, max: BLOCKS })?,
-            );
+    let rotated: Vec<B::Ct> = per_input.into_iter().flatten().collect();
+    if rotated.len() != BLOCKS * inputs.len() {
+        return Err(crate::ckks::EvalError::InvalidCount {
+            n: rotated.len(),
+            max: BLOCKS * inputs.len(),
         }
+        .into());
     }
-    Ok(out)
+    Ok(rotated)
 }
 
 /// One network's weights and biases laid out for the packing (its inputs, slots and levels
 /// are checked by [`PreparedClassifier`]).
 struct PreparedMember<P> {
-    /// conv1[m][r·INPUT_CTS + j]: complex weights of output ciphertext m applied to input
+    /// conv1[m][j·BLOCKS + r]: complex weights of output ciphertext m applied to input
     /// ciphertext j rotated by r·1024 (see [`rotate_inputs`]).
     conv1: Vec<Vec<P>>,
     /// bias1[m]: conv1 bias plus the folded activation shift, per output ciphertext.
@@ -399,8 +396,8 @@ impl<P: Send + Sync> PreparedMember<P> {
         let conv1 = (0..CTS1)
             .into_par_iter()
             .map(|m| {
-                (0..BLOCKS)
-                    .flat_map(|r| (0..INPUT_CTS).map(move |j| (r, j)))
+                (0..INPUT_CTS)
+                    .flat_map(|j| (0..BLOCKS).map(move |r| (r, j)))
                     .map(|(r, j)| {
                         let mut v = vec![Complex64::new(0.0, 0.0); SLOTS];
                         for b in 0..BLOCKS {
