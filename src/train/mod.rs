@@ -346,8 +346,9 @@ fn machine() -> String {
 /// The Approx-CNN's layer sequence, from the architecture constants (`approx_arch`).
 fn approx_description() -> String {
     use crate::model::classifier::weights::approx_arch::{C1, C2, K1, K2, S1, S2};
+    use crate::model::classifier::{INPUT_SIZE as N, MIN_ACT_A};
     format!(
-        "approx: conv1 {K1}x{K1} stride {K1} no padding 1->{C1} (patchify, 256x256 -> {S1}x{S1}x{C1}) -> per-channel a*y^2+b*y+c (a >= 0.005) -> avg pool 2x2/2 ({S2}x{S2}x{C1}) -> conv2 {K2}x{K2} stride 1 zero pad 1 {C1}->{C2} -> per-channel a*y^2+b*y+c -> global average pool ({C2}) -> fc {C2}->3. No batch-norm."
+        "approx: conv1 {K1}x{K1} stride {K1} no padding 1->{C1} (patchify, {N}x{N} -> {S1}x{S1}x{C1}) -> per-channel a*y^2+b*y+c (a >= {MIN_ACT_A}) -> avg pool 2x2/2 ({S2}x{S2}x{C1}) -> conv2 {K2}x{K2} stride 1 zero pad 1 {C1}->{C2} -> per-channel a*y^2+b*y+c -> global average pool ({C2}) -> fc {C2}->3. No batch-norm."
     )
 }
 
