@@ -316,3 +316,96 @@ fn a_close_up_gets_a_field_of_view_warning() {
         );
     }
 }
+
+/// Anatomical level of each full-dose slice of `ldct-mayo`, read by eye on the abdomen window
+/// (MODEL_CARD › Input check): `K` kidney in view, `C` chest (lungs, shoulders, heart), `P`
+/// pelvis (iliac wings, hips) without kidney. Upper-abdominal and doubtful slices are left
+/// out: the level rules do not claim to sort them.
+const MAYO_LEVELS: &[(&str, char)] = &[
+    ("L096_D45_3mm_000020", 'C'),
+    ("L096_D45_3mm_000052", 'C'),
+    ("L096_D45_3mm_000061", 'C'),
+    ("L096_D45_3mm_000078", 'C'),
+    ("L096_D45_3mm_000114", 'C'),
+    ("L096_D45_3mm_000116", 'C'),
+    ("L096_D45_3mm_000235", 'P'),
+    ("L096_D45_3mm_000271", 'P'),
+    ("L143_B30_3mm_0019", 'C'),
+    ("L143_B30_3mm_0022", 'C'),
+    ("L143_B30_3mm_0115", 'C'),
+    ("L143_B30_3mm_0164", 'K'),
+    ("L143_B30_3mm_0184", 'K'),
+    ("L143_D45_3mm_000038", 'C'),
+    ("L143_D45_3mm_000073", 'C'),
+    ("L143_D45_3mm_000105", 'C'),
+    ("L192_B30_3mm_0004", 'C'),
+    ("L192_B30_3mm_0067", 'K'),
+    ("L192_B30_3mm_0078", 'K'),
+    ("L192_B30_3mm_0133", 'P'),
+    ("L192_B30_3mm_0142", 'P'),
+    ("L192_B30_3mm_0184", 'P'),
+    ("L192_B30_3mm_0213", 'P'),
+    ("L192_D45_3mm_000015", 'C'),
+    ("L192_D45_3mm_000024", 'C'),
+    ("L192_D45_3mm_000075", 'K'),
+    ("L192_D45_3mm_000095", 'K'),
+    ("L286_D45_3mm_000007", 'C'),
+    ("L286_D45_3mm_000012", 'C'),
+    ("L286_D45_3mm_000046", 'K'),
+];
+
+#[test]
+fn chest_and_pelvis_slices_in_hu_get_a_level_warning_and_kidney_slices_do_not() {
+    let Some(data) = shared_data() else {
+        eprintln!("shared data absent (PRIVACT_DATA or ../shared/data): level test skipped");
+        return;
+    };
+    let dir = data.join("ldct-mayo");
+    let mut checked = 0;
+    for (stem, level) in MAYO_LEVELS {
+        // Full and quarter dose: the rules must not depend on the noise.
+        for dose in ["FD", "QD"] {
+            let path = dir.join(format!("{stem}_{dose}.IMA"));
+            let Ok(slice) = imaging::load(&path) else {
+                panic!("{} does not load", path.display());
+            };
+            let p = input_check::check_slice(&slice).expect("CT in HU is not refused");
+            let level_warning = p
+                .warnings
+                .iter()
+                .any(|w| w.contains("lungs fill") || w.contains("large bone reaches"));
+            match level {
+                'K' => assert!(p.passed(), "{stem} {dose}: {:?}", p.warnings),
+                _ => assert!(level_warning, "{stem} {dose} ({level}): {:?}", p.features),
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 2 * MAYO_LEVELS.len());
+
+    // The pydicom corpus: its one abdominal slice at kidney level (shown upside down, the
+    // back at the top) passes; a chest slice and a head slice get the level warning.
+    for (path, slice) in corpus() {
+        let n = name(&path);
+        let expect_pass = match n.as_str() {
+            "explicit_VR-UN.dcm" => true,
+            "ct_un_sequence_undefined_length.dcm" | "693_UNCI.dcm" => false,
+            _ => continue,
+        };
+        let p = input_check::check_slice(&slice).expect("CT is not refused");
+        assert_eq!(p.passed(), expect_pass, "{n}: {:?}", p.warnings);
+    }
+}
+
+#[test]
+fn eight_bit_images_get_no_level_measurement() {
+    // The JPEG window hides the difference between air and fat, so the HU rules stay off.
+    let s = synthetic(|x, y| {
+        if (x - 0.5).hypot(y - 0.5) < 0.4 {
+            120.0
+        } else {
+            0.0
+        }
+    });
+    assert_eq!(input_check::plausibility(&s).features.level, None);
+}

@@ -22,20 +22,22 @@ const ERODE: usize = 2;
 /// Below this share of the image the "body" is too small to trust: no crop.
 const MIN_BODY_SHARE: f64 = 0.01;
 
-/// The largest 4-connected component of `mask` (`side × side`, row-major) as a mask; all
-/// false when `mask` is empty.
-pub fn largest_component(mask: &[bool], side: usize) -> Vec<bool> {
+/// 4-connected components of `mask` (`side × side`, row-major): a label per pixel (0 =
+/// background, components numbered from 1) and the size of each component (`sizes[l - 1]`).
+/// Empty labels and sizes when `mask` is not `side × side`.
+pub fn components(mask: &[bool], side: usize) -> (Vec<u32>, Vec<usize>) {
     let n = side * side;
     if mask.len() != n {
-        return vec![false; n];
+        return (Vec::new(), Vec::new());
     }
     let mut label = vec![0u32; n];
-    let (mut best, mut best_size, mut next) = (0u32, 0usize, 1u32);
+    let mut sizes = Vec::new();
     let mut stack = Vec::new();
     for start in 0..n {
         if !mask[start] || label[start] != 0 {
             continue;
         }
+        let next = sizes.len() as u32 + 1;
         let mut size = 0usize;
         label[start] = next;
         stack.push(start);
@@ -48,12 +50,55 @@ pub fn largest_component(mask: &[bool], side: usize) -> Vec<bool> {
                 }
             }
         }
-        if size > best_size {
-            (best, best_size) = (next, size);
-        }
-        next += 1;
+        sizes.push(size);
     }
+    (label, sizes)
+}
+
+/// The largest 4-connected component of `mask` (`side × side`, row-major) as a mask; all
+/// false when `mask` is empty.
+pub fn largest_component(mask: &[bool], side: usize) -> Vec<bool> {
+    let (label, sizes) = components(mask, side);
+    if label.is_empty() {
+        return vec![false; side * side];
+    }
+    // The first of equally large components, as before.
+    let best = sizes
+        .iter()
+        .enumerate()
+        .fold((0u32, 0usize), |(b, bs), (i, &s)| {
+            if s > bs { (i as u32 + 1, s) } else { (b, bs) }
+        })
+        .0;
     label.iter().map(|&l| best != 0 && l == best).collect()
+}
+
+/// `mask` with its holes filled: every pixel not reachable from the image border through
+/// pixels outside `mask` (4-connected) is set.
+pub fn fill_holes(mask: &[bool], side: usize) -> Vec<bool> {
+    let n = side * side;
+    if mask.len() != n {
+        return vec![false; n];
+    }
+    let mut outside = vec![false; n];
+    let mut stack = Vec::new();
+    for i in 0..side {
+        for p in [i, (side - 1) * side + i, i * side, i * side + side - 1] {
+            if !mask[p] && !outside[p] {
+                outside[p] = true;
+                stack.push(p);
+            }
+        }
+    }
+    while let Some(p) = stack.pop() {
+        for q in neighbours4(p, side) {
+            if !mask[q] && !outside[q] {
+                outside[q] = true;
+                stack.push(q);
+            }
+        }
+    }
+    outside.iter().map(|&o| !o).collect()
 }
 
 /// The 4-connected neighbours of pixel `p` in a `side × side` image (row-major).

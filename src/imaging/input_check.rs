@@ -10,13 +10,16 @@
 //!    units.
 //! 2. **Plausibility** ([`Plausibility`]): for CT and 8-bit greyscale images, robust rules on
 //!    the same 256×256 abdomen-windowed image the models see decide whether the slice looks
-//!    like an axial abdominal slice at kidney level. A failing rule gives a warning (the
-//!    front ends show it instead of a predicted class), not a refusal. The rules and their
-//!    thresholds, and how they were validated, are in MODEL_CARD.md › Input check.
+//!    like an axial abdominal slice at kidney level; for CT in HU, [`anatomical_level`] also
+//!    flags slices through the lungs and through wide bone (pelvis, shoulders, head). A
+//!    failing rule gives a warning (the front ends show it instead of a predicted class),
+//!    not a refusal. The rules and their thresholds, and how they were validated, are in
+//!    MODEL_CARD.md › Input check.
 
 use std::path::Path;
 
-use super::body_crop::{BODY_LEVEL, largest_component, neighbours4};
+use super::anatomical_level::{self, LevelFeatures};
+use super::body_crop::{BODY_LEVEL, fill_holes, largest_component};
 use super::model_input::{MODEL_SIDE, to_model_input};
 use super::slice::{Slice, Units};
 
@@ -91,6 +94,9 @@ pub struct Features {
     pub soft_tissue: f64,
     /// Fraction of the image outside the body that is not dark (a frame, text, another body).
     pub outside_bright: f64,
+    /// Lungs and wide bone, measured in HU ([`anatomical_level`]); `None` for images without
+    /// HU (8-bit rasters), whose window hides the difference between air and fat.
+    pub level: Option<LevelFeatures>,
 }
 
 /// Rule thresholds (chosen on the kidney-ct training folder and synthetic negatives, then
@@ -118,6 +124,13 @@ pub mod limits {
     /// image is a close-up (a crop or a targeted reconstruction), which the 256×256 model
     /// input would magnify several times.
     pub const MIN_FIELD_OF_VIEW_MM: f64 = 150.0;
+    /// Most lung share of the back of each side (HU slices only): 0 on every kidney-level
+    /// slice of `ldct-mayo`, 0.04–0.42 on its chest slices.
+    pub const LUNG_SHARE: f64 = 0.02;
+    /// Most lateral reach of large bone, fraction of half the body's width (HU slices only):
+    /// at most 0.24 on the kidney-level slices of `ldct-mayo`, 0.67–0.85 on its pelvis and
+    /// shoulder slices.
+    pub const LATERAL_BONE: f64 = 0.45;
 }
 
 /// Plain name of a DICOM modality code.
@@ -291,9 +304,23 @@ pub fn plausibility(slice: &Slice) -> Plausibility {
             ));
         }
     }
-    let features = features(&to_model_input(slice), MODEL_SIDE);
+    let mut features = features(&to_model_input(slice), MODEL_SIDE);
+    if slice.units == Units::Hu {
+        features.level =
+            anatomical_level::measure(&slice.values, slice.rows, slice.cols, posterior_down(slice));
+    }
     warnings.extend(rule_warnings(&features));
     Plausibility { features, warnings }
+}
+
+/// True unless the DICOM orientation says the image's columns run towards the patient's
+/// front (DICOM patient axes: +y is posterior, PS3.3 C.7.6.2.1.1).
+fn posterior_down(slice: &Slice) -> bool {
+    slice
+        .info
+        .as_ref()
+        .and_then(|i| i.image_orientation_patient)
+        .is_none_or(|o| o[4] >= 0.0)
 }
 
 /// True when the row and column directions lie (within ~25°) in the patient's x–y plane.
@@ -362,6 +389,20 @@ pub fn rule_warnings(f: &Features) -> Vec<String> {
             f.outside_bright * 100.0
         ));
     }
+    if let Some(l) = f.level {
+        if l.lung_share > LUNG_SHARE {
+            w.push(format!(
+                "lungs fill {:.0} % of the back of the body: a chest slice, above the kidneys",
+                l.lung_share * 100.0
+            ));
+        }
+        if l.lateral_bone > LATERAL_BONE {
+            w.push(format!(
+                "large bone reaches {:.0} % of the way to the body's sides, where at kidney level only the spine is large: a pelvis (iliac wings, hips), shoulder or head slice",
+                l.lateral_bone.min(1.0) * 100.0
+            ));
+        }
+    }
     w
 }
 
@@ -381,30 +422,15 @@ pub fn features(img: &[f32], side: usize) -> Features {
             bright: 0.0,
             soft_tissue: 0.0,
             outside_bright: 0.0,
+            level: None,
         };
     }
     // Largest 4-connected component above the body level.
     let fg: Vec<bool> = img.iter().map(|&v| v > BODY_LEVEL).collect();
-    let in_comp = largest_component(&fg, side);
-    let mut stack = Vec::new();
-    // Fill holes: everything not reachable from the border without crossing the body.
-    let mut outside = vec![false; n];
-    for i in 0..side {
-        for p in [i, (side - 1) * side + i, i * side, i * side + side - 1] {
-            if !in_comp[p] && !outside[p] {
-                outside[p] = true;
-                stack.push(p);
-            }
-        }
-    }
-    while let Some(p) = stack.pop() {
-        for q in neighbours4(p, side) {
-            if !in_comp[q] && !outside[q] {
-                outside[q] = true;
-                stack.push(q);
-            }
-        }
-    }
+    let outside: Vec<bool> = fill_holes(&largest_component(&fg, side), side)
+        .iter()
+        .map(|&b| !b)
+        .collect();
     let (mut area, mut air, mut bright, mut soft) = (0usize, 0usize, 0usize, 0usize);
     let (mut sx, mut sy) = (0.0f64, 0.0f64);
     let (mut x0, mut x1, mut y0, mut y1) = (side, 0usize, side, 0usize);
@@ -434,6 +460,7 @@ pub fn features(img: &[f32], side: usize) -> Features {
             bright: 0.0,
             soft_tissue: 0.0,
             outside_bright: out_bright as f64 / out_n.max(1) as f64,
+            level: None,
         };
     }
     let (cx, cy) = (sx / area as f64, sy / area as f64);
@@ -447,5 +474,6 @@ pub fn features(img: &[f32], side: usize) -> Features {
         bright: bright as f64 / a,
         soft_tissue: soft as f64 / a,
         outside_bright: out_bright as f64 / out_n.max(1) as f64,
+        level: None,
     }
 }

@@ -5,6 +5,7 @@
 //! [`window`], [`model_input::to_model_input`], [`phantom`], [`ldct::simulate`],
 //! [`metrics`].
 
+pub mod anatomical_level;
 pub mod body_crop;
 pub mod dicom;
 pub mod error;
