@@ -409,3 +409,34 @@ fn eight_bit_images_get_no_level_measurement() {
     });
     assert_eq!(input_check::plausibility(&s).features.level, None);
 }
+
+#[test]
+fn a_body_narrower_than_an_adult_abdomen_gets_a_warning_in_hu() {
+    // A 256 × 256 HU slice at 0.8 mm (205 mm field of view, not a close-up) of a soft-tissue
+    // disc with a vertebra: 0.6 of the width is 123 mm, a neck rather than an abdomen.
+    let n = 256;
+    let v = (0..n * n)
+        .map(|i| {
+            let (x, y) = ((i % n) as f64 / n as f64, (i / n) as f64 / n as f64);
+            if (x - 0.5).hypot(y - 0.62) < 0.05 {
+                700.0
+            } else if (x - 0.5).hypot(y - 0.5) < 0.3 {
+                40.0
+            } else {
+                -1000.0
+            }
+        })
+        .collect();
+    let mut s = Slice::from_values(n, n, v, Units::Hu);
+    let narrow = |s: &Slice| {
+        input_check::plausibility(s)
+            .warnings
+            .iter()
+            .any(|w| w.contains("mm wide"))
+    };
+    s.pixel_spacing_mm = Some([0.8, 0.8]);
+    assert!(narrow(&s));
+    // The same disc at 1.6 mm is 246 mm wide: no width warning.
+    s.pixel_spacing_mm = Some([1.6, 1.6]);
+    assert!(!narrow(&s));
+}

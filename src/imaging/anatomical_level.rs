@@ -37,6 +37,9 @@ const MIN_BONE_PART: f64 = 0.003;
 /// What [`measure`] finds on one slice.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct LevelFeatures {
+    /// Width of the body (bounding box), mm, when the pixel spacing is known (adult abdomen at
+    /// kidney level: 250–400 mm; neck about 130 mm).
+    pub body_width_mm: Option<f64>,
     /// Share of the back half of the body covered by large air components, the smaller of
     /// the left and right sides (0 at kidney level, 0.04–0.42 through the lungs).
     pub lung_share: f64,
@@ -45,23 +48,34 @@ pub struct LevelFeatures {
     pub lateral_bone: f64,
 }
 
-/// Measures [`LevelFeatures`] on a `rows × cols` slice of HU values (row-major).
-/// `posterior_down`: true when the image's downward direction points to the patient's back
-/// (the usual display; DICOM column direction with a positive y component).
+/// How a slice is laid out: its size, and what the image directions mean.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Geometry {
+    /// Rows of the HU array (row-major).
+    pub rows: usize,
+    /// Columns of the HU array.
+    pub cols: usize,
+    /// Row and column spacing, mm, when known (DICOM Pixel Spacing).
+    pub pixel_spacing_mm: Option<[f64; 2]>,
+    /// True when the image's downward direction points to the patient's back (the usual
+    /// display; DICOM column direction with a positive y component).
+    pub posterior_down: bool,
+}
+
+/// Measures [`LevelFeatures`] on a slice of HU values laid out as `g` says.
 /// `None` when the slice has no body (nothing above −300 HU) or the sizes do not match.
-pub fn measure(
-    hu: &[f32],
-    rows: usize,
-    cols: usize,
-    posterior_down: bool,
-) -> Option<LevelFeatures> {
+pub fn measure(hu: &[f32], g: Geometry) -> Option<LevelFeatures> {
+    let (rows, cols) = (g.rows, g.cols);
     if rows == 0 || cols == 0 || hu.len() != rows * cols {
         return None;
     }
     let side = MODEL_SIDE;
     let img = resample_area(hu, rows, cols, side, side);
-    let body = fill_holes(
-        &largest_component(&img.iter().map(|&v| v > BODY_HU).collect::<Vec<_>>(), side),
+    let body = fill_columns(
+        &fill_holes(
+            &largest_component(&img.iter().map(|&v| v > BODY_HU).collect::<Vec<_>>(), side),
+            side,
+        ),
         side,
     );
     let area = body.iter().filter(|&&b| b).count();
@@ -77,9 +91,29 @@ pub fn measure(
     let (cx, cy) = (sx / area as f64, sy / area as f64);
     let half_width = (x1 - x0 + 1) as f64 / 2.0;
     Some(LevelFeatures {
-        lung_share: lung_share(&img, &body, area, (cx, cy), posterior_down),
+        body_width_mm: g
+            .pixel_spacing_mm
+            .map(|[_, sx]| 2.0 * half_width * sx * cols as f64 / side as f64),
+        lung_share: lung_share(&img, &body, area, (cx, cy), g.posterior_down),
         lateral_bone: lateral_bone(&img, &body, area, cx) / half_width,
     })
+}
+
+/// `mask` with each column filled between its first and last set pixel. Why: when the field
+/// of view cuts the chest wall off at the sides, the lungs reach the image border and are not
+/// holes of the body; front and back walls still close them in every column. (Rows are not
+/// filled: the gap between the trunk and an arm held at the side would become "lung".)
+fn fill_columns(mask: &[bool], side: usize) -> Vec<bool> {
+    let mut out = mask.to_vec();
+    for x in 0..side {
+        let set = |y: &usize| mask[y * side + x];
+        if let (Some(top), Some(bottom)) = ((0..side).find(set), (0..side).rev().find(set)) {
+            for y in top..=bottom {
+                out[y * side + x] = true;
+            }
+        }
+    }
+    out
 }
 
 /// The smaller of the left and right back quarters' shares covered by air components of at
@@ -118,7 +152,10 @@ fn lung_share(
 }
 
 /// Largest distance (pixels) from the column `cx` of a pixel of a bone component of at least
-/// [`MIN_BONE_PART`] of the body; 0 without such bone.
+/// [`MIN_BONE_PART`] of the body; 0 without such bone. One side is enough: on the pelvis
+/// slices of `ldct-mayo` and of the series in MODEL_CARD, the bone of one side often falls
+/// apart into pieces below the size limit. The price: a dense contrast-filled bowel loop far
+/// to one side also counts (MODEL_CARD › Input check).
 fn lateral_bone(img: &[f32], body: &[bool], area: usize, cx: f64) -> f64 {
     let side = MODEL_SIDE;
     let bone: Vec<bool> = (0..side * side)
@@ -148,6 +185,15 @@ fn mean3x3(img: &[f32], side: usize, p: usize) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn geometry(side: usize, posterior_down: bool) -> Geometry {
+        Geometry {
+            rows: side,
+            cols: side,
+            pixel_spacing_mm: None,
+            posterior_down,
+        }
+    }
 
     /// A 256×256 HU slice: soft-tissue ellipse (body) with a spine, plus what `extra` paints.
     fn slice(extra: impl Fn(f64, f64) -> Option<f32>) -> Vec<f32> {
@@ -183,39 +229,71 @@ mod tests {
 
     #[test]
     fn a_kidney_level_like_slice_has_no_lungs_and_no_wide_bone() {
-        let f = measure(&slice(|_, _| None), 256, 256, true).expect("body");
+        let f = measure(&slice(|_, _| None), geometry(256, true)).expect("body");
         assert_eq!(f.lung_share, 0.0);
         assert!(f.lateral_bone > 0.05 && f.lateral_bone < 0.25, "{f:?}");
     }
 
     #[test]
     fn lungs_on_both_sides_are_measured_and_one_sided_gas_is_not() {
-        let f = measure(&slice(lungs), 256, 256, true).expect("body");
+        let f = measure(&slice(lungs), geometry(256, true)).expect("body");
         assert!(f.lung_share > 0.2, "{f:?}");
         let gas = |x: f64, y: f64| ((x - 0.3).hypot(y - 0.6) < 0.1).then_some(-900.0f32);
-        let g = measure(&slice(gas), 256, 256, true).expect("body");
+        let g = measure(&slice(gas), geometry(256, true)).expect("body");
         assert_eq!(g.lung_share, 0.0, "one side only: {g:?}");
         // Air in front (top of the image) is not lung when the back is down…
         let front = |x: f64, y: f64| {
             let part = |cx: f64| ((x - cx) / 0.1).powi(2) + ((y - 0.38) / 0.08).powi(2) <= 1.0;
             (part(0.3) || part(0.7)).then_some(-850.0f32)
         };
-        let f = measure(&slice(front), 256, 256, true).unwrap();
+        let f = measure(&slice(front), geometry(256, true)).unwrap();
         assert_eq!(f.lung_share, 0.0, "{f:?}");
         // …but is the back when the image is shown the other way up.
-        let b = measure(&slice(front), 256, 256, false).unwrap();
+        let b = measure(&slice(front), geometry(256, false)).unwrap();
         assert!(b.lung_share > 0.05, "{b:?}");
     }
 
     #[test]
+    fn lungs_reaching_the_image_border_still_count() {
+        // A field of view that cuts the chest wall off at both sides: the lungs touch the
+        // border and are no holes of the body, but front and back walls close them in.
+        let cut = |x: f64, y: f64| {
+            let lung = |cx: f64| ((x - cx) / 0.2).powi(2) + ((y - 0.5) / 0.2).powi(2) <= 1.0;
+            if !(0.02..=0.98).contains(&x) {
+                Some(-1000.0)
+            } else {
+                (lung(0.12) || lung(0.88)).then_some(-850.0f32)
+            }
+        };
+        let f = measure(&slice(cut), geometry(256, true)).expect("body");
+        assert!(f.lung_share > 0.2, "{f:?}");
+    }
+
+    #[test]
+    fn the_body_width_needs_the_pixel_spacing() {
+        let s = slice(|_, _| None);
+        assert_eq!(
+            measure(&s, geometry(256, true)).unwrap().body_width_mm,
+            None
+        );
+        let g = Geometry {
+            pixel_spacing_mm: Some([1.5, 1.25]),
+            ..geometry(256, true)
+        };
+        // The ellipse spans 0.84 of the 256 columns of 1.25 mm: about 269 mm.
+        let w = measure(&s, g).unwrap().body_width_mm.unwrap();
+        assert!((w - 0.84 * 320.0).abs() < 4.0, "{w}");
+    }
+
+    #[test]
     fn iliac_wings_reach_far_from_the_midline_and_small_ribs_do_not_count() {
-        let f = measure(&slice(iliac_wings), 256, 256, true).expect("body");
+        let f = measure(&slice(iliac_wings), geometry(256, true)).expect("body");
         assert!(f.lateral_bone > 0.6, "{f:?}");
         let ribs = |x: f64, y: f64| {
             let rib = |cx: f64| (x - cx).hypot(y - 0.6) < 0.006;
             (rib(0.12) || rib(0.88)).then_some(800.0f32)
         };
-        let r = measure(&slice(ribs), 256, 256, true).expect("body");
+        let r = measure(&slice(ribs), geometry(256, true)).expect("body");
         assert!(r.lateral_bone < 0.25, "{r:?}");
     }
 
@@ -227,8 +305,8 @@ mod tests {
             .map(|p| small[(p / 512 / 2) * 256 + (p % 512) / 2])
             .collect();
         let (a, b) = (
-            measure(&small, 256, 256, true).unwrap(),
-            measure(&big, 512, 512, true).unwrap(),
+            measure(&small, geometry(256, true)).unwrap(),
+            measure(&big, geometry(512, true)).unwrap(),
         );
         assert!(
             (a.lateral_bone - b.lateral_bone).abs() < 0.02,
@@ -238,8 +316,8 @@ mod tests {
 
     #[test]
     fn no_body_or_a_wrong_size_gives_none() {
-        assert_eq!(measure(&vec![-1000.0; 64 * 64], 64, 64, true), None);
-        assert_eq!(measure(&[0.0; 10], 64, 64, true), None);
-        assert_eq!(measure(&[], 0, 0, true), None);
+        assert_eq!(measure(&vec![-1000.0; 64 * 64], geometry(64, true)), None);
+        assert_eq!(measure(&[0.0; 10], geometry(64, true)), None);
+        assert_eq!(measure(&[], geometry(0, true)), None);
     }
 }

@@ -131,6 +131,9 @@ pub mod limits {
     /// at most 0.24 on the kidney-level slices of `ldct-mayo`, 0.67–0.85 on its pelvis and
     /// shoulder slices.
     pub const LATERAL_BONE: f64 = 0.45;
+    /// Least body width, mm (HU slices with a known pixel spacing): an adult abdomen at
+    /// kidney level is 250–400 mm wide; a neck is about 130 mm.
+    pub const MIN_BODY_WIDTH_MM: f64 = 180.0;
 }
 
 /// Plain name of a DICOM modality code.
@@ -306,21 +309,26 @@ pub fn plausibility(slice: &Slice) -> Plausibility {
     }
     let mut features = features(&to_model_input(slice), MODEL_SIDE);
     if slice.units == Units::Hu {
-        features.level =
-            anatomical_level::measure(&slice.values, slice.rows, slice.cols, posterior_down(slice));
+        features.level = anatomical_level::measure(&slice.values, level_geometry(slice));
     }
     warnings.extend(rule_warnings(&features));
     Plausibility { features, warnings }
 }
 
-/// True unless the DICOM orientation says the image's columns run towards the patient's
-/// front (DICOM patient axes: +y is posterior, PS3.3 C.7.6.2.1.1).
-fn posterior_down(slice: &Slice) -> bool {
-    slice
-        .info
-        .as_ref()
-        .and_then(|i| i.image_orientation_patient)
-        .is_none_or(|o| o[4] >= 0.0)
+/// The slice's layout for [`anatomical_level::measure`]. The back is down unless the DICOM
+/// orientation says the image's columns run towards the patient's front (patient axes: +y
+/// is posterior, DICOM PS3.3 C.7.6.2.1.1).
+fn level_geometry(slice: &Slice) -> anatomical_level::Geometry {
+    anatomical_level::Geometry {
+        rows: slice.rows,
+        cols: slice.cols,
+        pixel_spacing_mm: slice.pixel_spacing_mm,
+        posterior_down: slice
+            .info
+            .as_ref()
+            .and_then(|i| i.image_orientation_patient)
+            .is_none_or(|o| o[4] >= 0.0),
+    }
 }
 
 /// True when the row and column directions lie (within ~25°) in the patient's x–y plane.
@@ -390,6 +398,11 @@ pub fn rule_warnings(f: &Features) -> Vec<String> {
         ));
     }
     if let Some(l) = f.level {
+        if let Some(mm) = l.body_width_mm.filter(|&mm| mm < MIN_BODY_WIDTH_MM) {
+            w.push(format!(
+                "the body is only {mm:.0} mm wide (an adult abdomen: 250–400 mm): a neck, a limb or a small child"
+            ));
+        }
         if l.lung_share > LUNG_SHARE {
             w.push(format!(
                 "lungs fill {:.0} % of the back of the body: a chest slice, above the kidneys",
