@@ -155,6 +155,29 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>
         );
         return;
     };
+    // The decision first: it is what the reader came for, and a warning must not scroll away.
+    let best = (0..3)
+        .max_by(|&a, &b| o.probabilities[a].total_cmp(&o.probabilities[b]))
+        .unwrap_or(0);
+    if demo {
+        ui.label("Predicted class: none (demo weights: no diagnosis is made)");
+    } else if let Some(w) = warning {
+        ui.colored_label(
+            amber(ui),
+            format!("Predicted class: none. Input check: {w}."),
+        );
+    } else if app.state.input_is_phantom {
+        ui.label(format!(
+            "Model output: {} (not a diagnosis)",
+            CLASS_NAMES[best]
+        ));
+        ui.colored_label(
+            amber(ui),
+            "The built-in phantom is synthetic; the classifier was trained on real CT only, so this shows the encrypted pipeline at work, not whether the phantom's painted lesion is recognised.",
+        );
+    } else {
+        ui.label(RichText::new(format!("Predicted class: {}", CLASS_NAMES[best])).strong());
+    }
     let plain = o.reference_logits.map(|l| job::probabilities(&l));
     let ref_cnn = o.ref_cnn_logits.map(|l| job::probabilities(&l));
     let approx_cnn = o.approx_cnn_logits.map(|l| job::probabilities(&l));
@@ -282,28 +305,6 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>
          Ref-CNN is the ordinary network it approximates; where they differ, encryption is not \
          the cause. Hover a header for more.",
     );
-    let best = (0..3)
-        .max_by(|&a, &b| o.probabilities[a].total_cmp(&o.probabilities[b]))
-        .unwrap_or(0);
-    if demo {
-        ui.label("Predicted class: none (demo weights: no diagnosis is made)");
-    } else if let Some(w) = warning {
-        ui.colored_label(
-            amber(ui),
-            format!("Predicted class: none. Input check: {w}."),
-        );
-    } else if app.state.input_is_phantom {
-        ui.label(format!(
-            "Model output: {} (not a diagnosis)",
-            CLASS_NAMES[best]
-        ));
-        ui.colored_label(
-            amber(ui),
-            "The built-in phantom is synthetic; the classifier was trained on real CT only, so this shows the encrypted pipeline at work, not whether the phantom's painted lesion is recognised.",
-        );
-    } else {
-        ui.label(RichText::new(format!("Predicted class: {}", CLASS_NAMES[best])).strong());
-    }
     if let Some(e) = o.max_error() {
         ui.label(format!(
             "HE vs plaintext: max |Δ logit| = {e:.2e} ({:.1} bits of precision). Decrypted logits {:.4}, {:.4}, {:.4}.",
