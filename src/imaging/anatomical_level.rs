@@ -18,7 +18,7 @@
 //! Not covered: upper-abdominal slices (liver and spleen) above the kidneys, which have
 //! neither lungs nor wide bone.
 
-use super::body_crop::{components, fill_holes, largest_component};
+use super::body_crop::{Extent, components, extent, fill_holes, largest_component};
 use super::model_input::{MODEL_SIDE, resample_area};
 
 /// HU above which a pixel may belong to the body (fat is about −100 HU).
@@ -78,17 +78,12 @@ pub fn measure(hu: &[f32], g: Geometry) -> Option<LevelFeatures> {
         ),
         side,
     );
-    let area = body.iter().filter(|&&b| b).count();
-    if area == 0 {
-        return None;
-    }
-    let (mut sx, mut sy, mut x0, mut x1) = (0.0f64, 0.0f64, side, 0usize);
-    for p in (0..side * side).filter(|&p| body[p]) {
-        let (y, x) = (p / side, p % side);
-        (sx, sy) = (sx + x as f64, sy + y as f64);
-        (x0, x1) = (x0.min(x), x1.max(x));
-    }
-    let (cx, cy) = (sx / area as f64, sy / area as f64);
+    let Extent {
+        area,
+        centre: [cx, cy],
+        cols: (x0, x1),
+        ..
+    } = extent(&body, side)?;
     let half_width = (x1 - x0 + 1) as f64 / 2.0;
     Some(LevelFeatures {
         body_width_mm: g

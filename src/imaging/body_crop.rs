@@ -101,6 +101,37 @@ pub fn fill_holes(mask: &[bool], side: usize) -> Vec<bool> {
     outside.iter().map(|&o| !o).collect()
 }
 
+/// Where a mask lies: its pixel count, centroid and bounding box (pixels).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Extent {
+    /// Number of set pixels.
+    pub area: usize,
+    /// Centroid, (column, row).
+    pub centre: [f64; 2],
+    /// First and last column with a set pixel.
+    pub cols: (usize, usize),
+    /// First and last row with a set pixel.
+    pub rows: (usize, usize),
+}
+
+/// The [`Extent`] of `mask` (`side × side`, row-major), or `None` when nothing is set.
+pub fn extent(mask: &[bool], side: usize) -> Option<Extent> {
+    let (mut area, mut sx, mut sy) = (0usize, 0.0f64, 0.0f64);
+    let (mut x0, mut x1, mut y0, mut y1) = (side, 0usize, side, 0usize);
+    for (p, _) in mask.iter().enumerate().filter(|(_, m)| **m) {
+        let (y, x) = (p / side, p % side);
+        area += 1;
+        (sx, sy) = (sx + x as f64, sy + y as f64);
+        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+    }
+    (area > 0).then(|| Extent {
+        area,
+        centre: [sx / area as f64, sy / area as f64],
+        cols: (x0, x1),
+        rows: (y0, y1),
+    })
+}
+
 /// The 4-connected neighbours of pixel `p` in a `side × side` image (row-major).
 pub fn neighbours4(p: usize, side: usize) -> impl Iterator<Item = usize> {
     let (y, x) = (p / side, p % side);
@@ -135,12 +166,12 @@ pub fn body_box(img: &[f32], side: usize) -> Option<CropBox> {
     let fg: Vec<bool> = img.iter().map(|&v| v > BODY_LEVEL).collect();
     let eroded = erode(&fg, side, ERODE);
     let body = largest_component(&eroded, side);
-    let (mut x0, mut x1, mut y0, mut y1, mut area) = (side, 0, side, 0, 0usize);
-    for (p, _) in body.iter().enumerate().filter(|(_, b)| **b) {
-        let (y, x) = (p / side, p % side);
-        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
-        area += 1;
-    }
+    let Extent {
+        area,
+        cols: (x0, x1),
+        rows: (y0, y1),
+        ..
+    } = extent(&body, side)?;
     if (area as f64) < MIN_BODY_SHARE * (side * side) as f64 {
         return None;
     }

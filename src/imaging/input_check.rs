@@ -19,7 +19,7 @@
 use std::path::Path;
 
 use super::anatomical_level::{self, LevelFeatures};
-use super::body_crop::{BODY_LEVEL, fill_holes, largest_component};
+use super::body_crop::{BODY_LEVEL, Extent, extent, fill_holes, largest_component};
 use super::model_input::{MODEL_SIDE, to_model_input};
 use super::slice::{Slice, Units};
 
@@ -440,31 +440,26 @@ pub fn features(img: &[f32], side: usize) -> Features {
     }
     // Largest 4-connected component above the body level.
     let fg: Vec<bool> = img.iter().map(|&v| v > BODY_LEVEL).collect();
-    let outside: Vec<bool> = fill_holes(&largest_component(&fg, side), side)
-        .iter()
-        .map(|&b| !b)
-        .collect();
-    let (mut area, mut air, mut bright, mut soft) = (0usize, 0usize, 0usize, 0usize);
-    let (mut sx, mut sy) = (0.0f64, 0.0f64);
-    let (mut x0, mut x1, mut y0, mut y1) = (side, 0usize, side, 0usize);
+    let body = fill_holes(&largest_component(&fg, side), side);
+    let (mut air, mut bright, mut soft) = (0usize, 0usize, 0usize);
     let (mut out_n, mut out_bright) = (0usize, 0usize);
-    for p in 0..n {
-        let v = img[p];
-        if outside[p] {
+    for (&v, &inside) in img.iter().zip(&body) {
+        if !inside {
             out_n += 1;
             out_bright += usize::from(v > BODY_LEVEL);
             continue;
         }
-        let (y, x) = (p / side, p % side);
-        area += 1;
-        sx += x as f64;
-        sy += y as f64;
-        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
         air += usize::from(v < AIR_LEVEL);
         bright += usize::from(v >= BRIGHT_LEVEL);
         soft += usize::from(v > SOFT_BAND.0 && v < SOFT_BAND.1);
     }
-    if area == 0 {
+    let Some(Extent {
+        area,
+        centre: [cx, cy],
+        cols: (x0, x1),
+        rows: (y0, y1),
+    }) = extent(&body, side)
+    else {
         return Features {
             body_fraction: 0.0,
             body_aspect: 0.0,
@@ -475,8 +470,7 @@ pub fn features(img: &[f32], side: usize) -> Features {
             outside_bright: out_bright as f64 / out_n.max(1) as f64,
             level: None,
         };
-    }
-    let (cx, cy) = (sx / area as f64, sy / area as f64);
+    };
     let (w, h) = ((x1 - x0 + 1) as f64, (y1 - y0 + 1) as f64);
     let a = area as f64;
     Features {
