@@ -675,6 +675,24 @@ fn encrypted_classification_runs_on_the_worker_then_cancel_works() {
             .all(|(a, b)| (a - b).abs() < 1e-3),
         "the same slice gives the same logits with the reused keys"
     );
+
+    // The probability chart and its legend stay inside the central panel at common laptop
+    // sizes (at 1400×900 they were once drawn under the right panel).
+    for size in [[1600.0, 1000.0], [1400.0, 900.0], [1280.0, 800.0]] {
+        h.set_size(egui::vec2(size[0], size[1]));
+        for _ in 0..3 {
+            h.step();
+        }
+        let panel_left = h.get_by_label("Encrypted pipeline").rect().left();
+        for legend in ["blue: HE-CNN (decrypted)", "grey: plaintext, same circuit"] {
+            let r = h.get_by_label(legend).rect();
+            assert!(
+                r.right() <= panel_left,
+                "{size:?}: '{legend}' ends at x = {} under the right panel (from x = {panel_left})",
+                r.right()
+            );
+        }
+    }
 }
 
 /// The shared data folder (`$PRIVACT_DATA` or `../shared/data`), if present.
