@@ -278,6 +278,60 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>
     heat_map_controls(app, o, ui);
 }
 
+/// Least width (points) for the probability chart with its axis labels and legend.
+const MIN_CHART_WIDTH: f32 = 180.0;
+
+/// Bar chart of the decrypted probabilities beside those of the same circuit in plaintext.
+fn probability_chart(ui: &mut egui::Ui, probabilities: [f64; 3], plain: Option<[f64; 3]>) {
+    let bars = |probs: [f64; 3], offset: f64, name: &str| {
+        BarChart::new(
+            name,
+            probs
+                .iter()
+                .enumerate()
+                .map(|(k, &p)| {
+                    Bar::new(k as f64 + offset, p * 100.0)
+                        .width(0.35)
+                        .name(CLASS_NAMES[k])
+                })
+                .collect(),
+        )
+    };
+    let he = bars(probabilities, -0.18, "HE-CNN (decrypted)").color(client(ui));
+    let pl = plain.map(|p| bars(p, 0.18, "plaintext, same circuit").color(wire(ui)));
+    Plot::new("prob_plot")
+        .height(120.0)
+        .width(ui.available_width().clamp(150.0, 320.0))
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .allow_double_click_reset(false)
+        .show_x(false)
+        .include_y(0.0)
+        .include_y(100.0)
+        .include_x(-0.6)
+        .include_x(2.6)
+        .x_grid_spacer(egui_plot::uniform_grid_spacer(|_| [1.0, 5.0, 10.0]))
+        .x_axis_formatter(|mark, _range| {
+            let i = mark.value.round();
+            if (mark.value - i).abs() < 1e-6 && (0.0..3.0).contains(&i) {
+                CLASS_NAMES[i as usize].to_string()
+            } else {
+                String::new()
+            }
+        })
+        .y_axis_formatter(|mark, _range| format!("{:.0} %", mark.value))
+        .show(ui, |plot| {
+            plot.bar_chart(he);
+            if let Some(pl) = pl {
+                plot.bar_chart(pl);
+            }
+        });
+    ui.colored_label(client(ui), "blue: HE-CNN (decrypted)");
+    ui.colored_label(wire(ui), "grey: plaintext, same circuit");
+}
+
 /// The numbers behind the encrypted heat map (issue 19); its switches are in the right panel.
 fn heat_map_controls(app: &PrivactApp, o: &job::ClassifyOutcome, ui: &mut egui::Ui) {
     let hm = &app.state.heat_map;
@@ -587,58 +641,4 @@ fn denoising(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>) {
         }
         ui.weak("The model denoises the abdomen window (W400/L40); outside it the input's HU are kept, so the output and its export keep the full HU range.");
     });
-}
-
-/// Least width (points) for the probability chart with its axis labels and legend.
-const MIN_CHART_WIDTH: f32 = 180.0;
-
-/// Bar chart of the decrypted probabilities beside those of the same circuit in plaintext.
-fn probability_chart(ui: &mut egui::Ui, probabilities: [f64; 3], plain: Option<[f64; 3]>) {
-    let bars = |probs: [f64; 3], offset: f64, name: &str| {
-        BarChart::new(
-            name,
-            probs
-                .iter()
-                .enumerate()
-                .map(|(k, &p)| {
-                    Bar::new(k as f64 + offset, p * 100.0)
-                        .width(0.35)
-                        .name(CLASS_NAMES[k])
-                })
-                .collect(),
-        )
-    };
-    let he = bars(probabilities, -0.18, "HE-CNN (decrypted)").color(client(ui));
-    let pl = plain.map(|p| bars(p, 0.18, "plaintext, same circuit").color(wire(ui)));
-    Plot::new("prob_plot")
-        .height(120.0)
-        .width(ui.available_width().clamp(150.0, 320.0))
-        .allow_drag(false)
-        .allow_zoom(false)
-        .allow_scroll(false)
-        .allow_boxed_zoom(false)
-        .allow_double_click_reset(false)
-        .show_x(false)
-        .include_y(0.0)
-        .include_y(100.0)
-        .include_x(-0.6)
-        .include_x(2.6)
-        .x_grid_spacer(egui_plot::uniform_grid_spacer(|_| [1.0, 5.0, 10.0]))
-        .x_axis_formatter(|mark, _range| {
-            let i = mark.value.round();
-            if (mark.value - i).abs() < 1e-6 && (0.0..3.0).contains(&i) {
-                CLASS_NAMES[i as usize].to_string()
-            } else {
-                String::new()
-            }
-        })
-        .y_axis_formatter(|mark, _range| format!("{:.0} %", mark.value))
-        .show(ui, |plot| {
-            plot.bar_chart(he);
-            if let Some(pl) = pl {
-                plot.bar_chart(pl);
-            }
-        });
-    ui.colored_label(client(ui), "blue: HE-CNN (decrypted)");
-    ui.colored_label(wire(ui), "grey: plaintext, same circuit");
 }
