@@ -181,8 +181,7 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>
     let plain = o.reference_logits.map(|l| job::probabilities(&l));
     let ref_cnn = o.ref_cnn_logits.map(|l| job::probabilities(&l));
     let approx_cnn = o.approx_cnn_logits.map(|l| job::probabilities(&l));
-    let mut chart_placed = false;
-    ui.horizontal_top(|ui| {
+    let beside = ui.horizontal_top(|ui| {
         egui::Grid::new("probs")
             .num_columns(5)
             .striped(true)
@@ -252,12 +251,13 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>
             });
         // Beside the table when it fits, otherwise below it (a narrow window must not clip
         // the chart's legend).
-        if ui.available_width() >= MIN_CHART_WIDTH {
+        let fits = ui.available_width() >= MIN_CHART_WIDTH;
+        if fits {
             ui.vertical(|ui| probability_chart(ui, o.probabilities, plain));
-            chart_placed = true;
         }
+        fits
     });
-    if !chart_placed {
+    if !beside.inner {
         probability_chart(ui, o.probabilities, plain);
     }
     ui.weak(
