@@ -170,7 +170,7 @@ fn level_budget_is_checked_before_running() {
             available: LEVELS_NEEDED - 1
         }
     );
-    assert!(err.to_string().contains("needs 5 levels"));
+    assert!(err.to_string().contains("needs 6 levels"));
     let mut p = random_params(3);
     p.act2[0][4] = 0.0;
     assert!(matches!(

@@ -55,10 +55,10 @@ fn in_process_run_matches_the_plaintext_simulation() {
     for k in 0..3 {
         assert!((run.result.probabilities[k] - p[k]).abs() < 1e-4);
     }
-    // Upload: 4 seeded ciphertexts at level 5 (6 limbs of 49 + 5·40 bits), plus envelope.
+    // Upload: 4 seeded ciphertexts at level 6 (7 limbs of 49 + 6·40 bits), plus envelope.
     let upload = run.upload_bytes;
     assert_eq!(run.ledger.bytes("Encode & encrypt"), upload);
-    let per_ct = 16 + 2 + 8 + 32 + 16384 * 249 / 8;
+    let per_ct = 16 + 2 + 8 + 32 + 16384 * 289 / 8;
     assert_eq!(upload as usize, 10 + 4 * (8 + per_ct));
     assert!(upload < 3_000_000, "upload {upload} bytes");
     let params = Parameters::preset(packing::PRESET).unwrap();
@@ -139,7 +139,7 @@ fn server_refuses_bad_sessions_with_messages_not_panics() {
     assert!(refused(server.handle(&setup.encode())).contains("allow-list"));
 
     // Keys missing the packing plan's rotations.
-    let params = Parameters::preset("depth5-n14").unwrap();
+    let params = Parameters::preset(packing::PRESET).unwrap();
     let mut kg = KeyGenerator::new(&params);
     let sk = kg.gen_secret_key();
     let keys = kg.gen_evaluation_keys(&sk, &[1], false);

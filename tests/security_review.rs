@@ -493,7 +493,7 @@ fn refused_parameter_sets_cost_the_server_no_prime_search_or_ntt_tables() {
     let lit = privact::ckks::ParametersLiteral::preset("depth18-n15").unwrap();
     let bytes = wire::encode_parameters(&Parameters::new(lit).unwrap());
     let before = Parameters::builds_on_this_thread();
-    for allowed in [&["depth5-n14", "depth7-n14"][..], &["depth1-n12"][..]] {
+    for allowed in [&["depth6-n14", "depth7-n14"][..], &["depth1-n12"][..]] {
         assert!(matches!(
             admit_parameters(&bytes, allowed),
             Err(ProtocolError::NotAllowed)

@@ -199,13 +199,15 @@ fn an_evicted_session_is_re_established_transparently() {
     // Both sessions used one prepared model: one copy, counted against the budget.
     let model = metric(&server, "privact_model_memory_bytes");
     // Every member's plaintexts at their levels (limbs = level + 1): conv1 at the input level,
-    // conv2 two levels down, fc and map at level 1.
+    // the packing mask two levels down, conv2 three, fc and map at level 1.
     use privact::model::classifier::packing::{
-        BLOCKS, CLASSES, CTS1, CTS2, INPUT_CTS, LEVELS_NEEDED, MAP_CLASSES,
+        BLOCKS, CLASSES, CONV2_TAPS, CTS1, CTS2, INPUT_CTS, LEVELS_NEEDED, MAP_CLASSES, PACKED,
+        QUADRANTS,
     };
     let limbs = CTS1 * BLOCKS * INPUT_CTS * (LEVELS_NEEDED + 1)
-        + CTS2 * BLOCKS * CTS1 * 9 * (LEVELS_NEEDED - 1)
-        + (CLASSES + MAP_CLASSES.len()) * CTS2 * 2;
+        + (LEVELS_NEEDED - 1)
+        + CTS2 * BLOCKS * PACKED * CONV2_TAPS * (LEVELS_NEEDED - 2)
+        + (CLASSES + MAP_CLASSES.len()) * CTS2 * QUADRANTS * 2;
     let expected = classifier.he_members().len() * limbs * (1 << 14) * 8;
     assert_eq!(model, expected as f64, "prepared model counted once, whole");
     let _c = LocalSession::connect(&preset, &ep, &mut |_| {}).unwrap();
@@ -215,10 +217,10 @@ fn an_evicted_session_is_re_established_transparently() {
 
 #[test]
 fn limits_refuse_with_clear_4xx_answers_and_the_server_keeps_serving() {
-    // A generous read deadline here: a loaded machine may take seconds to push 70 MB through
+    // A generous read deadline here: a loaded machine may take seconds to push 84 MiB through
     // TLS, and this server tests sizes, not time (the slow client has its own server below).
     let server = serve(Limits {
-        max_setup_bytes: 64 << 20,
+        max_setup_bytes: 80 << 20, // the classifier's keys are 75 MB
         max_request_bytes: 4 << 20,
         read_timeout: Duration::from_secs(60),
         ..Limits::default()
@@ -233,7 +235,7 @@ fn limits_refuse_with_clear_4xx_answers_and_the_server_keeps_serving() {
             .unwrap()
     };
     // Oversized setup body.
-    let r = post("/v1/sessions", vec![0u8; 70 << 20]);
+    let r = post("/v1/sessions", vec![0u8; 84 << 20]);
     assert_eq!(r.status(), 413);
     // Unknown session.
     let r = post("/v1/sessions/0123456789abcdef", vec![1, 2, 3]);
@@ -258,7 +260,7 @@ fn limits_refuse_with_clear_4xx_answers_and_the_server_keeps_serving() {
         "{reply:?}"
     );
     // A real session, then a malformed ciphertext and an oversized request in it.
-    let mut client = ClassifierClient::new("depth5-n14").unwrap();
+    let mut client = ClassifierClient::new(privact::model::classifier::packing::PRESET).unwrap();
     let r = post("/v1/sessions", client.setup_message());
     assert_eq!(r.status(), 200);
     let id = r.headers()[SESSION_HEADER].to_str().unwrap().to_string();

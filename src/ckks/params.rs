@@ -70,8 +70,9 @@ pub struct ParametersLiteral {
 }
 
 /// Names of the built-in parameter sets.
-pub const PRESET_NAMES: [&str; 7] = [
+pub const PRESET_NAMES: [&str; 8] = [
     "depth7-n14",
+    "depth6-n14",
     "depth18-n15",
     "depth5-n14",
     "depth3-n13",
@@ -94,7 +95,11 @@ impl ParametersLiteral {
             "depth7-n14" => lit(14, [vec![49], vec![40; 7]].concat(), vec![49, 49], 40),
             // 770 + 100 = 870 ≤ 881 bits; 18 rescalings; 10 digits.
             "depth18-n15" => lit(15, [vec![50], vec![40; 18]].concat(), vec![50, 50], 40),
-            // 249 + 98 = 347 ≤ 438 bits: the classifier's set — exactly the 5 levels it uses, so
+            // 289 + 147 = 436 ≤ 438 bits: the classifier's set — exactly the 6 levels it uses, so
+            // ciphertexts and keys carry no unused primes. Three special primes make digits of
+            // three primes: 3 key-switching digits at the top level instead of 4 with two.
+            "depth6-n14" => lit(14, [vec![49], vec![40; 6]].concat(), vec![49, 49, 49], 40),
+            // 249 + 98 = 347 ≤ 438 bits: the classifier's set until its conv2 was packed densely — exactly the 5 levels it uses, so
             // ciphertexts and keys carry no unused primes (3 key-switching digits).
             "depth5-n14" => lit(14, [vec![49], vec![40; 5]].concat(), vec![49, 49], 40),
             // 158 + 50 = 208 ≤ 218 bits: small and fast, for tests and shallow models.
@@ -367,6 +372,8 @@ mod tests {
         assert_eq!(Parameters::preset("depth7-n14").unwrap().max_level(), 7);
         assert_eq!(Parameters::preset("depth18-n15").unwrap().max_level(), 18);
         assert_eq!(Parameters::preset("depth7-n14").unwrap().digits_at(7), 4);
+        assert_eq!(Parameters::preset("depth6-n14").unwrap().max_level(), 6);
+        assert_eq!(Parameters::preset("depth6-n14").unwrap().digits_at(6), 3);
     }
 
     #[test]

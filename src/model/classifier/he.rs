@@ -263,7 +263,8 @@ impl<P: Send + Sync> PreparedClassifier<P> {
     /// the mean members' per-cell cyst and tumour logit terms at [`map_slot`] (bias included
     /// in every cell, so the mean over the 16×16 cells of a map is exactly that class's logit
     /// and the map reveals no bias on its own); other slots 0. Same level and scale as the
-    /// logits; costs 2 plaintext products per member and 4 rotations in all.
+    /// logits; costs 2 · CTS2 · 4 plaintext products and 2 · CTS2 · 3 rotations per member, and 4
+    /// rotations in all.
     pub fn evaluate_with_map<B: SlotBackend<Pt = P>>(
         &self,
         backend: &B,
@@ -355,15 +356,20 @@ struct PreparedMember<P> {
     conv1: Vec<Vec<P>>,
     /// bias1[m]: conv1 bias plus the folded activation shift, per output ciphertext.
     bias1: Vec<Vec<f64>>,
-    /// conv2[k][r][i·9 + s]: output ciphertext k, block rotation r, input ciphertext i,
-    /// spatial offset s.
+    /// The dense-packing mask: 1 at the pooled cells (2u, 2v) of every block, 0 at the
+    /// partial sums beside them.
+    mask: P,
+    /// conv2[k][r][p·CONV2_TAPS + t]: output ciphertext k, block rotation r, packed input p,
+    /// tap t = (R + 3)·7 + (C + 3) (the input rotated by R·32 + C).
     conv2: Vec<Vec<Vec<P>>>,
     bias2: Vec<Vec<f64>>,
-    /// fc[class][k]: masks that pick and weight the pooled sums of ciphertext k.
+    /// fc[class][k·QUADRANTS + q]: weights of the pooled sums of quadrant q of ciphertext k,
+    /// read at the block's first slot after the quadrant is rotated there.
     fc: Vec<Vec<P>>,
     bias3: Vec<f64>,
-    /// map[m][k]: per-cell weights of map class `MAP_CLASSES[m]` on ciphertext k (fc weights
-    /// without the 1/256 of the pooling).
+    /// map[m][k·QUADRANTS + q]: per-cell weights of map class `MAP_CLASSES[m]` on quadrant q
+    /// of ciphertext k, rotated to the cell's corner (fc weights without the 1/256 of the
+    /// pooling).
     map: Vec<Vec<P>>,
     /// Each class's effective output bias (fc bias plus the folded activation constants).
     logit_bias: [f64; CLASSES],
@@ -375,6 +381,7 @@ impl<P: Send + Sync> PreparedMember<P> {
         self.conv1
             .iter()
             .flatten()
+            .chain(std::iter::once(&self.mask))
             .chain(self.conv2.iter().flatten().flatten())
             .chain(self.fc.iter().flatten())
             .chain(self.map.iter().flatten())
@@ -425,24 +432,48 @@ impl<P: Send + Sync> PreparedMember<P> {
             })
             .collect();
 
-        let offsets = conv2_offsets();
-        let conv2_level = input_level - 2;
+        let pooled_level = input_level - 2;
+        let mut mask = vec![0.0; SLOTS];
+        for b in 0..BLOCKS {
+            for u in 0..POOLED {
+                for x in 0..POOLED {
+                    mask[b * BLOCK + pooled_slot(u, x)] = 1.0;
+                }
+            }
+        }
+        let mask = backend.encode_weights(&mask, pooled_level)?;
+
+        // Output quadrant (qy, qx) reads, through tap (R, C), input quadrant and kernel offset
+        // `conv2_source` per axis; the block rotation r is undone by the giant step, so
+        // output block b − r meets input block b.
+        let conv2_level = input_level - 3;
         let conv2 = (0..CTS2)
             .map(|k| {
                 (0..BLOCKS)
                     .into_par_iter()
                     .map(|r| {
-                        (0..CTS1)
-                            .flat_map(|i| offsets.iter().map(move |&o| (i, o)))
-                            .map(|(i, (dy, dx))| {
+                        (0..PACKED * CONV2_TAPS)
+                            .map(|i| {
+                                let (pk, t) = (i / CONV2_TAPS, i % CONV2_TAPS);
+                                let row = (t / 7) as i64 - 3;
+                                let col = (t % 7) as i64 - 3;
                                 let mut v = vec![0.0; SLOTS];
                                 for b in 0..BLOCKS {
-                                    let ci = i * BLOCKS + b;
-                                    let co = k * BLOCKS + (b + BLOCKS - r) % BLOCKS;
-                                    let w = p.w2(co, ci, dy, dx) * p.act1[0][ci] / 4.0;
-                                    for u in (0..POOLED).filter(|&u| inside(u, dy)) {
-                                        for x in (0..POOLED).filter(|&x| inside(x, dx)) {
-                                            v[b * BLOCK + pooled_slot(u, x)] = w;
+                                    for q in 0..QUADRANTS {
+                                        let (Some((my, dy)), Some((mx, dx))) =
+                                            (conv2_source(q / 2, row), conv2_source(q % 2, col))
+                                        else {
+                                            continue;
+                                        };
+                                        let ci = (QUADRANTS * pk + 2 * my + mx) * BLOCKS + b;
+                                        let co = (QUADRANTS * k + q) * BLOCKS
+                                            + (b + BLOCKS - r) % BLOCKS;
+                                        let w = p.w2(co, ci, dy, dx) * p.act1[0][ci] / 4.0;
+                                        let at = b * BLOCK + quadrant_offset(q);
+                                        for u in (0..POOLED).filter(|&u| inside(u, dy)) {
+                                            for x in (0..POOLED).filter(|&x| inside(x, dx)) {
+                                                v[at + pooled_slot(u, x)] = w;
+                                            }
                                         }
                                     }
                                 }
@@ -453,23 +484,27 @@ impl<P: Send + Sync> PreparedMember<P> {
                     .collect::<Result<Vec<_>, _>>()
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let offsets = conv2_offsets();
         let bias2 = (0..CTS2)
             .map(|k| {
                 let mut v = vec![0.0; SLOTS];
                 for j in 0..BLOCKS {
-                    let co = k * BLOCKS + j;
-                    for u in 0..POOLED {
-                        for x in 0..POOLED {
-                            let border: f64 = offsets
-                                .iter()
-                                .filter(|&&(dy, dx)| inside(u, dy) && inside(x, dx))
-                                .map(|&(dy, dx)| {
-                                    (0..C1)
-                                        .map(|ci| p.w2(co, ci, dy, dx) * gamma1[ci])
-                                        .sum::<f64>()
-                                })
-                                .sum();
-                            v[j * BLOCK + pooled_slot(u, x)] = p.conv2_b[co] + beta2[co] + border;
+                    for q in 0..QUADRANTS {
+                        let co = (QUADRANTS * k + q) * BLOCKS + j;
+                        for u in 0..POOLED {
+                            for x in 0..POOLED {
+                                let border: f64 = offsets
+                                    .iter()
+                                    .filter(|&&(dy, dx)| inside(u, dy) && inside(x, dx))
+                                    .map(|&(dy, dx)| {
+                                        (0..C1)
+                                            .map(|ci| p.w2(co, ci, dy, dx) * gamma1[ci])
+                                            .sum::<f64>()
+                                    })
+                                    .sum();
+                                v[j * BLOCK + quadrant_offset(q) + pooled_slot(u, x)] =
+                                    p.conv2_b[co] + beta2[co] + border;
+                            }
                         }
                     }
                 }
@@ -477,15 +512,17 @@ impl<P: Send + Sync> PreparedMember<P> {
             })
             .collect();
 
-        let fc_level = input_level - 4;
+        let fc_level = input_level - 5;
         let cells = (POOLED * POOLED) as f64;
+        // Channel of quadrant q of conv2 ciphertext k in block j.
+        let channel = |k: usize, q: usize, j: usize| (QUADRANTS * k + q) * BLOCKS + j;
         let fc = (0..CLASSES)
             .map(|cls| {
-                (0..CTS2)
-                    .map(|k| {
+                (0..CTS2 * QUADRANTS)
+                    .map(|i| {
                         let mut v = vec![0.0; SLOTS];
                         for j in 0..BLOCKS {
-                            let co = k * BLOCKS + j;
+                            let co = channel(i / QUADRANTS, i % QUADRANTS, j);
                             v[j * BLOCK] = p.fc_w[cls * C2 + co] * p.act2[0][co] / cells;
                         }
                         backend.encode_weights(&v, fc_level)
@@ -499,11 +536,11 @@ impl<P: Send + Sync> PreparedMember<P> {
         let map = MAP_CLASSES
             .iter()
             .map(|&cls| {
-                (0..CTS2)
-                    .map(|k| {
+                (0..CTS2 * QUADRANTS)
+                    .map(|i| {
                         let mut v = vec![0.0; SLOTS];
                         for j in 0..BLOCKS {
-                            let co = k * BLOCKS + j;
+                            let co = channel(i / QUADRANTS, i % QUADRANTS, j);
                             let w = p.fc_w[cls * C2 + co] * p.act2[0][co];
                             for u in 0..POOLED {
                                 for x in 0..POOLED {
@@ -531,6 +568,7 @@ impl<P: Send + Sync> PreparedMember<P> {
         Ok(Self {
             conv1,
             bias1,
+            mask,
             conv2,
             bias2,
             fc,
@@ -589,16 +627,41 @@ impl<P: Send + Sync> PreparedMember<P> {
                 Self::rotate_and_add(backend, &s, GRID as i64)
             })
             .collect::<Result<Vec<_>, HeModelError>>()?;
-        // conv2: hoisted spatial baby steps, block giant steps.
-        let steps: Vec<i64> = conv2_offsets()
-            .into_iter()
-            .map(|(dy, dx)| conv2_rotation(dy, dx))
-            .collect();
-        let shifted = s
+        // Dense packing: mask the pooled cells, interleave four ciphertexts per packed one.
+        let masked = s
             .par_iter()
-            .map(|ct| backend.rotate_many(ct, &steps))
+            .map(|ct| backend.dot_plain(&[ct], &[&self.mask]))
             .collect::<Result<Vec<_>, _>>()?;
-        let shifted: Vec<&B::Ct> = shifted.iter().flatten().collect();
+        let (right, down) = (-(quadrant_offset(1) as i64), -(quadrant_offset(2) as i64));
+        let packed = masked
+            .par_chunks(QUADRANTS)
+            .map(|quad| match quad {
+                [q0, q1, q2, q3] => {
+                    let top = backend.rotate_sum(&[(q0, 0), (q1, right)])?;
+                    let bottom = backend.rotate_sum(&[(q2, 0), (q3, right)])?;
+                    backend.rotate_sum(&[(&top, 0), (&bottom, down)])
+                }
+                _ => Err(crate::ckks::EvalError::InvalidCount {
+                    n: quad.len(),
+                    max: QUADRANTS,
+                }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // conv2: two hoisted stages of spatial baby steps (rows, then columns of each row
+        // shift), block giant steps on the outputs.
+        let (rows, cols) = (conv2_row_steps(), conv2_col_steps());
+        let taps = packed
+            .par_iter()
+            .map(|ct| {
+                backend
+                    .rotate_many(ct, &rows)?
+                    .par_iter()
+                    .map(|row| backend.rotate_many(row, &cols))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let taps: Vec<&B::Ct> = taps.iter().flatten().flatten().collect();
+        let quadrants: Vec<i64> = (0..QUADRANTS).map(|q| quadrant_offset(q) as i64).collect();
         let z2 = self
             .conv2
             .par_iter()
@@ -606,7 +669,7 @@ impl<P: Send + Sync> PreparedMember<P> {
             .map(|(per_r, bias)| {
                 let parts = per_r
                     .par_iter()
-                    .map(|pts| backend.dot_plain(&shifted, &pts.iter().collect::<Vec<_>>()))
+                    .map(|pts| backend.dot_plain(&taps, &pts.iter().collect::<Vec<_>>()))
                     .collect::<Result<Vec<_>, _>>()?;
                 let y2 = Self::gather_blocks(backend, &parts)?;
                 let y2 = backend.add_plain(&y2, &backend.encode_like(bias, &y2)?)?;
@@ -615,12 +678,17 @@ impl<P: Send + Sync> PreparedMember<P> {
                 for k in global_pool_rotations() {
                     g = Self::rotate_and_add(backend, &g, k)?;
                 }
-                Ok((z, g))
+                // Every quadrant's pooled sum (and, for the map, cells) at the cell corner.
+                let cells = match with_map {
+                    true => backend.rotate_many(&z, &quadrants)?,
+                    false => Vec::new(),
+                };
+                Ok((cells, backend.rotate_many(&g, &quadrants)?))
             })
             .collect::<Result<Vec<_>, HeModelError>>()?;
-        let (cells, z2): (Vec<B::Ct>, Vec<B::Ct>) = z2.into_iter().unzip();
+        let (cells, z2): (Vec<Vec<B::Ct>>, Vec<Vec<B::Ct>>) = z2.into_iter().unzip();
         let map = if with_map {
-            let cells: Vec<&B::Ct> = cells.iter().collect();
+            let cells: Vec<&B::Ct> = cells.iter().flatten().collect();
             let terms = self
                 .map
                 .par_iter()
@@ -633,7 +701,7 @@ impl<P: Send + Sync> PreparedMember<P> {
             None
         };
         // Fully connected layer: weight the pooled sums, gather classes into slots 0..3.
-        let pooled: Vec<&B::Ct> = z2.iter().collect();
+        let pooled: Vec<&B::Ct> = z2.iter().flatten().collect();
         let per_class = self
             .fc
             .par_iter()

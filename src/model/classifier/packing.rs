@@ -10,8 +10,14 @@
 //!   part, taken once by a conjugation after the layer, is the real convolution.
 //! - **After conv1/act1**: `CTS1` = C1/8 ciphertexts, channel 8m + j in block j of ciphertext
 //!   m (32×32 grid).
-//! - **After pool1**: the 16×16 grid stays at stride 2 inside each block (a "gap"): no repacking.
-//! - **After conv2/act2**: `CTS2` = C2/8 ciphertexts, channel 8k + j in block j of ciphertext k.
+//! - **After pool1**: the 16×16 grid at stride 2 inside each block; the other three slots of
+//!   every 2×2 cell hold partial sums.
+//! - **Dense packing** (one masking level): the pooled cells are masked and the ciphertexts
+//!   interleaved, four per ciphertext: conv1 ciphertext m goes to quadrant q = m mod 4 (slot
+//!   offset [`quadrant_offset`]: 0, 1, 32, 33 inside each 2×2 cell) of packed ciphertext m / 4,
+//!   so channel 8m + j sits in block j, quadrant m mod 4. Every slot now carries a channel.
+//! - **After conv2/act2**: `CTS2` = C2/32 ciphertexts in the same dense layout: channel
+//!   8(4k + q) + j in block j, quadrant q of ciphertext k.
 //! - **Logits**: slots 0, 1, 2 of one ciphertext.
 //! - **Class-activation map** (optional, issue 19): one more ciphertext at the logits' level;
 //!   in every block, the cyst map at the pooled cells (2u, 2v) shifted one slot right and the
@@ -19,10 +25,13 @@
 //!   (see [`map_slot`]). It needs no extra level and only the rotations the logits use.
 //!
 //! conv1 mixes channels by hoisted block rotations (multiples of 1,024) of the input
-//! ciphertexts, computed once per slice for every ensemble member. conv2 uses block rotations
-//! as giant steps on its outputs and the 3×3 spatial rotations as hoisted baby steps on its
-//! inputs: CTS2 · 8 · CTS1 · 9 plaintext products and CTS2 · 7 giant-step rotations per
-//! member. The rotation set does not depend on the widths, so neither do the Galois keys.
+//! ciphertexts, computed once per slice for every ensemble member. conv2 reads each output
+//! quadrant's 3×3 neighbourhood across all four input quadrants: row shifts R·32 and column
+//! shifts C (R, C ∈ −3..3, two hoisted stages, 12 Galois keys) give 49 rotated copies of each
+//! packed ciphertext, and block rotations are giant steps on the outputs: CTS2 · 8 · PACKED ·
+//! 49 plaintext products and CTS2 · 7 giant-step rotations per member — a third of the
+//! 2,304 products the stride-2 layout needed, because every product now fills every slot.
+//! The rotation set does not depend on the widths, so neither do the Galois keys.
 
 pub const IMAGE: usize = 256;
 pub const PATCH: usize = 8;
@@ -39,16 +48,25 @@ pub const C1: usize = super::weights::approx_arch::C1;
 pub const C2: usize = super::weights::approx_arch::C2;
 /// Ciphertexts holding the conv1 channels (8 per ciphertext, one per block).
 pub const CTS1: usize = C1 / BLOCKS;
-/// Ciphertexts holding the conv2 channels.
-pub const CTS2: usize = C2 / BLOCKS;
-const _: () =
-    assert!(C1.is_multiple_of(BLOCKS) && C2.is_multiple_of(BLOCKS) && CTS1 > 0 && CTS2 > 0);
+/// Quadrants of a 2×2 cell: channels per block of a densely packed ciphertext.
+pub const QUADRANTS: usize = 4;
+/// Densely packed ciphertexts holding the pooled conv1 channels (conv2's inputs).
+pub const PACKED: usize = C1 / (BLOCKS * QUADRANTS);
+/// Densely packed ciphertexts holding the conv2 channels.
+pub const CTS2: usize = C2 / (BLOCKS * QUADRANTS);
+const _: () = assert!(
+    C1.is_multiple_of(BLOCKS * QUADRANTS)
+        && C2.is_multiple_of(BLOCKS * QUADRANTS)
+        && PACKED > 0
+        && CTS2 > 0
+);
 pub const POOLED: usize = GRID / 2; // 16
 pub const CLASSES: usize = 3;
-/// mul_plain (conv1), square, mul_plain (conv2), square, mul_plain (fc).
-pub const LEVELS_NEEDED: usize = 5;
+/// mul_plain (conv1), square, mul_plain (dense-packing mask), mul_plain (conv2), square,
+/// mul_plain (fc).
+pub const LEVELS_NEEDED: usize = 6;
 /// The parameter set with exactly those levels (see `ckks::params`).
-pub const PRESET: &str = "depth5-n14";
+pub const PRESET: &str = "depth6-n14";
 
 /// The scale of the logit ciphertext for inputs encrypted at level `LEVELS_NEEDED` with the
 /// default scale: weights are encoded at the prime they are rescaled by, so plaintext
@@ -60,9 +78,10 @@ pub fn output_scale(params: &crate::ckks::Parameters) -> Option<f64> {
     let mut s = params.default_scale();
     s = s * q(l)? / q(l)?; // conv1
     s = s * s / q(l - 1)?; // square
-    s = s * q(l - 2)? / q(l - 2)?; // conv2
-    s = s * s / q(l - 3)?; // square
-    s = s * q(l - 4)? / q(l - 4)?; // fully connected
+    s = s * q(l - 2)? / q(l - 2)?; // dense-packing mask
+    s = s * q(l - 3)? / q(l - 3)?; // conv2
+    s = s * s / q(l - 4)?; // square
+    s = s * q(l - 5)? / q(l - 5)?; // fully connected
     Some(s)
 }
 
@@ -101,15 +120,48 @@ pub fn block_rotations() -> Vec<i64> {
     (1..BLOCKS as i64).map(|r| r * BLOCK as i64).collect()
 }
 
-/// Spatial offset (dy, dx) of the 3×3 kernel on the stride-2 pooled grid.
-pub fn conv2_rotation(dy: i64, dx: i64) -> i64 {
-    2 * (GRID as i64 * dy + dx)
+/// Slot offset of quadrant q (0..4, row-major in the 2×2 cell) from the cell's corner.
+pub fn quadrant_offset(q: usize) -> usize {
+    (q / 2) * GRID + q % 2
 }
 
+/// The kernel offsets (dy, dx) of conv2's 3×3 kernel on the pooled grid.
 pub fn conv2_offsets() -> Vec<(i64, i64)> {
     (-1..=1)
         .flat_map(|dy| (-1..=1).map(move |dx| (dy, dx)))
         .collect()
+}
+
+/// Shifts (in rows or columns of the 32×32 grid) that reach every quadrant of a 3×3
+/// neighbourhood from every quadrant: 2·d + (input quadrant − output quadrant) ∈ −3..3.
+pub const CONV2_SHIFTS: std::ops::RangeInclusive<i64> = -3..=3;
+
+/// conv2's first hoisted stage: row shifts R·32.
+pub fn conv2_row_steps() -> Vec<i64> {
+    CONV2_SHIFTS.map(|r| r * GRID as i64).collect()
+}
+
+/// conv2's second hoisted stage, on each row-shifted copy: column shifts C.
+pub fn conv2_col_steps() -> Vec<i64> {
+    CONV2_SHIFTS.collect()
+}
+
+/// Number of rotated copies conv2 reads per packed ciphertext (index (R + 3)·7 + (C + 3)).
+pub const CONV2_TAPS: usize = 49;
+
+/// For an output in row (or column) quadrant `out` ∈ {0, 1} and a shift `shift` ∈ −3..3: the
+/// input quadrant row (column) and kernel offset it reads, if the kernel reaches it.
+pub fn conv2_source(out: usize, shift: i64) -> Option<(usize, i64)> {
+    let pos = shift + out as i64; // = 2·d + input quadrant
+    let input = pos.rem_euclid(2);
+    let d = (pos - input) / 2;
+    (-1..=1).contains(&d).then_some((input as usize, d))
+}
+
+/// Rotations that bring quadrants 1, 2, 3 of every cell to its corner (fc and map read every
+/// quadrant at the corner slot).
+pub fn quadrant_gather_rotations() -> Vec<i64> {
+    (1..QUADRANTS).map(|q| quadrant_offset(q) as i64).collect()
 }
 
 /// Rotations that sum a pooled 16×16 grid (stride 2) into the first slot of its block.
@@ -127,13 +179,11 @@ pub const NEEDS_CONJUGATION: bool = true;
 pub fn rotations() -> Vec<i64> {
     let mut r = block_rotations();
     r.extend([1, GRID as i64]); // 2×2 average pooling
-    r.extend(
-        conv2_offsets()
-            .into_iter()
-            .map(|(dy, dx)| conv2_rotation(dy, dx))
-            .filter(|&k| k != 0),
-    );
+    r.extend([-1, -(GRID as i64)]); // dense packing: quadrants 1 and 3, then 2 and 3
+    r.extend(conv2_row_steps().into_iter().filter(|&k| k != 0));
+    r.extend(conv2_col_steps().into_iter().filter(|&k| k != 0));
     r.extend(global_pool_rotations());
+    r.extend(quadrant_gather_rotations());
     r.extend([-1, -2]); // gather the three class partial sums
     r.extend([BLOCK as i64, 2 * BLOCK as i64, 4 * BLOCK as i64]); // sum over blocks
     r.sort_unstable();
@@ -192,7 +242,7 @@ mod tests {
     fn rotation_list_is_small_and_complete() {
         let r = rotations();
         assert!(r.len() <= 30, "{} Galois keys", r.len());
-        for k in [1, 32, 1024, 7168, -66, 66, -2, 512] {
+        for k in [1, 32, 33, 1024, 7168, -96, 96, -3, 3, -2, 512] {
             assert!(r.contains(&k), "missing {k}");
         }
         assert!(!r.contains(&0));

@@ -16,14 +16,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 /// Parameter sets this server runs; anything else is refused. Only the packing's own: each
-/// allowed set costs the server one more copy of the prepared model (2.5 GB for v1.3.0), which
+/// allowed set costs the server one more copy of the prepared model (about 1.1 GB for v1.3.0), which
 /// a client could otherwise make it encode by choosing a deeper set.
 pub const ALLOWED_PRESETS: [&str; 1] = [packing::PRESET];
 
 /// The classifier as a server holds it: the Approx-CNN members and, per parameter set, their
 /// weight plaintexts, encoded once and shared by every session. They do not depend on the
-/// client's keys, and at N = 2^14 they take about 1.3 GB per (32, 64)-channel member (2,304
-/// conv2 plaintexts of four limbs each), far more than a session's keys (55 MB).
+/// client's keys, and at N = 2^14 they take about 0.54 GB per (32, 64)-channel member (784
+/// conv2 plaintexts of four limbs and 128 conv1 plaintexts of seven, counted from the packing
+/// plan), far more than a session's keys (75 MB).
 pub struct ClassifierModel {
     /// The Approx-CNN member(s); the answer is their mean logits.
     weights: Vec<ApproxParams>,
