@@ -325,23 +325,28 @@ impl<P: Send + Sync> PreparedClassifier<P> {
     }
 }
 
-/// The input ciphertexts rotated by every block rotation r·1024 (r = 0..8, hoisted per
-/// input), in the order [j·BLOCKS + r] of the conv1 plaintexts: computed once per slice and
-/// shared by every member.
+/// conv1's block rotations r·1024 (r = 0..8) split as baby steps r mod 4 on the inputs and
+/// giant steps 4·⌊r/4⌋ on each member's outputs: 3 rotations per input and 1 per output
+/// ciphertext instead of 7 per input.
+const BABY: usize = BLOCKS / 2;
+
+/// The input ciphertexts rotated by the baby steps r·1024 (r = 0..4, hoisted per input), in
+/// the order [j·BABY + r] of the conv1 plaintexts: computed once per slice and shared by every
+/// member.
 fn rotate_inputs<B: SlotBackend>(
     backend: &B,
     inputs: &[B::Ct],
 ) -> Result<Vec<B::Ct>, HeModelError> {
-    let steps: Vec<i64> = (0..BLOCKS as i64).map(|r| r * BLOCK as i64).collect();
+    let steps: Vec<i64> = (0..BABY as i64).map(|r| r * BLOCK as i64).collect();
     let per_input = inputs
         .par_iter()
         .map(|ct| backend.rotate_many(ct, &steps))
         .collect::<Result<Vec<_>, _>>()?;
     let rotated: Vec<B::Ct> = per_input.into_iter().flatten().collect();
-    if rotated.len() != BLOCKS * inputs.len() {
+    if rotated.len() != BABY * inputs.len() {
         return Err(crate::ckks::EvalError::InvalidCount {
             n: rotated.len(),
-            max: BLOCKS * inputs.len(),
+            max: BABY * inputs.len(),
         }
         .into());
     }
@@ -351,9 +356,10 @@ fn rotate_inputs<B: SlotBackend>(
 /// One network's weights and biases laid out for the packing (its inputs, slots and levels
 /// are checked by [`PreparedClassifier`]).
 struct PreparedMember<P> {
-    /// conv1[m][j·BLOCKS + r]: complex weights of output ciphertext m applied to input
-    /// ciphertext j rotated by r·1024 (see [`rotate_inputs`]).
-    conv1: Vec<Vec<P>>,
+    /// conv1[m][g][j·BABY + r]: complex weights of output ciphertext m applied to input
+    /// ciphertext j rotated by r·1024 (see [`rotate_inputs`]) for giant step g·4·1024, laid
+    /// out so that the giant rotation puts them in place.
+    conv1: Vec<[Vec<P>; 2]>,
     /// bias1[m]: conv1 bias plus the folded activation shift, per output ciphertext.
     bias1: Vec<Vec<f64>>,
     /// The dense-packing mask: 1 at the pooled cells (2u, 2v) of every block, 0 at the
@@ -381,6 +387,7 @@ impl<P: Send + Sync> PreparedMember<P> {
         self.conv1
             .iter()
             .flatten()
+            .flatten()
             .chain(std::iter::once(&self.mask))
             .chain(self.conv2.iter().flatten().flatten())
             .chain(self.fc.iter().flatten())
@@ -399,26 +406,30 @@ impl<P: Send + Sync> PreparedMember<P> {
         // Ciphertext j carries planes 2j (real) and 2j+1 (imaginary): weights (w_2j − i·w_2j+1)/2
         // make the real part of the product (w_2j·x_2j + w_2j+1·x_2j+1)/2, and the
         // conjugate-and-add after the layer doubles it back. Input j rotated by r·1024 holds
-        // patch offset 8·plane + (b + r) mod 8 in block b, where output channel 8m + b lives.
+        // patch offset 8·plane + (b + r) mod 8 in block b; the giant step g then moves block b
+        // to block b − 4g, where output channel 8m + (b − 4g) mod 8 lives.
         let conv1 = (0..CTS1)
             .into_par_iter()
             .map(|m| {
-                (0..INPUT_CTS)
-                    .flat_map(|j| (0..BLOCKS).map(move |r| (r, j)))
-                    .map(|(r, j)| {
-                        let mut v = vec![Complex64::new(0.0, 0.0); SLOTS];
-                        for b in 0..BLOCKS {
-                            let c = m * BLOCKS + b;
-                            let offset = (b + r) % BLOCKS;
-                            let w = |plane: usize| {
-                                p.conv1_w[c * PATCH * PATCH + plane * BLOCKS + offset]
-                            };
-                            v[b * BLOCK..(b + 1) * BLOCK]
-                                .fill(Complex64::new(0.5 * w(2 * j), -0.5 * w(2 * j + 1)));
-                        }
-                        backend.encode_weights_complex(&v, input_level)
-                    })
-                    .collect::<Result<Vec<_>, _>>()
+                let giant = |g: usize| {
+                    (0..INPUT_CTS)
+                        .flat_map(|j| (0..BABY).map(move |r| (r, j)))
+                        .map(|(r, j)| {
+                            let mut v = vec![Complex64::new(0.0, 0.0); SLOTS];
+                            for b in 0..BLOCKS {
+                                let c = m * BLOCKS + (b + BLOCKS - BABY * g) % BLOCKS;
+                                let offset = (b + r) % BLOCKS;
+                                let w = |plane: usize| {
+                                    p.conv1_w[c * PATCH * PATCH + plane * BLOCKS + offset]
+                                };
+                                v[b * BLOCK..(b + 1) * BLOCK]
+                                    .fill(Complex64::new(0.5 * w(2 * j), -0.5 * w(2 * j + 1)));
+                            }
+                            backend.encode_weights_complex(&v, input_level)
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                };
+                Ok::<_, HeModelError>([giant(0)?, giant(1)?])
             })
             .collect::<Result<Vec<_>, _>>()?;
         let bias1 = (0..CTS1)
@@ -617,8 +628,10 @@ impl<P: Send + Sync> PreparedMember<P> {
             .conv1
             .par_iter()
             .zip(&self.bias1)
-            .map(|(pts, bias)| {
-                let y1 = backend.dot_plain(rotated, &pts.iter().collect::<Vec<_>>())?;
+            .map(|([baby, giant], bias)| {
+                let dot = |pts: &[P]| backend.dot_plain(rotated, &pts.iter().collect::<Vec<_>>());
+                let (y, g) = (dot(baby)?, dot(giant)?);
+                let y1 = backend.rotate_sum(&[(&y, 0), (&g, (BABY * BLOCK) as i64)])?;
                 let y1 = backend.add(&y1, &backend.conjugate(&y1)?)?;
                 let y1 = backend.add_plain(&y1, &backend.encode_like(bias, &y1)?)?;
                 let z1 = backend.square(&y1)?;
