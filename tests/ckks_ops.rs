@@ -295,6 +295,31 @@ fn lazy_rotation_sum_equals_the_sum_of_rotations() {
             &format!("rotate_sum {case:?}"),
         );
     }
+    // One ciphertext, many rotations, one decomposition (the hoisted form).
+    for ks in [&[0, 1, 64][..], &[1, -17], &[0, 0, 3], &[5]] {
+        let sum = c.eval.rotate_sum_hoisted(&cts[1], ks).unwrap();
+        assert_eq!(sum.level(), cts[1].level());
+        let mut want = vec![0.0; slots];
+        for &k in ks {
+            for (w, v) in want.iter_mut().zip(rotated(&xs[1], k)) {
+                *w += v;
+            }
+        }
+        assert_close(
+            &decrypt(c, &sum),
+            &want,
+            1e-5,
+            &format!("rotate_sum_hoisted {ks:?}"),
+        );
+    }
+    assert!(matches!(
+        c.eval.rotate_sum_hoisted(&cts[0], &[]),
+        Err(EvalError::InvalidCount { n: 0, .. })
+    ));
+    assert!(matches!(
+        c.eval.rotate_sum_hoisted(&cts[0], &[1, 7]),
+        Err(EvalError::MissingGaloisKey { rotation: 7, .. })
+    ));
     assert!(matches!(
         c.eval.rotate_sum(&[]),
         Err(EvalError::InvalidCount { n: 0, .. })

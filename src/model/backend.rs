@@ -97,6 +97,15 @@ pub trait SlotBackend: Sync {
         })
     }
 
+    /// Σ_k rotate(a, k) over `ks` (one decomposition and one ModDown under CKKS, see
+    /// `Evaluator::rotate_sum_hoisted`).
+    ///
+    /// Errors: `InvalidCount` for no rotations; as `rotate` and `add`.
+    fn rotate_sum_hoisted(&self, a: &Self::Ct, ks: &[i64]) -> Result<Self::Ct, EvalError> {
+        let terms: Vec<(&Self::Ct, i64)> = ks.iter().map(|&k| (a, k)).collect();
+        self.rotate_sum(&terms)
+    }
+
     /// Σ_i a_i ⊙ pt_i, rescaled; zero plaintexts are skipped.
     ///
     /// Errors: `Transparent` when every plaintext is zero (the sum would be a known zero).
@@ -224,6 +233,9 @@ impl SlotBackend for CkksBackend<'_> {
     }
     fn rotate_many(&self, a: &Ciphertext, ks: &[i64]) -> Result<Vec<Ciphertext>, EvalError> {
         self.eval.rotate_many(a, ks)
+    }
+    fn rotate_sum_hoisted(&self, a: &Ciphertext, ks: &[i64]) -> Result<Ciphertext, EvalError> {
+        self.eval.rotate_sum_hoisted(a, ks)
     }
     fn rotate_sum(&self, terms: &[(&Ciphertext, i64)]) -> Result<Ciphertext, EvalError> {
         self.eval.rotate_sum(terms)

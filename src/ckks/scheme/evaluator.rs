@@ -708,6 +708,72 @@ impl Evaluator {
         )
     }
 
+    /// Σ_k rotate(ct, k) over `ks` with one decomposition and one ModDown in all (hoisted and
+    /// lazy, as Lattigo's hoisted linear transforms): every rotation's inner product with its
+    /// Galois key reads the same decomposed c1 through the automorphism and is accumulated
+    /// over Q_ℓ ∪ P. k ≡ 0 adds `ct` itself. Equals the sum of `rotate`s up to key-switching
+    /// noise; costs about one key switch instead of one per rotation.
+    ///
+    /// Errors: `InvalidCount` for no rotations; `DegreeTooHigh`; `MissingGaloisKey`.
+    pub fn rotate_sum_hoisted(&self, ct: &Ciphertext, ks: &[i64]) -> Result<Ciphertext, EvalError> {
+        self.own(ct)?;
+        if ct.degree() != 1 {
+            return Err(EvalError::DegreeTooHigh(ct.degree()));
+        }
+        if ks.is_empty() {
+            return Err(EvalError::InvalidCount {
+                n: 0,
+                max: self.params.slots(),
+            });
+        }
+        let rq = self.params.ring_q();
+        let galois: Vec<u64> = ks
+            .iter()
+            .map(|&k| rq.galois_element_for_rotation(k))
+            .collect();
+        let keys = galois
+            .iter()
+            .zip(ks)
+            .filter(|(g, _)| **g != 1)
+            .map(|(&g, &k)| Ok((g, self.galois_key(g, k)?)))
+            .collect::<Result<Vec<_>, EvalError>>()?;
+        let [c0, c1] = [&ct.parts()[0], &ct.parts()[1]];
+        let mut sum = RotationSum::default();
+        for _ in galois.iter().filter(|&&g| g == 1) {
+            sum.add_unrotated(rq, c0.clone(), c1.clone());
+        }
+        if !keys.is_empty() {
+            let dec = decompose(&self.params, c1);
+            for (g, key) in keys {
+                accumulate(rq, &mut sum.c0, rq.automorphism_ntt(c0, g));
+                match sum.lazy.as_mut() {
+                    Some(pair) => inner_product_accumulate(&self.params, &dec, key, Some(g), pair),
+                    None => sum.lazy = Some(inner_product(&self.params, &dec, key, Some(g))),
+                }
+            }
+        }
+        let RotationSum {
+            mut c0,
+            mut c1,
+            lazy,
+        } = sum;
+        if let Some([(u0q, u0p), (u1q, u1p)]) = lazy {
+            let (d0, d1) = rayon::join(
+                || mod_down(&self.params, u0q, u0p),
+                || mod_down(&self.params, u1q, u1p),
+            );
+            accumulate(rq, &mut c0, d0);
+            accumulate(rq, &mut c1, d1);
+        }
+        let (Some(c0), Some(c1)) = (c0, c1) else {
+            return Err(EvalError::InvalidCount { n: 0, max: 0 });
+        };
+        Self::not_transparent(
+            Ciphertext::new(vec![c0, c1], ct.scale(), self.params.fingerprint()),
+            "rotate_sum_hoisted",
+        )
+    }
+
     /// Decomposes c1 once (the expensive ModUp) for any number of rotations.
     pub fn decompose(&self, ct: &Ciphertext) -> Result<Decomposed, EvalError> {
         self.own(ct)?;

@@ -635,9 +635,11 @@ impl<P: Send + Sync> PreparedMember<P> {
                 let y1 = backend.add(&y1, &backend.conjugate(&y1)?)?;
                 let y1 = backend.add_plain(&y1, &backend.encode_like(bias, &y1)?)?;
                 let z1 = backend.square(&y1)?;
-                // 2×2 average pooling as two rotate-and-adds; 1/4 is folded into conv2.
-                let s = Self::rotate_and_add(backend, &z1, 1)?;
-                Self::rotate_and_add(backend, &s, GRID as i64)
+                // 2×2 average pooling as one hoisted sum of the cell's four quadrants (one key
+                // switch); 1/4 is folded into conv2.
+                let quadrants: Vec<i64> =
+                    (0..QUADRANTS).map(|q| quadrant_offset(q) as i64).collect();
+                Ok(backend.rotate_sum_hoisted(&z1, &quadrants)?)
             })
             .collect::<Result<Vec<_>, HeModelError>>()?;
         // Dense packing: mask the pooled cells, interleave four ciphertexts per packed one.

@@ -178,7 +178,7 @@ pub const NEEDS_CONJUGATION: bool = true;
 /// (plus conjugation, see `NEEDS_CONJUGATION`).
 pub fn rotations() -> Vec<i64> {
     let mut r = block_rotations();
-    r.extend([1, GRID as i64]); // 2×2 average pooling
+    r.extend(quadrant_gather_rotations()); // 2×2 average pooling (hoisted sum)
     r.extend([-1, -(GRID as i64)]); // dense packing: quadrants 1 and 3, then 2 and 3
     r.extend(conv2_row_steps().into_iter().filter(|&k| k != 0));
     r.extend(conv2_col_steps().into_iter().filter(|&k| k != 0));
