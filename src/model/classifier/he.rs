@@ -366,7 +366,7 @@ struct PreparedMember<P> {
     /// partial sums beside them.
     mask: P,
     /// conv2[k][r][p·CONV2_TAPS + t]: output ciphertext k, block rotation r, packed input p,
-    /// tap t = (R + 3)·7 + (C + 3) (the input rotated by R·32 + C).
+    /// tap t (the input rotated by R·32 + C, (R, C) = `conv2_tap(t)`).
     conv2: Vec<Vec<Vec<P>>>,
     bias2: Vec<Vec<f64>>,
     /// fc[class][k·QUADRANTS + q]: weights of the pooled sums of quadrant q of ciphertext k,
@@ -466,8 +466,7 @@ impl<P: Send + Sync> PreparedMember<P> {
                         (0..PACKED * CONV2_TAPS)
                             .map(|i| {
                                 let (pk, t) = (i / CONV2_TAPS, i % CONV2_TAPS);
-                                let row = (t / 7) as i64 - 3;
-                                let col = (t % 7) as i64 - 3;
+                                let (row, col) = conv2_tap(t);
                                 let mut v = vec![0.0; SLOTS];
                                 for b in 0..BLOCKS {
                                     for q in 0..QUADRANTS {

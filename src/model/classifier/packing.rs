@@ -146,8 +146,18 @@ pub fn conv2_col_steps() -> Vec<i64> {
     CONV2_SHIFTS.collect()
 }
 
-/// Number of rotated copies conv2 reads per packed ciphertext (index (R + 3)·7 + (C + 3)).
-pub const CONV2_TAPS: usize = 49;
+/// Shifts per axis.
+const CONV2_SIDE: usize = 7;
+/// Number of rotated copies conv2 reads per packed ciphertext, in the order of the two hoisted
+/// stages: tap t is row shift `conv2_row_steps()[t / 7]` then column shift
+/// `conv2_col_steps()[t % 7]` (see [`conv2_tap`]).
+pub const CONV2_TAPS: usize = CONV2_SIDE * CONV2_SIDE;
+
+/// Row and column shift (R, C) of tap t: the copy rotated by R·32 + C.
+pub fn conv2_tap(t: usize) -> (i64, i64) {
+    let shift = |i: usize| *CONV2_SHIFTS.start() + i as i64;
+    (shift(t / CONV2_SIDE), shift(t % CONV2_SIDE))
+}
 
 /// For an output in row (or column) quadrant `out` ∈ {0, 1} and a shift `shift` ∈ −3..3: the
 /// input quadrant row (column) and kernel offset it reads, if the kernel reaches it.
@@ -246,6 +256,26 @@ mod tests {
             assert!(r.contains(&k), "missing {k}");
         }
         assert!(!r.contains(&0));
+    }
+
+    #[test]
+    fn conv2_taps_follow_the_two_hoisted_stages() {
+        let (rows, cols) = (conv2_row_steps(), conv2_col_steps());
+        assert_eq!(rows.len() * cols.len(), CONV2_TAPS);
+        for t in 0..CONV2_TAPS {
+            let (r, c) = conv2_tap(t);
+            assert_eq!(rows[t / cols.len()], r * GRID as i64);
+            assert_eq!(cols[t % cols.len()], c);
+        }
+        // Every output quadrant reaches every input quadrant at every kernel offset.
+        for out in 0..2 {
+            let mut seen: Vec<(usize, i64)> =
+                CONV2_SHIFTS.filter_map(|s| conv2_source(out, s)).collect();
+            seen.sort_unstable();
+            assert_eq!(seen.len(), 6, "{seen:?}");
+            seen.dedup();
+            assert_eq!(seen.len(), 6);
+        }
     }
 
     #[test]
