@@ -685,11 +685,23 @@ impl Evaluator {
                 a.merge(&self.params, b);
                 Ok::<_, EvalError>(a)
             })?;
+        self.finish_rotation_sum(total, scale, "rotate_sum")
+    }
+
+    /// Divides a sum's lazy key-switched part by P (one ModDown per polynomial) and adds it
+    /// to the sum's c0 and c1.
+    fn finish_rotation_sum(
+        &self,
+        sum: RotationSum,
+        scale: f64,
+        what: &'static str,
+    ) -> Result<Ciphertext, EvalError> {
+        let rq = self.params.ring_q();
         let RotationSum {
             mut c0,
             mut c1,
             lazy,
-        } = total;
+        } = sum;
         if let Some([(u0q, u0p), (u1q, u1p)]) = lazy {
             let (d0, d1) = rayon::join(
                 || mod_down(&self.params, u0q, u0p),
@@ -704,7 +716,7 @@ impl Evaluator {
         };
         Self::not_transparent(
             Ciphertext::new(vec![c0, c1], scale, self.params.fingerprint()),
-            "rotate_sum",
+            what,
         )
     }
 
@@ -752,26 +764,7 @@ impl Evaluator {
                 }
             }
         }
-        let RotationSum {
-            mut c0,
-            mut c1,
-            lazy,
-        } = sum;
-        if let Some([(u0q, u0p), (u1q, u1p)]) = lazy {
-            let (d0, d1) = rayon::join(
-                || mod_down(&self.params, u0q, u0p),
-                || mod_down(&self.params, u1q, u1p),
-            );
-            accumulate(rq, &mut c0, d0);
-            accumulate(rq, &mut c1, d1);
-        }
-        let (Some(c0), Some(c1)) = (c0, c1) else {
-            return Err(EvalError::InvalidCount { n: 0, max: 0 });
-        };
-        Self::not_transparent(
-            Ciphertext::new(vec![c0, c1], ct.scale(), self.params.fingerprint()),
-            "rotate_sum_hoisted",
-        )
+        self.finish_rotation_sum(sum, ct.scale(), "rotate_sum_hoisted")
     }
 
     /// Decomposes c1 once (the expensive ModUp) for any number of rotations.
