@@ -99,8 +99,8 @@ impl ParametersLiteral {
             // ciphertexts and keys carry no unused primes. Three special primes make digits of
             // three primes: 3 key-switching digits at the top level instead of 4 with two.
             "depth6-n14" => lit(14, [vec![49], vec![40; 6]].concat(), vec![49, 49, 49], 40),
-            // 249 + 98 = 347 ≤ 438 bits: the classifier's set until its conv2 was packed densely — exactly the 5 levels it uses, so
-            // ciphertexts and keys carry no unused primes (3 key-switching digits).
+            // 249 + 98 = 347 ≤ 438 bits: the classifier's set until its conv2 was packed densely
+            // (2026-12-03), with exactly the 5 levels it used then (3 key-switching digits).
             "depth5-n14" => lit(14, [vec![49], vec![40; 5]].concat(), vec![49, 49], 40),
             // 158 + 50 = 208 ≤ 218 bits: small and fast, for tests and shallow models.
             "depth3-n13" => lit(13, vec![50, 36, 36, 36], vec![50], 36),

@@ -475,9 +475,8 @@ impl<P: Send + Sync> PreparedMember<P> {
                                         else {
                                             continue;
                                         };
-                                        let ci = (QUADRANTS * pk + 2 * my + mx) * BLOCKS + b;
-                                        let co = (QUADRANTS * k + q) * BLOCKS
-                                            + (b + BLOCKS - r) % BLOCKS;
+                                        let ci = dense_channel(pk, 2 * my + mx, b);
+                                        let co = dense_channel(k, q, (b + BLOCKS - r) % BLOCKS);
                                         let w = p.w2(co, ci, dy, dx) * p.act1[0][ci] / 4.0;
                                         let at = b * BLOCK + quadrant_offset(q);
                                         for u in (0..POOLED).filter(|&u| inside(u, dy)) {
@@ -500,7 +499,7 @@ impl<P: Send + Sync> PreparedMember<P> {
                 let mut v = vec![0.0; SLOTS];
                 for j in 0..BLOCKS {
                     for q in 0..QUADRANTS {
-                        let co = (QUADRANTS * k + q) * BLOCKS + j;
+                        let co = dense_channel(k, q, j);
                         for u in 0..POOLED {
                             for x in 0..POOLED {
                                 let border: f64 = offsets
@@ -524,15 +523,13 @@ impl<P: Send + Sync> PreparedMember<P> {
 
         let fc_level = input_level - 5;
         let cells = (POOLED * POOLED) as f64;
-        // Channel of quadrant q of conv2 ciphertext k in block j.
-        let channel = |k: usize, q: usize, j: usize| (QUADRANTS * k + q) * BLOCKS + j;
         let fc = (0..CLASSES)
             .map(|cls| {
                 (0..CTS2 * QUADRANTS)
                     .map(|i| {
                         let mut v = vec![0.0; SLOTS];
                         for j in 0..BLOCKS {
-                            let co = channel(i / QUADRANTS, i % QUADRANTS, j);
+                            let co = dense_channel(i / QUADRANTS, i % QUADRANTS, j);
                             v[j * BLOCK] = p.fc_w[cls * C2 + co] * p.act2[0][co] / cells;
                         }
                         backend.encode_weights(&v, fc_level)
@@ -550,7 +547,7 @@ impl<P: Send + Sync> PreparedMember<P> {
                     .map(|i| {
                         let mut v = vec![0.0; SLOTS];
                         for j in 0..BLOCKS {
-                            let co = channel(i / QUADRANTS, i % QUADRANTS, j);
+                            let co = dense_channel(i / QUADRANTS, i % QUADRANTS, j);
                             let w = p.fc_w[cls * C2 + co] * p.act2[0][co];
                             for u in 0..POOLED {
                                 for x in 0..POOLED {
@@ -623,6 +620,7 @@ impl<P: Send + Sync> PreparedMember<P> {
     ) -> Result<(B::Ct, Option<[B::Ct; 2]>), HeModelError> {
         // conv1 (patchify): no spatial rotation thanks to the client's layout, and the block
         // rotations of the inputs are shared by every member.
+        let quadrants = quadrant_steps();
         let s = self
             .conv1
             .par_iter()
@@ -636,8 +634,6 @@ impl<P: Send + Sync> PreparedMember<P> {
                 let z1 = backend.square(&y1)?;
                 // 2×2 average pooling as one hoisted sum of the cell's four quadrants (one key
                 // switch); 1/4 is folded into conv2.
-                let quadrants: Vec<i64> =
-                    (0..QUADRANTS).map(|q| quadrant_offset(q) as i64).collect();
                 Ok(backend.rotate_sum_hoisted(&z1, &quadrants)?)
             })
             .collect::<Result<Vec<_>, HeModelError>>()?;
@@ -675,7 +671,6 @@ impl<P: Send + Sync> PreparedMember<P> {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let taps: Vec<&B::Ct> = taps.iter().flatten().flatten().collect();
-        let quadrants: Vec<i64> = (0..QUADRANTS).map(|q| quadrant_offset(q) as i64).collect();
         let z2 = self
             .conv2
             .par_iter()

@@ -125,6 +125,18 @@ pub fn quadrant_offset(q: usize) -> usize {
     (q / 2) * GRID + q % 2
 }
 
+/// Every quadrant's offset as a rotation, quadrant 0's (no rotation) included: the terms of
+/// the 2×2 pooling sum, and the rotations that bring each quadrant to its cell's corner.
+pub fn quadrant_steps() -> Vec<i64> {
+    (0..QUADRANTS).map(|q| quadrant_offset(q) as i64).collect()
+}
+
+/// Channel in block `block`, quadrant `q` of densely packed ciphertext `ct` (conv2's inputs
+/// and outputs alike): 8·(4·ct + q) + block.
+pub fn dense_channel(ct: usize, q: usize, block: usize) -> usize {
+    (QUADRANTS * ct + q) * BLOCKS + block
+}
+
 /// The kernel offsets (dy, dx) of conv2's 3×3 kernel on the pooled grid.
 pub fn conv2_offsets() -> Vec<(i64, i64)> {
     (-1..=1)
@@ -147,7 +159,7 @@ pub fn conv2_col_steps() -> Vec<i64> {
 }
 
 /// Shifts per axis.
-const CONV2_SIDE: usize = 7;
+const CONV2_SIDE: usize = (*CONV2_SHIFTS.end() - *CONV2_SHIFTS.start() + 1) as usize;
 /// Number of rotated copies conv2 reads per packed ciphertext, in the order of the two hoisted
 /// stages: tap t is row shift `conv2_row_steps()[t / 7]` then column shift
 /// `conv2_col_steps()[t % 7]` (see [`conv2_tap`]).
@@ -168,12 +180,6 @@ pub fn conv2_source(out: usize, shift: i64) -> Option<(usize, i64)> {
     (-1..=1).contains(&d).then_some((input as usize, d))
 }
 
-/// Rotations that bring quadrants 1, 2, 3 of every cell to its corner (fc and map read every
-/// quadrant at the corner slot).
-pub fn quadrant_gather_rotations() -> Vec<i64> {
-    (1..QUADRANTS).map(|q| quadrant_offset(q) as i64).collect()
-}
-
 /// Rotations that sum a pooled 16×16 grid (stride 2) into the first slot of its block.
 pub fn global_pool_rotations() -> Vec<i64> {
     let mut v: Vec<i64> = (1..=4).map(|j| 2i64 << (j - 1)).collect(); // 2, 4, 8, 16 (columns)
@@ -188,12 +194,12 @@ pub const NEEDS_CONJUGATION: bool = true;
 /// (plus conjugation, see `NEEDS_CONJUGATION`).
 pub fn rotations() -> Vec<i64> {
     let mut r = block_rotations();
-    r.extend(quadrant_gather_rotations()); // 2×2 average pooling (hoisted sum)
+    // 2×2 average pooling (hoisted sum), and quadrants to the cell corner for fc and map.
+    r.extend(quadrant_steps().into_iter().filter(|&k| k != 0));
     r.extend([-1, -(GRID as i64)]); // dense packing: quadrants 1 and 3, then 2 and 3
     r.extend(conv2_row_steps().into_iter().filter(|&k| k != 0));
     r.extend(conv2_col_steps().into_iter().filter(|&k| k != 0));
     r.extend(global_pool_rotations());
-    r.extend(quadrant_gather_rotations());
     r.extend([-1, -2]); // gather the three class partial sums
     r.extend([BLOCK as i64, 2 * BLOCK as i64, 4 * BLOCK as i64]); // sum over blocks
     r.sort_unstable();
