@@ -34,6 +34,12 @@ pub struct TrainClassifierArgs {
     /// Train the Approx-CNN on the hard labels only instead of distilling it from the Ref-CNN.
     #[arg(long)]
     pub no_distill: bool,
+    /// Distil the Approx-CNN from an ensemble instead of the Ref-CNN: first train one
+    /// Approx-CNN per seed on the same slices (hard labels, same recipe; with --ref-weights each
+    /// is the network `--no-distill --seed S` trains), then distil this run's network from
+    /// their mean logits. With --series-cv every fold trains its own teachers.
+    #[arg(long, value_name = "SEEDS", value_delimiter = ',', conflicts_with_all = ["no_distill", "cv_folds"])]
+    pub teacher_seeds: Vec<u64>,
     /// Mixup for the Approx-CNN: Beta(α, α) mixing weight; 0 turns it off.
     #[arg(long, default_value_t = 0.0)]
     pub mixup: f64,
@@ -102,6 +108,7 @@ pub fn run(args: &TrainClassifierArgs) -> anyhow::Result<()> {
         recipe: ApproxRecipe {
             epochs: args.approx_epochs,
             distill: !args.no_distill,
+            teacher_seeds: args.teacher_seeds.clone(),
             mixup: args.mixup,
             ema: args.ema,
             augment: args.augment,

@@ -89,8 +89,13 @@ pub enum Augment {
 pub struct ApproxRecipe {
     /// Epochs.
     pub epochs: usize,
-    /// Distil from the Ref-CNN (0.5 hard + 0.5 soft loss); otherwise hard labels only.
+    /// Distil (0.5 hard + 0.5 soft loss) from the Ref-CNN, or from the ensemble named by
+    /// `teacher_seeds`; otherwise hard labels only.
     pub distill: bool,
+    /// With `distill`: the teacher is the mean logits of Approx-CNNs trained first, in the
+    /// same run and on the same slices, with these seeds and this recipe's hard labels
+    /// (ensemble distillation, Hinton et al. 2015); empty: the Ref-CNN teaches.
+    pub teacher_seeds: Vec<u64>,
     /// Mixup Beta(α, α) parameter; 0 turns mixup off.
     pub mixup: f64,
     /// Exponential moving average of the weights (decay per step); 0 keeps the last weights.
@@ -113,8 +118,17 @@ impl ApproxRecipe {
             }
         )];
         parts.push(if self.distill {
+            let teacher = if self.teacher_seeds.is_empty() {
+                "the Ref-CNN".to_string()
+            } else {
+                format!(
+                    "the mean logits of {} Approx-CNNs trained first on the same slices with hard labels (seeds {:?})",
+                    self.teacher_seeds.len(),
+                    self.teacher_seeds
+                )
+            };
             format!(
-                "distilled from the Ref-CNN ({HARD_WEIGHT} * hard CE + {} * T^2 * soft CE at T = {TEMPERATURE})",
+                "distilled from {teacher} ({HARD_WEIGHT} * hard CE + {} * T^2 * soft CE at T = {TEMPERATURE})",
                 1.0 - HARD_WEIGHT
             )
         } else {
@@ -456,6 +470,10 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
             cfg.ref_weights.is_none(),
             "--ref-weights cannot be combined with --cv-folds: each fold trains its own Ref-CNN"
         );
+        anyhow::ensure!(
+            cfg.recipe.teacher_seeds.is_empty(),
+            "--teacher-seeds works with --series-cv and the shipped model's training, not --cv-folds"
+        );
         return cross_validate(cfg, samples, &groups, &train_idx, k, &dev);
     }
     let val_idx: Vec<usize> = (0..samples.len()).filter(|&i| is_val[i]).collect();
@@ -473,14 +491,14 @@ pub fn run(cfg: &TrainConfig) -> anyhow::Result<()> {
         }
         None => train_ref(cfg, samples, &train_idx, &mut rng, &dev)?,
     };
-    let net = train_approx(
-        cfg,
-        samples,
-        &train_idx,
-        cfg.recipe.distill.then_some(&refnet),
-        &mut rng,
-        &dev,
-    )?;
+    // Each teacher gets the stream a plain run with its seed and --ref-weights would use.
+    let teachers = train_teachers(cfg, samples, &train_idx, |s| s ^ 0x5eed, &dev)?;
+    let teacher = match (cfg.recipe.distill, teachers.is_empty()) {
+        (false, _) => None,
+        (true, true) => Some(Teacher::Reference(&refnet)),
+        (true, false) => Some(Teacher::Ensemble(&teachers)),
+    };
+    let net = train_approx(cfg, samples, &train_idx, teacher, &mut rng, &dev)?;
 
     // ---- Export, then evaluate the exported weights with the plain-Rust forward passes ----
     let mut meta = std::collections::HashMap::new();
@@ -714,13 +732,66 @@ pub(crate) fn train_ref(
     Ok(refnet)
 }
 
+/// What a distilled Approx-CNN learns the soft targets from.
+pub enum Teacher<'a> {
+    /// The plaintext Ref-CNN.
+    Reference(&'a RefNet),
+    /// Approx-CNNs whose logits are averaged, as the served ensemble averages them.
+    Ensemble(&'a [ApproxNet]),
+}
+
+impl Teacher<'_> {
+    /// Teacher logits of a batch, `[B, 3]`, without gradient.
+    fn logits(&self, x: &Tensor) -> anyhow::Result<Tensor> {
+        Ok(match self {
+            Teacher::Reference(r) => r.forward(x)?.detach(),
+            Teacher::Ensemble(nets) => {
+                let mut sum = nets
+                    .first()
+                    .context("an ensemble teacher needs at least one network")?
+                    .forward(x)?
+                    .logits;
+                for n in &nets[1..] {
+                    sum = (sum + n.forward(x)?.logits)?;
+                }
+                (sum / nets.len() as f64)?.detach()
+            }
+        })
+    }
+}
+
+/// Trains the ensemble teachers of `cfg.recipe.teacher_seeds` on `train_idx` (hard labels,
+/// otherwise `cfg.recipe`). `rng_seed(s)` gives each teacher's stream, chosen by the caller
+/// so that a teacher is bit for bit the network a plain run with seed `s` would train.
+fn train_teachers(
+    cfg: &TrainConfig,
+    samples: &[Sample],
+    train_idx: &[usize],
+    rng_seed: impl Fn(u64) -> u64,
+    dev: &Device,
+) -> anyhow::Result<Vec<ApproxNet>> {
+    cfg.recipe
+        .teacher_seeds
+        .iter()
+        .map(|&s| {
+            eprintln!("training ensemble teacher, seed {s}");
+            let mut c = cfg.clone();
+            c.seed = s;
+            c.recipe.distill = false;
+            c.recipe.teacher_seeds.clear();
+            let mut rng = ChaCha8Rng::seed_from_u64(rng_seed(s));
+            train_approx(&c, samples, train_idx, None, &mut rng, dev)
+        })
+        .collect()
+}
+
 /// Trains the Approx-CNN on `train_idx` with `cfg.recipe`, distilled from `teacher` if given.
 /// With weight averaging on, the returned network holds the averaged weights.
 fn train_approx(
     cfg: &TrainConfig,
     samples: &[Sample],
     train_idx: &[usize],
-    teacher: Option<&RefNet>,
+    teacher: Option<Teacher<'_>>,
     rng: &mut ChaCha8Rng,
     dev: &Device,
 ) -> anyhow::Result<ApproxNet> {
@@ -763,10 +834,9 @@ fn train_approx(
             }
             let out = net.forward(&x)?;
             let hard = ((log_softmax(&out.logits, D::Minus1)? * t)?.sum_all()? / -wsum)?;
-            let loss = match teacher {
-                Some(refnet) => {
-                    let soft_t =
-                        softmax(&(refnet.forward(&x)?.detach() / TEMPERATURE)?, D::Minus1)?;
+            let loss = match &teacher {
+                Some(teacher) => {
+                    let soft_t = softmax(&(teacher.logits(&x)? / TEMPERATURE)?, D::Minus1)?;
                     let soft = ((log_softmax(&(&out.logits / TEMPERATURE)?, D::Minus1)?
                         * soft_t)?
                         .sum(D::Minus1)?
@@ -882,7 +952,14 @@ fn cross_validate(
         } else {
             None
         };
-        let net = train_approx(cfg, samples, &fit, teacher.as_ref(), &mut rng, dev)?;
+        let net = train_approx(
+            cfg,
+            samples,
+            &fit,
+            teacher.as_ref().map(Teacher::Reference),
+            &mut rng,
+            dev,
+        )?;
         let probs = eval_candle(samples, &held, dev, |x| Ok(net.forward(x)?.logits))?;
         let labels: Vec<usize> = held.iter().map(|&i| samples[i].label).collect();
         let line = auc_line(&probs, &labels);
@@ -933,6 +1010,29 @@ mod tests {
             pixels: Vec::new(),
             size: 0,
         }
+    }
+
+    #[test]
+    fn ensemble_teacher_averages_its_members_logits() -> anyhow::Result<()> {
+        let dev = Device::Cpu;
+        let n = INPUT_SIZE;
+        let x = Tensor::from_vec(
+            (0..2 * n * n).map(|i| ((i % 97) as f32 - 48.0) / 40.0).collect(),
+            (2, 1, n, n),
+            &dev,
+        )?;
+        let nets = [ApproxNet::new(1, &dev)?, ApproxNet::new(2, &dev)?];
+        let (a, b) = (nets[0].forward(&x)?.logits, nets[1].forward(&x)?.logits);
+        let lone = Teacher::Ensemble(&nets[..1]).logits(&x)?;
+        assert_eq!(lone.to_vec2::<f32>()?, a.to_vec2::<f32>()?);
+        let mean = Teacher::Ensemble(&nets).logits(&x)?.to_vec2::<f32>()?;
+        let (a, b) = (a.to_vec2::<f32>()?, b.to_vec2::<f32>()?);
+        assert_ne!(a, b, "two seeds must give two different networks");
+        for ((m, a), b) in mean.iter().flatten().zip(a.iter().flatten()).zip(b.iter().flatten()) {
+            assert!((m - (a + b) / 2.0).abs() <= 1e-5 * (1.0 + m.abs()), "{m} vs {a}, {b}");
+        }
+        assert!(Teacher::Ensemble(&[]).logits(&x).is_err());
+        Ok(())
     }
 
     #[test]

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{self, Sample};
 use super::nets::RefNet;
-use super::{TrainConfig, eval_candle, train_approx};
+use super::{Teacher, TrainConfig, eval_candle, train_approx};
 use crate::model::classifier::description::ModelMetrics;
 use crate::model::classifier::preprocess::preprocess;
 use crate::model::classifier::{CLASSES, NUM_CLASSES, metrics, shipped, softmax, weights};
@@ -259,6 +259,10 @@ pub struct OofImage {
     pub fold: usize,
     /// New Approx-CNN probabilities.
     pub new: [f64; NUM_CLASSES],
+    /// With `--teacher-seeds`: the fold's teacher ensemble (mean logits), for a paired
+    /// comparison of the distilled network with what taught it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher: Option<[f64; NUM_CLASSES]>,
     /// Shipped Approx-CNN (ensemble) probabilities.
     pub shipped_approx: [f64; NUM_CLASSES],
     /// Shipped Ref-CNN probabilities.
@@ -334,7 +338,10 @@ pub fn cross_validate(cfg: &TrainConfig, extra: &Path, cap: usize) -> anyhow::Re
         t0.elapsed().as_secs_f64(),
         cfg.recipe.describe()
     );
+    let ensemble_teacher = cfg.recipe.distill && !cfg.recipe.teacher_seeds.is_empty();
     let teacher = match (&cfg.ref_weights, cfg.recipe.distill) {
+        // The fold's own ensemble teaches (below); no Ref-CNN is needed.
+        _ if ensemble_teacher => None,
         (Some(_), true) if cfg.body_crop => anyhow::bail!(
             "the shipped Ref-CNN was trained on uncropped slices and cannot teach a --body-crop network: drop --ref-weights (each fold then trains its own Ref-CNN on cropped slices) or add --no-distill"
         ),
@@ -379,26 +386,55 @@ pub fn cross_validate(cfg: &TrainConfig, extra: &Path, cap: usize) -> anyhow::Re
         );
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed ^ (f as u64 + 1));
         let own_teacher = match (&teacher, cfg.recipe.distill) {
-            (None, true) => Some(super::train_ref(cfg, fit_samples, &fit, &mut rng, &dev)?),
+            (None, true) if !ensemble_teacher => {
+                Some(super::train_ref(cfg, fit_samples, &fit, &mut rng, &dev)?)
+            }
             _ => None,
         };
+        // Each teacher gets the stream a plain run with its seed would use in this fold, so
+        // the teachers are the networks of those runs.
+        let teachers = super::train_teachers(
+            cfg,
+            fit_samples,
+            &fit,
+            |s| s ^ 0x5eed ^ (f as u64 + 1),
+            &dev,
+        )?;
         let net = train_approx(
             cfg,
             fit_samples,
             &fit,
-            teacher.as_ref().or(own_teacher.as_ref()),
+            if ensemble_teacher {
+                Some(Teacher::Ensemble(&teachers))
+            } else {
+                teacher
+                    .as_ref()
+                    .or(own_teacher.as_ref())
+                    .map(Teacher::Reference)
+            },
             &mut rng,
             &dev,
         )?;
         let probs = eval_candle(fit_samples, &held, &dev, |x| Ok(net.forward(x)?.logits))?;
+        let teacher_probs: Vec<Option<[f64; NUM_CLASSES]>> = if ensemble_teacher {
+            eval_candle(fit_samples, &held, &dev, |x| {
+                Teacher::Ensemble(&teachers).logits(x)
+            })?
+            .into_iter()
+            .map(Some)
+            .collect()
+        } else {
+            vec![None; held.len()]
+        };
         let base = scored_shipped(&c.samples, &held)?;
-        for ((&i, p), (a, r)) in held.iter().zip(probs).zip(base) {
+        for (((&i, p), (a, r)), t) in held.iter().zip(probs).zip(base).zip(teacher_probs) {
             images.push(OofImage {
                 file: c.samples[i].rel_path.clone(),
                 label: c.samples[i].label,
                 series: c.group_names[c.groups[i]].clone(),
                 fold: f,
                 new: p,
+                teacher: t,
                 shipped_approx: a,
                 shipped_ref: r,
             });
@@ -487,6 +523,12 @@ pub fn summarise(
             images.iter().map(|im| im.shipped_ref).collect(),
         ),
     ];
+    let mut sets = Vec::from(sets);
+    if let Some(t) = images.iter().map(|im| im.teacher).collect::<Option<Vec<_>>>() {
+        if !t.is_empty() {
+            sets.push(("teacher", t));
+        }
+    }
     let mut pooled = BTreeMap::new();
     let mut per_fold: Vec<BTreeMap<String, ModelMetrics>> = vec![BTreeMap::new(); k];
     for (name, probs) in &sets {
