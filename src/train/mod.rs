@@ -1017,7 +1017,9 @@ mod tests {
         let dev = Device::Cpu;
         let n = INPUT_SIZE;
         let x = Tensor::from_vec(
-            (0..2 * n * n).map(|i| ((i % 97) as f32 - 48.0) / 40.0).collect(),
+            (0..2 * n * n)
+                .map(|i| ((i % 97) as f32 - 48.0) / 40.0)
+                .collect(),
             (2, 1, n, n),
             &dev,
         )?;
@@ -1028,8 +1030,16 @@ mod tests {
         let mean = Teacher::Ensemble(&nets).logits(&x)?.to_vec2::<f32>()?;
         let (a, b) = (a.to_vec2::<f32>()?, b.to_vec2::<f32>()?);
         assert_ne!(a, b, "two seeds must give two different networks");
-        for ((m, a), b) in mean.iter().flatten().zip(a.iter().flatten()).zip(b.iter().flatten()) {
-            assert!((m - (a + b) / 2.0).abs() <= 1e-5 * (1.0 + m.abs()), "{m} vs {a}, {b}");
+        for ((m, a), b) in mean
+            .iter()
+            .flatten()
+            .zip(a.iter().flatten())
+            .zip(b.iter().flatten())
+        {
+            assert!(
+                (m - (a + b) / 2.0).abs() <= 1e-5 * (1.0 + m.abs()),
+                "{m} vs {a}, {b}"
+            );
         }
         assert!(Teacher::Ensemble(&[]).logits(&x).is_err());
         Ok(())

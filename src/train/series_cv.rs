@@ -524,7 +524,11 @@ pub fn summarise(
         ),
     ];
     let mut sets = Vec::from(sets);
-    if let Some(t) = images.iter().map(|im| im.teacher).collect::<Option<Vec<_>>>() {
+    if let Some(t) = images
+        .iter()
+        .map(|im| im.teacher)
+        .collect::<Option<Vec<_>>>()
+    {
         if !t.is_empty() {
             sets.push(("teacher", t));
         }
