@@ -5,7 +5,8 @@
 mean of several seeds' logits. Given the `series_cv.json` of runs that differ only in `--seed`
 (same folds, same held-out slices), this averages their log-probabilities per held-out slice
 (softmax of the mean log-probability equals softmax of the mean logits) and reports, for that
-ensemble and for the shipped model the runs were paired with (`shipped_approx`):
+ensemble and for the shipped model the runs were paired with (`shipped_approx`), and, when
+the first run distilled from an ensemble (`--teacher-seeds`), for its teachers (`teacher`):
 
 * per-class one-vs-rest AUC, balanced accuracy and tumour sensitivity of the arg-max;
 * the tumour AUC of every fold and their mean;
@@ -51,7 +52,9 @@ def load(paths):
     folds = np.array([base[f]["fold"] for f in files])
     series = np.array([base[f]["series"] for f in files])
     shipped = np.array([base[f]["shipped_approx"] for f in files])
-    return p, shipped, labels, folds, series
+    # Runs with --teacher-seeds also record the fold's teacher ensemble.
+    teacher = np.array([base[f]["teacher"] for f in files]) if "teacher" in base[files[0]] else None
+    return p, shipped, teacher, labels, folds, series
 
 
 def sensitivities(scores, labels):
@@ -121,9 +124,11 @@ def decisions(name, logp, labels, folds):
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
-    probs, shipped, labels, folds, series = load(sys.argv[1:])
+    probs, shipped, teacher, labels, folds, series = load(sys.argv[1:])
     report(f"ensemble of {len(sys.argv) - 1} runs", probs, labels, folds, series, np.random.default_rng(12345))
     report("shipped model (paired)", shipped, labels, folds, series, np.random.default_rng(12345))
+    if teacher is not None:
+        report("teacher ensemble of the first run (paired)", teacher, labels, folds, series, np.random.default_rng(12345))
     decisions(f"ensemble of {len(sys.argv) - 1} runs", np.log(np.maximum(probs, 1e-300)), labels, folds)
 
 
