@@ -205,10 +205,15 @@ fn classification(app: &PrivactApp, ui: &mut egui::Ui, intents: &mut Vec<Intent>
                         }
                         "Approx-CNN" => {
                             let members = weights::shipped().map_or(1, |c| c.approx.len());
+                            let ensemble = if members > 1 {
+                                format!("the mean logits of {members} networks trained with different seeds")
+                            } else {
+                                "a single network".to_string()
+                            };
                             header.on_hover_text(format!(
                                 "The HE-friendly network in plaintext: squares instead of ReLU, average \
-                                 instead of max pooling; the mean logits of {members} networks trained \
-                                 with different seeds. It is the network the server evaluates."
+                                 instead of max pooling; {ensemble}. It is the network the server \
+                                 evaluates."
                             ));
                         }
                         "HE-CNN (decrypted)" => {
