@@ -528,10 +528,9 @@ pub fn summarise(
         .iter()
         .map(|im| im.teacher)
         .collect::<Option<Vec<_>>>()
+        && !t.is_empty()
     {
-        if !t.is_empty() {
-            sets.push(("teacher", t));
-        }
+        sets.push(("teacher", t));
     }
     let mut pooled = BTreeMap::new();
     let mut per_fold: Vec<BTreeMap<String, ModelMetrics>> = vec![BTreeMap::new(); k];
