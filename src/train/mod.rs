@@ -107,6 +107,11 @@ pub struct ApproxRecipe {
 }
 
 impl ApproxRecipe {
+    /// Whether Approx-CNNs trained first (`teacher_seeds`) teach this run's network.
+    fn ensemble_teaches(&self) -> bool {
+        self.distill && !self.teacher_seeds.is_empty()
+    }
+
     fn describe(&self) -> String {
         let mut parts = vec![format!(
             "{} epochs, peak learning rate {}, {} augmentation",
@@ -761,8 +766,9 @@ impl Teacher<'_> {
 }
 
 /// Trains the ensemble teachers of `cfg.recipe.teacher_seeds` on `train_idx` (hard labels,
-/// otherwise `cfg.recipe`). `rng_seed(s)` gives each teacher's stream, chosen by the caller
-/// so that a teacher is bit for bit the network a plain run with seed `s` would train.
+/// otherwise `cfg.recipe`); none unless the recipe distils from them. `rng_seed(s)` gives each
+/// teacher's stream, chosen by the caller so that a teacher is bit for bit the network a plain
+/// run with seed `s` would train.
 fn train_teachers(
     cfg: &TrainConfig,
     samples: &[Sample],
@@ -770,6 +776,9 @@ fn train_teachers(
     rng_seed: impl Fn(u64) -> u64,
     dev: &Device,
 ) -> anyhow::Result<Vec<ApproxNet>> {
+    if !cfg.recipe.ensemble_teaches() {
+        return Ok(Vec::new());
+    }
     cfg.recipe
         .teacher_seeds
         .iter()

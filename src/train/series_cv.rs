@@ -338,7 +338,7 @@ pub fn cross_validate(cfg: &TrainConfig, extra: &Path, cap: usize) -> anyhow::Re
         t0.elapsed().as_secs_f64(),
         cfg.recipe.describe()
     );
-    let ensemble_teacher = cfg.recipe.distill && !cfg.recipe.teacher_seeds.is_empty();
+    let ensemble_teacher = cfg.recipe.ensemble_teaches();
     let teacher = match (&cfg.ref_weights, cfg.recipe.distill) {
         // The fold's own ensemble teaches (below); no Ref-CNN is needed.
         _ if ensemble_teacher => None,
@@ -510,7 +510,7 @@ pub fn summarise(
         .iter()
         .map(|im| apply_bias(&im.shipped_approx, &shipped_bias[im.fold]))
         .collect();
-    let sets: [(&str, Vec<[f64; NUM_CLASSES]>); 5] = [
+    let mut sets: Vec<(&str, Vec<[f64; NUM_CLASSES]>)> = vec![
         ("new", new.clone()),
         ("new_bias", new_bias),
         ("shipped_approx_bias", shipped_biased),
@@ -523,7 +523,6 @@ pub fn summarise(
             images.iter().map(|im| im.shipped_ref).collect(),
         ),
     ];
-    let mut sets = Vec::from(sets);
     if let Some(t) = images
         .iter()
         .map(|im| im.teacher)
