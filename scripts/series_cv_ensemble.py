@@ -11,7 +11,9 @@ the first run distilled from an ensemble (`--teacher-seeds`), for its teachers (
 * per-class one-vs-rest AUC, balanced accuracy and tumour sensitivity of the arg-max;
 * the tumour AUC of every fold and their mean;
 * 95 % percentile intervals of the pooled tumour AUC and balanced accuracy from 2,000
-  bootstrap replicates that redraw whole series within each class (seed 12345).
+  bootstrap replicates that redraw whole series within each class (seed 12345);
+* for every held-out tumour series, how many of its slices the arg-max calls normal, cyst
+  and tumour, and the mean probabilities (which way a missed series goes).
 
 It also reports decisions with a leave-one-fold-out prior correction: for each fold, the
 logit biases (cyst, tumour; normal fixed at 0, grid −4…4 in steps of 0.1) that maximise the
@@ -93,6 +95,15 @@ def report(name, probs, labels, folds, series, rng):
     )
 
 
+def series_calls(name, probs, labels, folds, series):
+    pred = probs.argmax(axis=1)
+    for s in sorted(set(series[labels == TUMOUR])):
+        ix = series == s
+        calls = " / ".join(f"{c} {int((pred[ix] == k).sum())}" for k, c in enumerate(CLASSES))
+        mean = "/".join(f"{v:.2f}" for v in probs[ix].mean(axis=0))
+        print(f"  {name}: {s} (fold {int(folds[ix][0]) + 1}, {int(ix.sum())} slices): {calls}; mean p {mean}")
+
+
 def lofo_bias(logp, labels, folds):
     """Log-probabilities plus, per fold, the bias fitted on the other folds (see above)."""
     grid = np.round(np.arange(-4.0, 4.0001, 0.1), 1)
@@ -125,10 +136,13 @@ def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     probs, shipped, teacher, labels, folds, series = load(sys.argv[1:])
-    report(f"ensemble of {len(sys.argv) - 1} runs", probs, labels, folds, series, np.random.default_rng(12345))
+    name = f"ensemble of {len(sys.argv) - 1} runs"
+    report(name, probs, labels, folds, series, np.random.default_rng(12345))
+    series_calls(name, probs, labels, folds, series)
     report("shipped model (paired)", shipped, labels, folds, series, np.random.default_rng(12345))
     if teacher is not None:
         report("teacher ensemble of the first run (paired)", teacher, labels, folds, series, np.random.default_rng(12345))
+        series_calls("teacher", teacher, labels, folds, series)
     decisions(f"ensemble of {len(sys.argv) - 1} runs", np.log(np.maximum(probs, 1e-300)), labels, folds)
 
 

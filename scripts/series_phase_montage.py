@@ -1,0 +1,37 @@
+#!/usr/bin/env python3
+"""One middle slice of every `kidney-ct-extra` series in one labelled montage (MODEL_CARD ›
+"Contrast phase decides cyst"), to read the contrast phase of each series by eye.
+
+Usage: python3 scripts/series_phase_montage.py [DATA_ROOT] [OUT.png]
+(DATA_ROOT defaults to ../shared/data/kidney-ct-extra; OUT to series_phase.png).
+Needs ImageMagick's `montage`.
+"""
+
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+
+def main():
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/kidney-ct-extra")
+    out = sys.argv[2] if len(sys.argv) > 2 else "series_phase.png"
+    series = defaultdict(list)
+    with open(root / "series.tsv") as f:
+        next(f)
+        for line in f:
+            file, name = line.rstrip("\n").split("\t")
+            series[name].append(file)
+    args = []
+    for name in sorted(series):
+        files = series[name]
+        args += ["-label", name, str(root / files[(len(files) - 1) // 2])]
+    subprocess.run(
+        ["montage", *args, "-tile", "8x", "-geometry", "180x180+2+2", "-pointsize", "11", out],
+        check=True,
+    )
+    print(f"wrote {out} ({len(series)} series)")
+
+
+if __name__ == "__main__":
+    main()
