@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """One middle slice of every `kidney-ct-extra` series in one labelled montage (MODEL_CARD ›
-"Contrast phase decides cyst"), to read the contrast phase of each series by eye.
+"Contrast phase and class are confounded"), to read the contrast phase of each series by eye.
 
 Usage: python3 scripts/series_phase_montage.py [DATA_ROOT] [OUT.png]
 (DATA_ROOT defaults to ../shared/data/kidney-ct-extra; OUT to series_phase.png).
