@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """One middle slice of every `kidney-ct-extra` series in one labelled montage (MODEL_CARD ›
-"Contrast phase and class are confounded"), to read the contrast phase of each series by eye.
+"Contrast phase and class are confounded"), to look at each series at a glance. Thumbnails this small are not enough to judge the
+phase: fold 3's tumour series was misread from it as unenhanced. Measure it with
+scripts/series_phase.py and check doubtful series at full resolution.
 
 Usage: python3 scripts/series_phase_montage.py [DATA_ROOT] [OUT.png]
 (DATA_ROOT defaults to ../shared/data/kidney-ct-extra; OUT to series_phase.png).
