@@ -74,14 +74,20 @@ def bright_aorta(path):
     return False
 
 
-def main():
-    root = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/kidney-ct-extra")
+def read_series(root):
+    """`series.tsv` of `root` as {series name: [file, ...]} in file order."""
     series = defaultdict(list)
     with open(root / "series.tsv") as f:
         next(f)
         for line in f:
             file, name = line.rstrip("\n").split("\t")
             series[name].append(file)
+    return series
+
+
+def main():
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/kidney-ct-extra")
+    series = read_series(root)
     for name in sorted(series):
         files = series[name][:: max(1, len(series[name]) // 12)]
         found = [bright_aorta(root / f) for f in files]

@@ -11,19 +11,15 @@ Needs ImageMagick's `montage`.
 
 import subprocess
 import sys
-from collections import defaultdict
 from pathlib import Path
+
+from series_phase import read_series
 
 
 def main():
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/kidney-ct-extra")
     out = sys.argv[2] if len(sys.argv) > 2 else "series_phase.png"
-    series = defaultdict(list)
-    with open(root / "series.tsv") as f:
-        next(f)
-        for line in f:
-            file, name = line.rstrip("\n").split("\t")
-            series[name].append(file)
+    series = read_series(root)
     args = []
     for name in sorted(series):
         files = series[name]
