@@ -6,7 +6,7 @@ scripts/series_phase.py and check doubtful series at full resolution.
 
 Usage: python3 scripts/series_phase_montage.py [DATA_ROOT] [OUT.png]
 (DATA_ROOT defaults to ../shared/data/kidney-ct-extra; OUT to series_phase.png).
-Needs ImageMagick's `montage`.
+Needs ImageMagick's `montage`, and numpy, scipy and pillow (imported with series_phase.py).
 """
 
 import subprocess
