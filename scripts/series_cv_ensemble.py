@@ -143,7 +143,7 @@ def main():
     if teacher is not None:
         report("teacher ensemble of the first run (paired)", teacher, labels, folds, series, np.random.default_rng(12345))
         series_calls("teacher", teacher, labels, folds, series)
-    decisions(f"ensemble of {len(sys.argv) - 1} runs", np.log(np.maximum(probs, 1e-300)), labels, folds)
+    decisions(name, np.log(np.maximum(probs, 1e-300)), labels, folds)
 
 
 if __name__ == "__main__":

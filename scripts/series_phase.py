@@ -3,12 +3,13 @@
 and class are confounded").
 
 On an 8-bit W400/L40-like slice an enhanced aorta (over about 200 HU) saturates like bone,
-while an unenhanced one (about 40 HU) is mid-grey. For every 12th slice of a series (at least
-one), this looks for the aorta as a compact saturated (> 0.9) component, 0.04–1 % of the
-body's area, roundish (bounding box aspect 0.5–2, at least half filled), in front of the
-vertebral body (the largest saturated component near the midline in the back 60 % of the
-body) and within 15 % of the body's width of it. It prints the share of slices where it is
-found. A calcified aortic wall can also be found, so unenhanced series can score above 0
+while an unenhanced one (about 40 HU) is mid-grey. On about 12 evenly spaced slices of a
+series (every ⌊n/12⌋-th, every slice when n < 24), this looks for the aorta as a compact
+saturated (> 0.9) component, 0.04–1 % of the body's area, roundish (bounding box aspect
+0.5–2, at least half filled), whose centre lies at most 25 % of the body's width in front of
+the top of the vertebral body (the largest saturated component centred within 15 % of the
+width from the midline, in the back 60 % of the body) and within 15 % of the width of its
+centre line. It prints the share of those slices where it is found. A calcified aortic wall can also be found, so unenhanced series can score above 0
 (read them at full resolution); enhanced ones score near 1.
 
 Usage: python3 scripts/series_phase.py [DATA_ROOT] (default ../shared/data/kidney-ct-extra).
